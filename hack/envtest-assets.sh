@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Build (once) and cache a kubelet-less Kubernetes control plane for tests,
+# the way controller-runtime's envtest uses one: kube-apiserver, etcd and
+# kubectl, compiled from Go modules fetched through the Go module proxy with
+# the local Go toolchain.
+#
+# Usage:
+#   export KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh)"
+#
+# Only the assets directory is printed on stdout; progress goes to stderr.
+# When the binaries are already built (stamp file present and matching the
+# pinned versions) the script only prints the directory.
+#
+# Environment:
+#   KUBEBUILDER_ASSETS    use/build this directory instead of the default cache
+#   XDG_CACHE_HOME        default cache root ($HOME/.cache)
+#   ENVTEST_K8S_VERSION   override the pinned Kubernetes version (x.y.z)
+#   ENVTEST_ETCD_VERSION  override the pinned etcd version (x.y.z)
+#   GO                    go command to use (default: go on PATH, else /usr/local/go/bin/go)
+#   GOMODCACHE, GOCACHE, GOPROXY, GOTOOLCHAIN are honoured as usual.
+set -euo pipefail
+
+# --- pinned versions ----------------------------------------------------------
+# Kubernetes 1.37.2: newest release on the module proxy; its go directive is
+# 1.26.0, so the machine's Go 1.26 builds it without a toolchain download.
+K8S_VERSION="${ENVTEST_K8S_VERSION:-1.37.2}"
+# etcd 3.6.16: newest 3.6 patch of go.etcd.io/etcd/server/v3 (go directive 1.26.0).
+ETCD_VERSION="${ENVTEST_ETCD_VERSION:-3.6.16}"
+# Placeholder commit: module zips carry no VCS information.
+GIT_COMMIT_PLACEHOLDER="0000000000000000000000000000000000000000"
+# ------------------------------------------------------------------------------
+
+BINARIES=(kube-apiserver etcd kubectl)
+STAMP_NAME=".envtest-assets.stamp"
+STAMP_CONTENT="k8s=v${K8S_VERSION} etcd=v${ETCD_VERSION} binaries=${BINARIES[*]}"
+
+log() { printf '[envtest-assets] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+assets_dir="${KUBEBUILDER_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}}"
+
+is_complete() {
+  local b
+  [[ -f "$assets_dir/$STAMP_NAME" ]] || return 1
+  [[ "$(cat "$assets_dir/$STAMP_NAME")" == "$STAMP_CONTENT" ]] || return 1
+  for b in "${BINARIES[@]}"; do
+    [[ -x "$assets_dir/$b" ]] || return 1
+  done
+}
+
+# Fast path: nothing to do.
+if is_complete; then
+  printf '%s\n' "$assets_dir"
+  exit 0
+fi
+
+# --- locate the Go toolchain --------------------------------------------------
+if [[ -z "${GO:-}" ]]; then
+  if command -v go >/dev/null 2>&1; then
+    GO=go
+  elif [[ -x /usr/local/go/bin/go ]]; then
+    GO=/usr/local/go/bin/go
+  else
+    die "no Go toolchain found (set GO=/path/to/go)"
+  fi
+fi
+command -v flock >/dev/null 2>&1 || die "flock(1) not found (util-linux)"
+
+mkdir -p "$assets_dir"
+assets_dir="$(cd "$assets_dir" && pwd -P)"
+
+# --- serialise concurrent callers -------------------------------------------
+lock_file="$assets_dir/.lock"
+exec 9>"$lock_file"
+if ! flock -n 9; then
+  log "another build holds $lock_file; waiting for it"
+  flock 9
+fi
+# Somebody else may have finished the build while we waited.
+if is_complete; then
+  printf '%s\n' "$assets_dir"
+  exit 0
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/envtest-build.XXXXXX")"
+stage="$(mktemp -d "$assets_dir/.stage.XXXXXX")"   # same filesystem => atomic mv
+cleanup() { rm -rf "$work" "$stage"; }
+trap cleanup EXIT
+
+# Build for the host, in module mode, independently of any surrounding
+# go.work, vendor dir or GOFLAGS of the caller.
+export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
+unset GOOS GOARCH
+
+log "assets dir: $assets_dir"
+log "go: $("$GO" version)"
+log "kubernetes v${K8S_VERSION}, etcd v${ETCD_VERSION}"
+
+# Downloads a module version; prints Dir, GoMod, Info, ... as KEY=VALUE lines.
+module_info() {
+  (cd "$work" && "$GO" mod download -json "$1") |
+    sed -n 's/^[[:space:]]*"\([A-Za-z]*\)": "\(.*\)",\{0,1\}$/\1=\2/p'
+}
+module_field() { # module@version field
+  module_info "$1" | sed -n "s/^$2=//p" | head -n1
+}
+
+# Build one binary into $stage, recording its wall time.
+# go_build NAME MODULE_DIR PACKAGE LDFLAGS
+go_build() {
+  local name="$1" moddir="$2" pkg="$3" ldflags="$4" t0 t1
+  log "building $name ($pkg) ..."
+  t0=$(date +%s)
+  (cd "$moddir" && "$GO" build -trimpath -ldflags "$ldflags" -o "$stage/$name" "$pkg") >&2
+  t1=$(date +%s)
+  log "built $name in $((t1 - t0))s ($(du -h "$stage/$name" | cut -f1))"
+}
+
+# --- kube-apiserver + kubectl -------------------------------------------------
+# k8s.io/kubernetes replaces its k8s.io/* staging modules with ./staging/...
+# paths (and requires them at v0.0.0), so `go install ...@version` refuses it.
+# A throw-away wrapper module pins each staging module to the matching
+# published v0.<minor>.<patch> instead.
+build_kubernetes() {
+  local k8s_mod="k8s.io/kubernetes@v${K8S_VERSION}" gomod go_directive staging
+  local staging_version="v0.${K8S_VERSION#*.}"
+  local moddir="$work/k8s"
+  mkdir -p "$moddir"
+
+  log "resolving $k8s_mod"
+  gomod="$(module_field "$k8s_mod" GoMod)"
+  [[ -n "$gomod" && -f "$gomod" ]] || die "could not download $k8s_mod"
+  go_directive="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod" | head -n1)"
+  # Every module that k8s.io/kubernetes replaces with a ./staging/ directory.
+  staging="$(sed -n 's#^[[:space:]]*\(replace[[:space:]]\{1,\}\)\{0,1\}\(k8s\.io/[^[:space:]]*\)[[:space:]]\{1,\}=>[[:space:]]\{1,\}\./staging/.*#\2#p' "$gomod" | sort -u)"
+  [[ -n "$staging" ]] || die "found no staging replace directives in $gomod"
+  log "pinning $(wc -w <<<"$staging") staging modules to $staging_version"
+
+  {
+    printf 'module temporal-gateway.invalid/envtest-kubernetes\n\n'
+    printf 'go %s\n\n' "${go_directive:-1.26.0}"
+    printf 'require k8s.io/kubernetes v%s\n\n' "$K8S_VERSION"
+    printf 'replace (\n'
+    local m
+    for m in $staging; do
+      printf '\t%s => %s %s\n' "$m" "$m" "$staging_version"
+    done
+    printf ')\n'
+  } >"$moddir/go.mod"
+
+  local build_date minor pkg ldflags=()
+  # buildDate = the release's publication time, so rebuilds are reproducible.
+  build_date="$(sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' "$(module_field "$k8s_mod" Info)")"
+  minor="${K8S_VERSION#*.}"; minor="${minor%%.*}"
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags+=(
+      "-X '$pkg.gitVersion=v${K8S_VERSION}'"
+      "-X '$pkg.gitMajor=${K8S_VERSION%%.*}'"
+      "-X '$pkg.gitMinor=${minor}'"
+      "-X '$pkg.gitCommit=${GIT_COMMIT_PLACEHOLDER}'"
+      "-X '$pkg.gitTreeState=archive'"
+      "-X '$pkg.buildDate=${build_date:-1970-01-01T00:00:00Z}'"
+    )
+  done
+
+  go_build kube-apiserver "$moddir" k8s.io/kubernetes/cmd/kube-apiserver "-s -w ${ldflags[*]}"
+  go_build kubectl "$moddir" k8s.io/kubernetes/cmd/kubectl "-s -w ${ldflags[*]}"
+}
+
+# --- etcd ---------------------------------------------------------------------
+# go.etcd.io/etcd/server/v3 is itself the etcd main package, but its go.mod
+# replaces the sibling etcd modules with ../ paths, so it needs a wrapper
+# module as well (which simply uses the versions it requires).
+build_etcd() {
+  local etcd_mod="go.etcd.io/etcd/server/v3@v${ETCD_VERSION}" gomod go_directive
+  local moddir="$work/etcd"
+  mkdir -p "$moddir"
+  log "resolving $etcd_mod"
+  gomod="$(module_field "$etcd_mod" GoMod)"
+  [[ -n "$gomod" && -f "$gomod" ]] || die "could not download $etcd_mod"
+  go_directive="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod" | head -n1)"
+  cat >"$moddir/go.mod" <<EOF
+module temporal-gateway.invalid/envtest-etcd
+
+go ${go_directive:-1.26.0}
+
+require go.etcd.io/etcd/server/v3 v${ETCD_VERSION}
+EOF
+  go_build etcd "$moddir" go.etcd.io/etcd/server/v3 \
+    "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=${GIT_COMMIT_PLACEHOLDER:0:7}'"
+}
+
+t_start=$(date +%s)
+build_kubernetes
+build_etcd
+
+# Sanity check before publishing.
+"$stage/kube-apiserver" --version >&2
+"$stage/kubectl" version --client >&2
+"$stage/etcd" --version >&2
+
+# Publish: each rename is atomic; the stamp goes last.
+rm -f "$assets_dir/$STAMP_NAME"
+for b in "${BINARIES[@]}"; do
+  mv -f "$stage/$b" "$assets_dir/$b"
+done
+printf '%s\n' "$STAMP_CONTENT" >"$stage/$STAMP_NAME"
+mv -f "$stage/$STAMP_NAME" "$assets_dir/$STAMP_NAME"
+
+log "done in $(( $(date +%s) - t_start ))s"
+printf '%s\n' "$assets_dir"

@@ -1,0 +1,92 @@
+"""Structured logging for every service.
+
+structlog renders JSON when stdout is not a terminal (a pod, a log file) and readable console
+lines when it is. The standard library's loggers (uvicorn, temporalio) go through the same
+renderer, so one service never mixes formats. Request-scoped fields (``request_id``, ``route``,
+``workflow_id``) come from structlog's contextvars.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+from temporalio import activity, workflow
+
+LogFormat = Literal["auto", "json", "console"]
+
+
+def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "auto") -> None:
+    """Route structlog and stdlib logging to stdout in one format."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    foreign = [*shared, structlog.stdlib.ExtraAdder(), _lift_temporal_context]
+    renderer: structlog.types.Processor
+    if use_json:
+        shared.append(structlog.processors.format_exc_info)
+        foreign.append(structlog.processors.format_exc_info)
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer()
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=foreign,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _add_service(service),
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn installs its own handlers; let its records reach ours instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+def _add_service(service: str) -> structlog.types.Processor:
+    def add(
+        _logger: object, _method: str, event: structlog.types.EventDict
+    ) -> structlog.types.EventDict:
+        event.setdefault("service", service)
+        return event
+
+    return add
+
+
+def _lift_temporal_context(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The SDK puts workflow/activity details in one ``extra`` dict; make them top-level
+    fields (``workflow_id``, ``run_id``, ``activity_type``...) like the API's own."""
+    for key in ("temporal_workflow", "temporal_activity"):
+        details = event.pop(key, None)
+        if isinstance(details, dict):
+            for name, value in details.items():
+                event.setdefault(name, value)
+    return event
+
+
+def quiet_temporal_messages() -> None:
+    """Keep the SDK's workflow/activity details out of message text (they are fields)."""
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False

@@ -1,0 +1,312 @@
+"""WorkflowRoute documents: the data that puts a workflow behind an HTTP route.
+
+A route is a Kubernetes-shaped document (``apiVersion``/``kind``/``metadata``/``spec``) so the
+same file works as a local config under ``make run`` and, later, as a custom resource reconciled
+by the operator. This module parses and validates those documents, compiles each route's input
+JSON Schema once, and builds an immutable :class:`RouteTable` that the API swaps as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+from jsonschema.protocols import Validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from gateway_core.errors import RouteConfigError
+
+API_GROUP = "temporal-gateway.dev"
+API_VERSION = f"{API_GROUP}/v1alpha1"
+KIND = "WorkflowRoute"
+
+# One path segment, DNS-label style: it is also safe in metric labels and Kubernetes names.
+PATH_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Workflow ids end up in URLs and logs; keep the prefix to characters that need no escaping.
+ID_PREFIX_PATTERN = r"^[A-Za-z0-9._:-]*$"
+
+
+class _Model(BaseModel):
+    """Kubernetes style: camelCase on the wire, unknown fields refused, values frozen."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class IdReusePolicy(StrEnum):
+    """Whether a closed workflow's id may be used again (Temporal's WorkflowIdReusePolicy)."""
+
+    ALLOW_DUPLICATE = "AllowDuplicate"
+    ALLOW_DUPLICATE_FAILED_ONLY = "AllowDuplicateFailedOnly"
+    REJECT_DUPLICATE = "RejectDuplicate"
+    TERMINATE_IF_RUNNING = "TerminateIfRunning"
+
+    def to_temporal(self) -> WorkflowIDReusePolicy:
+        return WorkflowIDReusePolicy[_upper_snake(self.value)]
+
+
+class IdConflictPolicy(StrEnum):
+    """What happens when the id is already running (Temporal's WorkflowIdConflictPolicy)."""
+
+    FAIL = "Fail"
+    USE_EXISTING = "UseExisting"
+    TERMINATE_EXISTING = "TerminateExisting"
+
+    def to_temporal(self) -> WorkflowIDConflictPolicy:
+        return WorkflowIDConflictPolicy[_upper_snake(self.value)]
+
+
+class Operation(StrEnum):
+    """The HTTP operations a route may allow."""
+
+    START = "start"
+    """``POST /workflows/<path>/async``: start and return the id at once."""
+    SYNC_START = "syncStart"
+    """``POST /workflows/<path>``: start and wait for the result."""
+    STATUS = "status"
+    """``GET /workflows/{id}/status`` for workflows started through this route."""
+    RESULT = "result"
+    """``GET /workflows/{id}/result`` for workflows started through this route."""
+
+
+def _upper_snake(camel: str) -> str:
+    return "".join("_" + c if c.isupper() else c.upper() for c in camel).lstrip("_")
+
+
+class WorkflowIdSpec(_Model):
+    """How the gateway names the workflows it starts."""
+
+    prefix: str = Field(default="", max_length=100, pattern=ID_PREFIX_PATTERN)
+    """Prepended to the idempotency key (or to a random id when the caller sends none), so ids
+    say which route started them and routes never collide."""
+    reuse_policy: IdReusePolicy = IdReusePolicy.REJECT_DUPLICATE
+    """RejectDuplicate by default: a retried request with the same key must find the first
+    workflow, not start a second one after the first has closed."""
+    conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL
+    """Fail by default, so the gateway sees the conflict and can tell a retry (same body) from a
+    reused key (different body)."""
+
+
+class WorkflowRouteSpec(_Model):
+    """What a route exposes and how."""
+
+    path: str = Field(min_length=1, max_length=63, pattern=PATH_PATTERN)
+    """The segment after ``/workflows/``."""
+    workflow_type: str = Field(min_length=1, max_length=255)
+    task_queue: str = Field(min_length=1, max_length=255)
+    namespace: str | None = Field(default=None, min_length=1, max_length=255)
+    """Temporal namespace; None means the API's configured namespace."""
+    input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    """JSON Schema (2020-12) for the request body; requests that fail it never reach Temporal."""
+    workflow_id: WorkflowIdSpec = Field(default_factory=WorkflowIdSpec)
+    execution_timeout_seconds: int | None = Field(default=None, gt=0)
+    run_timeout_seconds: int | None = Field(default=None, gt=0)
+    sync_wait_seconds: float = Field(default=30.0, gt=0, le=300)
+    """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
+    30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
+    operations: tuple[Operation, ...] = Field(default=tuple(Operation), min_length=1)
+
+
+class RouteMetadata(_Model):
+    """The part of Kubernetes object metadata a route needs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str = "default"
+
+
+class WorkflowRoute(_Model):
+    """One WorkflowRoute document."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    api_version: Literal["temporal-gateway.dev/v1alpha1"]
+    kind: Literal["WorkflowRoute"]
+    metadata: RouteMetadata
+    spec: WorkflowRouteSpec
+
+
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    # JSON Schema counts 5.0 as an integer; workflows typed `int` would then receive a float.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_BaseValidator = jsonschema.Draft202012Validator
+StrictValidator = jsonschema.validators.extend(
+    _BaseValidator,
+    type_checker=_BaseValidator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason a request body does not match its route's schema."""
+
+    field: str
+    message: str
+
+
+def _field_name(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _explain(error: jsonschema.ValidationError) -> Iterator[FieldError]:
+    path = list(error.absolute_path)
+    instance = error.instance
+    # For these two the interesting field is a child the error does not point at: name it.
+    if error.validator == "required" and isinstance(instance, Mapping):
+        for name in error.validator_value:
+            if name not in instance:
+                yield FieldError(_field_name([*path, name]), "field required")
+        return
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = set(error.schema.get("properties", {}))
+        for name in sorted(set(instance) - known):
+            yield FieldError(_field_name([*path, name]), "unknown field")
+        return
+    yield FieldError(_field_name(path), error.message)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    """A validated route with its schema compiled once, ready for the request path."""
+
+    name: str
+    spec: WorkflowRouteSpec
+    validator: Validator = field(repr=False, compare=False)
+
+    def validate(self, body: object) -> list[FieldError]:
+        """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
+        errors = [e for err in self.validator.iter_errors(body) for e in _explain(err)]
+        return sorted(set(errors), key=lambda e: (e.field, e.message))
+
+    def allows(self, operation: Operation) -> bool:
+        return operation in self.spec.operations
+
+    @property
+    def execution_timeout(self) -> timedelta | None:
+        s = self.spec.execution_timeout_seconds
+        return timedelta(seconds=s) if s else None
+
+    @property
+    def run_timeout(self) -> timedelta | None:
+        s = self.spec.run_timeout_seconds
+        return timedelta(seconds=s) if s else None
+
+
+def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> CompiledRoute:
+    """Check a route's JSON Schema and compile it.
+
+    Raises:
+        RouteConfigError: the schema is not a valid JSON Schema.
+    """
+    try:
+        StrictValidator.check_schema(route.spec.input_schema)
+    except jsonschema.SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        raise RouteConfigError(
+            exc.message, source=source, field="spec.inputSchema" + (f".{where}" if where else "")
+        ) from exc
+    return CompiledRoute(
+        name=route.metadata.name,
+        spec=route.spec,
+        validator=StrictValidator(route.spec.input_schema),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """All routes the API serves, keyed by path; replaced as a whole, never mutated."""
+
+    routes: Mapping[str, CompiledRoute]
+    version: str
+
+    def get(self, path: str) -> CompiledRoute | None:
+        return self.routes.get(path)
+
+
+def build_table(routes: Iterable[CompiledRoute], *, source: str = "<memory>") -> RouteTable:
+    """Index routes by path and give the table a content-derived version.
+
+    Raises:
+        RouteConfigError: two routes claim the same path.
+    """
+    by_path: dict[str, CompiledRoute] = {}
+    for route in routes:
+        other = by_path.get(route.spec.path)
+        if other is not None:
+            raise RouteConfigError(
+                f"path {route.spec.path!r} is claimed by routes {other.name!r} and {route.name!r}",
+                source=source,
+                field="spec.path",
+            )
+        by_path[route.spec.path] = route
+    canonical = json.dumps(
+        [by_path[p].spec.model_dump(mode="json", by_alias=True) for p in sorted(by_path)],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return RouteTable(routes=dict(sorted(by_path.items())), version=version)
+
+
+def parse_documents(text: str, *, source: str) -> list[CompiledRoute]:
+    """Parse a YAML stream of WorkflowRoute documents (other kinds are ignored).
+
+    Raises:
+        RouteConfigError: the YAML is malformed or a WorkflowRoute is invalid.
+    """
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise RouteConfigError(f"invalid YAML: {exc}", source=source) from exc
+    compiled = []
+    for doc in docs:
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            continue
+        try:
+            route = WorkflowRoute.model_validate(doc)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise RouteConfigError(
+                first["msg"], source=source, field=".".join(str(p) for p in first["loc"])
+            ) from exc
+        compiled.append(compile_route(route, source=source))
+    return compiled
+
+
+def load_routes(path: Path) -> RouteTable:
+    """Load a route table from a YAML file or a directory of ``*.yaml``/``*.yml`` files.
+
+    Raises:
+        RouteConfigError: a file is missing, unreadable or invalid, or paths collide.
+    """
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+    else:
+        files = [path]
+    routes: list[CompiledRoute] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RouteConfigError(f"cannot read: {exc.strerror}", source=str(file)) from exc
+        routes.extend(parse_documents(text, source=str(file)))
+    return build_table(routes, source=str(path))

@@ -1,0 +1,70 @@
+# Shared by the scripts in this folder: where things live and how a component starts and stops.
+# Every knob is an environment variable with the seed guide's default.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+API_PORT="${API_PORT:-8000}"
+TEMPORAL_PORT="${TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8080}"
+TEMPORAL_EMBEDDED="${TEMPORAL_EMBEDDED:-1}"   # 0: use the Temporal at TEMPORAL_ADDRESS instead
+RUN_DIR="${RUN_DIR:-$ROOT/.run}"              # pid files
+LOG_DIR="${LOG_DIR:-$ROOT}"                   # api.log, worker.log, temporal.log (as in the seed)
+DATA_DIR="${DATA_DIR:-$ROOT/.data}"           # the embedded Temporal's SQLite file
+COMPONENTS=(temporal worker api)              # start order; stopped in reverse
+
+if [[ "$TEMPORAL_EMBEDDED" == 1 ]]; then
+  export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
+fi
+export API_PORT
+export API_ROUTES_PATH="${API_ROUTES_PATH:-$ROOT/k8s/routes}"
+
+say() { printf '%s\n' "$*" >&2; }
+
+pid_of() {  # the pid of a component we started, if it is still alive
+  local file="$RUN_DIR/$1.pid" pid
+  [[ -f "$file" ]] || return 1
+  pid="$(<"$file")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+start_component() {  # name command...: start in its own session, log to LOG_DIR/name.log
+  local name="$1"; shift
+  if pid_of "$name" >/dev/null; then
+    say "$name already running (pid $(pid_of "$name"))"
+    return 0
+  fi
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  # setsid: Ctrl-C in the terminal reaches only the script, which then stops components in order.
+  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+  say "started $name (pid $!, log $LOG_DIR/$name.log)"
+}
+
+stop_component() {  # name: SIGTERM by pid file, wait for the drain, SIGKILL only as a last resort
+  local name="$1" pid i
+  pid="$(pid_of "$name")" || { rm -f "$RUN_DIR/$name.pid"; return 0; }
+  kill -TERM "$pid"
+  for ((i = 0; i < 450; i++)); do  # up to 45 s: the API's and worker's drains are shorter
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name (pid $pid) did not stop in time; killing it"
+    kill -KILL "$pid"
+  fi
+  rm -f "$RUN_DIR/$name.pid"
+  say "stopped $name (pid $pid)"
+}
+
+wait_until() {  # seconds description command...: poll until the command succeeds
+  local seconds="$1" what="$2" i; shift 2
+  for ((i = 0; i < seconds * 5; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  say "timed out after ${seconds}s waiting for $what"
+  return 1
+}
+
+api_ready() { curl -fsS "http://127.0.0.1:$API_PORT/readyz"; }
+temporal_ready() { "$VENV/bin/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"; }

@@ -1,0 +1,30 @@
+"""``python -m gateway_api``: serve the API with uvicorn, settings from the environment.
+
+uvicorn handles SIGTERM as Kubernetes expects: it stops accepting connections, lets in-flight
+requests finish (up to ``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespan shutdown.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway_api.app import create_app
+from gateway_api.config import ApiSettings
+from gateway_core.logging import configure_logging
+
+
+def main() -> None:
+    settings = ApiSettings()
+    configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # configure_logging already routes uvicorn's loggers
+        access_log=False,  # RequestContextMiddleware writes the access line
+        timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
+    )
+
+
+if __name__ == "__main__":
+    main()

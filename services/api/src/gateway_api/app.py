@@ -1,0 +1,73 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds everything from the settings it is given (tests pass their own);
+nothing connects at import time. The lifespan loads the route table, makes the one Temporal
+connection every request shares, and hands both to handlers as lifespan state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from temporalio.envconfig import ClientConnectConfig
+
+from gateway_api import endpoints, errors, health
+from gateway_api.config import ApiSettings
+from gateway_api.middleware import RequestContextMiddleware
+from gateway_api.temporal import TemporalConnection
+from gateway_core.routes import RouteTable, load_routes
+from gateway_core.temporal import connect_config
+
+DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
+
+Errors are RFC 9457 `application/problem+json` documents with a stable `code`.
+"""
+
+
+def create_app(
+    settings: ApiSettings,
+    *,
+    temporal: ClientConnectConfig | None = None,
+    routes: RouteTable | None = None,
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: the API's settings.
+        temporal: ``Client.connect`` arguments; from Temporal's environment when None.
+        routes: the route table; loaded from ``settings.routes_path`` at startup when None.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        table = routes if routes is not None else load_routes(settings.routes_path)
+        connection = TemporalConnection(
+            temporal if temporal is not None else connect_config(),
+            interval=timedelta(seconds=settings.health_interval_seconds),
+            connect_timeout=timedelta(seconds=settings.connect_timeout_seconds),
+        )
+        await connection.refresh()  # so the first requests already see a connected client
+        watcher = asyncio.create_task(connection.watch())
+        try:
+            yield {"temporal": connection, "routes": table, "settings": settings}
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    app = FastAPI(
+        title="temporal-gateway",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(endpoints.router)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,240 @@
+"""Every error the API answers with, in one place, as RFC 9457 problem+json.
+
+Each problem has a stable ``code`` that clients can branch on. Domain errors carry their HTTP
+status and code as class attributes; Temporal's errors are translated here by exception type and
+gRPC status code, never by message text. Whatever a handler knew about the request (the route,
+the workflow id) is added from ``request.state`` so a caller never loses the id of a workflow
+that was started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    TimeoutError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from gateway_core.errors import GatewayError
+from gateway_core.routes import FieldError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://temporal-gateway.dev/problems/"
+RETRY_AFTER_SECONDS = 5
+"""What 503s tell clients: about two health checks, long enough for a restarting server."""
+
+
+class ApiError(GatewayError):
+    """An error with a fixed HTTP status and problem code."""
+
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def extensions(self) -> dict[str, Any]:
+        """Extra problem members beyond type, title, status, detail and code."""
+        return {}
+
+
+class RouteNotFound(ApiError):
+    status, code, title = 404, "route-not-found", "No such workflow route"
+
+
+class OperationNotAllowed(ApiError):
+    status, code, title = 405, "operation-not-allowed", "Operation not allowed on this route"
+
+
+class MalformedJson(ApiError):
+    status, code, title = 400, "malformed-json", "Request body is not valid JSON"
+
+
+class UnsupportedMediaType(ApiError):
+    status, code, title = 415, "unsupported-media-type", "Request body must be application/json"
+
+
+class BodyTooLarge(ApiError):
+    status, code, title = 413, "body-too-large", "Request body too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"limit_bytes": self.limit}
+
+
+class InvalidBody(ApiError):
+    status, code, title = 422, "validation-error", "Request body is invalid"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{first.field}: {first.message}{more}")
+        self.errors = list(errors)
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code, title = 409, "idempotency-key-reused", "Idempotency key reused with another body"
+
+
+class TemporalUnavailable(ApiError):
+    status, code, title = 503, "temporal-unavailable", "Temporal is unreachable"
+
+
+def _problem(
+    request: Request,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extensions: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    state = request.scope.get("state", {})
+    for key in ("request_id", "workflow_id"):
+        if state.get(key):
+            body[key] = state[key]
+    body.update(extensions or {})
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _rpc_problem(exc: RPCError) -> tuple[int, str, str]:
+    """Status, code and title for a Temporal service error, from its gRPC status code."""
+    match exc.status:
+        case RPCStatusCode.NOT_FOUND:
+            details = exc.grpc_status.details if exc.grpc_status else []
+            if any(d.Is(NamespaceNotFoundFailure.DESCRIPTOR) for d in details):
+                return 502, "temporal-namespace-not-found", "Temporal namespace not found"
+            return 404, "workflow-not-found", "Workflow not found"
+        case RPCStatusCode.UNAVAILABLE:
+            return 503, "temporal-unavailable", "Temporal is unreachable"
+        case RPCStatusCode.RESOURCE_EXHAUSTED:
+            return 503, "temporal-busy", "Temporal is rate limiting the gateway"
+        case RPCStatusCode.DEADLINE_EXCEEDED:
+            return 504, "temporal-timeout", "Temporal did not answer in time"
+        case RPCStatusCode.INVALID_ARGUMENT:
+            return 400, "temporal-invalid-argument", "Temporal refused the request"
+        case RPCStatusCode.PERMISSION_DENIED | RPCStatusCode.UNAUTHENTICATED:
+            return 502, "temporal-access-denied", "Temporal refused the gateway's credentials"
+        case _:
+            return 502, "temporal-error", "Temporal returned an error"
+
+
+def _failure_problem(exc: WorkflowFailureError) -> tuple[int, str, str, dict[str, Any]]:
+    """Status, code, title and extensions for a workflow that closed without a result."""
+    cause = exc.cause
+    match cause:
+        case TimeoutError():
+            return 504, "workflow-timed-out", "Workflow timed out", {"failure_type": "Timeout"}
+        case CancelledError():
+            return 409, "workflow-canceled", "Workflow was canceled", {"failure_type": "Canceled"}
+        case TerminatedError():
+            return (
+                409,
+                "workflow-terminated",
+                "Workflow was terminated",
+                {"failure_type": "Terminated"},
+            )
+        case ApplicationError():
+            ext = {"failure_type": cause.type or "ApplicationError", "non_retryable": cause.non_retryable}
+            return 500, "workflow-failed", "Workflow failed", ext
+        case _:
+            return 500, "workflow-failed", "Workflow failed", {"failure_type": type(cause).__name__}
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _problem(request, exc.status, exc.code, exc.title, exc.detail, exc.extensions())
+
+
+async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    status, code, title = _rpc_problem(exc)
+    log.warning("temporal error", grpc_status=exc.status.name, error=exc.message)
+    return _problem(request, status, code, title, exc.message, {"grpc_status": exc.status.name})
+
+
+async def _already_started(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowAlreadyStartedError)
+    return _problem(
+        request,
+        409,
+        "workflow-already-started",
+        "Workflow already started",
+        f"a workflow with id {exc.workflow_id!r} already exists",
+        {"workflow_id": exc.workflow_id},
+    )
+
+
+async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowFailureError)
+    status, code, title, ext = _failure_problem(exc)
+    return _problem(request, status, code, title, str(exc.cause), ext)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(".".join(str(p) for p in err["loc"]), str(err["msg"])) for err in exc.errors()
+    ]
+    problem = InvalidBody(errors or [FieldError("request", "invalid request")])
+    problem.title = "Request is invalid"
+    return await _api_error(request, problem)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    code = phrase.lower().replace(" ", "-").replace("'", "")
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    return _problem(request, exc.status_code, code, phrase, detail, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", error_type=type(exc).__name__)
+    return _problem(request, 500, "internal-error", "Internal error")
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on the app."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
+    app.add_exception_handler(WorkflowFailureError, _workflow_failed)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

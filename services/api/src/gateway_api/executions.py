@@ -1,0 +1,101 @@
+"""Starting, waiting for and describing workflows: the API's only Temporal calls.
+
+Workflow ids: a route's prefix plus the caller's ``Idempotency-Key``, or a random id when there
+is none. With a key, the id is deterministic and the route's reuse/conflict policies are set
+explicitly, so a retried request finds the first workflow instead of starting a second. The
+SHA-256 of the canonical request body is kept in the workflow's memo: the same key with the same
+body returns the existing workflow, the same key with another body is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from gateway_api.errors import IdempotencyKeyReused
+from gateway_core.routes import CompiledRoute
+
+MEMO_ROUTE = "gateway.route"
+MEMO_REQUEST_SHA256 = "gateway.request_sha256"
+
+
+def body_digest(body: Any) -> str:
+    """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def workflow_id_for(route: CompiledRoute, idempotency_key: str | None) -> str:
+    return route.spec.workflow_id.prefix + (idempotency_key or uuid.uuid4().hex)
+
+
+async def start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    *,
+    workflow_id: str,
+    idempotent: bool,
+    rpc_timeout: timedelta,
+) -> WorkflowHandle[Any, Any]:
+    """Start the route's workflow, or find the one this idempotent request already started.
+
+    Raises:
+        IdempotencyKeyReused: the id exists and was started with another body.
+        WorkflowAlreadyStartedError: the id exists and was not started by the gateway.
+    """
+    digest = body_digest(body)
+    policy = route.spec.workflow_id
+    try:
+        return await client.start_workflow(
+            route.spec.workflow_type,
+            body,
+            id=workflow_id,
+            task_queue=route.spec.task_queue,
+            execution_timeout=route.execution_timeout,
+            run_timeout=route.run_timeout,
+            id_reuse_policy=policy.reuse_policy.to_temporal(),
+            id_conflict_policy=policy.conflict_policy.to_temporal(),
+            memo={MEMO_ROUTE: route.name, MEMO_REQUEST_SHA256: digest},
+            rpc_timeout=rpc_timeout,
+        )
+    except WorkflowAlreadyStartedError:
+        if not idempotent:
+            raise
+        handle = client.get_workflow_handle(workflow_id)
+        existing = await handle.describe(rpc_timeout=rpc_timeout)
+        found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
+        if found is None:
+            raise
+        if found != digest:
+            raise IdempotencyKeyReused(
+                f"workflow {workflow_id!r} was started with this Idempotency-Key and another "
+                "body; use a new key for a new request"
+            ) from None
+        return handle
+
+
+async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
+    """``(True, result)`` once the workflow completes within ``wait`` seconds, else
+    ``(False, None)``.
+
+    Raises:
+        WorkflowFailureError: the workflow failed, timed out, or was canceled or terminated.
+    """
+    try:
+        return True, await asyncio.wait_for(handle.result(), wait)
+    except TimeoutError:
+        return False, None
+
+
+async def describe(
+    client: Client, workflow_id: str, rpc_timeout: timedelta
+) -> WorkflowExecutionDescription:
+    return await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)

@@ -1,0 +1,90 @@
+"""The API's single Temporal client and its health.
+
+The lifespan creates one :class:`TemporalConnection` and every request borrows its client. The
+API must start (and say ``temporal_connected: false``) while Temporal is down, so connecting
+happens in a background task that retries; until it succeeds, :attr:`client` raises
+:class:`TemporalUnavailable` (a 503), never a silent empty client. Once connected, the SDK's
+channel reconnects by itself, and the same task keeps :attr:`connected` current for the
+health endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.envconfig import ClientConnectConfig
+from temporalio.service import RPCError
+
+from gateway_api.errors import TemporalUnavailable
+
+log = structlog.get_logger(__name__)
+
+
+class TemporalConnection:
+    """Owns the shared client; :meth:`watch` connects and then checks its health."""
+
+    def __init__(
+        self,
+        config: ClientConnectConfig,
+        *,
+        interval: timedelta,
+        connect_timeout: timedelta,
+    ) -> None:
+        self._config = config
+        self._interval = interval
+        self._connect_timeout = connect_timeout
+        self._client: Client | None = None
+        self.connected = False
+        self._warned = False  # the first failure is logged even though nothing changed
+
+    @property
+    def address(self) -> str:
+        return self._config["target_host"]
+
+    @property
+    def client(self) -> Client:
+        """The connected client.
+
+        Raises:
+            TemporalUnavailable: no connection has succeeded yet.
+        """
+        if self._client is None:
+            raise TemporalUnavailable("Temporal has not been reachable since the API started")
+        return self._client
+
+    async def refresh(self) -> None:
+        """Connect if not yet connected, else check health; log only changes."""
+        error = await self._check()
+        was, self.connected = self.connected, error is None
+        if error is None and not was:
+            log.info("temporal connected", address=self.address)
+        elif error is not None and (was or not self._warned):
+            log.warning("temporal unreachable", address=self.address, error=error)
+            self._warned = True
+
+    async def watch(self) -> None:
+        """Refresh every interval; runs until cancelled."""
+        while True:
+            await asyncio.sleep(self._interval.total_seconds())
+            await self.refresh()
+
+    async def _check(self) -> str | None:
+        """None when Temporal answers, else why not."""
+        if self._client is None:
+            try:
+                self._client = await Client.connect(
+                    **self._config, connect_timeout=self._connect_timeout
+                )
+            except Exception as exc:  # every connect failure means the same: not reachable yet
+                return str(exc)
+            return None
+        try:
+            healthy = await self._client.service_client.check_health(
+                timeout=self._connect_timeout
+            )
+        except RPCError as exc:
+            return str(exc)
+        return None if healthy else "health check reported not serving"

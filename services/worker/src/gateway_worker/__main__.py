@@ -1,0 +1,22 @@
+"""``python -m gateway_worker``: run the worker with settings from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway_core.logging import configure_logging, quiet_temporal_messages
+from gateway_core.temporal import connect_config
+from gateway_workflows.registry import WORKFLOWS, build_activities
+from gateway_worker.config import WorkerSettings
+from gateway_worker.worker import run
+
+
+def main() -> None:
+    settings = WorkerSettings()
+    configure_logging(service="worker", level=settings.log_level, fmt=settings.log_format)
+    quiet_temporal_messages()
+    asyncio.run(run(settings, connect_config(), WORKFLOWS, build_activities()))
+
+
+if __name__ == "__main__":
+    main()

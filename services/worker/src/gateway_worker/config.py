@@ -1,0 +1,26 @@
+"""Worker settings. Temporal's address and credentials come from Temporal's own environment
+(see :mod:`gateway_core.temporal`); these are the worker's own knobs."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway_core.logging import LogFormat
+
+
+class WorkerSettings(BaseSettings):
+    """Read from ``WORKER_*`` variables (and ``LOG_*`` for logging)."""
+
+    model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore")
+
+    task_queue: str = "shopping-task-queue"
+    """The queue the shipped shopping route sends to; a route naming another queue needs a
+    worker started with that queue."""
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    """How long SIGTERM waits for running activities: Kubernetes' default grace period is 30 s."""
+    max_concurrent_activities: int = Field(default=100, gt=0)
+    connect_retry_seconds: float = Field(default=2.0, gt=0)
+    """Pause between attempts while Temporal is not reachable yet (it may start after us)."""
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")

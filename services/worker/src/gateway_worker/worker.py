@@ -1,0 +1,77 @@
+"""Build and run the Temporal worker.
+
+The worker connects (retrying until Temporal answers, since in a cluster it may start first),
+polls its task queue, and on SIGTERM/SIGINT stops polling and gives running activities
+``graceful_shutdown_seconds`` to finish before it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.envconfig import ClientConnectConfig
+from temporalio.worker import Worker
+
+from gateway_worker.config import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+
+async def connect(config: ClientConnectConfig, *, retry_seconds: float, stop: asyncio.Event) -> Client | None:
+    """Connect to Temporal, retrying until it answers; None when ``stop`` is set first."""
+    while not stop.is_set():
+        try:
+            return await Client.connect(**config)
+        except Exception as exc:  # any connect failure means: not reachable yet, try again
+            log.warning("temporal not reachable, retrying", error=str(exc), address=config["target_host"])
+        try:
+            await asyncio.wait_for(stop.wait(), retry_seconds)
+        except TimeoutError:
+            pass
+    return None
+
+
+def build_worker(
+    client: Client,
+    settings: WorkerSettings,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+) -> Worker:
+    """The worker for ``settings.task_queue``; building it runs the sandbox checks."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=workflows,
+        activities=activities,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+
+
+async def run(
+    settings: WorkerSettings,
+    config: ClientConnectConfig,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    client = await connect(config, retry_seconds=settings.connect_retry_seconds, stop=stop)
+    if client is None:
+        return
+    worker = build_worker(client, settings, workflows, activities)
+    log.info("worker started", task_queue=settings.task_queue, namespace=client.namespace)
+    async with worker:
+        await stop.wait()
+        log.info("worker draining", grace_seconds=settings.graceful_shutdown_seconds)
+    log.info("worker stopped")

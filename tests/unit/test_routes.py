@@ -1,0 +1,160 @@
+"""Route documents: loading, validation of the documents, and of request bodies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.procs import ROOT
+
+from gateway_core.errors import RouteConfigError
+from gateway_core.routes import (
+    IdConflictPolicy,
+    IdReusePolicy,
+    Operation,
+    load_routes,
+    parse_documents,
+)
+from gateway_workflows.models import Fruit
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+SHIPPED = ROOT / "k8s" / "routes"
+
+ROUTE = """
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {{name: {name}}}
+spec:
+  path: {path}
+  workflowType: W
+  taskQueue: q
+{extra}
+"""
+
+
+def doc(name: str = "r", path: str = "r", extra: str = "") -> str:
+    return ROUTE.format(name=name, path=path, extra=extra)
+
+
+@pytest.fixture(scope="module")
+def shopping():
+    route = load_routes(SHIPPED).get("shopping")
+    assert route is not None
+    return route
+
+
+def test_shipped_route_serves_the_seed_shopping_endpoints(shopping) -> None:
+    assert shopping.spec.workflow_type == "ShoppingWorkflow"
+    assert shopping.spec.task_queue == "shopping-task-queue"
+    assert shopping.spec.workflow_id.prefix == "shopping-workflow-"
+    assert set(shopping.spec.operations) == set(Operation)
+
+
+def test_shipped_schema_lists_exactly_the_fruits_the_workflow_knows(shopping) -> None:
+    enum = shopping.spec.input_schema["properties"]["items"]["items"]["properties"]["fruit"]["enum"]
+    assert enum == [f.value for f in Fruit]
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"items": [{"fruit": "APPLE", "amount": 5}]}, []),
+        ({"items": [{"fruit": "KIWI", "amount": 5}]}, ["items[0].fruit"]),
+        ({"items": [{"fruit": "APPLE", "amount": 0}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": -3}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": 2.5}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": 5.0}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": "5"}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": True}]}, ["items[0].amount"]),
+        ({"items": []}, ["items"]),
+        ({}, ["items"]),
+        ({"items": [{"fruit": "APPLE"}]}, ["items[0].amount"]),
+        ({"items": [{"fruit": "APPLE", "amount": 1}], "coupon": "X"}, ["coupon"]),
+        ({"items": [{"fruit": "APPLE", "amount": 1, "color": "red"}]}, ["items[0].color"]),
+        ({"items": [{"fruit": "APPLE", "amount": 1}] * 101}, ["items"]),
+        ([], ["body"]),
+        ("items", ["body"]),
+    ],
+)
+def test_request_bodies_are_checked_field_by_field(shopping, body, errors) -> None:
+    assert [e.field for e in shopping.validate(body)] == errors
+
+
+def test_every_error_is_reported_not_only_the_first(shopping) -> None:
+    body = {"items": [{"fruit": "KIWI", "amount": 0}], "x": 1}
+    assert [e.field for e in shopping.validate(body)] == ["items[0].amount", "items[0].fruit", "x"]
+
+
+def test_missing_field_is_named_with_a_clear_message(shopping) -> None:
+    [error] = shopping.validate({"items": [{"amount": 1}]})
+    assert (error.field, error.message) == ("items[0].fruit", "field required")
+
+
+def test_defaults_are_explicit_temporal_policies() -> None:
+    [route] = parse_documents(doc(), source="t")
+    assert route.spec.workflow_id.reuse_policy.to_temporal() is WorkflowIDReusePolicy.REJECT_DUPLICATE
+    assert route.spec.workflow_id.conflict_policy.to_temporal() is WorkflowIDConflictPolicy.FAIL
+    assert route.spec.sync_wait_seconds == 30
+
+
+@pytest.mark.parametrize("policy", list(IdReusePolicy))
+def test_every_reuse_policy_maps_to_temporal(policy) -> None:
+    assert isinstance(policy.to_temporal(), WorkflowIDReusePolicy)
+
+
+@pytest.mark.parametrize("policy", list(IdConflictPolicy))
+def test_every_conflict_policy_maps_to_temporal(policy) -> None:
+    assert isinstance(policy.to_temporal(), WorkflowIDConflictPolicy)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (doc(path="Bad_Path"), "spec.path"),
+        (doc(extra="  syncWaitSeconds: 0"), "spec.syncWaitSeconds"),
+        (doc(extra="  syncWaitSeconds: 301"), "spec.syncWaitSeconds"),
+        (doc(extra="  operations: []"), "spec.operations"),
+        (doc(extra="  operations: [explode]"), "spec.operations.0"),
+        (doc(extra="  workflowId: {prefix: 'a b'}"), "spec.workflowId.prefix"),
+        (doc(extra="  workflowId: {reusePolicy: Sometimes}"), "spec.workflowId.reusePolicy"),
+        (doc(extra="  unknownField: 1"), "spec.unknownField"),
+        (doc(extra="  inputSchema: {type: objekt}"), "spec.inputSchema.type"),
+        (doc(extra="  inputSchema: {minItems: -1}"), "spec.inputSchema.minItems"),
+    ],
+)
+def test_invalid_route_documents_name_the_field(text, field) -> None:
+    with pytest.raises(RouteConfigError) as info:
+        parse_documents(text, source="routes.yaml")
+    assert info.value.field == field
+    assert "routes.yaml" in str(info.value)
+
+
+def test_two_routes_cannot_claim_one_path(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(doc(name="a", path="same"))
+    (tmp_path / "b.yaml").write_text(doc(name="b", path="same"))
+    with pytest.raises(RouteConfigError, match="claimed by routes 'a' and 'b'"):
+        load_routes(tmp_path)
+
+
+def test_malformed_yaml_and_missing_files_are_config_errors(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("spec: [unclosed")
+    with pytest.raises(RouteConfigError, match="invalid YAML"):
+        load_routes(tmp_path / "bad.yaml")
+    with pytest.raises(RouteConfigError, match="cannot read"):
+        load_routes(tmp_path / "missing.yaml")
+
+
+def test_other_kinds_in_the_stream_are_ignored() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n" + doc()
+    assert [r.name for r in parse_documents(text, source="t")] == ["r"]
+
+
+def test_table_version_depends_on_content_not_on_file_order(tmp_path: Path) -> None:
+    (tmp_path / "1.yaml").write_text(doc(name="a", path="a") + "---\n" + doc(name="b", path="b"))
+    one = load_routes(tmp_path)
+    (tmp_path / "1.yaml").write_text(doc(name="b", path="b") + "---\n" + doc(name="a", path="a"))
+    two = load_routes(tmp_path)
+    assert one.version == two.version
+    assert list(one.routes) == ["a", "b"]
+    (tmp_path / "1.yaml").write_text(doc(name="a", path="a"))
+    assert load_routes(tmp_path).version != one.version
