@@ -39,6 +39,17 @@ die() { log "ERROR: $*"; exit 1; }
 
 assets_dir="${KUBEBUILDER_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}}"
 
+# Binaries put into an explicitly given KUBEBUILDER_ASSETS by other means
+# (no stamp or lock file of ours) are used as they are, never overwritten.
+is_foreign() {
+  local b
+  [[ -n "${KUBEBUILDER_ASSETS:-}" ]] || return 1
+  [[ ! -e "$assets_dir/$STAMP_NAME" && ! -e "$assets_dir/.lock" ]] || return 1
+  for b in "${BINARIES[@]}"; do
+    [[ -x "$assets_dir/$b" ]] || return 1
+  done
+}
+
 is_complete() {
   local b
   [[ -f "$assets_dir/$STAMP_NAME" ]] || return 1
@@ -47,54 +58,6 @@ is_complete() {
     [[ -x "$assets_dir/$b" ]] || return 1
   done
 }
-
-# Fast path: nothing to do.
-if is_complete; then
-  printf '%s\n' "$assets_dir"
-  exit 0
-fi
-
-# --- locate the Go toolchain --------------------------------------------------
-if [[ -z "${GO:-}" ]]; then
-  if command -v go >/dev/null 2>&1; then
-    GO=go
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    GO=/usr/local/go/bin/go
-  else
-    die "no Go toolchain found (set GO=/path/to/go)"
-  fi
-fi
-command -v flock >/dev/null 2>&1 || die "flock(1) not found (util-linux)"
-
-mkdir -p "$assets_dir"
-assets_dir="$(cd "$assets_dir" && pwd -P)"
-
-# --- serialise concurrent callers -------------------------------------------
-lock_file="$assets_dir/.lock"
-exec 9>"$lock_file"
-if ! flock -n 9; then
-  log "another build holds $lock_file; waiting for it"
-  flock 9
-fi
-# Somebody else may have finished the build while we waited.
-if is_complete; then
-  printf '%s\n' "$assets_dir"
-  exit 0
-fi
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/envtest-build.XXXXXX")"
-stage="$(mktemp -d "$assets_dir/.stage.XXXXXX")"   # same filesystem => atomic mv
-cleanup() { rm -rf "$work" "$stage"; }
-trap cleanup EXIT
-
-# Build for the host, in module mode, independently of any surrounding
-# go.work, vendor dir or GOFLAGS of the caller.
-export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
-unset GOOS GOARCH
-
-log "assets dir: $assets_dir"
-log "go: $("$GO" version)"
-log "kubernetes v${K8S_VERSION}, etcd v${ETCD_VERSION}"
 
 # Downloads a module version; prints Dir, GoMod, Info, ... as KEY=VALUE lines.
 module_info() {
@@ -190,22 +153,85 @@ EOF
     "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=${GIT_COMMIT_PLACEHOLDER:0:7}'"
 }
 
-t_start=$(date +%s)
-build_kubernetes
-build_etcd
+# The whole run is inside main so that bash has parsed all of it before it
+# starts: editing or updating this file during a long build is then harmless.
+main() {
+  # Fast path: nothing to do.
+  if is_complete; then
+    printf '%s\n' "$assets_dir"
+    return 0
+  fi
+  if is_foreign; then
+    log "using binaries already in KUBEBUILDER_ASSETS=$assets_dir (not built by this script)"
+    printf '%s\n' "$assets_dir"
+    return 0
+  fi
 
-# Sanity check before publishing.
-"$stage/kube-apiserver" --version >&2
-"$stage/kubectl" version --client >&2
-"$stage/etcd" --version >&2
+  # --- locate the Go toolchain --------------------------------------------------
+  if [[ -z "${GO:-}" ]]; then
+    if command -v go >/dev/null 2>&1; then
+      GO=go
+    elif [[ -x /usr/local/go/bin/go ]]; then
+      GO=/usr/local/go/bin/go
+    else
+      die "no Go toolchain found (set GO=/path/to/go)"
+    fi
+  fi
+  command -v flock >/dev/null 2>&1 || die "flock(1) not found (util-linux)"
 
-# Publish: each rename is atomic; the stamp goes last.
-rm -f "$assets_dir/$STAMP_NAME"
-for b in "${BINARIES[@]}"; do
-  mv -f "$stage/$b" "$assets_dir/$b"
-done
-printf '%s\n' "$STAMP_CONTENT" >"$stage/$STAMP_NAME"
-mv -f "$stage/$STAMP_NAME" "$assets_dir/$STAMP_NAME"
+  mkdir -p "$assets_dir"
+  assets_dir="$(cd "$assets_dir" && pwd -P)"
 
-log "done in $(( $(date +%s) - t_start ))s"
-printf '%s\n' "$assets_dir"
+  # --- serialise concurrent callers -------------------------------------------
+  lock_file="$assets_dir/.lock"
+  exec 9>"$lock_file"
+  if ! flock -n 9; then
+    log "another build holds $lock_file; waiting for it"
+    flock 9
+  fi
+  # Somebody else may have finished the build while we waited.
+  if is_complete; then
+    printf '%s\n' "$assets_dir"
+    return 0
+  fi
+
+  # We hold the lock, so staging dirs left by a killed build are garbage.
+  rm -rf "$assets_dir"/.stage.*
+  work="$(mktemp -d "${TMPDIR:-/tmp}/envtest-build.XXXXXX")"
+  stage="$(mktemp -d "$assets_dir/.stage.XXXXXX")"   # same filesystem => atomic mv
+  cleanup() { rm -rf "$work" "$stage"; }
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  # Build for the host, in module mode, independently of any surrounding
+  # go.work, vendor dir or GOFLAGS of the caller.
+  export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
+  unset GOOS GOARCH
+
+  log "assets dir: $assets_dir"
+  log "go: $("$GO" version)"
+  log "kubernetes v${K8S_VERSION}, etcd v${ETCD_VERSION}"
+
+  t_start=$(date +%s)
+  build_kubernetes
+  build_etcd
+
+  # Sanity check before publishing.
+  "$stage/kube-apiserver" --version >&2
+  "$stage/kubectl" version --client >&2
+  "$stage/etcd" --version >&2
+
+  # Publish: each rename is atomic; the stamp goes last.
+  rm -f "$assets_dir/$STAMP_NAME"
+  for b in "${BINARIES[@]}"; do
+    mv -f "$stage/$b" "$assets_dir/$b"
+  done
+  printf '%s\n' "$STAMP_CONTENT" >"$stage/$STAMP_NAME"
+  mv -f "$stage/$STAMP_NAME" "$assets_dir/$STAMP_NAME"
+
+  log "done in $(( $(date +%s) - t_start ))s"
+  printf '%s\n' "$assets_dir"
+}
+
+main "$@"

@@ -138,6 +138,9 @@ apiserver_flags=(
   --etcd-servers="http://127.0.0.1:$etcd_client_port"
   --bind-address=127.0.0.1
   --advertise-address=127.0.0.1
+  # Since 1.37 the default (lease) endpoint reconciler rejects a loopback
+  # advertise address; envtest has no kubernetes Service endpoints to keep.
+  --endpoint-reconciler-type=none
   --secure-port="$apiserver_port"
   --cert-dir="$tmp/apiserver-certs"
   --client-ca-file="$pki/client-ca.crt"
