@@ -17,15 +17,16 @@
 # Needs: openssl, curl, ss (iproute2) or bash /dev/tcp.
 set -euo pipefail
 
+log() { printf '[envtest-smoke] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 assets="${1:-${KUBEBUILDER_ASSETS:-}}"
 if [[ -z "$assets" ]]; then
   assets="$("$here/envtest-assets.sh")"
 fi
+[[ -d "$assets" ]] || die "assets dir $assets does not exist"
 assets="$(cd "$assets" && pwd -P)"
-
-log() { printf '[envtest-smoke] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
@@ -41,10 +42,11 @@ etcd_pid=""
 apiserver_pid=""
 
 stop_pid() { # name pid
-  local name="$1" pid="$2" i
+  local name="$1" pid="$2" i t0
   [[ -n "$pid" ]] || return 0
   kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
   log "stopping $name (pid $pid)"
+  t0="$(now)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
     kill -0 "$pid" 2>/dev/null || break
@@ -55,6 +57,7 @@ stop_pid() { # name pid
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
+  log "$name stopped after $(elapsed "$t0")s"
 }
 
 cleanup() {

@@ -78,16 +78,16 @@ class Process:
     ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            [str(a) for a in args],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            start_new_session=True,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.popen = subprocess.Popen(
+                [str(a) for a in args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+                cwd=cwd,
+                start_new_session=True,
+            )
 
     @property
     def pid(self) -> int:
@@ -108,7 +108,6 @@ class Process:
         except subprocess.TimeoutExpired:
             os.kill(self.pid, signal.SIGKILL)
             code = self.popen.wait()
-        self._log.close()
         return code
 
     def log(self) -> str:

@@ -1,0 +1,3 @@
+module example.com/temporal-gateway/examples/go
+
+go 1.21

@@ -1,0 +1,70 @@
+"""The seed guide's client examples, run unchanged against the live API (API_URL points them
+at the test's port instead of 8000)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from support.procs import ROOT
+
+pytestmark = pytest.mark.e2e
+EXAMPLES = ROOT / "examples"
+
+
+def run(args: list[str], api_url: str, cwd=ROOT) -> str:
+    done = subprocess.run(
+        args, cwd=cwd, env={**os.environ, "API_URL": api_url}, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    assert path, f"{tool} is required by the examples' tests; install it (see README)"
+    return path
+
+
+def test_curl_example(stack) -> None:
+    lines = run(["bash", str(EXAMPLES / "curl.sh")], stack.url).strip().splitlines()
+    sync, started, status, result = (json.loads(line) for line in lines)
+    assert sync["status"] == "completed"
+    assert sync["result"] == "Ordered 5 Apples..."
+    assert started["status"] == "started"
+    assert started["result"] is None
+    assert status["workflow_id"] == started["workflow_id"]
+    assert status["status"] in ("RUNNING", "COMPLETED")
+    assert set(status) == {"workflow_id", "status", "start_time", "close_time"}
+    assert result == {
+        "workflow_id": started["workflow_id"],
+        "status": "completed",
+        "result": "Ordered 3 Bananas...",
+    }
+
+
+def test_python_requests_example(stack) -> None:
+    out = run([sys.executable, str(EXAMPLES / "python_requests.py")], stack.url)
+    assert "Workflow ID: shopping-workflow-" in out
+    assert "Result: Ordered 5 Apples...Ordered 3 Bananas..." in out
+
+
+def test_python_client_example(stack) -> None:
+    out = run([sys.executable, str(EXAMPLES / "python_client.py")], stack.url)
+    assert out.splitlines() == ["Ordered 5 Apples...", "Ordered 3 Bananas..."]
+
+
+def test_javascript_fetch_example(stack) -> None:
+    out = run([need("node"), str(EXAMPLES / "javascript_fetch.mjs")], stack.url)
+    assert "Workflow ID: shopping-workflow-" in out
+    assert "Result: Ordered 5 Apples...Ordered 3 Bananas..." in out
+
+
+def test_go_example(stack) -> None:
+    out = run([need("go"), "run", "."], stack.url, cwd=EXAMPLES / "go")
+    assert "Result: Ordered 5 Apples...Ordered 3 Bananas..." in out

@@ -1,0 +1,17 @@
+"""A worker process hosting the test workflows, run through the real worker service code:
+``python -m support.slow_worker`` (with ``tests`` on PYTHONPATH)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway_core.logging import configure_logging
+from gateway_core.temporal import connect_config
+from gateway_worker.config import WorkerSettings
+from gateway_worker.worker import run
+
+from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
+
+if __name__ == "__main__":
+    configure_logging(service="slow-worker", fmt="json")
+    asyncio.run(run(WorkerSettings(), connect_config(), TEST_WORKFLOWS, TEST_ACTIVITIES))
