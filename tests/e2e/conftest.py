@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from support.procs import ApiProcess, TemporalDevServer, WorkerProcess
 
 pytestmark = pytest.mark.e2e

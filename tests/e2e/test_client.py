@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from support.procs import free_port
 
+from support.procs import free_port
 from temporal_gateway_client import (
     GatewayUnavailable,
     InvalidRequest,
@@ -48,7 +48,9 @@ def test_idempotent_retries_return_the_same_workflow(client) -> None:
     again = client.trigger_shopping_workflow_sync(items, idempotency_key=key)
     assert again["workflow_id"] == first["workflow_id"]
     with pytest.raises(InvalidRequest) as info:
-        client.trigger_shopping_workflow_async([{"fruit": "APPLE", "amount": 4}], idempotency_key=key)
+        client.trigger_shopping_workflow_async(
+            [{"fruit": "APPLE", "amount": 4}], idempotency_key=key
+        )
     assert info.value.status == 409
     assert info.value.code == "idempotency-key-reused"
 
@@ -67,6 +69,6 @@ def test_unknown_workflow(client) -> None:
 
 
 def test_unreachable_api_is_gateway_unavailable() -> None:
-    with TemporalAPIClient(f"http://127.0.0.1:{free_port()}", timeout=2) as client:
-        with pytest.raises(GatewayUnavailable):
-            client.health()
+    client = TemporalAPIClient(f"http://127.0.0.1:{free_port()}", timeout=2)
+    with client, pytest.raises(GatewayUnavailable):
+        client.health()

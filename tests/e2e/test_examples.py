@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.procs import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.procs import ROOT, Process, eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -142,8 +143,12 @@ def test_logs_are_json_with_request_context(env) -> None:
         ).json()  # fmt: skip
     finally:
         script("stop_api_services.sh", env, check=False)
-    lines = [json.loads(line) for line in (Path(env["LOG_DIR"]) / "api.log").read_text().splitlines()]
-    [access] = [line for line in lines if line.get("request_id") == "req-42" and line["event"] == "request"]
+    lines = [
+        json.loads(line) for line in (Path(env["LOG_DIR"]) / "api.log").read_text().splitlines()
+    ]
+    [access] = [
+        line for line in lines if line.get("request_id") == "req-42" and line["event"] == "request"
+    ]
     assert access["route"] == "shopping"
     assert access["workflow_id"] == body["workflow_id"]
     assert access["status"] == 200

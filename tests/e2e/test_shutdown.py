@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.procs import ROOT, ApiProcess, WorkerProcess, assert_eventually, eventually
-
-from temporal_gateway_client import TemporalAPIClient, WorkflowStillRunning
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
+
+from support.procs import ROOT, ApiProcess, WorkerProcess, assert_eventually, eventually
+from temporal_gateway_client import TemporalAPIClient, WorkflowStillRunning
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,9 @@ def slow_api(tmp_path, logs_dir, temporal_server, task_queue):
     api.stop()
 
 
-def test_api_drains_in_flight_requests_on_sigterm(slow_api, logs_dir, temporal_server, task_queue) -> None:
+def test_api_drains_in_flight_requests_on_sigterm(
+    slow_api, logs_dir, temporal_server, task_queue
+) -> None:
     worker = slow_worker(logs_dir, temporal_server.address, task_queue)
     try:
         outcome: dict[str, httpx.Response] = {}
@@ -100,7 +102,9 @@ def test_api_drains_in_flight_requests_on_sigterm(slow_api, logs_dir, temporal_s
         worker.stop()
 
 
-async def test_worker_drains_running_activity_on_sigterm(logs_dir, temporal_server, task_queue) -> None:
+async def test_worker_drains_running_activity_on_sigterm(
+    logs_dir, temporal_server, task_queue
+) -> None:
     client = await Client.connect(temporal_server.address)
     worker = slow_worker(logs_dir, temporal_server.address, task_queue)
     handle = await client.start_workflow(
@@ -110,7 +114,10 @@ async def test_worker_drains_running_activity_on_sigterm(logs_dir, temporal_serv
     async def activity_running() -> bool:
         desc = await handle.describe()
         pending = desc.raw_description.pending_activities
-        return bool(pending) and pending[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        return (
+            bool(pending)
+            and pending[0].state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        )
 
     await assert_eventually(activity_running, timeout=30)
     worker.signal(signal.SIGTERM)

@@ -6,13 +6,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from support.procs import TemporalDevServer
-from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
+from temporalio.client import Client
 
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.registry import WORKFLOWS, build_activities
-from temporalio.client import Client
+from support.procs import TemporalDevServer
+from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 pytestmark = pytest.mark.integration
 

@@ -7,11 +7,11 @@ import asyncio
 import uuid
 
 import pytest
-from support.gateway import api_client, route, shopping_route
-from support.procs import assert_eventually
+from temporalio.client import Client
 
 from gateway_api.executions import MEMO_ROUTE
-from temporalio.client import Client
+from support.gateway import api_client, route, shopping_route
+from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
@@ -60,7 +60,9 @@ async def test_async_start_then_status_then_result(temporal_server, client, task
 
 async def test_one_item_is_singular(temporal_server, task_queue) -> None:
     async with api_client(temporal_server.address, [shopping_route(task_queue)]) as api:
-        response = await api.post("/workflows/shopping", json={"items": [{"fruit": "APPLE", "amount": 1}]})
+        response = await api.post(
+            "/workflows/shopping", json={"items": [{"fruit": "APPLE", "amount": 1}]}
+        )
     assert response.json()["result"] == "Ordered 1 Apple..."
 
 
@@ -75,11 +77,11 @@ async def test_status_of_a_running_workflow(temporal_server, task_queue) -> None
     assert result.json()["result"] == "slept 2.0s on attempt 1"
 
 
-async def test_sync_call_past_its_wait_gets_202_and_loses_nothing(temporal_server, task_queue) -> None:
+async def test_sync_call_past_its_wait_gets_202_and_loses_nothing(
+    temporal_server, task_queue
+) -> None:
     slow = route("slow", "SlowWorkflow", task_queue, sync_wait_seconds=0.5)
-    async with api_client(
-        temporal_server.address, [slow], result_wait_seconds=0.5
-    ) as api:
+    async with api_client(temporal_server.address, [slow], result_wait_seconds=0.5) as api:
         response = await api.post("/workflows/slow", json={"seconds": 2.5})
         assert response.status_code == 202
         body = response.json()
@@ -98,7 +100,9 @@ async def test_sync_call_past_its_wait_gets_202_and_loses_nothing(temporal_serve
         await assert_eventually(completed, timeout=20)
 
 
-async def test_failed_workflow_is_an_error_with_id_and_failure_type(temporal_server, task_queue) -> None:
+async def test_failed_workflow_is_an_error_with_id_and_failure_type(
+    temporal_server, task_queue
+) -> None:
     failing = route("failing", "FailingWorkflow", task_queue)
     async with api_client(temporal_server.address, [failing]) as api:
         response = await api.post("/workflows/failing", json={})
@@ -180,7 +184,9 @@ async def test_idempotency_key_makes_retries_safe(temporal_server, client, task_
     assert await count(client, task_queue) == 1
 
 
-async def test_id_taken_by_a_workflow_not_started_here_is_409(temporal_server, client, task_queue) -> None:
+async def test_id_taken_by_a_workflow_not_started_here_is_409(
+    temporal_server, client, task_queue
+) -> None:
     key = uuid.uuid4().hex
     await client.start_workflow(
         "ShoppingWorkflow", SEED_BODY, id=f"shopping-workflow-{key}", task_queue=task_queue

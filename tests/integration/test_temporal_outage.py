@@ -4,13 +4,13 @@ and again after Temporal goes away and returns (a real server stopped and starte
 from __future__ import annotations
 
 import pytest
-from support.gateway import api_client, shopping_route
-from support.procs import TemporalDevServer, assert_eventually, free_port
+from temporalio.client import Client
 
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.registry import WORKFLOWS, build_activities
-from temporalio.client import Client
+from support.gateway import api_client, shopping_route
+from support.procs import TemporalDevServer, assert_eventually, free_port
 
 pytestmark = pytest.mark.integration
 

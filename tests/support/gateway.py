@@ -20,7 +20,6 @@ from gateway_core.routes import (
     compile_route,
     load_routes,
 )
-
 from support.procs import ROOT
 
 

@@ -9,7 +9,6 @@ from gateway_core.logging import configure_logging
 from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import run
-
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from support.procs import ROOT, free_port
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from support.procs import ROOT, free_port
 
 GOOD = {"items": [{"fruit": "APPLE", "amount": 5}]}
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf.any_pb2 import Any as AnyProto
-
-from gateway_api.errors import _failure_problem, _rpc_problem
 from temporalio.api.common.v1 import GrpcStatus
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, NotFoundFailure
 from temporalio.client import WorkflowFailureError
@@ -22,6 +20,8 @@ from temporalio.exceptions import (
     TimeoutType,
 )
 from temporalio.service import RPCError, RPCStatusCode
+
+from gateway_api.errors import _failure_problem, _rpc_problem
 
 
 def rpc_error(code: RPCStatusCode, *details) -> RPCError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.procs import ROOT
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from gateway_core.errors import RouteConfigError
 from gateway_core.routes import (
@@ -16,7 +16,7 @@ from gateway_core.routes import (
     parse_documents,
 )
 from gateway_workflows.models import Fruit
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from support.procs import ROOT
 
 SHIPPED = ROOT / "k8s" / "routes"
 
@@ -92,7 +92,9 @@ def test_missing_field_is_named_with_a_clear_message(shopping) -> None:
 
 def test_defaults_are_explicit_temporal_policies() -> None:
     [route] = parse_documents(doc(), source="t")
-    assert route.spec.workflow_id.reuse_policy.to_temporal() is WorkflowIDReusePolicy.REJECT_DUPLICATE
+    assert (
+        route.spec.workflow_id.reuse_policy.to_temporal() is WorkflowIDReusePolicy.REJECT_DUPLICATE
+    )
     assert route.spec.workflow_id.conflict_policy.to_temporal() is WorkflowIDConflictPolicy.FAIL
     assert route.spec.sync_wait_seconds == 30
 

@@ -5,10 +5,10 @@ here, long before a replay would. The integration suite builds the real Worker t
 from __future__ import annotations
 
 import pytest
-
-from gateway_workflows.registry import WORKFLOWS
 from temporalio import workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from gateway_workflows.registry import WORKFLOWS
 
 
 @pytest.mark.parametrize("cls", WORKFLOWS, ids=lambda c: c.__name__)
@@ -28,4 +28,6 @@ async def test_a_sandbox_unsafe_workflow_would_fail(tmp_path, monkeypatch) -> No
     import unsafe_wf
 
     with pytest.raises(Exception, match="from inside a workflow"):
-        SandboxedWorkflowRunner().prepare_workflow(workflow._Definition.must_from_class(unsafe_wf.Unsafe))
+        SandboxedWorkflowRunner().prepare_workflow(
+            workflow._Definition.must_from_class(unsafe_wf.Unsafe)
+        )

@@ -73,8 +73,14 @@ class WorkflowFailed(GatewayError):
 class GatewayUnavailable(GatewayError):
     """The API or the Temporal behind it is unreachable; try again after ``retry_after``."""
 
-    def __init__(self, message: str, *, status: int = 0, problem: Mapping[str, Any] | None = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        problem: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message, status=status, problem=problem)
         self.retry_after = retry_after
 
@@ -83,7 +89,12 @@ class WorkflowStillRunning(GatewayError, TimeoutError):
     """``wait_for_workflow`` gave up before the workflow finished; it is still running."""
 
 
-_FAILURE_CODES = {"workflow-failed", "workflow-timed-out", "workflow-canceled", "workflow-terminated"}
+_FAILURE_CODES = {
+    "workflow-failed",
+    "workflow-timed-out",
+    "workflow-canceled",
+    "workflow-terminated",
+}
 
 
 def _error_for(response: httpx.Response) -> GatewayError:

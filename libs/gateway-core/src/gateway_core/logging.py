@@ -28,7 +28,11 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
-    foreign = [*shared, structlog.stdlib.ExtraAdder(), _lift_temporal_context]
+    foreign: list[structlog.types.Processor] = [
+        *shared,
+        structlog.stdlib.ExtraAdder(),
+        _lift_temporal_context,
+    ]
     renderer: structlog.types.Processor
     if use_json:
         shared.append(structlog.processors.format_exc_info)

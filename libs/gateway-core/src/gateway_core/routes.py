@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jsonschema
 import yaml
@@ -146,7 +147,7 @@ def _is_strict_integer(_checker: object, instance: object) -> bool:
 
 
 _BaseValidator = jsonschema.Draft202012Validator
-StrictValidator = jsonschema.validators.extend(
+StrictValidator: type[Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     _BaseValidator,
     type_checker=_BaseValidator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
@@ -171,15 +172,18 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[FieldError]:
     path = list(error.absolute_path)
     instance = error.instance
     # For these two the interesting field is a child the error does not point at: name it.
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "required" and isinstance(instance, Mapping):
-        for name in error.validator_value:
+        for name in cast(list[str], error.validator_value):
             if name not in instance:
                 yield FieldError(_field_name([*path, name]), "field required")
         return
     if error.validator == "additionalProperties" and isinstance(instance, Mapping):
-        known = set(error.schema.get("properties", {}))
-        for name in sorted(set(instance) - known):
-            yield FieldError(_field_name([*path, name]), "unknown field")
+        known = set(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        for name in sorted(instance):
+            if name not in known and not any(p.search(name) for p in patterns):
+                yield FieldError(_field_name([*path, name]), "unknown field")
         return
     yield FieldError(_field_name(path), error.message)
 
@@ -192,7 +196,7 @@ class CompiledRoute:
     spec: WorkflowRouteSpec
     validator: Validator = field(repr=False, compare=False)
 
-    def validate(self, body: object) -> list[FieldError]:
+    def validate(self, body: Any) -> list[FieldError]:
         """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
         errors = [e for err in self.validator.iter_errors(body) for e in _explain(err)]
         return sorted(set(errors), key=lambda e: (e.field, e.message))

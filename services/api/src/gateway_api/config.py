@@ -41,7 +41,9 @@ class ApiSettings(BaseSettings):
     graceful_shutdown_seconds: float = Field(default=35.0, ge=0)
     """After SIGTERM, in-flight requests get this long to finish: a sync wait (30 s by default)
     plus a margin, within a pod's grace period when that is raised to match."""
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "API_LOG_LEVEL"))
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "API_LOG_LEVEL")
+    )
     log_format: LogFormat = Field(
         default="auto", validation_alias=AliasChoices("LOG_FORMAT", "API_LOG_FORMAT")
     )

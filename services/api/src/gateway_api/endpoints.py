@@ -67,7 +67,9 @@ def _route(routes: RouteTable, path: str, operation: Operation) -> CompiledRoute
 
 
 def _still_running(request: Request, workflow_id: str) -> JSONResponse:
-    location = f"{request.scope.get('root_path', '')}/workflows/{quote(workflow_id, safe='')}/result"
+    location = (
+        f"{request.scope.get('root_path', '')}/workflows/{quote(workflow_id, safe='')}/result"
+    )
     body = WorkflowResponse(workflow_id=workflow_id, status="running", result=None)
     return JSONResponse(body.model_dump(), status_code=202, headers={"Location": location})
 

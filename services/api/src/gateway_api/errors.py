@@ -9,7 +9,7 @@ that was started.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -111,7 +111,7 @@ def _problem(
     title: str,
     detail: str | None = None,
     extensions: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -170,7 +170,10 @@ def _failure_problem(exc: WorkflowFailureError) -> tuple[int, str, str, dict[str
                 {"failure_type": "Terminated"},
             )
         case ApplicationError():
-            ext = {"failure_type": cause.type or "ApplicationError", "non_retryable": cause.non_retryable}
+            ext = {
+                "failure_type": cause.type or "ApplicationError",
+                "non_retryable": cause.non_retryable,
+            }
             return 500, "workflow-failed", "Workflow failed", ext
         case _:
             return 500, "workflow-failed", "Workflow failed", {"failure_type": type(cause).__name__}

@@ -82,9 +82,7 @@ class TemporalConnection:
                 return str(exc)
             return None
         try:
-            healthy = await self._client.service_client.check_health(
-                timeout=self._connect_timeout
-            )
+            healthy = await self._client.service_client.check_health(timeout=self._connect_timeout)
         except RPCError as exc:
             return str(exc)
         return None if healthy else "health check reported not serving"

@@ -6,9 +6,9 @@ import asyncio
 
 from gateway_core.logging import configure_logging, quiet_temporal_messages
 from gateway_core.temporal import connect_config
-from gateway_workflows.registry import WORKFLOWS, build_activities
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import run
+from gateway_workflows.registry import WORKFLOWS, build_activities
 
 
 def main() -> None:

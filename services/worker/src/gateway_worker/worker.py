@@ -8,6 +8,7 @@ polls its task queue, and on SIGTERM/SIGINT stops polling and gives running acti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -23,17 +24,19 @@ from gateway_worker.config import WorkerSettings
 log = structlog.get_logger(__name__)
 
 
-async def connect(config: ClientConnectConfig, *, retry_seconds: float, stop: asyncio.Event) -> Client | None:
+async def connect(
+    config: ClientConnectConfig, *, retry_seconds: float, stop: asyncio.Event
+) -> Client | None:
     """Connect to Temporal, retrying until it answers; None when ``stop`` is set first."""
     while not stop.is_set():
         try:
             return await Client.connect(**config)
         except Exception as exc:  # any connect failure means: not reachable yet, try again
-            log.warning("temporal not reachable, retrying", error=str(exc), address=config["target_host"])
-        try:
+            log.warning(
+                "temporal not reachable, retrying", error=str(exc), address=config["target_host"]
+            )
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), retry_seconds)
-        except TimeoutError:
-            pass
     return None
 
 
