@@ -15,7 +15,7 @@ stop_all() {
   "$ROOT/scripts/stop_api_services.sh"
 }
 trap stop_all EXIT
-trap 'exit 130' INT
+trap 'exit 0' INT  # Ctrl-C is how a user stops it: not an error
 trap 'exit 143' TERM
 
 for name in "${COMPONENTS[@]}"; do
