@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e clean
+.PHONY: help install run test lint format unit integration e2e bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,3 +53,6 @@ e2e: install ## only the end-to-end tests (all processes, real HTTP)
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log
+
+bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
+	$(VENV)/bin/python hack/bench_api.py

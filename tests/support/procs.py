@@ -64,6 +64,10 @@ async def assert_eventually(
     raise AssertionError(f"not true within {timeout}s: {check}; last error: {last!r}")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Process:
     """A child process with its output in a log file, stopped by pid."""
 
@@ -87,6 +91,9 @@ class Process:
                 env={**os.environ, **(env or {})},
                 cwd=cwd,
                 start_new_session=True,
+                # As from a terminal: a runner started in the background (CI) may have SIGINT
+                # ignored, and an ignored signal is inherited and cannot be trapped by bash.
+                preexec_fn=_default_sigint,
             )
 
     @property
