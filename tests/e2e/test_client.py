@@ -6,13 +6,16 @@ import uuid
 
 import pytest
 
-from support.procs import free_port
+from gateway_core.routes import load_routes
+from support.procs import ROOT, free_port
 from temporal_gateway_client import (
     GatewayUnavailable,
     InvalidRequest,
     TemporalAPIClient,
     WorkflowNotFound,
 )
+
+ROUTES_VERSION = load_routes(ROOT / "k8s" / "routes").version
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +31,7 @@ def test_health(client) -> None:
         "service": "Temporal Workflow API",
         "status": "running",
         "temporal_connected": True,
+        "routes_version": ROUTES_VERSION,
     }
 
 

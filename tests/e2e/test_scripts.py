@@ -12,7 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway_core.routes import load_routes
 from support.procs import ROOT, Process, eventually, free_port
+
+ROUTES_VERSION = load_routes(ROOT / "k8s" / "routes").version
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = ROOT / "scripts"
@@ -106,6 +109,7 @@ def test_make_run_runs_in_foreground_and_ctrl_c_stops_everything(env, tmp_path) 
             "service": "Temporal Workflow API",
             "status": "running",
             "temporal_connected": True,
+            "routes_version": ROUTES_VERSION,
         }
         started = pids(env)
         assert set(started) == {"temporal", "worker", "api"}

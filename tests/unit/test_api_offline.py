@@ -14,8 +14,10 @@ from asgi_lifespan import LifespanManager
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from gateway_core.routes import load_routes
 from support.procs import ROOT, free_port
 
+ROUTES_VERSION = load_routes(ROOT / "k8s" / "routes").version
 GOOD = {"items": [{"fruit": "APPLE", "amount": 5}]}
 
 
@@ -46,6 +48,7 @@ async def test_health_reports_temporal_down(api: httpx.AsyncClient) -> None:
         "service": "Temporal Workflow API",
         "status": "running",
         "temporal_connected": False,
+        "routes_version": ROUTES_VERSION,
     }
     assert (await api.get("/livez")).status_code == 200
     ready = await api.get("/readyz")

@@ -12,6 +12,8 @@ from gateway_core.routes import (
     IdConflictPolicy,
     IdReusePolicy,
     Operation,
+    WorkflowIdError,
+    dump_table,
     load_routes,
     parse_documents,
 )
@@ -160,3 +162,84 @@ def test_table_version_depends_on_content_not_on_file_order(tmp_path: Path) -> N
     assert list(one.routes) == ["a", "b"]
     (tmp_path / "1.yaml").write_text(doc(name="a", path="a"))
     assert load_routes(tmp_path).version != one.version
+
+
+ORDER = """  inputSchema:
+    type: object
+    required: [order_id]
+    properties: {order_id: {type: [string, integer]}}
+  workflowId: {prefix: order-, template: "%s"}
+"""
+
+
+def order_route(template: str):
+    [route] = parse_documents(doc(extra=ORDER % template), source="t")
+    return route
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "key", "expected"),
+    [
+        ("{body.order_id}", {"order_id": "A-17"}, None, "order-A-17"),
+        ("{body.order_id}", {"order_id": 17}, "ignored", "order-17"),
+        ("{idempotencyKey}", {"order_id": 1}, "k1", "order-k1"),
+        ("{body.order_id}.{idempotencyKey}", {"order_id": 1}, "k1", "order-1.k1"),
+    ],
+)
+def test_workflow_id_templates(template, body, key, expected) -> None:
+    assert order_route(template).workflow_id(body, key) == (expected, True)
+
+
+def test_without_template_the_key_or_a_random_id() -> None:
+    [route] = parse_documents(doc(extra="  workflowId: {prefix: p-}"), source="t")
+    assert route.workflow_id({}, "key") == ("p-key", True)
+    first, deterministic = route.workflow_id({}, None)
+    assert first.startswith("p-")
+    assert not deterministic
+    assert route.workflow_id({}, None)[0] != first
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "key", "field"),
+    [
+        ("{idempotencyKey}", {"order_id": 1}, None, "header.Idempotency-Key"),
+        ("{body.order_id}", {"order_id": "has space"}, None, "order_id"),
+        ("{body.order_id}", {"order_id": True}, None, "order_id"),
+        ("{body.order_id}", {"order_id": {"a": 1}}, None, "order_id"),
+        ("{body.order_id}", {"order_id": "x" * 129}, None, "order_id"),
+    ],
+)
+def test_workflow_id_template_errors_name_the_field(template, body, key, field) -> None:
+    with pytest.raises(WorkflowIdError) as info:
+        order_route(template).workflow_id(body, key)
+    assert [e.field for e in info.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (ORDER % "fixed", "without a placeholder"),
+        (ORDER % "{body.other}", "inputSchema must require"),
+        ("  runTimeoutSeconds: 60\n  executionTimeoutSeconds: 30\n", "must not exceed"),
+    ],
+)
+def test_route_rules_beyond_field_types(extra, message) -> None:
+    with pytest.raises(RouteConfigError, match=message):
+        parse_documents(doc(extra=extra), source="t")
+
+
+def test_pattern_properties_are_not_unknown_fields() -> None:
+    schema = (
+        "  inputSchema: {type: object, additionalProperties: false,"
+        " properties: {a: {type: string}}, patternProperties: {'^x-': {type: string}}}\n"
+    )
+    [route] = parse_documents(doc(extra=schema), source="t")
+    assert [e.field for e in route.validate({"a": "1", "x-trace": "2", "b": "3"})] == ["b"]
+
+
+def test_table_round_trips_through_its_yaml(tmp_path: Path) -> None:
+    table = load_routes(SHIPPED)
+    (tmp_path / "table.yaml").write_text(dump_table(table))
+    again = load_routes(tmp_path / "table.yaml")
+    assert again.version == table.version
+    assert again.routes["shopping"].spec == table.routes["shopping"].spec

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,11 +22,18 @@ from typing import Any, Literal, cast
 import jsonschema
 import yaml
 from jsonschema.protocols import Validator
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from gateway_core.errors import RouteConfigError
+from gateway_core.errors import GatewayError, RouteConfigError
 
 API_GROUP = "temporal-gateway.dev"
 API_VERSION = f"{API_GROUP}/v1alpha1"
@@ -35,6 +43,11 @@ KIND = "WorkflowRoute"
 PATH_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Workflow ids end up in URLs and logs; keep the prefix to characters that need no escaping.
 ID_PREFIX_PATTERN = r"^[A-Za-z0-9._:-]*$"
+# A template is literal id characters and placeholders: {idempotencyKey} or {body.FIELD}.
+ID_TEMPLATE_PATTERN = r"^([A-Za-z0-9._:-]|\{idempotencyKey\}|\{body\.[A-Za-z_][A-Za-z0-9_]*\})+$"
+_PLACEHOLDER = re.compile(r"\{(idempotencyKey|body\.([A-Za-z_][A-Za-z0-9_]*))\}")
+# What a value taken from the body or the key may contain once in an id.
+ID_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class _Model(BaseModel):
@@ -91,12 +104,33 @@ class WorkflowIdSpec(_Model):
     prefix: str = Field(default="", max_length=100, pattern=ID_PREFIX_PATTERN)
     """Prepended to the idempotency key (or to a random id when the caller sends none), so ids
     say which route started them and routes never collide."""
+    template: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=ID_TEMPLATE_PATTERN
+    )
+    """The rest of the id, from ``{idempotencyKey}`` and ``{body.FIELD}`` placeholders (a
+    business key). Unset: the caller's Idempotency-Key, or a random id when there is none."""
     reuse_policy: IdReusePolicy = IdReusePolicy.REJECT_DUPLICATE
     """RejectDuplicate by default: a retried request with the same key must find the first
     workflow, not start a second one after the first has closed."""
     conflict_policy: IdConflictPolicy = IdConflictPolicy.FAIL
     """Fail by default, so the gateway sees the conflict and can tell a retry (same body) from a
     reused key (different body)."""
+
+    @field_validator("template")
+    @classmethod
+    def _has_placeholder(cls, template: str | None) -> str | None:
+        if template is not None and not _PLACEHOLDER.search(template):
+            raise ValueError("a template without a placeholder gives every request the same id")
+        return template
+
+    @property
+    def body_fields(self) -> list[str]:
+        """The body fields the template reads."""
+        return [m[2] for m in _PLACEHOLDER.finditer(self.template or "") if m[2]]
+
+    @property
+    def needs_idempotency_key(self) -> bool:
+        return "{idempotencyKey}" in (self.template or "")
 
 
 class WorkflowRouteSpec(_Model):
@@ -117,6 +151,19 @@ class WorkflowRouteSpec(_Model):
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
     operations: tuple[Operation, ...] = Field(default=tuple(Operation), min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkflowRouteSpec:
+        run, execution = self.run_timeout_seconds, self.execution_timeout_seconds
+        if run is not None and execution is not None and run > execution:
+            raise ValueError("runTimeoutSeconds must not exceed executionTimeoutSeconds")
+        required = set(self.input_schema.get("required", []))
+        for name in self.workflow_id.body_fields:
+            if name not in required:
+                raise ValueError(
+                    f"workflowId.template reads body.{name}, which inputSchema must require"
+                )
+        return self
 
 
 class RouteMetadata(_Model):
@@ -188,13 +235,32 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[FieldError]:
     yield FieldError(_field_name(path), error.message)
 
 
+class WorkflowIdError(GatewayError):
+    """The workflow id cannot be made from this request (a missing key, a bad body value)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRoute:
     """A validated route with its schema compiled once, ready for the request path."""
 
-    name: str
-    spec: WorkflowRouteSpec
+    document: WorkflowRoute
     validator: Validator = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.document.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.document.metadata.namespace
+
+    @property
+    def spec(self) -> WorkflowRouteSpec:
+        return self.document.spec
 
     def validate(self, body: Any) -> list[FieldError]:
         """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
@@ -203,6 +269,39 @@ class CompiledRoute:
 
     def allows(self, operation: Operation) -> bool:
         return operation in self.spec.operations
+
+    def workflow_id(self, body: Any, idempotency_key: str | None) -> tuple[str, bool]:
+        """The id for a request to this route, and whether it is deterministic (so a repeat
+        of the request must find the same workflow instead of starting another).
+
+        Raises:
+            WorkflowIdError: the template needs a key or body value the request lacks.
+        """
+        policy = self.spec.workflow_id
+        if policy.template is None:
+            if idempotency_key:
+                return policy.prefix + idempotency_key, True
+            return policy.prefix + uuid.uuid4().hex, False
+        errors: list[FieldError] = []
+
+        def value(match: re.Match[str]) -> str:
+            if match[2] is None:  # {idempotencyKey}
+                if not idempotency_key:
+                    errors.append(FieldError("header.Idempotency-Key", "required by this route"))
+                return idempotency_key or ""
+            raw = body.get(match[2]) if isinstance(body, Mapping) else None
+            text = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+            if not ID_VALUE_PATTERN.match(text):
+                errors.append(
+                    FieldError(match[2], "must be 1-128 characters of A-Z a-z 0-9 . _ : - "
+                               "(it is part of the workflow id)")
+                )  # fmt: skip
+            return text
+
+        rendered = _PLACEHOLDER.sub(value, policy.template)
+        if errors:
+            raise WorkflowIdError(errors)
+        return policy.prefix + rendered, True
 
     @property
     def execution_timeout(self) -> timedelta | None:
@@ -228,11 +327,7 @@ def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> Compiled
         raise RouteConfigError(
             exc.message, source=source, field="spec.inputSchema" + (f".{where}" if where else "")
         ) from exc
-    return CompiledRoute(
-        name=route.metadata.name,
-        spec=route.spec,
-        validator=StrictValidator(route.spec.input_schema),
-    )
+    return CompiledRoute(document=route, validator=StrictValidator(route.spec.input_schema))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +364,22 @@ def build_table(routes: Iterable[CompiledRoute], *, source: str = "<memory>") ->
     )
     version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     return RouteTable(routes=dict(sorted(by_path.items())), version=version)
+
+
+def dump_table(table: RouteTable) -> str:
+    """The table as a YAML stream of WorkflowRoute documents, sorted by path: what the operator
+    writes into the route-table ConfigMap and :func:`parse_documents` reads back."""
+    docs = [
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": route.name, "namespace": route.namespace},
+            "spec": route.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        for route in table.routes.values()
+    ]
+    header = f"# temporal-gateway route table {table.version}: {len(docs)} route(s)\n"
+    return header + yaml.safe_dump_all(docs, sort_keys=True) if docs else header
 
 
 def parse_documents(text: str, *, source: str) -> list[CompiledRoute]:

@@ -7,6 +7,7 @@ requests finish (up to ``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespa
 from __future__ import annotations
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
@@ -16,6 +17,8 @@ from gateway_core.logging import configure_logging
 def main() -> None:
     settings = ApiSettings()
     configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.host)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

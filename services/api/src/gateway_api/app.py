@@ -16,11 +16,12 @@ from typing import Any
 from fastapi import FastAPI
 from temporalio.envconfig import ClientConnectConfig
 
-from gateway_api import endpoints, errors, health
+from gateway_api import endpoints, errors, health, openapi
 from gateway_api.config import ApiSettings
 from gateway_api.middleware import RequestContextMiddleware
+from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
-from gateway_core.routes import RouteTable, load_routes
+from gateway_core.routes import RouteTable
 from gateway_core.temporal import connect_config
 
 DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
@@ -40,25 +41,32 @@ def create_app(
     Args:
         settings: the API's settings.
         temporal: ``Client.connect`` arguments; from Temporal's environment when None.
-        routes: the route table; loaded from ``settings.routes_path`` at startup when None.
+        routes: a fixed route table; when None, loaded from ``settings.routes_path`` at
+            startup and reloaded when those files change.
     """
+    store = (
+        RouteStore(None, table=routes) if routes is not None else RouteStore(settings.routes_path)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        table = routes if routes is not None else load_routes(settings.routes_path)
+        store.load()
         connection = TemporalConnection(
             temporal if temporal is not None else connect_config(),
             interval=timedelta(seconds=settings.health_interval_seconds),
             connect_timeout=timedelta(seconds=settings.connect_timeout_seconds),
         )
         await connection.refresh()  # so the first requests already see a connected client
-        watcher = asyncio.create_task(connection.watch())
+        tasks = [
+            asyncio.create_task(connection.watch()),
+            asyncio.create_task(store.watch(settings.routes_reload_seconds)),
+        ]
         try:
-            yield {"temporal": connection, "routes": table, "settings": settings}
+            yield {"temporal": connection, "routes": store, "settings": settings}
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     app = FastAPI(
         title="temporal-gateway",
@@ -70,4 +78,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(endpoints.router)
     app.add_middleware(RequestContextMiddleware)
+    openapi.install(app, store)
     return app

@@ -23,6 +23,12 @@ class ApiSettings(BaseSettings):
     routes_path: Path = Path("k8s/routes")
     """A WorkflowRoute YAML file or a directory of them; relative to the working directory,
     which is the repository root under ``make run``."""
+    routes_reload_seconds: float = Field(default=1.0, gt=0)
+    """How often the route files are checked for changes: a new route serves within about
+    this long after its file (or mounted ConfigMap) changes."""
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """Prometheus metrics on their own port (0: off); 9464 is OpenTelemetry's Prometheus
+    exporter default, so it collides with nothing the gateway runs."""
     service_name: str = "Temporal Workflow API"
     """What ``GET /`` reports as ``service``; the seed guide's clients expect this text."""
     max_body_bytes: int = Field(default=256 * 1024, gt=0)

@@ -88,14 +88,14 @@ async def _start(
     body = await read_json(request, settings.max_body_bytes)
     if errors := route.validate(body):
         raise InvalidBody(errors)
-    workflow_id = executions.workflow_id_for(route, idempotency_key)
+    workflow_id, deterministic = route.workflow_id(body, idempotency_key)
     annotate(request.state, workflow_id=workflow_id)
     handle = await executions.start(
-        connection.client,
+        connection.client_for(route.spec.namespace),
         route,
         body,
         workflow_id=workflow_id,
-        idempotent=idempotency_key is not None,
+        idempotent=deterministic,
         rpc_timeout=timedelta(seconds=settings.rpc_timeout_seconds),
     )
     log.info("workflow started", workflow_type=route.spec.workflow_type)

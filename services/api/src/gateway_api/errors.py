@@ -30,7 +30,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_core.errors import GatewayError
-from gateway_core.routes import FieldError
+from gateway_core.routes import FieldError, WorkflowIdError
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +98,10 @@ class InvalidBody(ApiError):
 
 class IdempotencyKeyReused(ApiError):
     status, code, title = 409, "idempotency-key-reused", "Idempotency key reused with another body"
+
+
+class RoutesNotLoaded(ApiError):
+    status, code, title = 503, "routes-not-loaded", "No route table loaded yet"
 
 
 class TemporalUnavailable(ApiError):
@@ -209,6 +213,11 @@ async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
     return _problem(request, status, code, title, str(exc.cause), ext)
 
 
+async def _workflow_id_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowIdError)
+    return await _api_error(request, InvalidBody(exc.errors))
+
+
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
@@ -238,6 +247,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RPCError, _rpc_error)
     app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
     app.add_exception_handler(WorkflowFailureError, _workflow_failed)
+    app.add_exception_handler(WorkflowIdError, _workflow_id_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,10 +1,11 @@
 """Starting, waiting for and describing workflows: the API's only Temporal calls.
 
-Workflow ids: a route's prefix plus the caller's ``Idempotency-Key``, or a random id when there
-is none. With a key, the id is deterministic and the route's reuse/conflict policies are set
-explicitly, so a retried request finds the first workflow instead of starting a second. The
-SHA-256 of the canonical request body is kept in the workflow's memo: the same key with the same
-body returns the existing workflow, the same key with another body is refused.
+Workflow ids come from the route (:meth:`CompiledRoute.workflow_id`): its prefix plus its
+template, or the caller's ``Idempotency-Key``, or a random id when there is neither. A
+deterministic id comes with the route's explicit reuse/conflict policies, so a retried request
+finds the first workflow instead of starting a second. The SHA-256 of the canonical request
+body is kept in the workflow's memo: the same id with the same body returns the existing
+workflow, the same id with another body is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -30,10 +30,6 @@ def body_digest(body: Any) -> str:
     """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def workflow_id_for(route: CompiledRoute, idempotency_key: str | None) -> str:
-    return route.spec.workflow_id.prefix + (idempotency_key or uuid.uuid4().hex)
 
 
 async def start(
@@ -76,8 +72,9 @@ async def start(
             raise
         if found != digest:
             raise IdempotencyKeyReused(
-                f"workflow {workflow_id!r} was started with this Idempotency-Key and another "
-                "body; use a new key for a new request"
+                f"workflow {workflow_id!r} was started by a request with the same id (from the "
+                "Idempotency-Key or the route's id template) and another body; a new request "
+                "needs a new key"
             ) from None
         return handle
 

@@ -1,7 +1,7 @@
 """Health: the seed's ``GET /`` plus Kubernetes probes.
 
-``/livez`` says the process serves HTTP (restart it if not). ``/readyz`` also needs Temporal:
-a pod that cannot reach Temporal should get no traffic, but must not be restarted for it.
+``/livez`` says the process serves HTTP (restart it if not). ``/readyz`` also needs Temporal
+and a route table: a pod without them should get no traffic, but must not be restarted for it.
 """
 
 from __future__ import annotations
@@ -9,16 +9,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway_api.deps import Connection, Settings
+from gateway_api.deps import Connection, Settings, Store
 from gateway_api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/", response_model=HealthResponse, summary="Is the API up, and can it reach Temporal?")
-async def root(connection: Connection, settings: Settings) -> HealthResponse:
+async def root(connection: Connection, settings: Settings, store: Store) -> HealthResponse:
     return HealthResponse(
-        service=settings.service_name, status="running", temporal_connected=connection.connected
+        service=settings.service_name,
+        status="running",
+        temporal_connected=connection.connected,
+        routes_version=store.table.version if store.table else None,
     )
 
 
@@ -27,12 +30,11 @@ async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness probe: 503 while Temporal is unreachable")
-async def readyz(connection: Connection) -> JSONResponse:
-    if not connection.connected:
+@router.get("/readyz", summary="Readiness: 503 while Temporal is unreachable or no routes loaded")
+async def readyz(connection: Connection, store: Store) -> JSONResponse:
+    body = {"temporal_connected": connection.connected, "routes_loaded": store.table is not None}
+    if not all(body.values()):
         return JSONResponse(
-            {"status": "not ready", "temporal_connected": False},
-            status_code=503,
-            headers={"Retry-After": "5"},
+            {"status": "not ready", **body}, status_code=503, headers={"Retry-After": "5"}
         )
-    return JSONResponse({"status": "ready", "temporal_connected": True})
+    return JSONResponse({"status": "ready", **body})

@@ -12,6 +12,9 @@ class HealthResponse(BaseModel):
     service: str = Field(examples=["Temporal Workflow API"])
     status: str = Field(examples=["running"])
     temporal_connected: bool
+    routes_version: str | None = Field(
+        default=None, description="Version of the route table in use; null before one loads"
+    )
 
 
 class WorkflowResponse(BaseModel):

@@ -37,6 +37,7 @@ class TemporalConnection:
         self._interval = interval
         self._connect_timeout = connect_timeout
         self._client: Client | None = None
+        self._by_namespace: dict[str, Client] = {}
         self.connected = False
         self._warned = False  # the first failure is logged even though nothing changed
 
@@ -54,6 +55,23 @@ class TemporalConnection:
         if self._client is None:
             raise TemporalUnavailable("Temporal has not been reachable since the API started")
         return self._client
+
+    def client_for(self, namespace: str | None) -> Client:
+        """The shared client, or a view of it for another Temporal namespace (same connection).
+
+        Raises:
+            TemporalUnavailable: no connection has succeeded yet.
+        """
+        client = self.client
+        if namespace is None or namespace == client.namespace:
+            return client
+        other = self._by_namespace.get(namespace)
+        if other is None:
+            other = Client(
+                client.service_client, namespace=namespace, data_converter=client.data_converter
+            )
+            self._by_namespace[namespace] = other
+        return other
 
     async def refresh(self) -> None:
         """Connect if not yet connected, else check health; log only changes."""
