@@ -15,11 +15,13 @@ class RouteConfigError(GatewayError):
     """A route document (or the whole table) is invalid.
 
     Attributes:
+        message: what is wrong, without the location.
         source: where the document came from (a file path, or ``<memory>``).
         field: the dotted path of the offending field, when one is known.
     """
 
     def __init__(self, message: str, *, source: str, field: str | None = None) -> None:
         super().__init__(f"{source}: {field + ': ' if field else ''}{message}")
+        self.message = message
         self.source = source
         self.field = field

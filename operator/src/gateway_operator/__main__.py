@@ -1,0 +1,31 @@
+"""``python -m gateway_operator``: run the operator (standalone: one replica, no peering)."""
+
+from __future__ import annotations
+
+import kopf
+from prometheus_client import start_http_server
+
+import gateway_operator.handlers  # noqa: F401  (registers the kopf handlers)
+from gateway_core.logging import configure_logging
+from gateway_operator.config import OperatorSettings
+
+
+def main() -> None:
+    settings = OperatorSettings()
+    configure_logging(service="operator", level=settings.log_level, fmt=settings.log_format)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    kopf.run(
+        standalone=True,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        memo=kopf.Memo(settings=settings),
+        liveness_endpoint=(
+            f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+        ),
+        registry=kopf.get_default_registry(),
+    )
+
+
+if __name__ == "__main__":
+    main()

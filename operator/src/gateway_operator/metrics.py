@@ -1,0 +1,27 @@
+"""The operator's Prometheus metrics (bounded labels: results and condition reasons)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "temporal_gateway_operator_reconciles_total",
+    "Reconciles by result: changed, unchanged or error",
+    ["result"],
+)
+RECONCILE_SECONDS = Histogram(
+    "temporal_gateway_operator_reconcile_duration_seconds", "Time to reconcile all routes"
+)
+ROUTES = Gauge(
+    "temporal_gateway_operator_routes",
+    "WorkflowRoutes by their Accepted condition's reason (Accepted, PathConflict, ...)",
+    ["reason"],
+)
+REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict")
+
+
+def set_routes(by_reason: Mapping[str, int]) -> None:
+    for reason in REASONS:
+        ROUTES.labels(reason=reason).set(by_reason.get(reason, 0))

@@ -1,0 +1,150 @@
+"""The operator's planner, table-driven: pure data in, the writes it asks for out."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from gateway_core.routes import parse_documents
+from gateway_operator.planner import TABLE_KEY, VERSION_KEY, ObservedRoute, plan
+
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"
+NOW = "2026-06-01T12:00:00Z"
+
+
+def route(
+    name: str,
+    path: str | None = None,
+    *,
+    created: str = T0,
+    namespace: str = "apps",
+    generation: int = 1,
+    status: dict[str, Any] | None = None,
+    **spec: Any,
+) -> ObservedRoute:
+    body = {
+        "apiVersion": "temporal-gateway.dev/v1alpha1",
+        "kind": "WorkflowRoute",
+        "metadata": {"name": name, "namespace": namespace, "generation": generation},
+        "spec": {"path": path or name, "workflowType": "W", "taskQueue": "q", **spec},
+    }
+    return ObservedRoute(namespace, name, generation, created, body, status or {})
+
+
+def conditions(result, key: str) -> dict[str, dict[str, Any]]:
+    [update] = [u for u in result.status_updates if f"{u.namespace}/{u.name}" == key]
+    return {c["type"]: c for c in update.status["conditions"]}
+
+
+def settled(routes: list[ObservedRoute], now: str = NOW) -> list[ObservedRoute]:
+    """The routes as they are after the first plan's status updates were applied."""
+    first = plan(routes, None, now)
+    by_key = {f"{u.namespace}/{u.name}": u.status for u in first.status_updates}
+    return [
+        ObservedRoute(r.namespace, r.name, r.generation, r.created, r.body, by_key[r.key])
+        for r in routes
+    ]
+
+
+@pytest.mark.parametrize(
+    ("routes", "verdicts"),
+    [
+        ([route("a")], {"apps/a": (True, "Accepted")}),
+        (
+            [route("new", "p", created=T1), route("old", "p", created=T0)],
+            {"apps/old": (True, "Accepted"), "apps/new": (False, "PathConflict")},
+        ),
+        (
+            # Same creation second: the older by namespace/name order wins, deterministically.
+            [route("b", "p"), route("a", "p")],
+            {"apps/a": (True, "Accepted"), "apps/b": (False, "PathConflict")},
+        ),
+        (
+            # An invalid route claims nothing: the newer valid one gets the path.
+            [route("bad", "p", created=T0, syncWaitSeconds=0), route("good", "p", created=T1)],
+            {"apps/bad": (False, "InvalidSpec"), "apps/good": (True, "Accepted")},
+        ),
+        (
+            [route("s", inputSchema={"type": "objekt"})],
+            {"apps/s": (False, "InvalidSchema")},
+        ),
+        (
+            [route("t", workflowId={"template": "{body.order_id}"})],
+            {"apps/t": (False, "InvalidSpec")},
+        ),
+        (
+            # Paths are one space across namespaces.
+            [route("a", "p", namespace="x", created=T1), route("a", "p", namespace="y")],
+            {"y/a": (True, "Accepted"), "x/a": (False, "PathConflict")},
+        ),
+    ],
+)
+def test_verdicts(routes, verdicts) -> None:
+    result = plan(routes, None, NOW)
+    assert {k: (v.accepted, v.reason) for k, v in result.verdicts.items()} == verdicts
+    for key, (accepted, reason) in verdicts.items():
+        conds = conditions(result, key)
+        assert conds["Accepted"]["reason"] == reason
+        assert conds["Accepted"]["status"] == ("True" if accepted else "False")
+        assert conds["Ready"]["status"] == conds["Accepted"]["status"]
+        assert conds["Ready"]["observedGeneration"] == 1
+
+
+def test_conflict_message_names_the_owner() -> None:
+    result = plan([route("new", "p", created=T1), route("old", "p")], None, NOW)
+    assert "apps/old" in result.verdicts["apps/new"].message
+    assert "/workflows/p" in conditions(result, "apps/old")["Ready"]["message"]
+
+
+def test_invalid_spec_message_names_the_field() -> None:
+    result = plan([route("bad", syncWaitSeconds=0)], None, NOW)
+    assert result.verdicts["apps/bad"].message.startswith("spec.syncWaitSeconds")
+
+
+def test_table_holds_accepted_routes_sorted_by_path() -> None:
+    routes = [route("z", "zeta"), route("a", "alpha"), route("x", "alpha", created=T1)]
+    result = plan(routes, None, NOW)
+    assert result.write_table
+    table = parse_documents(result.table[TABLE_KEY], source="t")
+    assert [(r.name, r.spec.path) for r in table] == [("a", "alpha"), ("z", "zeta")]
+    assert [r.namespace for r in table] == ["apps", "apps"]
+    assert len(result.table[VERSION_KEY]) == 12
+
+
+def test_nothing_changes_nothing_is_written() -> None:
+    routes = settled([route("a"), route("b", "a", created=T1)])
+    current = plan(routes, None, NOW).table
+    again = plan(routes, current, "2027-01-01T00:00:00Z")
+    assert not again.write_table
+    assert again.status_updates == ()
+
+
+def test_table_is_deterministic_whatever_the_order() -> None:
+    routes = [route("a"), route("b"), route("c")]
+    assert plan(routes, None, NOW).table == plan(routes[::-1], None, NOW).table
+
+
+def test_transition_time_moves_only_when_status_flips() -> None:
+    routes = settled([route("old", "p"), route("new", "p", created=T1)])
+    # The old route goes away: the new one now gets the path.
+    result = plan([routes[1]], None, "2026-07-01T00:00:00Z")
+    conds = conditions(result, "apps/new")
+    assert conds["Accepted"]["status"] == "True"
+    assert conds["Accepted"]["lastTransitionTime"] == "2026-07-01T00:00:00Z"
+
+    # A new generation with the same verdict: observedGeneration moves, the time does not.
+    accepted = settled([route("a")])[0]
+    bumped_body = copy.deepcopy(dict(accepted.body))
+    bumped = ObservedRoute("apps", "a", 2, T0, bumped_body, accepted.status)
+    conds = conditions(plan([bumped], None, "2026-08-01T00:00:00Z"), "apps/a")
+    assert conds["Accepted"]["observedGeneration"] == 2
+    assert conds["Accepted"]["lastTransitionTime"] == NOW
+
+
+def test_missing_table_is_written_even_when_empty() -> None:
+    result = plan([], None, NOW)
+    assert result.write_table
+    assert parse_documents(result.table[TABLE_KEY], source="t") == []
+    assert not plan([], result.table, NOW).write_table
