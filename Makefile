@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e bench clean
+.PHONY: help install run test lint format unit integration e2e envtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,8 +39,14 @@ format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
+	@hack/envtest-assets.sh
+
+# The Kubernetes tests need KUBEBUILDER_ASSETS; building them the first time takes minutes.
+ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)"
+
 test: lint ## lint, then every test (unit, integration, e2e)
-	$(VENV)/bin/pytest
+	$(ASSETS) $(VENV)/bin/pytest
 
 unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
@@ -48,8 +54,8 @@ unit: install ## only the unit tests (no network)
 integration: install ## only the tests against a real Temporal dev server
 	$(VENV)/bin/pytest tests/integration
 
-e2e: install ## only the end-to-end tests (all processes, real HTTP)
-	$(VENV)/bin/pytest tests/e2e
+e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
+	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log

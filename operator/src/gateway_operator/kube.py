@@ -84,7 +84,14 @@ class Kube:
         """False when the route was deleted meanwhile (nothing to do)."""
         try:
             await self._custom.patch_namespaced_custom_object_status(
-                API_GROUP, VERSION, update.namespace, PLURAL, update.name, {"status": update.status}
+                API_GROUP,
+                VERSION,
+                update.namespace,
+                PLURAL,
+                update.name,
+                {"status": update.status},
+                # The generated client would send a JSON Patch; the body is a merge patch.
+                _content_type="application/merge-patch+json",  # type: ignore[call-arg]
             )
         except ApiException as exc:
             if exc.status == 404:

@@ -1,0 +1,301 @@
+"""WorkflowRoutes end to end on a real control plane: kubectl apply → the operator (a real
+process, as its ServiceAccount with the shipped RBAC) → the route-table ConfigMap → the API (a
+real process reading the projected ConfigMap) → a real workflow on a real Temporal."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from support.kube import (
+    ConfigMapVolumeStandIn,
+    ControlPlane,
+    apply,
+    wait_for_condition,
+)
+from support.procs import ROOT, ApiProcess, Process, eventually, free_port
+
+pytestmark = pytest.mark.e2e
+
+NS = "temporal-gateway"
+TABLE = "temporal-gateway-routes"
+CRD = ROOT / "k8s" / "crds" / "workflowroutes.temporal-gateway.dev.yaml"
+ITEMS = {"items": [{"fruit": "APPLE", "amount": 2}]}
+
+
+def route_doc(name: str, path: str | None = None, namespace: str = "default", **spec: Any):
+    return {
+        "apiVersion": "temporal-gateway.dev/v1alpha1",
+        "kind": "WorkflowRoute",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "path": path or name,
+            "workflowType": "ShoppingWorkflow",
+            "taskQueue": "shopping-task-queue",
+            "workflowId": {"prefix": f"{name}-"},
+            **spec,
+        },
+    }
+
+
+class Operator:
+    def __init__(self, plane: ControlPlane, log_dir: Path) -> None:
+        self._plane = plane
+        self._log_dir = log_dir
+        self._kubeconfig = plane.service_account_kubeconfig(NS, "temporal-gateway-operator")
+        self.proc: Process | None = None
+        self.metrics_port = 0
+
+    def start(self) -> None:
+        self.metrics_port = free_port()
+        self.proc = Process(
+            f"operator-{free_port()}",
+            [sys.executable, "-m", "gateway_operator"],
+            log_dir=self._log_dir,
+            env={
+                "KUBECONFIG": str(self._kubeconfig),
+                "OPERATOR_TABLE_NAMESPACE": NS,
+                "OPERATOR_METRICS_PORT": str(self.metrics_port),
+                "OPERATOR_HEALTH_PORT": str(free_port()),
+                "LOG_FORMAT": "json",
+            },
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
+
+    def log(self) -> str:
+        return self.proc.log() if self.proc else ""
+
+    def reconciles(self, result: str) -> float:
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if (
+                    sample.name == "temporal_gateway_operator_reconciles_total"
+                    and sample.labels.get("result") == result
+                ):
+                    return sample.value
+        return 0.0
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory, logs_dir) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path_factory.mktemp("kube"), logs_dir)
+    try:
+        plane.start()
+        plane.kubectl("apply", "-f", str(CRD), "-f", str(ROOT / "k8s" / "operator"))
+        plane.kubectl(
+            "wait", "--for=condition=Established", "crd/workflowroutes.temporal-gateway.dev"
+        )
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="module")
+def operator(plane, logs_dir) -> Iterator[Operator]:
+    operator = Operator(plane, logs_dir)
+    operator.start()
+    try:
+        eventually(
+            lambda: plane.kubectl_result("get", "configmap", TABLE, "-n", NS).returncode == 0
+        )
+        yield operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture(scope="module")
+def api(plane, operator, stack, tmp_path_factory, logs_dir) -> Iterator[ApiProcess]:
+    """The API on the projected ConfigMap; `stack` brings the shopping worker."""
+    mount = tmp_path_factory.mktemp("routes-volume")
+    volume = ConfigMapVolumeStandIn(plane, NS, TABLE, mount)
+    api = ApiProcess(
+        logs_dir,
+        temporal=stack.temporal.address,
+        env={"API_ROUTES_PATH": str(mount), "API_ROUTES_RELOAD_SECONDS": "0.2"},
+    )
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        api.stop()
+        volume.stop()
+
+
+def post(api: ApiProcess, path: str, body: Any = ITEMS, suffix: str = "") -> httpx.Response:
+    return httpx.post(f"{api.url}/workflows/{path}{suffix}", json=body, timeout=30)
+
+
+def serves(api: ApiProcess, path: str) -> bool:
+    response = post(api, path)
+    return response.status_code == 200 and response.json()["status"] == "completed"
+
+
+def test_shipped_samples_become_ready_and_serve(plane, api) -> None:
+    plane.kubectl("apply", "-f", str(ROOT / "k8s" / "routes"))
+    wait_for_condition(plane, "default", "shopping", "Ready", "True")
+    listing = plane.kubectl("get", "workflowroutes", "-A")
+    header, row = listing.splitlines()[0].split(), listing.splitlines()[1].split()
+    assert header[:6] == ["NAMESPACE", "NAME", "PATH", "WORKFLOW", "TYPE", "TASK"]
+    assert row[:6] == [
+        "default",
+        "shopping",
+        "shopping",
+        "ShoppingWorkflow",
+        "shopping-task-queue",
+        "True",
+    ]
+    eventually(lambda: serves(api, "shopping"))
+    seed = post(
+        api,
+        "shopping",
+        {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]},
+    )
+    assert seed.json()["result"] == "Ordered 5 Apples...Ordered 3 Bananas..."
+    version = plane.get_json("configmap", TABLE, "-n", NS)["data"]["version"]
+    assert httpx.get(api.url + "/").json()["routes_version"] == version
+
+
+def test_applied_route_serves_within_seconds(plane, api) -> None:
+    """Times `kubectl apply` to the first successful request through the API."""
+    timings = []
+    for i in range(5):
+        name = f"timed-{i}"
+        started = time.monotonic()
+        apply(plane, [route_doc(name)])
+        eventually(lambda name=name: serves(api, name), timeout=30, interval=0.05)
+        timings.append(time.monotonic() - started)
+    median = statistics.median(timings)
+    print(f"\nkubectl apply → first 200: median {median:.2f}s of {[round(t, 2) for t in timings]}")
+    assert median < 10
+    for i in range(5):
+        plane.kubectl("delete", "workflowroute", f"timed-{i}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"path": "Bad_Path"}, "spec.path"),
+        ({"syncWaitSeconds": 0}, "spec.syncWaitSeconds"),
+        ({"syncWaitSeconds": 301}, "spec.syncWaitSeconds"),
+        ({"operations": ["explode"]}, "spec.operations[0]"),
+        ({"operations": []}, "spec.operations"),
+        ({"workflowId": {"reusePolicy": "Sometimes"}}, "spec.workflowId.reusePolicy"),
+        ({"workflowId": {"template": "fixed-id"}}, "spec.workflowId.template"),
+        ({"workflowType": ""}, "spec.workflowType"),
+        ({"runTimeoutSeconds": 60, "executionTimeoutSeconds": 30}, "spec.runTimeoutSeconds"),
+    ],
+)
+def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:
+    done = plane.kubectl_result("apply", "-f", "-", input=json.dumps(route_doc("invalid", **spec)))
+    assert done.returncode != 0
+    assert field in done.stderr, done.stderr
+    assert plane.kubectl_result("get", "workflowroute", "invalid").returncode != 0
+
+
+def test_path_conflict_is_shown_and_resolved(plane, api) -> None:
+    apply(plane, [route_doc("first", "contested")])
+    wait_for_condition(plane, "default", "first", "Ready", "True")
+    time.sleep(1.1)  # creation timestamps have one-second resolution
+    apply(plane, [route_doc("second", "contested", namespace=NS)])
+    refused = wait_for_condition(plane, NS, "second", "Accepted", "False")
+    assert refused["reason"] == "PathConflict"
+    assert "default/first" in refused["message"]
+    wide = plane.kubectl("get", "wfr", "second", "-n", NS, "-o", "wide")
+    assert "PathConflict" in wide
+    assert "False" in wide.splitlines()[1]
+    eventually(lambda: post(api, "contested").json()["workflow_id"].startswith("first-"))
+
+    plane.kubectl("delete", "workflowroute", "first")
+    wait_for_condition(plane, NS, "second", "Ready", "True")
+    eventually(lambda: post(api, "contested").json().get("workflow_id", "").startswith("second-"))
+    plane.kubectl("delete", "workflowroute", "second", "-n", NS)
+
+
+def test_schema_that_does_not_compile_is_not_accepted(plane) -> None:
+    apply(plane, [route_doc("uncompilable", inputSchema={"type": "objekt"})])
+    condition = wait_for_condition(plane, "default", "uncompilable", "Accepted", "False")
+    assert condition["reason"] == "InvalidSchema"
+    assert "spec.inputSchema" in condition["message"]
+    plane.kubectl("delete", "workflowroute", "uncompilable")
+
+
+def test_edit_changes_the_live_route_and_delete_makes_it_404(plane, api) -> None:
+    schema = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "maxItems": 1}},
+    }
+    two = {"items": [{"fruit": "APPLE", "amount": 1}, {"fruit": "ORANGE", "amount": 2}]}
+    apply(plane, [route_doc("editable", inputSchema=schema)])
+    eventually(lambda: post(api, "editable", two).status_code == 422)
+
+    schema["properties"]["items"]["maxItems"] = 3
+    apply(plane, [route_doc("editable", inputSchema=schema)])
+    wait_for_condition(plane, "default", "editable", "Ready", "True")
+    eventually(lambda: post(api, "editable", two).status_code == 200)
+    assert post(api, "editable", two).json()["result"] == "Ordered 1 Apple...Ordered 2 Oranges..."
+
+    plane.kubectl("delete", "workflowroute", "editable")
+    eventually(lambda: post(api, "editable", two).status_code == 404)
+    assert post(api, "editable", two).json()["code"] == "route-not-found"
+
+
+def test_operator_has_only_the_permissions_it_needs(plane) -> None:
+    sa = f"system:serviceaccount:{NS}:temporal-gateway-operator"
+
+    def can(*args: str) -> bool:
+        done = plane.kubectl_result("auth", "can-i", *args, "--as", sa)
+        return done.stdout.strip() == "yes"
+
+    assert can("watch", "workflowroutes.temporal-gateway.dev", "-A")
+    assert can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", "x")
+    assert can("update", f"configmap/{TABLE}", "-n", NS)
+    assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", "default")
+    assert not can("delete", "workflowroutes.temporal-gateway.dev", "-n", "default")
+    assert not can("get", "configmap/other", "-n", NS)
+    assert not can("update", f"configmap/{TABLE}", "-n", "default")
+    assert not can("get", "secrets", "-n", NS)
+    assert not can("list", "pods", "-A")
+
+
+def test_operator_restart_loses_and_rewrites_nothing(plane, operator, api) -> None:
+    apply(plane, [route_doc("durable")])
+    wait_for_condition(plane, "default", "durable", "Ready", "True")
+    eventually(lambda: serves(api, "durable"))
+
+    def versions() -> dict[str, str]:
+        routes = plane.get_json("workflowroutes", "-A")["items"]
+        table = plane.get_json("configmap", TABLE, "-n", NS)
+        found = {
+            f"{r['metadata']['namespace']}/{r['metadata']['name']}": r["metadata"][
+                "resourceVersion"
+            ]
+            for r in routes
+        }
+        return {**found, "table": table["metadata"]["resourceVersion"]}
+
+    eventually(lambda: "route status updated" in operator.log())
+    time.sleep(1)  # let the reconcile triggered by our own status writes settle
+    before = versions()
+    operator.stop()
+    assert serves(api, "durable"), "the API keeps serving while the operator is down"
+    operator.start()
+    eventually(lambda: operator.reconciles("unchanged") >= 1, timeout=30)
+    time.sleep(2)  # events replayed by the new watch trigger more reconciles: let them run
+    assert operator.reconciles("changed") == 0
+    assert versions() == before
+    assert serves(api, "durable")
+    plane.kubectl("delete", "workflowroute", "durable")

@@ -1,0 +1,329 @@
+"""A real Kubernetes control plane for tests, the envtest way: etcd and kube-apiserver (no
+kubelet, no scheduler, no controllers), built from Go modules by ``hack/envtest-assets.sh`` into
+``$KUBEBUILDER_ASSETS``, started on free loopback ports with their own certificates, stopped by
+pid. ``kubectl`` from the same folder talks to it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from support.procs import Process, eventually, free_port
+
+
+def assets_dir() -> Path:
+    value = os.environ.get("KUBEBUILDER_ASSETS")
+    assert value, (
+        "KUBEBUILDER_ASSETS is not set: run the tests with `make test`, or "
+        'export KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh)"'
+    )
+    path = Path(value)
+    for binary in ("etcd", "kube-apiserver", "kubectl"):
+        assert (path / binary).is_file(), f"{path / binary} is missing: run hack/envtest-assets.sh"
+    return path
+
+
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write_key(key: rsa.RSAPrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _cert(
+    subject: x509.Name,
+    key: rsa.RSAPrivateKey,
+    issuer: x509.Name,
+    issuer_key: rsa.RSAPrivateKey,
+    *,
+    ca: bool,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+class ControlPlane:
+    """etcd + kube-apiserver with RBAC; ``admin`` (system:masters) via a client certificate."""
+
+    def __init__(self, workdir: Path, log_dir: Path) -> None:
+        self.assets = assets_dir()
+        self.workdir = workdir
+        self.log_dir = log_dir
+        self.kubectl_bin = self.assets / "kubectl"
+        self.port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.kubeconfig = workdir / "admin.kubeconfig"
+        self._procs: list[Process] = []
+
+    def _pki(self) -> None:
+        pki = self.workdir / "pki"
+        pki.mkdir(parents=True)
+        ca_key, client_key, sa_key = _key(), _key(), _key()
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "envtest-client-ca")])
+        ca = _cert(ca_name, ca_key, ca_name, ca_key, ca=True)
+        admin = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "admin"),
+            ]
+        )
+        client = _cert(admin, client_key, ca_name, ca_key, ca=False)
+        (pki / "client-ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        (pki / "admin.crt").write_bytes(client.public_bytes(serialization.Encoding.PEM))
+        _write_key(client_key, pki / "admin.key")
+        _write_key(sa_key, pki / "sa.key")
+        (pki / "sa.pub").write_bytes(
+            sa_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+
+    def start(self) -> None:
+        self._pki()
+        pki = self.workdir / "pki"
+        etcd_port, peer_port = free_port(), free_port()
+        etcd = Process(
+            f"etcd-{etcd_port}",
+            [
+                self.assets / "etcd",
+                "--name=envtest",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=envtest=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            log_dir=self.log_dir,
+        )
+        self._procs.append(etcd)
+        eventually(
+            lambda: (
+                httpx.get(f"http://127.0.0.1:{etcd_port}/health", timeout=1).json()["health"]
+                == "true"
+            ),
+            timeout=30,
+        )
+        apiserver = Process(
+            f"kube-apiserver-{self.port}",
+            [
+                self.assets / "kube-apiserver",
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                # A loopback advertise address needs the endpoint reconciler off.
+                "--endpoint-reconciler-type=none",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self.workdir / 'serving'}",
+                f"--client-ca-file={pki / 'client-ca.crt'}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--service-account-issuer={self.url}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--disable-admission-plugins=ServiceAccount",
+            ],
+            log_dir=self.log_dir,
+        )
+        self._procs.append(apiserver)
+        serving = self.workdir / "serving" / "apiserver.crt"
+
+        def ready() -> bool:
+            assert apiserver.alive(), apiserver.log()[-3000:]
+            if not serving.exists():
+                return False
+            return (
+                httpx.get(f"{self.url}/readyz", verify=self.ssl_context(), timeout=2).text == "ok"
+            )
+
+        eventually(ready, timeout=60, interval=0.2)
+        self._write_kubeconfig(
+            self.kubeconfig,
+            {"client-certificate": str(pki / "admin.crt"), "client-key": str(pki / "admin.key")},
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.workdir / "serving" / "apiserver.crt")
+        pki = self.workdir / "pki"
+        context.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+        return context
+
+    def _write_kubeconfig(self, path: Path, user: dict[str, str]) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "envtest",
+                    "cluster": {
+                        "server": self.url,
+                        "certificate-authority": str(self.workdir / "serving" / "apiserver.crt"),
+                    },
+                }
+            ],
+            "users": [{"name": "user", "user": user}],
+            "contexts": [{"name": "envtest", "context": {"cluster": "envtest", "user": "user"}}],
+            "current-context": "envtest",
+        }
+        path.write_text(json.dumps(config))
+
+    def service_account_kubeconfig(self, namespace: str, name: str) -> Path:
+        """A kubeconfig authenticating as a ServiceAccount, with a real token from the API."""
+        token = self.kubectl("create", "token", name, "-n", namespace, "--duration=2h").strip()
+        path = self.workdir / f"{namespace}-{name}.kubeconfig"
+        self._write_kubeconfig(path, {"token": token})
+        return path
+
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        kubeconfig: Path | None = None,
+    ) -> str:
+        done = self.kubectl_result(*args, input=input, kubeconfig=kubeconfig)
+        if check:
+            assert done.returncode == 0, f"kubectl {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def kubectl_result(
+        self, *args: str, input: str | None = None, kubeconfig: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.kubectl_bin), "--kubeconfig", str(kubeconfig or self.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def get_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def stop(self) -> None:
+        for proc in reversed(self._procs):
+            proc.stop()
+
+
+class ConfigMapVolumeStandIn:
+    """Does what the kubelet does for a ConfigMap volume, since no kubelet runs here.
+
+    It polls one ConfigMap through the real API server and projects its keys into a folder the
+    way the kubelet's atomic writer does (a timestamped folder, a ``..data`` symlink swapped by
+    rename, and a symlink per key), so the API under test reads exactly what it reads in a pod.
+    Unlike the kubelet, which can take a minute, it syncs within ``interval``.
+    """
+
+    def __init__(
+        self, plane: ControlPlane, namespace: str, name: str, target: Path, interval: float = 0.1
+    ) -> None:
+        self._plane = plane
+        self._path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+        self.target = target
+        self._interval = interval
+        self._stop = threading.Event()
+        self._data: dict[str, str] | None = None
+        target.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self._plane.url, verify=self._plane.ssl_context()) as http:
+            while not self._stop.is_set():
+                response = http.get(self._path, timeout=5)
+                data = response.json().get("data", {}) if response.status_code == 200 else None
+                if data is not None and data != self._data:
+                    self._project(data)
+                    self._data = data
+                self._stop.wait(self._interval)
+
+    def _project(self, data: dict[str, str]) -> None:
+        version = Path(tempfile.mkdtemp(prefix="..", dir=self.target))
+        for key, value in data.items():
+            (version / key).write_text(value)
+        old = (self.target / "..data").resolve() if (self.target / "..data").exists() else None
+        tmp = self.target / "..data_tmp"
+        tmp.symlink_to(version.name)
+        tmp.rename(self.target / "..data")
+        for key in data:
+            link = self.target / key
+            if not link.is_symlink():
+                link.symlink_to(Path("..data") / key)
+        if old is not None:
+            shutil.rmtree(old)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def wait_for_condition(
+    plane: ControlPlane, namespace: str, name: str, kind: str, status: str, timeout: float = 20
+) -> dict[str, Any]:
+    """The route's condition ``kind`` once it has ``status`` for its current generation."""
+
+    def check() -> dict[str, Any] | None:
+        route = plane.get_json("workflowroute", name, "-n", namespace)
+        generation = route["metadata"]["generation"]
+        for condition in route.get("status", {}).get("conditions", []):
+            if (
+                condition["type"] == kind
+                and condition["status"] == status
+                and condition["observedGeneration"] == generation
+            ):
+                result: dict[str, Any] = condition
+                return result
+        return None
+
+    found: dict[str, Any] = eventually(check, timeout=timeout, interval=0.1)
+    return found
+
+
+def apply(plane: ControlPlane, documents: str | Sequence[dict[str, Any]]) -> str:
+    text = (
+        documents
+        if isinstance(documents, str)
+        else json.dumps({"apiVersion": "v1", "kind": "List", "items": list(documents)})
+    )
+    return plane.kubectl("apply", "-f", "-", input=text)
+
+
+def elapsed(since: float) -> float:
+    return time.monotonic() - since
