@@ -15,6 +15,8 @@ if [[ "$TEMPORAL_EMBEDDED" == 1 ]]; then
   export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
 fi
 export API_PORT
+export API_METRICS_PORT="${API_METRICS_PORT:-9464}"        # Prometheus metrics of the API
+export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"  # and of the worker
 export API_ROUTES_PATH="${API_ROUTES_PATH:-$ROOT/k8s/routes}"
 
 say() { printf '%s\n' "$*" >&2; }

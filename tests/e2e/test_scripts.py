@@ -28,6 +28,8 @@ def env(tmp_path: Path) -> dict[str, str]:
         "API_PORT": str(free_port()),
         "TEMPORAL_PORT": str(free_port()),
         "TEMPORAL_UI_PORT": str(free_port()),
+        "API_METRICS_PORT": str(free_port()),
+        "WORKER_METRICS_PORT": str(free_port()),
         "RUN_DIR": str(tmp_path / "run"),
         "LOG_DIR": str(tmp_path / "logs"),
         "DATA_DIR": str(tmp_path / "data"),

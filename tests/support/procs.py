@@ -155,6 +155,7 @@ class ApiProcess(Process):
 
     def __init__(self, log_dir: Path, *, temporal: str, env: Mapping[str, str] | None = None):
         self.port = free_port()
+        self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
             f"api-{self.port}",
@@ -163,7 +164,7 @@ class ApiProcess(Process):
             env={
                 "API_PORT": str(self.port),
                 "API_HOST": "127.0.0.1",
-                "API_METRICS_PORT": str(free_port()),
+                "API_METRICS_PORT": str(self.metrics_port),
                 "TEMPORAL_ADDRESS": temporal,
                 "LOG_FORMAT": "json",
                 **(env or {}),
@@ -189,9 +190,15 @@ class WorkerProcess(Process):
         module: str = "gateway_worker",
         env: Mapping[str, str] | None = None,
     ) -> None:
+        self.metrics_port = free_port()
         super().__init__(
-            f"worker-{free_port()}",
+            f"worker-{self.metrics_port}",
             [sys.executable, "-m", module],
             log_dir=log_dir,
-            env={"TEMPORAL_ADDRESS": temporal, "LOG_FORMAT": "json", **(env or {})},
+            env={
+                "TEMPORAL_ADDRESS": temporal,
+                "LOG_FORMAT": "json",
+                "WORKER_METRICS_PORT": str(self.metrics_port),
+                **(env or {}),
+            },
         )

@@ -7,6 +7,7 @@ from prometheus_client import start_http_server
 
 import gateway_operator.handlers  # noqa: F401  (registers the kopf handlers)
 from gateway_core.logging import configure_logging
+from gateway_core.telemetry import configure_tracing
 from gateway_operator.config import OperatorSettings
 
 
@@ -15,6 +16,7 @@ def main() -> None:
     configure_logging(service="operator", level=settings.log_level, fmt=settings.log_format)
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
+    configure_tracing("temporal-gateway-operator")  # for trace ids in logs; kopf has no spans
     kopf.run(
         standalone=True,
         clusterwide=not settings.namespaces,

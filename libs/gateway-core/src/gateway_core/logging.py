@@ -15,6 +15,8 @@ from typing import Literal
 import structlog
 from temporalio import activity, workflow
 
+from gateway_core.telemetry import add_trace_ids
+
 LogFormat = Literal["auto", "json", "console"]
 
 
@@ -23,6 +25,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

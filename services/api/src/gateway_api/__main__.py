@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
 from gateway_core.logging import configure_logging
+from gateway_core.telemetry import configure_tracing
 
 
 def main() -> None:
@@ -19,6 +20,7 @@ def main() -> None:
     configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
+    tracing = configure_tracing("temporal-gateway-api")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -27,6 +29,7 @@ def main() -> None:
         access_log=False,  # RequestContextMiddleware writes the access line
         timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
     )
+    tracing.shutdown()  # flush the spans of the last requests
 
 
 if __name__ == "__main__":

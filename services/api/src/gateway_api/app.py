@@ -14,6 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api import endpoints, errors, health, openapi
@@ -55,6 +57,9 @@ def create_app(
             temporal if temporal is not None else connect_config(),
             interval=timedelta(seconds=settings.health_interval_seconds),
             connect_timeout=timedelta(seconds=settings.connect_timeout_seconds),
+            # Continues the HTTP request's trace into Temporal: StartWorkflow, then the worker's
+            # RunWorkflow, StartActivity and RunActivity spans.
+            interceptors=[TracingInterceptor()],
         )
         await connection.refresh()  # so the first requests already see a connected client
         tasks = [
@@ -78,5 +83,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(endpoints.router)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost, so the server span (and an incoming traceparent) covers everything else.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz")
     openapi.install(app, store)
     return app

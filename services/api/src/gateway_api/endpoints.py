@@ -8,6 +8,7 @@ Every request is checked completely (media type, size, schema) before Temporal i
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,15 +16,23 @@ from urllib.parse import quote
 import structlog
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from gateway_api import executions
+from gateway_api import executions, metrics
 from gateway_api.bodies import read_json
 from gateway_api.deps import Connection, Routes, Settings
-from gateway_api.errors import PROBLEM_JSON, InvalidBody, OperationNotAllowed, RouteNotFound
+from gateway_api.errors import (
+    PROBLEM_JSON,
+    ApiError,
+    IdempotencyKeyReused,
+    InvalidBody,
+    OperationNotAllowed,
+    RouteNotFound,
+)
 from gateway_api.middleware import annotate
 from gateway_api.schemas import Problem, WorkflowResponse, WorkflowStatusResponse
-from gateway_core.routes import CompiledRoute, Operation, RouteTable
+from gateway_core.routes import CompiledRoute, Operation, RouteTable, WorkflowIdError
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/workflows", tags=["workflows"])
@@ -85,20 +94,35 @@ async def _start(
 ) -> tuple[CompiledRoute, WorkflowHandle[Any, Any]]:
     route = _route(routes, route_path, operation)
     annotate(request.state, route=route.name)
-    body = await read_json(request, settings.max_body_bytes)
-    if errors := route.validate(body):
-        raise InvalidBody(errors)
-    workflow_id, deterministic = route.workflow_id(body, idempotency_key)
+    starts = metrics.WORKFLOW_STARTS
+    try:
+        body = await read_json(request, settings.max_body_bytes)
+        if errors := route.validate(body):
+            raise InvalidBody(errors)
+        workflow_id, deterministic = route.workflow_id(body, idempotency_key)
+    except (ApiError, WorkflowIdError):
+        starts.labels(route=route.name, outcome="rejected").inc()
+        raise
     annotate(request.state, workflow_id=workflow_id)
-    handle = await executions.start(
-        connection.client_for(route.spec.namespace),
-        route,
-        body,
-        workflow_id=workflow_id,
-        idempotent=deterministic,
-        rpc_timeout=timedelta(seconds=settings.rpc_timeout_seconds),
+    try:
+        handle, created = await executions.start(
+            connection.client_for(route.spec.namespace),
+            route,
+            body,
+            workflow_id=workflow_id,
+            idempotent=deterministic,
+            rpc_timeout=timedelta(seconds=settings.rpc_timeout_seconds),
+        )
+    except (IdempotencyKeyReused, WorkflowAlreadyStartedError):
+        starts.labels(route=route.name, outcome="conflict").inc()
+        raise
+    except Exception:
+        starts.labels(route=route.name, outcome="error").inc()
+        raise
+    starts.labels(route=route.name, outcome="started" if created else "existing").inc()
+    log.info(
+        "workflow started" if created else "workflow found", workflow_type=route.spec.workflow_type
     )
-    log.info("workflow started", workflow_type=route.spec.workflow_type)
     return route, handle
 
 
@@ -120,7 +144,15 @@ async def start_and_wait(
     route, handle = await _start(
         request, route_path, Operation.SYNC_START, idempotency_key, connection, routes, settings
     )
-    done, result = await executions.wait_result(handle, route.spec.sync_wait_seconds)
+    waited = metrics.SYNC_WAIT
+    started = time.perf_counter()
+    try:
+        done, result = await executions.wait_result(handle, route.spec.sync_wait_seconds)
+    except WorkflowFailureError:
+        waited.labels(route=route.name, outcome="failed").observe(time.perf_counter() - started)
+        raise
+    outcome = "completed" if done else "running"
+    waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
     if not done:
         return _still_running(request, handle.id)
     return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)

@@ -29,6 +29,7 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from gateway_api import metrics
 from gateway_core.errors import GatewayError
 from gateway_core.routes import FieldError, WorkflowIdError
 
@@ -127,7 +128,7 @@ def _problem(
     if detail:
         body["detail"] = detail
     state = request.scope.get("state", {})
-    for key in ("request_id", "workflow_id"):
+    for key in ("request_id", "trace_id", "workflow_id"):
         if state.get(key):
             body[key] = state[key]
     body.update(extensions or {})
@@ -185,12 +186,17 @@ def _failure_problem(exc: WorkflowFailureError) -> tuple[int, str, str, dict[str
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    if exc.status < 500:
+        metrics.REJECTIONS.labels(code=exc.code).inc()
+    elif isinstance(exc, TemporalUnavailable):
+        metrics.TEMPORAL_ERRORS.labels(grpc_code="NOT_CONNECTED").inc()
     return _problem(request, exc.status, exc.code, exc.title, exc.detail, exc.extensions())
 
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
     status, code, title = _rpc_problem(exc)
+    metrics.TEMPORAL_ERRORS.labels(grpc_code=exc.status.name).inc()
     log.warning("temporal error", grpc_status=exc.status.name, error=exc.message)
     return _problem(request, status, code, title, exc.message, {"grpc_status": exc.status.name})
 

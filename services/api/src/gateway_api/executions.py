@@ -40,8 +40,9 @@ async def start(
     workflow_id: str,
     idempotent: bool,
     rpc_timeout: timedelta,
-) -> WorkflowHandle[Any, Any]:
-    """Start the route's workflow, or find the one this idempotent request already started.
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start the route's workflow, or find the one this idempotent request already started;
+    the handle, and whether this call started it.
 
     Raises:
         IdempotencyKeyReused: the id exists and was started with another body.
@@ -50,7 +51,7 @@ async def start(
     digest = body_digest(body)
     policy = route.spec.workflow_id
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             route.spec.workflow_type,
             body,
             id=workflow_id,
@@ -76,7 +77,8 @@ async def start(
                 "Idempotency-Key or the route's id template) and another body; a new request "
                 "needs a new key"
             ) from None
-        return handle
+        return handle, False
+    return handle, True
 
 
 async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:

@@ -1,14 +1,53 @@
 """The API's Prometheus metrics (served on their own port by ``__main__``).
 
-Label values are bounded: route names and outcomes, never workflow ids or raw paths.
+Names follow OpenTelemetry's semantic conventions where one exists (``http.server.*``).
+Label values are bounded: route templates and route names, methods, status codes, outcomes and
+error codes, never workflow ids or raw paths.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from gateway_core.routes import RouteTable
 
+HTTP_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Duration of HTTP requests (semconv http.server.request.duration)",
+    ["http_request_method", "http_route", "http_response_status_code"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+HTTP_ACTIVE = Gauge(
+    "http_server_active_requests",
+    "HTTP requests in flight (semconv http.server.active_requests)",
+    ["http_request_method"],
+)
+WORKFLOW_STARTS = Counter(
+    "temporal_gateway_workflow_starts_total",
+    "Workflow start requests by route and outcome: started, existing (an idempotent repeat), "
+    "rejected (bad input), conflict, error",
+    ["route", "outcome"],
+)
+SYNC_WAIT = Histogram(
+    "temporal_gateway_sync_wait_seconds",
+    "Time spent waiting for workflow results, by route and outcome: completed, running (202), "
+    "failed",
+    ["route", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+TEMPORAL_ERRORS = Counter(
+    "temporal_gateway_temporal_errors_total",
+    "Errors from Temporal calls by gRPC status code (NOT_CONNECTED before a first connection)",
+    ["grpc_code"],
+)
+REJECTIONS = Counter(
+    "temporal_gateway_rejections_total",
+    "Requests refused before reaching Temporal, by problem code",
+    ["code"],
+)
+TEMPORAL_CONNECTED = Gauge(
+    "temporal_gateway_temporal_connected", "1 while the API can reach Temporal, else 0"
+)
 ROUTE_TABLE_LOADS = Counter(
     "temporal_gateway_route_table_loads_total",
     "Route table loads by result; a failure keeps the last good table",

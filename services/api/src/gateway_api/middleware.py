@@ -1,9 +1,11 @@
-"""Request context and the access log.
+"""Request context, the access log and HTTP metrics.
 
 A plain ASGI middleware (not ``BaseHTTPMiddleware``, which runs the app in another task and
-loses context): it gives each request an id (the caller's ``X-Request-ID`` when it is sane),
-binds it for every log line of the request, returns it in the response, and writes one access
-line with the route and workflow id the handler recorded in ``request.state``.
+loses context), inside OpenTelemetry's: it gives each request an id (the caller's
+``X-Request-ID`` when it is sane), binds it and the trace id for every log line of the request,
+returns both in the response (``X-Request-ID``, ``X-Trace-Id``), writes one access line with the
+route and workflow id the handler recorded in ``request.state``, and records the request in the
+``http.server.*`` metrics under its route template, never its raw path.
 """
 
 from __future__ import annotations
@@ -13,12 +15,19 @@ import time
 import uuid
 
 import structlog
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway_api import metrics
+from gateway_core.telemetry import current_ids
 
 log = structlog.get_logger("gateway_api.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+TRACE_ID_HEADER = b"x-trace-id"
 _SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+# Probes are scraped every few seconds; they would drown the access log.
+QUIET_PATHS = frozenset({"/livez", "/readyz"})
 
 
 def annotate(state: object, **fields: str) -> None:
@@ -26,6 +35,11 @@ def annotate(state: object, **fields: str) -> None:
     for key, value in fields.items():
         setattr(state, key, value)
     structlog.contextvars.bind_contextvars(**fields)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", "unmatched") if isinstance(route, BaseRoute) else "unmatched"
 
 
 class RequestContextMiddleware:
@@ -42,29 +56,42 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        ids = current_ids()
+        extra_headers = [(REQUEST_ID_HEADER, request_id.encode())]
+        if ids is not None:
+            state["trace_id"] = ids[0]
+            extra_headers.append((TRACE_ID_HEADER, ids[0].encode()))
+        method = scope["method"]
         status = 500
         started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_ids(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER, request_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
+        active = metrics.HTTP_ACTIVE.labels(http_request_method=method)
+        active.inc()
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_ids)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                route=state.get("route"),
-                workflow_id=state.get("workflow_id"),
-            )
+            active.dec()
+            duration = time.perf_counter() - started
+            metrics.HTTP_DURATION.labels(
+                http_request_method=method,
+                http_route=_route_template(scope),
+                http_response_status_code=str(status),
+            ).observe(duration)
+            if scope["path"] not in QUIET_PATHS or status >= 400:
+                log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(duration * 1000, 2),
+                    route=state.get("route"),
+                    workflow_id=state.get("workflow_id"),
+                )
             structlog.contextvars.clear_contextvars()

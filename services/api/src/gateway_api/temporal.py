@@ -11,13 +11,15 @@ health endpoints.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConnectConfig
 from temporalio.service import RPCError
 
+from gateway_api import metrics
 from gateway_api.errors import TemporalUnavailable
 
 log = structlog.get_logger(__name__)
@@ -32,8 +34,10 @@ class TemporalConnection:
         *,
         interval: timedelta,
         connect_timeout: timedelta,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._config = config
+        self._interceptors = interceptors
         self._interval = interval
         self._connect_timeout = connect_timeout
         self._client: Client | None = None
@@ -77,6 +81,7 @@ class TemporalConnection:
         """Connect if not yet connected, else check health; log only changes."""
         error = await self._check()
         was, self.connected = self.connected, error is None
+        metrics.TEMPORAL_CONNECTED.set(1 if self.connected else 0)
         if error is None and not was:
             log.info("temporal connected", address=self.address)
         elif error is not None and (was or not self._warned):
@@ -94,7 +99,9 @@ class TemporalConnection:
         if self._client is None:
             try:
                 self._client = await Client.connect(
-                    **self._config, connect_timeout=self._connect_timeout
+                    **self._config,
+                    connect_timeout=self._connect_timeout,
+                    interceptors=self._interceptors,
                 )
             except Exception as exc:  # every connect failure means the same: not reachable yet
                 return str(exc)

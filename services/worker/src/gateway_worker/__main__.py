@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway_core.logging import configure_logging, quiet_temporal_messages
+from gateway_core.telemetry import configure_tracing
 from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import run
@@ -15,7 +16,11 @@ def main() -> None:
     settings = WorkerSettings()
     configure_logging(service="worker", level=settings.log_level, fmt=settings.log_format)
     quiet_temporal_messages()
-    asyncio.run(run(settings, connect_config(), WORKFLOWS, build_activities()))
+    tracing = configure_tracing("temporal-gateway-worker")
+    try:
+        asyncio.run(run(settings, connect_config(), WORKFLOWS, build_activities()))
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

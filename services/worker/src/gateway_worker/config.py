@@ -20,6 +20,10 @@ class WorkerSettings(BaseSettings):
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     """How long SIGTERM waits for running activities: Kubernetes' default grace period is 30 s."""
     max_concurrent_activities: int = Field(default=100, gt=0)
+    metrics_port: int = Field(default=9465, ge=0, le=65535)
+    """The SDK's Prometheus exporter (0: off); next to the API's 9464 so both fit on one host."""
+    metrics_host: str = "0.0.0.0"
+    """All interfaces, as a pod's metrics must be scraped from outside it."""
     connect_retry_seconds: float = Field(default=2.0, gt=0)
     """Pause between attempts while Temporal is not reachable yet (it may start after us)."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")

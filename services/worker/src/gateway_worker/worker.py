@@ -15,22 +15,29 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConnectConfig
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from gateway_worker import telemetry
 from gateway_worker.config import WorkerSettings
 
 log = structlog.get_logger(__name__)
 
 
 async def connect(
-    config: ClientConnectConfig, *, retry_seconds: float, stop: asyncio.Event
+    config: ClientConnectConfig,
+    *,
+    retry_seconds: float,
+    stop: asyncio.Event,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client | None:
     """Connect to Temporal, retrying until it answers; None when ``stop`` is set first."""
     while not stop.is_set():
         try:
-            return await Client.connect(**config)
+            return await Client.connect(**config, runtime=runtime, interceptors=interceptors)
         except Exception as exc:  # any connect failure means: not reachable yet, try again
             log.warning(
                 "temporal not reachable, retrying", error=str(exc), address=config["target_host"]
@@ -69,7 +76,15 @@ async def run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    client = await connect(config, retry_seconds=settings.connect_retry_seconds, stop=stop)
+    bind = f"{settings.metrics_host}:{settings.metrics_port}" if settings.metrics_port else None
+    sdk_runtime = telemetry.runtime(bind)
+    client = await connect(
+        config,
+        retry_seconds=settings.connect_retry_seconds,
+        stop=stop,
+        runtime=sdk_runtime,
+        interceptors=telemetry.interceptors(sdk_runtime.metric_meter),
+    )
     if client is None:
         return
     worker = build_worker(client, settings, workflows, activities)

@@ -1,0 +1,62 @@
+"""OpenTelemetry tracing for every service, configured by the standard ``OTEL_*`` variables.
+
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``): where spans go
+  over OTLP/HTTP. Unset: nothing is exported, but trace context still flows, so log lines and
+  responses carry trace ids that a caller's own traces can join.
+- ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``: the resource.
+- ``OTEL_TRACES_SAMPLER`` and ``OTEL_TRACES_SAMPLER_ARG``: sampling, e.g.
+  ``parentbased_traceidratio`` and ``0.1``; the default samples everything, following the
+  caller's decision when a ``traceparent`` arrives.
+
+Workflow code never imports this module (the sandbox replays workflows; Temporal's tracing
+interceptor handles spans there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> TracerProvider:
+    """Install the global tracer provider; export only when an OTLP endpoint is configured.
+
+    Args:
+        service: ``service.name`` unless ``OTEL_SERVICE_NAME`` says otherwise.
+        env: the environment; ``os.environ`` when None.
+    """
+    env = os.environ if env is None else env
+    resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service})
+    provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
+    if any(env.get(name) for name in ENDPOINT_VARIABLES):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The current trace and span ids (hex), when there is a valid span."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def add_trace_ids(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """structlog processor: ``trace_id`` and ``span_id`` of the span the line is logged in."""
+    ids = current_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
