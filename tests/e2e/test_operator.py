@@ -6,29 +6,18 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from conftest import NS, TABLE
 
-from support.kube import (
-    ConfigMapVolumeStandIn,
-    ControlPlane,
-    apply,
-    wait_for_condition,
-)
-from support.procs import ROOT, ApiProcess, Process, eventually, free_port
+from support.kube import apply, wait_for_condition
+from support.procs import ROOT, ApiProcess, eventually
 
 pytestmark = pytest.mark.e2e
 
-NS = "temporal-gateway"
-TABLE = "temporal-gateway-routes"
-CRD = ROOT / "k8s" / "crds" / "workflowroutes.temporal-gateway.dev.yaml"
 ITEMS = {"items": [{"fruit": "APPLE", "amount": 2}]}
 
 
@@ -47,93 +36,6 @@ def route_doc(name: str, path: str | None = None, namespace: str = "default", **
     }
 
 
-class Operator:
-    def __init__(self, plane: ControlPlane, log_dir: Path) -> None:
-        self._plane = plane
-        self._log_dir = log_dir
-        self._kubeconfig = plane.service_account_kubeconfig(NS, "temporal-gateway-operator")
-        self.proc: Process | None = None
-        self.metrics_port = 0
-
-    def start(self) -> None:
-        self.metrics_port = free_port()
-        self.proc = Process(
-            f"operator-{free_port()}",
-            [sys.executable, "-m", "gateway_operator"],
-            log_dir=self._log_dir,
-            env={
-                "KUBECONFIG": str(self._kubeconfig),
-                "OPERATOR_TABLE_NAMESPACE": NS,
-                "OPERATOR_METRICS_PORT": str(self.metrics_port),
-                "OPERATOR_HEALTH_PORT": str(free_port()),
-                "LOG_FORMAT": "json",
-            },
-        )
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-
-    def log(self) -> str:
-        return self.proc.log() if self.proc else ""
-
-    def reconciles(self, result: str) -> float:
-        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if (
-                    sample.name == "temporal_gateway_operator_reconciles_total"
-                    and sample.labels.get("result") == result
-                ):
-                    return sample.value
-        return 0.0
-
-
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory, logs_dir) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("kube"), logs_dir)
-    try:
-        plane.start()
-        plane.kubectl("apply", "-f", str(CRD), "-f", str(ROOT / "k8s" / "operator"))
-        plane.kubectl(
-            "wait", "--for=condition=Established", "crd/workflowroutes.temporal-gateway.dev"
-        )
-        yield plane
-    finally:
-        plane.stop()
-
-
-@pytest.fixture(scope="module")
-def operator(plane, logs_dir) -> Iterator[Operator]:
-    operator = Operator(plane, logs_dir)
-    operator.start()
-    try:
-        eventually(
-            lambda: plane.kubectl_result("get", "configmap", TABLE, "-n", NS).returncode == 0
-        )
-        yield operator
-    finally:
-        operator.stop()
-
-
-@pytest.fixture(scope="module")
-def api(plane, operator, stack, tmp_path_factory, logs_dir) -> Iterator[ApiProcess]:
-    """The API on the projected ConfigMap; `stack` brings the shopping worker."""
-    mount = tmp_path_factory.mktemp("routes-volume")
-    volume = ConfigMapVolumeStandIn(plane, NS, TABLE, mount)
-    api = ApiProcess(
-        logs_dir,
-        temporal=stack.temporal.address,
-        env={"API_ROUTES_PATH": str(mount), "API_ROUTES_RELOAD_SECONDS": "0.2"},
-    )
-    try:
-        api.wait_ready()
-        yield api
-    finally:
-        api.stop()
-        volume.stop()
-
-
 def post(api: ApiProcess, path: str, body: Any = ITEMS, suffix: str = "") -> httpx.Response:
     return httpx.post(f"{api.url}/workflows/{path}{suffix}", json=body, timeout=30)
 
@@ -143,7 +45,7 @@ def serves(api: ApiProcess, path: str) -> bool:
     return response.status_code == 200 and response.json()["status"] == "completed"
 
 
-def test_shipped_samples_become_ready_and_serve(plane, api) -> None:
+def test_shipped_samples_become_ready_and_serve(plane, kube_api) -> None:
     plane.kubectl("apply", "-f", str(ROOT / "k8s" / "routes"))
     wait_for_condition(plane, "default", "shopping", "Ready", "True")
     listing = plane.kubectl("get", "workflowroutes", "-A")
@@ -157,25 +59,25 @@ def test_shipped_samples_become_ready_and_serve(plane, api) -> None:
         "shopping-task-queue",
         "True",
     ]
-    eventually(lambda: serves(api, "shopping"))
+    eventually(lambda: serves(kube_api, "shopping"))
     seed = post(
-        api,
+        kube_api,
         "shopping",
         {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]},
     )
     assert seed.json()["result"] == "Ordered 5 Apples...Ordered 3 Bananas..."
     version = plane.get_json("configmap", TABLE, "-n", NS)["data"]["version"]
-    assert httpx.get(api.url + "/").json()["routes_version"] == version
+    assert httpx.get(kube_api.url + "/").json()["routes_version"] == version
 
 
-def test_applied_route_serves_within_seconds(plane, api) -> None:
+def test_applied_route_serves_within_seconds(plane, kube_api) -> None:
     """Times `kubectl apply` to the first successful request through the API."""
     timings = []
     for i in range(5):
         name = f"timed-{i}"
         started = time.monotonic()
         apply(plane, [route_doc(name)])
-        eventually(lambda name=name: serves(api, name), timeout=30, interval=0.05)
+        eventually(lambda name=name: serves(kube_api, name), timeout=30, interval=0.05)
         timings.append(time.monotonic() - started)
     median = statistics.median(timings)
     print(f"\nkubectl apply → first 200: median {median:.2f}s of {[round(t, 2) for t in timings]}")
@@ -205,7 +107,7 @@ def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:
     assert plane.kubectl_result("get", "workflowroute", "invalid").returncode != 0
 
 
-def test_path_conflict_is_shown_and_resolved(plane, api) -> None:
+def test_path_conflict_is_shown_and_resolved(plane, kube_api) -> None:
     apply(plane, [route_doc("first", "contested")])
     wait_for_condition(plane, "default", "first", "Ready", "True")
     time.sleep(1.1)  # creation timestamps have one-second resolution
@@ -216,11 +118,13 @@ def test_path_conflict_is_shown_and_resolved(plane, api) -> None:
     wide = plane.kubectl("get", "wfr", "second", "-n", NS, "-o", "wide")
     assert "PathConflict" in wide
     assert "False" in wide.splitlines()[1]
-    eventually(lambda: post(api, "contested").json()["workflow_id"].startswith("first-"))
+    eventually(lambda: post(kube_api, "contested").json()["workflow_id"].startswith("first-"))
 
     plane.kubectl("delete", "workflowroute", "first")
     wait_for_condition(plane, NS, "second", "Ready", "True")
-    eventually(lambda: post(api, "contested").json().get("workflow_id", "").startswith("second-"))
+    eventually(
+        lambda: post(kube_api, "contested").json().get("workflow_id", "").startswith("second-")
+    )
     plane.kubectl("delete", "workflowroute", "second", "-n", NS)
 
 
@@ -232,7 +136,7 @@ def test_schema_that_does_not_compile_is_not_accepted(plane) -> None:
     plane.kubectl("delete", "workflowroute", "uncompilable")
 
 
-def test_edit_changes_the_live_route_and_delete_makes_it_404(plane, api) -> None:
+def test_edit_changes_the_live_route_and_delete_makes_it_404(plane, kube_api) -> None:
     schema = {
         "type": "object",
         "required": ["items"],
@@ -240,17 +144,19 @@ def test_edit_changes_the_live_route_and_delete_makes_it_404(plane, api) -> None
     }
     two = {"items": [{"fruit": "APPLE", "amount": 1}, {"fruit": "ORANGE", "amount": 2}]}
     apply(plane, [route_doc("editable", inputSchema=schema)])
-    eventually(lambda: post(api, "editable", two).status_code == 422)
+    eventually(lambda: post(kube_api, "editable", two).status_code == 422)
 
     schema["properties"]["items"]["maxItems"] = 3
     apply(plane, [route_doc("editable", inputSchema=schema)])
     wait_for_condition(plane, "default", "editable", "Ready", "True")
-    eventually(lambda: post(api, "editable", two).status_code == 200)
-    assert post(api, "editable", two).json()["result"] == "Ordered 1 Apple...Ordered 2 Oranges..."
+    eventually(lambda: post(kube_api, "editable", two).status_code == 200)
+    assert (
+        post(kube_api, "editable", two).json()["result"] == "Ordered 1 Apple...Ordered 2 Oranges..."
+    )
 
     plane.kubectl("delete", "workflowroute", "editable")
-    eventually(lambda: post(api, "editable", two).status_code == 404)
-    assert post(api, "editable", two).json()["code"] == "route-not-found"
+    eventually(lambda: post(kube_api, "editable", two).status_code == 404)
+    assert post(kube_api, "editable", two).json()["code"] == "route-not-found"
 
 
 def test_operator_has_only_the_permissions_it_needs(plane) -> None:
@@ -271,10 +177,10 @@ def test_operator_has_only_the_permissions_it_needs(plane) -> None:
     assert not can("list", "pods", "-A")
 
 
-def test_operator_restart_loses_and_rewrites_nothing(plane, operator, api) -> None:
+def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) -> None:
     apply(plane, [route_doc("durable")])
     wait_for_condition(plane, "default", "durable", "Ready", "True")
-    eventually(lambda: serves(api, "durable"))
+    eventually(lambda: serves(kube_api, "durable"))
 
     def versions() -> dict[str, str]:
         routes = plane.get_json("workflowroutes", "-A")["items"]
@@ -291,11 +197,11 @@ def test_operator_restart_loses_and_rewrites_nothing(plane, operator, api) -> No
     time.sleep(1)  # let the reconcile triggered by our own status writes settle
     before = versions()
     operator.stop()
-    assert serves(api, "durable"), "the API keeps serving while the operator is down"
+    assert serves(kube_api, "durable"), "the API keeps serving while the operator is down"
     operator.start()
     eventually(lambda: operator.reconciles("unchanged") >= 1, timeout=30)
     time.sleep(2)  # events replayed by the new watch trigger more reconciles: let them run
     assert operator.reconciles("changed") == 0
     assert versions() == before
-    assert serves(api, "durable")
+    assert serves(kube_api, "durable")
     plane.kubectl("delete", "workflowroute", "durable")
