@@ -84,7 +84,11 @@ def _lift_temporal_context(
     _logger: object, _method: str, event: structlog.types.EventDict
 ) -> structlog.types.EventDict:
     """The SDK puts workflow/activity details in one ``extra`` dict; make them top-level
-    fields (``workflow_id``, ``run_id``, ``activity_type``...) like the API's own."""
+    fields (``workflow_id``, ``run_id``, ``activity_type``...) like the API's own. Drop the
+    extras that are noise, not context."""
+    # kopf passes its whole settings object (and an internal flag) with each record.
+    event.pop("settings", None)
+    event.pop("k8s_skip", None)
     for key in ("temporal_workflow", "temporal_activity"):
         details = event.pop(key, None)
         if isinstance(details, dict):
