@@ -1,4 +1,6 @@
-"""Workflows that exist only for tests: one that fails, one that takes a while.
+"""Workflows that exist only for tests: one that fails, one that takes a while, one whose
+activity fails once before it succeeds, and one with a bug (its workflow task fails until it is
+terminated), so the worker's failure metrics have something real to count.
 
 Sandbox-safe like the real ones (imports only temporalio and dataclasses).
 """
@@ -45,5 +47,34 @@ class FailingWorkflow:
         raise ApplicationError("the shop is out of stock", type="OutOfStock", non_retryable=True)
 
 
-TEST_WORKFLOWS = (SlowWorkflow, FailingWorkflow)
-TEST_ACTIVITIES = (slow_activity,)
+@activity.defn
+async def flaky_activity(label: str) -> str:
+    """Fails on its first attempt, as a call to a briefly unavailable service does."""
+    if activity.info().attempt == 1:
+        raise ApplicationError("the shop did not answer", type="ShopUnavailable")
+    return f"{label} on attempt {activity.info().attempt}"
+
+
+@workflow.defn
+class FlakyWorkflow:
+    @workflow.run
+    async def run(self, params: dict[str, str]) -> str:
+        return await workflow.execute_activity(
+            flaky_activity,
+            params.get("label", "flaky"),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )
+
+
+@workflow.defn
+class BuggyWorkflow:
+    @workflow.run
+    async def run(self, _params: dict[str, object]) -> str:
+        # Not an ApplicationError: Temporal treats this as a bug in the workflow code and fails
+        # the workflow task (retrying it) rather than the workflow.
+        raise RuntimeError("a bug in the workflow code")
+
+
+TEST_WORKFLOWS = (SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow)
+TEST_ACTIVITIES = (slow_activity, flaky_activity)

@@ -19,6 +19,10 @@ ROUTES = Gauge(
     "WorkflowRoutes by their Accepted condition's reason (Accepted, PathConflict, ...)",
     ["reason"],
 )
+# Known results start at zero, so rate() and increase() see the first error.
+for _result in ("changed", "unchanged", "error"):
+    RECONCILES.labels(result=_result)
+
 REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict")
 
 

@@ -58,6 +58,10 @@ ROUTE_TABLE_INFO = Gauge(
 )
 ROUTES = Gauge("temporal_gateway_routes", "Routes in the table in use")
 
+# Known outcomes start at zero, so rate() and increase() see the first failure.
+for _result in ("success", "failure"):
+    ROUTE_TABLE_LOADS.labels(result=_result)
+
 
 def route_table_loaded(table: RouteTable) -> None:
     ROUTE_TABLE_LOADS.labels(result="success").inc()

@@ -1,0 +1,38 @@
+"""Tools built or unpacked once into the shared cache by the scripts in ``hack/``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from support.procs import ROOT
+
+
+def cached_tool_dir(variable: str, script: str) -> Path:
+    """The directory named by ``variable`` (the Makefile sets it), else what ``hack/<script>``
+    prints after building or unpacking the tool (once; later calls only print the path)."""
+    given = os.environ.get(variable)
+    if given:
+        return Path(given)
+    done = subprocess.run(
+        [ROOT / "hack" / script], capture_output=True, text=True, check=False, timeout=1800
+    )
+    assert done.returncode == 0, f"hack/{script} failed:\n{done.stderr}"
+    return Path(done.stdout.strip())
+
+
+def prometheus_dir() -> Path:
+    """Debian's ``prometheus`` and ``promtool``."""
+    return cached_tool_dir("PROMETHEUS_DIR", "prometheus.sh")
+
+
+def helm_dir() -> Path:
+    """The Helm v4 CLI, built from its Go module by ``hack/helm.sh``."""
+    return cached_tool_dir("HELM_DIR", "helm.sh")
+
+
+def kube_schemas_dir() -> Path:
+    """Schemas no API server has built in, from their projects' Go modules: the CRDs of the
+    optional objects the chart renders (``crds/``) and skaffold's config schema."""
+    return cached_tool_dir("KUBE_SCHEMAS_DIR", "kube-schemas.sh")
