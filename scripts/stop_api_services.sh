@@ -3,6 +3,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-  stop_component "${COMPONENTS[i]}"
+# API, worker, Jaeger (after the spans of their last requests), Temporal.
+for ((i = ${#KNOWN_COMPONENTS[@]} - 1; i >= 0; i--)); do
+  stop_component "${KNOWN_COMPONENTS[i]}"
 done
