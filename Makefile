@@ -47,10 +47,11 @@ envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubern
 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
-# the optional CRDs (KUBE_SCHEMAS_DIR); building them the first time takes minutes.
+# the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR); building them the
+# first time takes minutes.
 ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" HELM_DIR="$$(hack/helm.sh)" \
-	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)"
+	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)"
 
 test: lint ## lint, then every test (unit, integration, e2e)
 	$(ASSETS) $(VENV)/bin/pytest

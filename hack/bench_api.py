@@ -13,7 +13,13 @@ measures, side by side in one run and with the same concurrency:
 Prints throughput and latency percentiles, and the API/SDK ratios, which are what to compare
 across changes (absolute figures move with the machine's load).
 
-Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--requests N] [--concurrency C]``
+``--security on`` runs the API as in production: an API key on every request, per-route
+authorization and rate limiting (limits set high enough never to refuse); ``off`` (the default)
+runs it as ``make run`` does, without authentication, and with rate limiting off too. Comparing
+the two gives the cost of authentication and rate limiting per request.
+
+Usage: ``make bench`` or
+``.venv/bin/python hack/bench_api.py [--requests N] [--concurrency C] [--security on|off]``
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import httpx
 from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from gateway_api.keys import entry_yaml, new_key
 from support.procs import ApiProcess, TemporalDevServer, WorkerProcess
 
 BODY = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
@@ -70,17 +77,38 @@ async def measure(
     return row
 
 
-async def bench(requests: int, concurrency: int, logs: Path) -> None:
+def security_env(on: bool, logs: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The API's environment and the headers of every request."""
+    if not on:
+        return {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_GLOBAL": "off"}, {}
+    key = new_key()
+    keys = logs / "keys.yaml"
+    entry = entry_yaml("bench", key, ["shopping:start", "shopping:read"], [])
+    keys.write_text("keys:\n" + "".join(f"  {line}\n" for line in entry.splitlines()))
+    env = {
+        "API_ENVIRONMENT": "production",
+        "API_AUTH_DISABLED": "false",
+        "API_KEYS_FILE": str(keys),
+        "API_RATE_LIMIT": "100000/s",
+        "API_RATE_LIMIT_GLOBAL": "100000/s",
+    }
+    return env, {"X-API-Key": key}
+
+
+async def bench(requests: int, concurrency: int, logs: Path, security: bool) -> None:
     temporal = TemporalDevServer(logs)
     worker = api = None
     try:
         temporal.wait_ready()
         worker = WorkerProcess(logs, temporal=temporal.address, env={"LOG_LEVEL": "WARNING"})
-        api = ApiProcess(logs, temporal=temporal.address, env={"LOG_LEVEL": "WARNING"})
+        env, headers = security_env(security, logs)
+        api = ApiProcess(logs, temporal=temporal.address, env={"LOG_LEVEL": "WARNING", **env})
         api.wait_ready()
         client = await Client.connect(temporal.address)
         limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(base_url=api.url, timeout=60, limits=limits) as http:
+        async with httpx.AsyncClient(
+            base_url=api.url, timeout=60, limits=limits, headers=headers
+        ) as http:
 
             async def sdk_start() -> None:
                 await client.start_workflow(
@@ -111,7 +139,8 @@ async def bench(requests: int, concurrency: int, logs: Path) -> None:
             async def api_health() -> None:
                 assert (await http.get("/")).status_code == 200
 
-            print(f"{requests} requests each, concurrency {concurrency}\n")
+            print(f"{requests} requests each, concurrency {concurrency}, security "
+                  f"{'on' if security else 'off'}\n")  # fmt: skip
             rows = {
                 "sdk start": await measure("sdk start", requests, concurrency, sdk_start),
                 "api async": await measure("api async", requests, concurrency, api_async),
@@ -137,9 +166,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--security", choices=["on", "off"], default="off")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as logs:
-        asyncio.run(bench(args.requests, args.concurrency, Path(logs)))
+        asyncio.run(bench(args.requests, args.concurrency, Path(logs), args.security == "on"))
 
 
 if __name__ == "__main__":

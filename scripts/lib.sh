@@ -24,6 +24,12 @@ export API_PORT
 export API_METRICS_PORT="${API_METRICS_PORT:-9464}"        # Prometheus metrics of the API
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"  # and of the worker
 export API_ROUTES_PATH="${API_ROUTES_PATH:-$ROOT/k8s/routes}"
+# A developer's machine: authentication off unless API_KEYS_FILE or API_JWT_ISSUER is set (the
+# API says so loudly in its log and at GET /). Anywhere else the API refuses to start without it.
+export API_ENVIRONMENT="${API_ENVIRONMENT:-development}"
+if [[ -z "${API_KEYS_FILE:-}" && -z "${API_JWT_ISSUER:-}" ]]; then
+  export API_AUTH_DISABLED="${API_AUTH_DISABLED:-true}"
+fi
 # Jaeger's ports under TRACING=1 (hack/jaeger-local.yaml reads the same variables).
 JAEGER_OTLP_HTTP_PORT="${JAEGER_OTLP_HTTP_PORT:-4318}"    # OTLP/HTTP: where spans go
 JAEGER_QUERY_HTTP_PORT="${JAEGER_QUERY_HTTP_PORT:-16686}" # query API (/api/traces/ID)

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from gateway_api.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.procs import ROOT, free_port
 from temporal_gateway_client import (
@@ -32,6 +33,8 @@ def test_health(client) -> None:
         "status": "running",
         "temporal_connected": True,
         "routes_version": ROUTES_VERSION,
+        "authentication": ["disabled"],
+        "warning": DISABLED_WARNING,
     }
 
 

@@ -98,6 +98,10 @@ def test_applied_route_serves_within_seconds(plane, kube_api) -> None:
         ({"workflowId": {"template": "fixed-id"}}, "spec.workflowId.template"),
         ({"workflowType": ""}, "spec.workflowType"),
         ({"runTimeoutSeconds": 60, "executionTimeoutSeconds": 30}, "spec.runTimeoutSeconds"),
+        ({"authorization": {"start": {}}}, "spec.authorization.start"),
+        ({"authorization": {"read": {"scopes": [], "groups": []}}}, "spec.authorization.read"),
+        ({"authorization": {"start": {"scopes": ["has space"]}}}, "spec.authorization.start"),
+        ({"authorization": {"start": {"scopes": ["a", "a"]}}}, "spec.authorization.start"),
     ],
 )
 def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway_api.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.procs import ROOT, Process, eventually, free_port
 
@@ -112,6 +113,9 @@ def test_make_run_runs_in_foreground_and_ctrl_c_stops_everything(env, tmp_path) 
             "status": "running",
             "temporal_connected": True,
             "routes_version": ROUTES_VERSION,
+            # make run is development, with authentication off, and says so.
+            "authentication": ["disabled"],
+            "warning": DISABLED_WARNING,
         }
         started = pids(env)
         assert set(started) == {"temporal", "worker", "api"}

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
@@ -21,6 +22,14 @@ from gateway_core.routes import (
     load_routes,
 )
 from support.procs import ROOT
+
+# What `make run` sets: the tests that are not about authentication run without it.
+AUTH_OFF: dict[str, Any] = {"environment": "development", "auth_disabled": True}
+
+
+def dev_settings(**settings: Any) -> ApiSettings:
+    """Settings with authentication off (development), unless ``settings`` turn it on."""
+    return ApiSettings(**{**AUTH_OFF, **settings})
 
 
 def shopping_route(task_queue: str, **spec: Any) -> CompiledRoute:
@@ -55,12 +64,17 @@ def _compile(name: str, spec: WorkflowRouteSpec) -> CompiledRoute:
 
 @contextlib.asynccontextmanager
 async def api_client(
-    temporal_address: str, routes: Iterable[CompiledRoute], **settings: Any
+    temporal_address: str,
+    routes: Iterable[CompiledRoute],
+    *,
+    temporal: ClientConnectConfig | None = None,
+    **settings: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process API (lifespan and all) behind an httpx client."""
+    """An in-process API (lifespan and all) behind an httpx client; ``temporal`` replaces the
+    plain connection to ``temporal_address`` (TLS, API keys)."""
     app = create_app(
-        ApiSettings(**settings),
-        temporal={"target_host": temporal_address, "namespace": "default"},
+        dev_settings(**settings),
+        temporal=temporal or {"target_host": temporal_address, "namespace": "default"},
         routes=build_table(routes),
     )
     async with LifespanManager(app) as manager:

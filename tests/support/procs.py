@@ -167,6 +167,9 @@ class ApiProcess(Process):
                 "API_METRICS_PORT": str(self.metrics_port),
                 "TEMPORAL_ADDRESS": temporal,
                 "LOG_FORMAT": "json",
+                # As `make run`: authentication off. Tests of authentication set their own.
+                "API_ENVIRONMENT": "development",
+                "API_AUTH_DISABLED": "true",
                 **(env or {}),
             },
         )

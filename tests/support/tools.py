@@ -36,3 +36,8 @@ def kube_schemas_dir() -> Path:
     """Schemas no API server has built in, from their projects' Go modules: the CRDs of the
     optional objects the chart renders (``crds/``) and skaffold's config schema."""
     return cached_tool_dir("KUBE_SCHEMAS_DIR", "kube-schemas.sh")
+
+
+def redis_dir() -> Path:
+    """Debian's ``redis-server`` and ``redis-cli``, unpacked by ``hack/redis.sh``."""
+    return cached_tool_dir("REDIS_DIR", "redis.sh")

@@ -13,8 +13,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway_api.app import create_app
-from gateway_api.config import ApiSettings
+from gateway_api.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
+from support.gateway import dev_settings
 from support.procs import ROOT, free_port
 
 ROUTES_VERSION = load_routes(ROOT / "k8s" / "routes").version
@@ -23,7 +24,7 @@ GOOD = {"items": [{"fruit": "APPLE", "amount": 5}]}
 
 @pytest.fixture
 async def api() -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(routes_path=ROOT / "k8s" / "routes", max_body_bytes=4096)
+    settings = dev_settings(routes_path=ROOT / "k8s" / "routes", max_body_bytes=4096)
     app = create_app(settings, temporal={"target_host": f"127.0.0.1:{free_port()}"})
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -49,6 +50,8 @@ async def test_health_reports_temporal_down(api: httpx.AsyncClient) -> None:
         "status": "running",
         "temporal_connected": False,
         "routes_version": ROUTES_VERSION,
+        "authentication": ["disabled"],
+        "warning": DISABLED_WARNING,
     }
     assert (await api.get("/livez")).status_code == 200
     ready = await api.get("/readyz")

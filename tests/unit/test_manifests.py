@@ -23,3 +23,14 @@ def test_crd_enums_match_the_route_model() -> None:
     assert workflow_id["reusePolicy"]["enum"] == [p.value for p in IdReusePolicy]
     assert workflow_id["conflictPolicy"]["enum"] == [p.value for p in IdConflictPolicy]
     assert spec["properties"]["operations"]["items"]["enum"] == [o.value for o in Operation]
+
+
+def test_crd_authorization_names_every_kind_of_access() -> None:
+    from gateway_core.routes import Access, Requirement
+
+    crd = yaml.safe_load((ROOT / "k8s" / "crds" / CRD).read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    authorization = spec["properties"]["authorization"]["properties"]
+    assert list(authorization) == [a.value for a in Access]
+    for requirement in authorization.values():
+        assert set(requirement["properties"]) == set(Requirement.model_fields)

@@ -15,8 +15,8 @@ from asgi_lifespan import LifespanManager
 from prometheus_client import REGISTRY
 
 from gateway_api.app import create_app
-from gateway_api.config import ApiSettings
 from gateway_core.errors import RouteConfigError
+from support.gateway import dev_settings
 from support.procs import ROOT, assert_eventually, free_port
 
 ROUTE = """
@@ -48,7 +48,7 @@ def routes_dir(tmp_path: Path) -> Path:
 
 @contextlib.asynccontextmanager
 async def api_for(folder: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(routes_path=folder, routes_reload_seconds=0.05)
+    settings = dev_settings(routes_path=folder, routes_reload_seconds=0.05)
     app = create_app(settings, temporal={"target_host": f"127.0.0.1:{free_port()}"})
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -125,7 +125,7 @@ async def test_no_table_means_not_ready_until_one_appears(tmp_path) -> None:
 async def test_invalid_table_at_start_stops_the_api(tmp_path) -> None:
     (tmp_path / "bad.yaml").write_text(ROUTE.format(name="Bad"))
     app = create_app(
-        ApiSettings(routes_path=tmp_path), temporal={"target_host": f"127.0.0.1:{free_port()}"}
+        dev_settings(routes_path=tmp_path), temporal={"target_host": f"127.0.0.1:{free_port()}"}
     )
     with pytest.raises(RouteConfigError, match=r"spec\.path"):
         async with LifespanManager(app):

@@ -94,6 +94,30 @@ class Operation(StrEnum):
     """``GET /workflows/{id}/result`` for workflows started through this route."""
 
 
+class Access(StrEnum):
+    """What a route's ``authorization`` block grants, per kind of operation."""
+
+    START = "start"
+    """Start a workflow: ``POST /workflows/<path>`` and ``/async``."""
+    READ = "read"
+    """Read a workflow started through the route: status, result (and describe, events, list)."""
+    SIGNAL = "signal"
+    QUERY = "query"
+    UPDATE = "update"
+    CANCEL = "cancel"
+    TERMINATE = "terminate"
+
+
+ACCESS_BY_OPERATION = {
+    Operation.START: Access.START,
+    Operation.SYNC_START: Access.START,
+    Operation.STATUS: Access.READ,
+    Operation.RESULT: Access.READ,
+}
+# Scope and group names end up in logs and problem documents: printable, no spaces.
+_GRANT_NAME = r"^[\x21-\x7e]{1,128}$"
+
+
 def _upper_snake(camel: str) -> str:
     return "".join("_" + c if c.isupper() else c.upper() for c in camel).lstrip("_")
 
@@ -133,6 +157,45 @@ class WorkflowIdSpec(_Model):
         return "{idempotencyKey}" in (self.template or "")
 
 
+class Requirement(_Model):
+    """Who may do one kind of operation: holders of any of ``scopes``, members of any of
+    ``groups``. At least one name is required, so an empty block cannot open a route."""
+
+    scopes: tuple[str, ...] = Field(default=(), max_length=32)
+    groups: tuple[str, ...] = Field(default=(), max_length=32)
+
+    @field_validator("scopes", "groups")
+    @classmethod
+    def _names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not re.match(_GRANT_NAME, name):
+                raise ValueError(f"{name!r}: 1-128 printable characters without spaces")
+        return names
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Requirement:
+        if not self.scopes and not self.groups:
+            raise ValueError("name at least one scope or group")
+        return self
+
+
+class AuthorizationSpec(_Model):
+    """Per kind of operation, who may do it; an operation left out is refused to everyone
+    but administrators."""
+
+    start: Requirement | None = None
+    read: Requirement | None = None
+    signal: Requirement | None = None
+    query: Requirement | None = None
+    update: Requirement | None = None
+    cancel: Requirement | None = None
+    terminate: Requirement | None = None
+
+    def requirement(self, access: Access) -> Requirement | None:
+        found: Requirement | None = getattr(self, access.value)
+        return found
+
+
 class WorkflowRouteSpec(_Model):
     """What a route exposes and how."""
 
@@ -151,6 +214,9 @@ class WorkflowRouteSpec(_Model):
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
     operations: tuple[Operation, ...] = Field(default=tuple(Operation), min_length=1)
+    authorization: AuthorizationSpec | None = None
+    """Scopes or groups required per kind of operation. Unset: only administrators (the API's
+    admin scope) may use the route once authentication is on; nothing is open by accident."""
 
     @model_validator(mode="after")
     def _check(self) -> WorkflowRouteSpec:

@@ -6,8 +6,11 @@ requests finish (up to ``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespa
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 from prometheus_client import start_http_server
+from pydantic import ValidationError
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
@@ -16,7 +19,15 @@ from gateway_core.telemetry import configure_tracing
 
 
 def main() -> None:
-    settings = ApiSettings()
+    try:
+        settings = ApiSettings()
+    except ValidationError as exc:
+        # Before logging is set up, and without a traceback: the message names the setting.
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            where = f"API_{field.upper()}: " if field else ""
+            print(f"configuration error: {where}{error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)

@@ -1,8 +1,12 @@
 """The FastAPI application factory.
 
 ``create_app(settings)`` builds everything from the settings it is given (tests pass their own);
-nothing connects at import time. The lifespan loads the route table, makes the one Temporal
-connection every request shares, and hands both to handlers as lifespan state.
+nothing connects at import time. The lifespan loads the route table and the API keys, makes the
+one Temporal connection every request shares, the HTTP client for the identity provider and the
+rate limiter, and hands them to handlers as lifespan state.
+
+Middleware, from the outside in: OpenTelemetry, security headers, CORS (only when origins are
+configured), request context.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api import endpoints, errors, health, openapi
+from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
+from gateway_api.headers import SecurityHeadersMiddleware
 from gateway_api.middleware import RequestContextMiddleware
+from gateway_api.ratelimit import RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
@@ -53,6 +62,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         store.load()
+        http = httpx.AsyncClient(
+            timeout=settings.jwks_timeout_seconds, follow_redirects=False, trust_env=False
+        )
+        authenticator = Authenticator(settings, http)
+        authenticator.load()
+        limiter = RateLimiter(settings)
         connection = TemporalConnection(
             temporal if temporal is not None else connect_config(),
             interval=timedelta(seconds=settings.health_interval_seconds),
@@ -66,12 +81,23 @@ def create_app(
             asyncio.create_task(connection.watch()),
             asyncio.create_task(store.watch(settings.routes_reload_seconds)),
         ]
+        if authenticator.keys is not None:
+            tasks.append(
+                asyncio.create_task(authenticator.keys.watch(settings.keys_reload_seconds))
+            )
         try:
-            yield {"temporal": connection, "routes": store, "settings": settings}
+            yield {
+                "temporal": connection,
+                "routes": store,
+                "settings": settings,
+                "authenticator": authenticator,
+                "limiter": limiter,
+            }
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await http.aclose()
 
     app = FastAPI(
         title="temporal-gateway",
@@ -83,6 +109,19 @@ def create_app(
     app.include_router(health.router)
     app.include_router(endpoints.router)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
+                           "X-Request-ID", "traceparent"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID", "X-Trace-Id",
+                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                            "RateLimit-Policy", "RateLimit"],
+            max_age=600,
+        )  # fmt: skip
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     # Outermost, so the server span (and an incoming traceparent) covers everything else.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz")
     openapi.install(app, store)

@@ -1,14 +1,49 @@
 """API settings. Temporal's address and credentials come from Temporal's own environment
-(see :mod:`gateway_core.temporal`); these are the API's own knobs."""
+(see :mod:`gateway_core.temporal`); these are the API's own knobs.
+
+Security settings refuse to build rather than run open by accident: outside
+``API_ENVIRONMENT=development`` the API needs an authentication setting (an API key file, an OIDC
+issuer, or both), and ``API_AUTH_DISABLED=true`` is refused there.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_core.logging import LogFormat
+
+Environment = Literal["development", "production"]
+# Asymmetric algorithms only: a shared-secret (HS*) algorithm with an IdP's public key is the
+# classic algorithm-confusion attack, and "none" is no signature at all.
+JWT_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_QUOTA = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h|d)\s*(?:burst\s+(\d+))?\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_quota(text: str) -> tuple[int, timedelta, int] | None:
+    """``"10/s burst 20"`` as (limit, period, burst); None for ``"off"``.
+
+    Raises:
+        ValueError: not ``N/s|m|h|d`` with an optional ``burst N``.
+    """
+    if text.strip().lower() == "off":
+        return None
+    match = _QUOTA.match(text)
+    if not match or int(match[1]) < 1:
+        raise ValueError(f"{text!r} is not a rate such as '10/s burst 20', '600/m' or 'off'")
+    limit = int(match[1])
+    burst = int(match[3]) if match[3] else limit
+    if burst < 1:
+        raise ValueError(f"{text!r}: the burst must be at least 1")
+    return limit, timedelta(seconds=_UNIT[match[2]]), burst
 
 
 class ApiSettings(BaseSettings):
@@ -53,3 +88,110 @@ class ApiSettings(BaseSettings):
     log_format: LogFormat = Field(
         default="auto", validation_alias=AliasChoices("LOG_FORMAT", "API_LOG_FORMAT")
     )
+
+    # Security (docs/security.md).
+    environment: Environment = "production"
+    """Production unless said otherwise, so a forgotten setting fails closed: only
+    ``development`` (``make run``) may turn authentication off."""
+    auth_disabled: bool = False
+    """Every caller is an anonymous administrator. Refused outside development; logged loudly
+    and shown at ``GET /`` when on."""
+    keys_file: Path | None = None
+    """A YAML file of hashed API keys (``python -m gateway_api.keys new``): a mounted Secret
+    in a cluster. Re-read when it changes, so keys rotate without a restart."""
+    keys_reload_seconds: float = Field(default=2.0, gt=0)
+    """How often the key file is checked: a rotated key works (or stops working) this soon
+    after the kubelet updates the mounted Secret."""
+    jwt_issuer: str | None = None
+    """The OIDC provider's issuer (``iss``); bearer JWTs are accepted when set."""
+    jwt_audience: str | None = None
+    """The audience (``aud``) tokens must name; required with ``jwt_issuer``, since a token
+    minted for another service of the same provider must not work here."""
+    jwt_jwks_url: str | None = None
+    """Where the signing keys are; unset: the ``jwks_uri`` of the issuer's OpenID discovery
+    document (``<issuer>/.well-known/openid-configuration``)."""
+    jwt_algorithms: Annotated[frozenset[str], NoDecode] = frozenset({"RS256", "ES256"})
+    """Comma-separated; asymmetric only. The two every OIDC provider offers."""
+    jwt_leeway_seconds: float = Field(default=30.0, ge=0, le=60)
+    """Clock skew allowed on ``exp``/``nbf``/``iat``; bounded at a minute so an expired token
+    cannot live on."""
+    jwt_groups_claim: str = "groups"
+    """The claim holding the caller's groups (a list of strings)."""
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    """Signing keys are fetched again after this long; an unknown ``kid`` refetches sooner."""
+    jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    """At most one refetch per this long, however many tokens with unknown ``kid`` arrive, so
+    forged tokens cannot turn the gateway against the identity provider."""
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    admin_scope: str = "gateway:admin"
+    """Holders pass every route's authorization and may read workflows not started through
+    the gateway."""
+    rate_limit: str = "20/s burst 40"
+    """Per caller and route, a token bucket: ``N/s|m|h|d`` with an optional ``burst N``, or
+    ``off``. Generous for a person, tight enough that one client cannot starve the others."""
+    rate_limit_global: str = "500/s burst 1000"
+    """All callers together, protecting Temporal behind this API process (or all of them,
+    with Redis)."""
+    rate_limit_redis_url: SecretStr | None = None
+    """``redis://[:password@]host:port/db``: share the buckets between API replicas; unset,
+    each process counts on its own (memory)."""
+    rate_limit_redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    """Each Redis call's deadline; when Redis fails, requests get 503 rather than no limit."""
+    max_json_depth: int = Field(default=32, ge=1, le=200)
+    """Nesting of arrays and objects; deep nesting is a parser attack, never a real input."""
+    max_json_string_length: int = Field(default=65536, ge=1)
+    """Characters in any string (or key) of a body."""
+    max_json_items: int = Field(default=10000, ge=1)
+    """Elements of any array, members of any object."""
+    temporal_blob_limit_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    """Temporal's ``limit.blobSize.error`` (2 MiB by default): larger encoded inputs are
+    refused with 413 here, rather than as a failed workflow start there."""
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated origins allowed to call the API from a browser; none: no CORS."""
+    hsts_seconds: int = Field(default=0, ge=0)
+    """``Strict-Transport-Security`` max-age; 0 (off) because TLS usually ends at the ingress,
+    which knows better."""
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(a.strip() for a in value.split(",") if a.strip())
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value or not value <= JWT_ALGORITHMS:
+            raise ValueError(f"allowed: {', '.join(sorted(JWT_ALGORITHMS))}")
+        return value
+
+    @field_validator("rate_limit", "rate_limit_global")
+    @classmethod
+    def _quota(cls, value: str) -> str:
+        parse_quota(value)
+        return value
+
+    @model_validator(mode="after")
+    def _authentication(self) -> ApiSettings:
+        if (self.jwt_issuer is None) != (self.jwt_audience is None):
+            raise ValueError("API_JWT_ISSUER and API_JWT_AUDIENCE go together: set both")
+        if self.auth_disabled:
+            if self.environment != "development":
+                raise ValueError(
+                    "API_AUTH_DISABLED=true is only allowed with API_ENVIRONMENT=development"
+                )
+        elif self.keys_file is None and self.jwt_issuer is None:
+            raise ValueError(
+                "no authentication configured: set API_KEYS_FILE and/or API_JWT_ISSUER with "
+                "API_JWT_AUDIENCE (or, for local development only, API_ENVIRONMENT=development "
+                "with API_AUTH_DISABLED=true)"
+            )
+        return self

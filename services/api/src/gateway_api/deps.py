@@ -1,16 +1,31 @@
-"""Dependencies for route handlers: the lifespan's state, typed."""
+"""Dependencies for route handlers: the lifespan's state, typed, and the caller."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
 from gateway_api.errors import RoutesNotLoaded
+from gateway_api.middleware import annotate
+from gateway_api.principals import Principal
+from gateway_api.ratelimit import RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
+
+# auto_error=False: a missing credential is our own 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key (`tgw_…`) or a JWT from the configured OIDC provider.",
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="apiKey", description="An API key."
+)
 
 
 def _connection(request: Request) -> TemporalConnection:
@@ -35,7 +50,31 @@ def _settings(request: Request) -> ApiSettings:
     return settings
 
 
+def _authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.state.authenticator
+    return authenticator
+
+
+def _limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.state.limiter
+    return limiter
+
+
+async def _caller(
+    request: Request,
+    authenticator: Annotated[Authenticator, Depends(_authenticator)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    principal = await authenticator.authenticate(bearer.credentials if bearer else None, api_key)
+    annotate(request.state, principal=principal.id)
+    return principal
+
+
 Connection = Annotated[TemporalConnection, Depends(_connection)]
 Store = Annotated[RouteStore, Depends(_store)]
 Routes = Annotated[RouteTable, Depends(_routes)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
+Auth = Annotated[Authenticator, Depends(_authenticator)]
+Limiter = Annotated[RateLimiter, Depends(_limiter)]
+Caller = Annotated[Principal, Depends(_caller)]

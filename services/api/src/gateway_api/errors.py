@@ -56,9 +56,83 @@ class ApiError(GatewayError):
         """Extra problem members beyond type, title, status, detail and code."""
         return {}
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the problem needs (``WWW-Authenticate``, ``Retry-After``)."""
+        return {}
+
+
+class Unauthenticated(ApiError):
+    status, code, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str, *, token_given: bool = False) -> None:
+        super().__init__(detail)
+        self.token_given = token_given
+
+    def headers(self) -> dict[str, str]:
+        # RFC 6750: say which scheme, and whether the credentials sent were the problem.
+        error = ', error="invalid_token"' if self.token_given else ""
+        return {"WWW-Authenticate": f'Bearer realm="temporal-gateway"{error}'}
+
+
+class Forbidden(ApiError):
+    status, code, title = 403, "forbidden", "Not allowed on this route"
+
+
+class RateLimited(ApiError):
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(
+        self, detail: str, *, retry_after: int, headers: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+        self.rate_headers = dict(headers)
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retry_after_seconds": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {**self.rate_headers, "Retry-After": str(self.retry_after)}
+
+
+class RateLimiterUnavailable(ApiError):
+    status, code, title = 503, "rate-limiter-unavailable", "Rate limit store unreachable"
+
+
+class IdentityProviderUnavailable(ApiError):
+    status, code, title = 503, "identity-provider-unavailable", "Identity provider unreachable"
+
+
+class InputLimitExceeded(ApiError):
+    status, code, title = 422, "input-limit-exceeded", "Request body exceeds an input limit"
+
+    def __init__(self, field: str, message: str, limit: int) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.limit = field, message, limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": self.message}], "limit": self.limit}
+
+
+class PayloadTooLarge(ApiError):
+    status, code, title = 413, "payload-too-large", "Workflow input too large for Temporal"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the encoded workflow input is {size} bytes; Temporal accepts at most {limit}"
+        )
+        self.size, self.limit = size, limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"limit_bytes": self.limit, "size_bytes": self.size}
+
 
 class RouteNotFound(ApiError):
     status, code, title = 404, "route-not-found", "No such workflow route"
+
+
+class WorkflowNotFound(ApiError):
+    status, code, title = 404, "workflow-not-found", "Workflow not found"
 
 
 class OperationNotAllowed(ApiError):
@@ -190,7 +264,9 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
         metrics.REJECTIONS.labels(code=exc.code).inc()
     elif isinstance(exc, TemporalUnavailable):
         metrics.TEMPORAL_ERRORS.labels(grpc_code="NOT_CONNECTED").inc()
-    return _problem(request, exc.status, exc.code, exc.title, exc.detail, exc.extensions())
+    return _problem(
+        request, exc.status, exc.code, exc.title, exc.detail, exc.extensions(), exc.headers()
+    )
 
 
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
@@ -243,7 +319,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", error_type=type(exc).__name__)
+    return await internal_error(request)
+
+
+async def internal_error(request: Request) -> JSONResponse:
+    """The problem for an exception no handler knows; logs it with its traceback."""
+    log.exception("unhandled error")
     return _problem(request, 500, "internal-error", "Internal error")
 
 

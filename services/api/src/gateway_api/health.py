@@ -9,19 +9,24 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway_api.deps import Connection, Settings, Store
+from gateway_api.auth import DISABLED_WARNING
+from gateway_api.deps import Auth, Connection, Settings, Store
 from gateway_api.schemas import HealthResponse
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/", response_model=HealthResponse, summary="Is the API up, and can it reach Temporal?")
-async def root(connection: Connection, settings: Settings, store: Store) -> HealthResponse:
+async def root(
+    connection: Connection, settings: Settings, store: Store, auth: Auth
+) -> HealthResponse:
     return HealthResponse(
         service=settings.service_name,
         status="running",
         temporal_connected=connection.connected,
         routes_version=store.table.version if store.table else None,
+        authentication=auth.methods,
+        warning=DISABLED_WARNING if auth.disabled else None,
     )
 
 

@@ -4,8 +4,11 @@ A plain ASGI middleware (not ``BaseHTTPMiddleware``, which runs the app in anoth
 loses context), inside OpenTelemetry's: it gives each request an id (the caller's
 ``X-Request-ID`` when it is sane), binds it and the trace id for every log line of the request,
 returns both in the response (``X-Request-ID``, ``X-Trace-Id``), writes one access line with the
-route and workflow id the handler recorded in ``request.state``, and records the request in the
-``http.server.*`` metrics under its route template, never its raw path.
+route, workflow id and principal the handler recorded in ``request.state``, and records the
+request in the ``http.server.*`` metrics under its route template, never its raw path.
+
+It also renders an unhandled exception as a 500 problem itself: Starlette would otherwise answer
+from its outermost layer, past this one and the security headers, without the request id.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_api import metrics
+from gateway_api.errors import internal_error
 from gateway_core.telemetry import current_ids
 
 log = structlog.get_logger("gateway_api.access")
@@ -64,11 +69,13 @@ class RequestContextMiddleware:
         method = scope["method"]
         status = 500
         started = time.perf_counter()
+        responded = False
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
+                responded = True
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
@@ -76,6 +83,11 @@ class RequestContextMiddleware:
         active.inc()
         try:
             await self.app(scope, receive, send_with_ids)
+        except Exception:
+            if responded:
+                raise
+            response = await internal_error(Request(scope, receive))
+            await response(scope, receive, send_with_ids)
         finally:
             active.dec()
             duration = time.perf_counter() - started
@@ -93,5 +105,6 @@ class RequestContextMiddleware:
                     duration_ms=round(duration * 1000, 2),
                     route=state.get("route"),
                     workflow_id=state.get("workflow_id"),
+                    principal=state.get("principal"),
                 )
             structlog.contextvars.clear_contextvars()

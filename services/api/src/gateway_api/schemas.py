@@ -15,6 +15,14 @@ class HealthResponse(BaseModel):
     routes_version: str | None = Field(
         default=None, description="Version of the route table in use; null before one loads"
     )
+    authentication: list[str] = Field(
+        default_factory=list,
+        description="The credentials accepted: 'api-key', 'jwt', or 'disabled' (development)",
+        examples=[["api-key", "jwt"]],
+    )
+    warning: str | None = Field(
+        default=None, description="Set (loudly) when authentication is disabled"
+    )
 
 
 class WorkflowResponse(BaseModel):

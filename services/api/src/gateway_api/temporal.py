@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import structlog
 from temporalio.client import Client, Interceptor
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConnectConfig
 from temporalio.service import RPCError
 
@@ -48,6 +49,12 @@ class TemporalConnection:
     @property
     def address(self) -> str:
         return self._config["target_host"]
+
+    @property
+    def data_converter(self) -> DataConverter:
+        """The converter the client uses (or will, once connected)."""
+        converter = self._config.get("data_converter")
+        return converter if isinstance(converter, DataConverter) else DataConverter.default
 
     @property
     def client(self) -> Client:

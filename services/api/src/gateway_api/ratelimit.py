@@ -1,0 +1,118 @@
+"""Rate limits: a token bucket per caller and route, and one for the whole API.
+
+Buckets are throttled-py's GCRA, which is a token bucket stated in time rather than tokens: a
+bucket holds ``burst`` requests and refills at ``limit`` per period, with sub-second precision
+and one atomic operation per check (a Lua script in Redis). In memory by default, so each API
+process counts on its own; with ``API_RATE_LIMIT_REDIS_URL`` every replica shares the buckets.
+
+Each checked request gets the IETF ``RateLimit`` headers of its tightest bucket, both the
+fields most clients read (``RateLimit-Limit``, ``-Remaining``, ``-Reset``) and the current
+draft's ``RateLimit-Policy``/``RateLimit``; a refused one gets 429 with ``Retry-After``.
+The caller's bucket is checked first, so a caller over its own limit spends nothing of the
+global one. When Redis cannot answer within its timeout the request gets 503: a limit that
+silently disappears is worse than a brief refusal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import redis.exceptions
+from throttled.asyncio import MemoryStore, RateLimiterType, RedisStore, Throttled, per_duration
+from throttled.exceptions import BaseThrottledError
+
+from gateway_api.config import ApiSettings, parse_quota
+from gateway_api.errors import RateLimited, RateLimiterUnavailable
+
+KEY_PREFIX = "temporal-gateway"
+MEMORY_BUCKETS = 100_000
+"""The in-memory store is an LRU of this many buckets: far more (caller, route) pairs than one
+process serves, so an evicted (refilled) bucket is an idle one."""
+BY_ID = "*"
+"""The route part of the bucket for requests by workflow id, whose route is not known before
+Temporal is asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    name: str
+    throttle: Throttled
+    burst: int
+    window: int
+    """Seconds for an empty bucket to refill, the ``w`` of ``RateLimit-Policy``."""
+
+
+def _bucket(name: str, quota: str, store: Any) -> _Bucket | None:
+    parsed = parse_quota(quota)
+    if parsed is None:
+        return None
+    limit, period, burst = parsed
+    throttle = Throttled(
+        using=RateLimiterType.GCRA.value,
+        quota=per_duration(period, limit, burst),
+        store=store,
+        key_prefix=KEY_PREFIX,
+    )
+    window = max(1, math.ceil(burst * period.total_seconds() / limit))
+    return _Bucket(name, throttle, burst, window)
+
+
+class RateLimiter:
+    def __init__(self, settings: ApiSettings) -> None:
+        url = settings.rate_limit_redis_url
+        store: Any
+        if url is None:
+            store = MemoryStore(options={"MAX_SIZE": MEMORY_BUCKETS})
+        else:
+            timeout = settings.rate_limit_redis_timeout_seconds
+            store = RedisStore(
+                server=url.get_secret_value(),
+                options={"SOCKET_TIMEOUT": timeout, "SOCKET_CONNECT_TIMEOUT": timeout},
+            )
+        self.backend = "memory" if url is None else "redis"
+        self._caller = _bucket("caller", settings.rate_limit, store)
+        self._global = _bucket("global", settings.rate_limit_global, store)
+
+    async def check(self, principal: str, route: str) -> list[tuple[str, str]]:
+        """Take one token from the caller's bucket for ``route`` and one from the global
+        bucket; the headers to send.
+
+        Raises:
+            RateLimited: a bucket is empty (``retry_after`` says when it has a token again).
+            RateLimiterUnavailable: the shared store did not answer.
+        """
+        tightest: tuple[_Bucket, int, float] | None = None
+        for bucket, key in ((self._caller, f"{principal}|{route}"), (self._global, "all")):
+            if bucket is None:
+                continue
+            try:
+                result = await bucket.throttle.limit(key)
+            except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+                raise RateLimiterUnavailable(
+                    f"the rate limit store did not answer: {type(exc).__name__}"
+                ) from exc
+            state = result.state
+            if result.limited:
+                retry = max(1, math.ceil(state.retry_after))
+                raise RateLimited(
+                    f"the {bucket.name} rate limit ({bucket.burst} per {bucket.window} s) is "
+                    f"used up; retry in {retry} s",
+                    retry_after=retry,
+                    headers=_headers(bucket, 0, state.reset_after),
+                )
+            if tightest is None or state.remaining < tightest[1]:
+                tightest = (bucket, state.remaining, state.reset_after)
+        return [] if tightest is None else _headers(*tightest)
+
+
+def _headers(bucket: _Bucket, remaining: int, reset_after: float) -> list[tuple[str, str]]:
+    reset = math.ceil(reset_after)
+    return [
+        ("RateLimit-Limit", str(bucket.burst)),
+        ("RateLimit-Remaining", str(remaining)),
+        ("RateLimit-Reset", str(reset)),
+        ("RateLimit-Policy", f'"{bucket.name}";q={bucket.burst};w={bucket.window}'),
+        ("RateLimit", f'"{bucket.name}";r={remaining};t={reset}'),
+    ]

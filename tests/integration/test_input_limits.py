@@ -1,0 +1,42 @@
+"""Inputs Temporal would refuse for their size are refused by the API first (413), with the
+real dev server behind it to show what would happen otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from support.gateway import api_client, route
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+BIG = {"s": "x" * (2 * 1024 * 1024 + 100)}  # just over Temporal's default 2 MiB blob limit
+ROOMY = {"max_body_bytes": 4 * 1024 * 1024, "max_json_string_length": 4 * 1024 * 1024}
+
+
+async def test_an_input_over_the_blob_limit_never_reaches_temporal(
+    temporal_server, client, task_queue
+) -> None:
+    async with api_client(
+        temporal_server.address, [route("big", "SlowWorkflow", task_queue)], **ROOMY
+    ) as api:
+        response = await api.post("/workflows/big/async", json=BIG)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload-too-large"
+    assert response.json()["limit_bytes"] == 2 * 1024 * 1024
+    await asyncio.sleep(1)  # visibility is eventually consistent: give a stray start time to show
+    assert (await client.count_workflows(f'TaskQueue="{task_queue}"')).count == 0
+
+
+async def test_without_the_check_temporal_refuses_it_itself(temporal_server, task_queue) -> None:
+    """The reason for the check: the same input with the limit raised past Temporal's."""
+    async with api_client(
+        temporal_server.address,
+        [route("big", "SlowWorkflow", task_queue)],
+        temporal_blob_limit_bytes=64 * 1024 * 1024,
+        **ROOMY,
+    ) as api:
+        response = await api.post("/workflows/big/async", json=BIG)
+    assert response.status_code == 400
+    assert response.json()["code"] == "temporal-invalid-argument"
