@@ -798,7 +798,7 @@ def api_process(
     spec = plane.get_json("deployment", deployment, "-n", namespace)["spec"]["template"]["spec"]
     (volume,) = [v for v in spec["volumes"] if v["name"] == "api-keys"]
     assert volume["secret"]["items"] == [{"key": "keys.yaml", "path": "keys.yaml"}], "hash only"
-    keys = routes.parent / f"keys-{free_port()}.yaml"
+    keys = logs_dir / f"keys-{free_port()}.yaml"  # (routes may be the repo's own folder)
     keys.write_text(secret_data(plane, namespace, volume["secret"]["secretName"])["keys.yaml"])
     env |= {
         "API_ROUTES_PATH": str(routes),

@@ -211,3 +211,63 @@ topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The Secret holding the API's hashed key file: the user's, or the generated one (or none). */}}
+{{- define "temporal-gateway.apiKeysSecret" -}}
+{{- $auth := .Values.api.auth -}}
+{{- if $auth.apiKeys.existingSecret -}}
+{{- $auth.apiKeys.existingSecret -}}
+{{- else if and $auth.apiKeys.generate (not $auth.oidc.issuer) -}}
+{{- include "temporal-gateway.fullname" . }}-api-key
+{{- end -}}
+{{- end -}}
+
+{{/* The API's authentication, rate-limit and CORS environment. */}}
+{{- define "temporal-gateway.apiSecurityEnv" -}}
+{{- $api := .Values.api -}}
+{{- $keys := include "temporal-gateway.apiKeysSecret" . -}}
+{{- if not (or $keys $api.auth.oidc.issuer) -}}
+{{- fail "api.auth: set apiKeys.existingSecret or oidc.issuer, or leave apiKeys.generate on: the API refuses to run without authentication" -}}
+{{- end -}}
+# Fails closed: the API refuses to start here without the authentication below.
+- name: API_ENVIRONMENT
+  value: production
+{{- if $keys }}
+- name: API_KEYS_FILE
+  value: {{ printf "/etc/temporal-gateway/keys/%s" (ternary $api.auth.apiKeys.key "keys.yaml" (ne $api.auth.apiKeys.existingSecret "")) | quote }}
+{{- end }}
+{{- with $api.auth.oidc }}
+{{- if .issuer }}
+{{- if not .audience }}
+{{- fail "api.auth.oidc.audience is required with oidc.issuer: a token minted for another service must not work here" -}}
+{{- end }}
+- name: API_JWT_ISSUER
+  value: {{ .issuer | quote }}
+- name: API_JWT_AUDIENCE
+  value: {{ .audience | quote }}
+{{- with .jwksUrl }}
+- name: API_JWT_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: API_JWT_GROUPS_CLAIM
+  value: {{ .groupsClaim | quote }}
+{{- end }}
+{{- end }}
+- name: API_ADMIN_SCOPE
+  value: {{ $api.auth.adminScope | quote }}
+- name: API_RATE_LIMIT
+  value: {{ $api.rateLimit.perCaller | quote }}
+- name: API_RATE_LIMIT_GLOBAL
+  value: {{ $api.rateLimit.global | quote }}
+{{- with $api.rateLimit.redisSecret }}
+- name: API_RATE_LIMIT_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: url
+{{- end }}
+{{- with $api.corsOrigins }}
+- name: API_CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- end -}}
