@@ -549,10 +549,10 @@ def test_probes_and_the_route_table_mount_fit_the_services(cluster, release) -> 
         operator_env["OPERATOR_HEALTH_PORT"]
     )
     c = container(worker)
-    assert c["livenessProbe"]["httpGet"]["path"] == "/metrics"
-    assert port_number(c, c["livenessProbe"]["httpGet"]["port"]) == int(
-        env_of(c)["WORKER_METRICS_PORT"]
-    )
+    assert c["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for kind in ("livenessProbe", "readinessProbe"):
+        assert port_number(c, c[kind]["httpGet"]["port"]) == int(env_of(c)["WORKER_HEALTH_PORT"])
     temporal = container(cluster.get_json("deployment", f"{name}-temporal-dev", "-n", namespace))
     assert temporal["readinessProbe"]["grpc"] == {
         "port": 7233,

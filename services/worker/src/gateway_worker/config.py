@@ -24,6 +24,11 @@ class WorkerSettings(BaseSettings):
     """The SDK's Prometheus exporter (0: off); next to the API's 9464 so both fit on one host."""
     metrics_host: str = "0.0.0.0"
     """All interfaces, as a pod's metrics must be scraped from outside it."""
+    health_port: int = Field(default=0, ge=0, le=65535)
+    """``/livez`` and ``/readyz`` for Kubernetes probes (0: off, as under ``make run``, where
+    nothing probes the worker); the chart sets 8081."""
+    health_host: str = "0.0.0.0"
+    """All interfaces: the kubelet probes the pod's address."""
     connect_retry_seconds: float = Field(default=2.0, gt=0)
     """Pause between attempts while Temporal is not reachable yet (it may start after us)."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")

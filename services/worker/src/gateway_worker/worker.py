@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from gateway_worker import telemetry
 from gateway_worker.config import WorkerSettings
+from gateway_worker.health import Health
 
 log = structlog.get_logger(__name__)
 
@@ -76,20 +77,30 @@ async def run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    bind = f"{settings.metrics_host}:{settings.metrics_port}" if settings.metrics_port else None
-    sdk_runtime = telemetry.runtime(bind)
-    client = await connect(
-        config,
-        retry_seconds=settings.connect_retry_seconds,
-        stop=stop,
-        runtime=sdk_runtime,
-        interceptors=telemetry.interceptors(sdk_runtime.metric_meter),
-    )
-    if client is None:
-        return
-    worker = build_worker(client, settings, workflows, activities)
-    log.info("worker started", task_queue=settings.task_queue, namespace=client.namespace)
-    async with worker:
-        await stop.wait()
-        log.info("worker draining", grace_seconds=settings.graceful_shutdown_seconds)
-    log.info("worker stopped")
+    health = Health()
+    probes = None
+    if settings.health_port:
+        # Before connecting: a worker waiting for Temporal is alive, only not ready.
+        probes = await health.serve(settings.health_host, settings.health_port)
+    try:
+        bind = f"{settings.metrics_host}:{settings.metrics_port}" if settings.metrics_port else None
+        sdk_runtime = telemetry.runtime(bind)
+        client = await connect(
+            config,
+            retry_seconds=settings.connect_retry_seconds,
+            stop=stop,
+            runtime=sdk_runtime,
+            interceptors=telemetry.interceptors(sdk_runtime.metric_meter),
+        )
+        if client is None:
+            return
+        worker = build_worker(client, settings, workflows, activities)
+        health.client, health.worker = client, worker
+        log.info("worker started", task_queue=settings.task_queue, namespace=client.namespace)
+        async with worker:
+            await stop.wait()
+            log.info("worker draining", grace_seconds=settings.graceful_shutdown_seconds)
+        log.info("worker stopped")
+    finally:
+        if probes is not None:
+            probes.close()
