@@ -15,7 +15,6 @@ interceptor handles spans there).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import structlog
 from opentelemetry import trace
@@ -27,14 +26,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 
-def configure_tracing(service: str, env: Mapping[str, str] | None = None) -> TracerProvider:
+def configure_tracing(service: str) -> TracerProvider:
     """Install the global tracer provider; export only when an OTLP endpoint is configured.
+
+    Reads ``os.environ`` only, as the SDK's exporter and sampler do, so all of them always see
+    the same settings.
 
     Args:
         service: ``service.name`` unless ``OTEL_SERVICE_NAME`` says otherwise.
-        env: the environment; ``os.environ`` when None.
     """
-    env = os.environ if env is None else env
+    env = os.environ
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service})
     provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
     if any(env.get(name) for name in ENDPOINT_VARIABLES):
