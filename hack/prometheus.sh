@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Get (once) and cache Debian's Prometheus: `prometheus` and `promtool`,
-# unpacked from the distribution's package rather than installed, so no
-# service is started and nothing outside the cache folder changes.
+# Get (once) and cache Debian's Prometheus: `prometheus` and `promtool`, unpacked from the
+# distribution's package (hack/lib/deb.sh), so no service is started.
 #
 # Usage:
 #   PROMETHEUS_DIR="$(hack/prometheus.sh)"   # $PROMETHEUS_DIR/prometheus, $PROMETHEUS_DIR/promtool
@@ -12,56 +11,17 @@
 #   PROMETHEUS_BUILD_DIR  use this directory instead of the default cache
 #   XDG_CACHE_HOME        default cache root ($HOME/.cache)
 set -euo pipefail
+DEB_TOOL=prometheus
+source "$(dirname "${BASH_SOURCE[0]}")/lib/deb.sh"
 
-# Debian bookworm's package; the version names the cache folder.
-PACKAGE="prometheus"
-BINARIES=(prometheus promtool)
-
-log() { printf '[prometheus] %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-candidate() { apt-cache policy "$PACKAGE" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
-
-main() {
-  command -v apt-get >/dev/null || die "apt-get not found: this script unpacks Debian's package"
-  local version
-  version="$(candidate)"
-  if [[ -z "$version" || "$version" == "(none)" ]]; then
-    log "no package list yet: apt-get update"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    version="$(candidate)"
-  fi
-  [[ -n "$version" && "$version" != "(none)" ]] || die "no '$PACKAGE' package in the apt sources"
-
-  local dir="${PROMETHEUS_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/prometheus/${version//[:+~]/_}}"
-  local stamp="$dir/.prometheus.stamp" b
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]]; then
-    printf '%s\n' "$dir"
-    return 0
-  fi
-
-  mkdir -p "$dir"
-  exec 9>"$dir/.lock"
-  flock 9
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$version" ]]; then
-    printf '%s\n' "$dir"
-    return 0
-  fi
-
-  work="$(mktemp -d "${TMPDIR:-/tmp}/prometheus-deb.XXXXXX")"
-  trap 'rm -rf "$work"' EXIT
-  log "downloading $PACKAGE=$version"
-  # apt's sandbox user cannot write to a root-owned mktemp folder; let it.
-  chmod 0777 "$work"
-  (cd "$work" && apt-get download -qq "$PACKAGE=$version") >&2 || die "apt-get download failed"
-  dpkg-deb -x "$work"/"$PACKAGE"_*.deb "$work/root"
-  for b in "${BINARIES[@]}"; do
-    [[ -x "$work/root/usr/bin/$b" ]] || die "the package has no /usr/bin/$b"
-    mv -f "$work/root/usr/bin/$b" "$dir/$b"
+install() { # ROOT DIR
+  local b
+  for b in prometheus promtool; do
+    [[ -x "$1/usr/bin/$b" ]] || die "the package has no /usr/bin/$b"
+    mv -f "$1/usr/bin/$b" "$2/$b"
   done
-  "$dir/prometheus" --version >&2
-  printf '%s\n' "$version" >"$stamp"
-  printf '%s\n' "$dir"
+  "$2/prometheus" --version >&2
 }
 
-main "$@"
+# Debian bookworm's package; its version names the cache folder.
+deb_tool prometheus "${PROMETHEUS_BUILD_DIR:-}" prometheus
