@@ -8,11 +8,9 @@ here: Prometheus answers an error, or no series.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ import pytest
 import yaml
 from temporalio.client import Client
 
-from support.procs import ROOT, ApiProcess, Process, WorkerProcess, eventually, free_port
+from support.procs import ROOT, ApiProcess, Process, eventually, free_port, sample_worker
 from support.tools import prometheus_dir
 
 pytestmark = pytest.mark.e2e
@@ -32,37 +30,26 @@ CHART = ROOT / "charts" / "temporal-gateway"
 ALERTS = CHART / "files" / "alerts.yaml"
 RATE_INTERVAL = "30s"  # what Grafana's $__rate_interval becomes at a 1 s scrape interval
 
-TEST_ROUTES = """
-apiVersion: temporal-gateway.dev/v1alpha1
-kind: WorkflowRoute
-metadata: {{name: flaky}}
-spec:
-  path: flaky
-  workflowType: FlakyWorkflow
-  taskQueue: {task_queue}
-  workflowId: {{prefix: flaky-}}
-  inputSchema: {{type: object}}
----
-apiVersion: temporal-gateway.dev/v1alpha1
-kind: WorkflowRoute
-metadata: {{name: failing}}
-spec:
-  path: failing
-  workflowType: FailingWorkflow
-  taskQueue: {task_queue}
-  workflowId: {{prefix: failing-}}
-  inputSchema: {{type: object}}
----
-apiVersion: temporal-gateway.dev/v1alpha1
-kind: WorkflowRoute
-metadata: {{name: buggy}}
-spec:
-  path: buggy
-  workflowType: BuggyWorkflow
-  taskQueue: {task_queue}
-  workflowId: {{prefix: buggy-}}
-  inputSchema: {{type: object}}
-"""
+# Routes to the test workflows that fail: in their workflow, in an activity (once), in a bug.
+TEST_WORKFLOWS = {"flaky": "FlakyWorkflow", "failing": "FailingWorkflow", "buggy": "BuggyWorkflow"}
+
+
+def failing_routes(task_queue: str) -> str:
+    return yaml.safe_dump_all(
+        {
+            "apiVersion": "temporal-gateway.dev/v1alpha1",
+            "kind": "WorkflowRoute",
+            "metadata": {"name": path},
+            "spec": {
+                "path": path,
+                "workflowType": workflow_type,
+                "taskQueue": task_queue,
+                "workflowId": {"prefix": f"{path}-"},
+                "inputSchema": {"type": "object"},
+            },
+        }
+        for path, workflow_type in TEST_WORKFLOWS.items()
+    )
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -158,16 +145,8 @@ def monitored(stack, operator, temporal_server, logs_dir, tmp_path_factory) -> I
     task_queue = f"monitoring-{uuid.uuid4().hex[:8]}"
     routes = tmp_path_factory.mktemp("monitoring-routes")
     shutil.copy(ROOT / "k8s" / "routes" / "shopping.yaml", routes / "shopping.yaml")
-    (routes / "tests.yaml").write_text(TEST_ROUTES.format(task_queue=task_queue))
-    test_worker = WorkerProcess(
-        logs_dir,
-        temporal=temporal_server.address,
-        module="support.slow_worker",
-        env={
-            "WORKER_TASK_QUEUE": task_queue,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), *sys.path]),
-        },
-    )
+    (routes / "tests.yaml").write_text(failing_routes(task_queue))
+    test_worker = sample_worker(logs_dir, temporal=temporal_server.address, task_queue=task_queue)
     api = ApiProcess(
         logs_dir, temporal=temporal_server.address, env={"API_ROUTES_PATH": str(routes)}
     )

@@ -4,19 +4,16 @@ activity finish before it exits. Real processes, real Temporal, real signals."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import threading
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
-from support.procs import ROOT, ApiProcess, WorkerProcess, assert_eventually, eventually
+from support.procs import ApiProcess, assert_eventually, eventually, sample_worker
 from temporal_gateway_client import TemporalAPIClient, WorkflowStillRunning
 
 pytestmark = pytest.mark.e2e
@@ -32,18 +29,6 @@ spec:
   workflowId: {{prefix: slow-}}
   inputSchema: {{type: object, required: [seconds], properties: {{seconds: {{type: number}}}}}}
 """
-
-
-def slow_worker(logs_dir: Path, temporal: str, task_queue: str) -> WorkerProcess:
-    return WorkerProcess(
-        logs_dir,
-        temporal=temporal,
-        module="support.slow_worker",
-        env={
-            "WORKER_TASK_QUEUE": task_queue,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), *sys.path]),
-        },
-    )
 
 
 @pytest.fixture
@@ -68,7 +53,7 @@ def slow_api(tmp_path, logs_dir, temporal_server, task_queue):
 def test_api_drains_in_flight_requests_on_sigterm(
     slow_api, logs_dir, temporal_server, task_queue
 ) -> None:
-    worker = slow_worker(logs_dir, temporal_server.address, task_queue)
+    worker = sample_worker(logs_dir, temporal=temporal_server.address, task_queue=task_queue)
     try:
         outcome: dict[str, httpx.Response] = {}
 
@@ -106,7 +91,7 @@ async def test_worker_drains_running_activity_on_sigterm(
     logs_dir, temporal_server, task_queue
 ) -> None:
     client = await Client.connect(temporal_server.address)
-    worker = slow_worker(logs_dir, temporal_server.address, task_queue)
+    worker = sample_worker(logs_dir, temporal=temporal_server.address, task_queue=task_queue)
     handle = await client.start_workflow(
         "SlowWorkflow", {"seconds": 3}, id=f"drain-{task_queue}", task_queue=task_queue
     )
@@ -125,7 +110,7 @@ async def test_worker_drains_running_activity_on_sigterm(
     assert exit_code == 0
     assert "worker draining" in worker.log()
     # The drained worker completed the activity; a new worker only has to finish the workflow.
-    replacement = slow_worker(logs_dir, temporal_server.address, task_queue)
+    replacement = sample_worker(logs_dir, temporal=temporal_server.address, task_queue=task_queue)
     try:
         result = await asyncio.wait_for(handle.result(), 30)
         assert result == "slept 3.0s on attempt 1"

@@ -205,3 +205,17 @@ class WorkerProcess(Process):
                 **(env or {}),
             },
         )
+
+
+def sample_worker(log_dir: Path, *, temporal: str, task_queue: str) -> WorkerProcess:
+    """A worker process on ``task_queue`` hosting the test workflows of
+    :mod:`support.sample_workflows`, through the real worker service code."""
+    return WorkerProcess(
+        log_dir,
+        temporal=temporal,
+        module="support.slow_worker",
+        env={
+            "WORKER_TASK_QUEUE": task_queue,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), *sys.path]),
+        },
+    )
