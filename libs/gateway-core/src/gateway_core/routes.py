@@ -48,6 +48,8 @@ ID_TEMPLATE_PATTERN = r"^([A-Za-z0-9._:-]|\{idempotencyKey\}|\{body\.[A-Za-z_][A
 _PLACEHOLDER = re.compile(r"\{(idempotencyKey|body\.([A-Za-z_][A-Za-z0-9_]*))\}")
 # What a value taken from the body or the key may contain once in an id.
 ID_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A message name is a URL segment and a Python/Go/TS handler name: no escaping anywhere.
+MESSAGE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
 
 class _Model(BaseModel):
@@ -82,25 +84,47 @@ class IdConflictPolicy(StrEnum):
 
 
 class Operation(StrEnum):
-    """The HTTP operations a route may allow."""
+    """The HTTP operations a route may allow. The API's operation table
+    (``gateway_api.operations``) gives each its method and path."""
 
     START = "start"
     """``POST /workflows/<path>/async``: start and return the id at once."""
     SYNC_START = "syncStart"
     """``POST /workflows/<path>``: start and wait for the result."""
+    SIGNAL_WITH_START = "signalWithStart"
+    """``POST /workflows/<path>/signal-with-start/{name}``."""
+    UPDATE_WITH_START = "updateWithStart"
+    """``POST /workflows/<path>/update-with-start/{name}``."""
+    DESCRIBE = "describe"
+    """``GET /workflows/{id}``."""
     STATUS = "status"
     """``GET /workflows/{id}/status`` for workflows started through this route."""
     RESULT = "result"
     """``GET /workflows/{id}/result`` for workflows started through this route."""
+    EVENTS = "events"
+    """``GET /workflows/{id}/events``: server-sent events until the workflow closes."""
+    LIST = "list"
+    """``GET /workflows`` and ``/workflows/count`` include this route's workflows."""
+    SIGNAL = "signal"
+    """``POST /workflows/{id}/signals/{name}``."""
+    QUERY = "query"
+    """``POST`` (or ``GET``) ``/workflows/{id}/queries/{name}``."""
+    UPDATE = "update"
+    """``POST /workflows/{id}/updates/{name}``."""
+    CANCEL = "cancel"
+    """``POST /workflows/{id}/cancel``: ask the workflow to cancel (it may clean up)."""
+    TERMINATE = "terminate"
+    """``POST /workflows/{id}/terminate``: stop it at once, with a reason."""
 
 
 class Access(StrEnum):
     """What a route's ``authorization`` block grants, per kind of operation."""
 
     START = "start"
-    """Start a workflow: ``POST /workflows/<path>`` and ``/async``."""
+    """Start a workflow: ``POST /workflows/<path>``, ``/async`` and the with-start operations
+    (which also need ``signal`` or ``update``)."""
     READ = "read"
-    """Read a workflow started through the route: status, result (and describe, events, list)."""
+    """Read a workflow started through the route: describe, status, result, events, list."""
     SIGNAL = "signal"
     QUERY = "query"
     UPDATE = "update"
@@ -111,9 +135,35 @@ class Access(StrEnum):
 ACCESS_BY_OPERATION = {
     Operation.START: Access.START,
     Operation.SYNC_START: Access.START,
+    Operation.SIGNAL_WITH_START: Access.START,
+    Operation.UPDATE_WITH_START: Access.START,
+    Operation.DESCRIBE: Access.READ,
     Operation.STATUS: Access.READ,
     Operation.RESULT: Access.READ,
+    Operation.EVENTS: Access.READ,
+    Operation.LIST: Access.READ,
+    Operation.SIGNAL: Access.SIGNAL,
+    Operation.QUERY: Access.QUERY,
+    Operation.UPDATE: Access.UPDATE,
+    Operation.CANCEL: Access.CANCEL,
+    Operation.TERMINATE: Access.TERMINATE,
 }
+"""The kind of access each operation needs. The with-start operations need ``start`` and also
+the access of the message they send (:data:`ALSO_NEEDS`)."""
+ALSO_NEEDS = {
+    Operation.SIGNAL_WITH_START: Access.SIGNAL,
+    Operation.UPDATE_WITH_START: Access.UPDATE,
+}
+
+
+class MessageKind(StrEnum):
+    """What a workflow can be sent once it runs; a route declares each by name."""
+
+    SIGNAL = "signal"
+    QUERY = "query"
+    UPDATE = "update"
+
+
 # Scope and group names end up in logs and problem documents: printable, no spaces.
 _GRANT_NAME = r"^[\x21-\x7e]{1,128}$"
 
@@ -125,9 +175,12 @@ def _upper_snake(camel: str) -> str:
 class WorkflowIdSpec(_Model):
     """How the gateway names the workflows it starts."""
 
-    prefix: str = Field(default="", max_length=100, pattern=ID_PREFIX_PATTERN)
+    prefix: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=ID_PREFIX_PATTERN
+    )
     """Prepended to the idempotency key (or to a random id when the caller sends none), so ids
-    say which route started them and routes never collide."""
+    say which route started them. Unset: the route's path and a dash. Every id the gateway
+    serves is found by its prefix, so no route's prefix may be a prefix of another's."""
     template: str | None = Field(
         default=None, min_length=1, max_length=200, pattern=ID_TEMPLATE_PATTERN
     )
@@ -196,6 +249,18 @@ class AuthorizationSpec(_Model):
         return found
 
 
+class MessageSpec(_Model):
+    """A signal, query or update the route exposes by name."""
+
+    name: str = Field(min_length=1, max_length=255, pattern=MESSAGE_NAME_PATTERN)
+    """The handler's name in the workflow, and the last segment of its URL."""
+    description: str | None = Field(default=None, max_length=1000)
+    """Shown in the API's OpenAPI document."""
+    input_schema: dict[str, Any] | None = None
+    """JSON Schema (2020-12) for the argument, the request body. Unset: the handler takes no
+    argument and the body must be empty."""
+
+
 class WorkflowRouteSpec(_Model):
     """What a route exposes and how."""
 
@@ -214,6 +279,11 @@ class WorkflowRouteSpec(_Model):
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
     operations: tuple[Operation, ...] = Field(default=tuple(Operation), min_length=1)
+    """What the route serves; anything else answers 405. Unset: every operation."""
+    signals: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
+    """The signals callers may send; any other name answers 404."""
+    queries: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
+    updates: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
     authorization: AuthorizationSpec | None = None
     """Scopes or groups required per kind of operation. Unset: only administrators (the API's
     admin scope) may use the route once authentication is on; nothing is open by accident."""
@@ -224,12 +294,29 @@ class WorkflowRouteSpec(_Model):
         if run is not None and execution is not None and run > execution:
             raise ValueError("runTimeoutSeconds must not exceed executionTimeoutSeconds")
         required = set(self.input_schema.get("required", []))
+        for kind in ("signals", "queries", "updates"):
+            names = [m.name for m in getattr(self, kind)]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{kind}: each name may appear once")
         for name in self.workflow_id.body_fields:
             if name not in required:
                 raise ValueError(
                     f"workflowId.template reads body.{name}, which inputSchema must require"
                 )
         return self
+
+    @property
+    def id_prefix(self) -> str:
+        """The prefix of every workflow id this route makes."""
+        return self.workflow_id.prefix if self.workflow_id.prefix is not None else f"{self.path}-"
+
+    def messages(self, kind: MessageKind) -> tuple[MessageSpec, ...]:
+        found: tuple[MessageSpec, ...] = getattr(self, _MESSAGE_FIELDS[kind])
+        return found
+
+
+_MESSAGE_FIELDS = {MessageKind.SIGNAL: "signals", MessageKind.QUERY: "queries",
+                   MessageKind.UPDATE: "updates"}  # fmt: skip
 
 
 class RouteMetadata(_Model):
@@ -309,12 +396,38 @@ class WorkflowIdError(GatewayError):
         self.errors = errors
 
 
+def _errors(validator: Validator, body: Any) -> list[FieldError]:
+    errors = [e for err in validator.iter_errors(body) for e in _explain(err)]
+    return sorted(set(errors), key=lambda e: (e.field, e.message))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMessage:
+    """A declared signal, query or update with its argument's schema compiled once."""
+
+    kind: MessageKind
+    spec: MessageSpec
+    validator: Validator | None = field(repr=False, compare=False)
+    """None: the handler takes no argument."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def validate(self, arg: Any) -> list[FieldError]:
+        """Every way ``arg`` fails the declared schema; empty when valid."""
+        return [] if self.validator is None else _errors(self.validator, arg)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRoute:
-    """A validated route with its schema compiled once, ready for the request path."""
+    """A validated route with its schemas compiled once, ready for the request path."""
 
     document: WorkflowRoute
     validator: Validator = field(repr=False, compare=False)
+    messages: Mapping[tuple[MessageKind, str], CompiledMessage] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def name(self) -> str:
@@ -330,8 +443,11 @@ class CompiledRoute:
 
     def validate(self, body: Any) -> list[FieldError]:
         """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
-        errors = [e for err in self.validator.iter_errors(body) for e in _explain(err)]
-        return sorted(set(errors), key=lambda e: (e.field, e.message))
+        return _errors(self.validator, body)
+
+    def message(self, kind: MessageKind, name: str) -> CompiledMessage | None:
+        """The declared signal, query or update called ``name``; None if not declared."""
+        return self.messages.get((kind, name))
 
     def allows(self, operation: Operation) -> bool:
         return operation in self.spec.operations
@@ -346,8 +462,8 @@ class CompiledRoute:
         policy = self.spec.workflow_id
         if policy.template is None:
             if idempotency_key:
-                return policy.prefix + idempotency_key, True
-            return policy.prefix + uuid.uuid4().hex, False
+                return self.spec.id_prefix + idempotency_key, True
+            return self.spec.id_prefix + uuid.uuid4().hex, False
         errors: list[FieldError] = []
 
         def value(match: re.Match[str]) -> str:
@@ -367,7 +483,7 @@ class CompiledRoute:
         rendered = _PLACEHOLDER.sub(value, policy.template)
         if errors:
             raise WorkflowIdError(errors)
-        return policy.prefix + rendered, True
+        return self.spec.id_prefix + rendered, True
 
     @property
     def execution_timeout(self) -> timedelta | None:
@@ -380,20 +496,36 @@ class CompiledRoute:
         return timedelta(seconds=s) if s else None
 
 
+def _compile_schema(schema: dict[str, Any], *, source: str, where: str) -> Validator:
+    try:
+        StrictValidator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        inner = ".".join(str(p) for p in exc.absolute_path)
+        raise RouteConfigError(
+            exc.message, source=source, field=where + (f".{inner}" if inner else "")
+        ) from exc
+    return StrictValidator(schema)
+
+
 def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> CompiledRoute:
-    """Check a route's JSON Schema and compile it.
+    """Check a route's JSON Schemas (its input's and its messages') and compile them.
 
     Raises:
-        RouteConfigError: the schema is not a valid JSON Schema.
+        RouteConfigError: a schema is not a valid JSON Schema.
     """
-    try:
-        StrictValidator.check_schema(route.spec.input_schema)
-    except jsonschema.SchemaError as exc:
-        where = ".".join(str(p) for p in exc.absolute_path)
-        raise RouteConfigError(
-            exc.message, source=source, field="spec.inputSchema" + (f".{where}" if where else "")
-        ) from exc
-    return CompiledRoute(document=route, validator=StrictValidator(route.spec.input_schema))
+    validator = _compile_schema(route.spec.input_schema, source=source, where="spec.inputSchema")
+    messages: dict[tuple[MessageKind, str], CompiledMessage] = {}
+    for kind, attr in _MESSAGE_FIELDS.items():
+        for i, spec in enumerate(route.spec.messages(kind)):
+            compiled = (
+                None
+                if spec.input_schema is None
+                else _compile_schema(
+                    spec.input_schema, source=source, where=f"spec.{attr}[{i}].inputSchema"
+                )
+            )
+            messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
+    return CompiledRoute(document=route, validator=validator, messages=messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,18 +534,37 @@ class RouteTable:
 
     routes: Mapping[str, CompiledRoute]
     version: str
+    by_prefix: tuple[tuple[str, CompiledRoute], ...] = field(default=(), repr=False)
+    """Id prefixes and their routes; none is a prefix of another (:func:`build_table`)."""
 
     def get(self, path: str) -> CompiledRoute | None:
         return self.routes.get(path)
 
+    def for_workflow_id(self, workflow_id: str) -> CompiledRoute | None:
+        """The route whose id prefix ``workflow_id`` starts with: the route that made it."""
+        for prefix, route in self.by_prefix:
+            if workflow_id.startswith(prefix):
+                return route
+        return None
+
+
+def prefix_conflict(prefix: str, others: Mapping[str, str]) -> str | None:
+    """The name of a route in ``others`` (prefix to name) whose id prefix overlaps ``prefix``
+    (one starts with the other, so an id could not name its route); None when it is free."""
+    for other, name in others.items():
+        if other.startswith(prefix) or prefix.startswith(other):
+            return name
+    return None
+
 
 def build_table(routes: Iterable[CompiledRoute], *, source: str = "<memory>") -> RouteTable:
-    """Index routes by path and give the table a content-derived version.
+    """Index routes by path and by id prefix, and give the table a content-derived version.
 
     Raises:
-        RouteConfigError: two routes claim the same path.
+        RouteConfigError: two routes claim the same path, or overlapping id prefixes.
     """
     by_path: dict[str, CompiledRoute] = {}
+    prefixes: dict[str, str] = {}
     for route in routes:
         other = by_path.get(route.spec.path)
         if other is not None:
@@ -422,14 +573,28 @@ def build_table(routes: Iterable[CompiledRoute], *, source: str = "<memory>") ->
                 source=source,
                 field="spec.path",
             )
+        prefix = route.spec.id_prefix
+        clash = prefix_conflict(prefix, prefixes)
+        if clash is not None:
+            raise RouteConfigError(
+                f"id prefix {prefix!r} of route {route.name!r} overlaps that of route {clash!r}: "
+                "a workflow id must name one route",
+                source=source,
+                field="spec.workflowId.prefix",
+            )
         by_path[route.spec.path] = route
+        prefixes[prefix] = route.name
     canonical = json.dumps(
         [by_path[p].spec.model_dump(mode="json", by_alias=True) for p in sorted(by_path)],
         sort_keys=True,
         separators=(",", ":"),
     )
     version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
-    return RouteTable(routes=dict(sorted(by_path.items())), version=version)
+    return RouteTable(
+        routes=dict(sorted(by_path.items())),
+        version=version,
+        by_prefix=tuple((r.spec.id_prefix, r) for r in by_path.values()),
+    )
 
 
 def dump_table(table: RouteTable) -> str:
