@@ -64,8 +64,12 @@ async def test_valid_request_gets_503_with_retry_after(api: httpx.AsyncClient) -
         response = await api.post(path, json=GOOD)
         assert_problem(response, 503, "temporal-unavailable")
         assert int(response.headers["retry-after"]) > 0
-    assert_problem(await api.get("/workflows/some-id/status"), 503, "temporal-unavailable")
-    assert_problem(await api.get("/workflows/some-id/result"), 503, "temporal-unavailable")
+    assert_problem(
+        await api.get("/workflows/shopping-workflow-some-id/status"), 503, "temporal-unavailable"
+    )
+    assert_problem(
+        await api.get("/workflows/shopping-workflow-some-id/result"), 503, "temporal-unavailable"
+    )
 
 
 @pytest.mark.parametrize(

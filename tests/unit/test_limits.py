@@ -66,9 +66,12 @@ async def test_per_caller_and_route_bucket(tmp_path) -> None:
         assert other_route.status_code == 503
         other_caller = await api.post("/workflows/free/async", json={}, headers=as_(BOB))
         assert other_caller.status_code == 503
-        # Reads by id share one bucket per caller, checked before Temporal is asked.
+        # Calls by id count against the bucket of the id's route, before Temporal is asked...
+        by_id = await api.get("/workflows/shopping-workflow-x/status", headers=as_(ANN))
+        assert by_id.status_code == 429
+        # ...and ids of no route share one bucket per caller (they are all 404s).
         for _ in range(3):
-            assert (await api.get("/workflows/x/status", headers=as_(ANN))).status_code == 503
+            assert (await api.get("/workflows/x/status", headers=as_(ANN))).status_code == 404
         assert (await api.get("/workflows/y/result", headers=as_(ANN))).status_code == 429
 
 

@@ -80,6 +80,19 @@ async def read_json(request: Request, limits: BodyLimits) -> Any:
     return body
 
 
+async def read_optional_json(request: Request, limits: BodyLimits) -> Any:
+    """Like :func:`read_json`, but an empty body (no ``Content-Length``, or 0, and no bytes) is
+    :data:`NO_BODY` rather than an error: signals, queries and updates may take no argument."""
+    declared = request.headers.get("content-length")
+    if declared in (None, "0") and "transfer-encoding" not in request.headers:
+        return NO_BODY
+    return await read_json(request, limits)
+
+
+NO_BODY: Any = type("NoBody", (), {"__repr__": lambda _self: "NO_BODY"})()
+"""The request had no body."""
+
+
 def _path(parts: tuple[str | int, ...]) -> str:
     out = ""
     for part in parts:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway_api.bodies import BodyLimits
 from gateway_core.logging import LogFormat
 
 Environment = Literal["development", "production"]
@@ -72,6 +73,16 @@ class ApiSettings(BaseSettings):
     result_wait_seconds: float = Field(default=30.0, gt=0, le=300)
     """How long ``GET /workflows/{id}/result`` waits for a running workflow before it answers
     202; like a route's sync wait, below common load balancer idle timeouts."""
+    max_wait_seconds: float = Field(default=60.0, gt=0, le=300)
+    """The longest a caller may ask any call to wait (``?wait=``, ``Prefer: wait=N``): a minute,
+    the idle timeout of most load balancers and ingresses; past it the answer is 202."""
+    events_max_seconds: float = Field(default=300.0, gt=0)
+    """How long one ``/events`` stream stays open; the client reconnects with
+    ``Last-Event-ID`` and loses nothing, while a forgotten tab cannot hold a connection forever."""
+    events_max_streams: int = Field(default=5, ge=1)
+    """Open ``/events`` streams per caller (per API process); more get 429."""
+    list_max_page_size: int = Field(default=100, ge=1, le=1000)
+    """The largest page ``GET /workflows`` returns."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     """Deadline of each Temporal call other than result waits, so no request hangs on a stuck
     server."""
@@ -151,6 +162,15 @@ class ApiSettings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0)
     """``Strict-Transport-Security`` max-age; 0 (off) because TLS usually ends at the ingress,
     which knows better."""
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        return BodyLimits(
+            max_bytes=self.max_body_bytes,
+            max_depth=self.max_json_depth,
+            max_string_length=self.max_json_string_length,
+            max_items=self.max_json_items,
+        )
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -19,7 +19,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
-from temporalio.client import WorkflowFailureError
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
@@ -31,7 +36,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api import metrics
 from gateway_core.errors import GatewayError
-from gateway_core.routes import FieldError, WorkflowIdError
+from gateway_core.routes import FieldError, MessageKind, WorkflowIdError
 
 log = structlog.get_logger(__name__)
 
@@ -134,6 +139,12 @@ class RouteNotFound(ApiError):
 class WorkflowNotFound(ApiError):
     status, code, title = 404, "workflow-not-found", "Workflow not found"
 
+    @classmethod
+    def hiding(cls, workflow_id: str | None, principal: str | None) -> WorkflowNotFound:
+        """The one 404 for a workflow that does not exist and one the caller may not see, so
+        the answer says nothing about which it is."""
+        return cls(f"no workflow {workflow_id!r} that {principal or 'anonymous'} may read")
+
 
 class OperationNotAllowed(ApiError):
     status, code, title = 405, "operation-not-allowed", "Operation not allowed on this route"
@@ -173,6 +184,58 @@ class InvalidBody(ApiError):
 
 class IdempotencyKeyReused(ApiError):
     status, code, title = 409, "idempotency-key-reused", "Idempotency key reused with another body"
+
+
+class MessageNotFound(ApiError):
+    status, title = 404, "No such signal, query or update on this route"
+
+    def __init__(self, kind: MessageKind, detail: str) -> None:
+        super().__init__(detail)
+        self.code = f"{kind.value}-not-found"
+
+
+class WorkflowClosed(ApiError):
+    status, code, title = 409, "workflow-closed", "Workflow is closed"
+
+    def __init__(self, detail: str, *, workflow_status: str) -> None:
+        super().__init__(detail)
+        self.workflow_status = workflow_status
+
+    def extensions(self) -> dict[str, Any]:
+        return {"workflow_status": self.workflow_status}
+
+
+class UpdateRejected(ApiError):
+    status, code, title = 422, "update-rejected", "The workflow rejected the update"
+
+    def __init__(self, detail: str, *, failure_type: str | None) -> None:
+        super().__init__(detail)
+        self.failure_type = failure_type
+
+    def extensions(self) -> dict[str, Any]:
+        return {"failure_type": self.failure_type}
+
+
+class UpdateNotFound(ApiError):
+    status, code, title = 404, "update-not-found", "No such update"
+
+
+class InvalidQuery(ApiError):
+    status, code, title = 400, "invalid-query", "The list query is not allowed"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": self.message}]}
+
+
+class TooManyStreams(ApiError):
+    status, code, title = 429, "too-many-streams", "Too many open event streams"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class RoutesNotLoaded(ApiError):
@@ -272,6 +335,10 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
     status, code, title = _rpc_problem(exc)
+    if code == WorkflowNotFound.code:
+        state = request.scope.get("state", {})
+        hidden = WorkflowNotFound.hiding(state.get("workflow_id"), state.get("principal"))
+        return await _api_error(request, hidden)
     metrics.TEMPORAL_ERRORS.labels(grpc_code=exc.status.name).inc()
     log.warning("temporal error", grpc_status=exc.status.name, error=exc.message)
     return _problem(request, status, code, title, exc.message, {"grpc_status": exc.status.name})
@@ -293,6 +360,31 @@ async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WorkflowFailureError)
     status, code, title, ext = _failure_problem(exc)
     return _problem(request, status, code, title, str(exc.cause), ext)
+
+
+async def _update_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowUpdateFailedError)
+    cause = exc.cause
+    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+    return _problem(
+        request, 500, "update-failed", "The update failed", str(cause),
+        {"failure_type": failure_type or "ApplicationError"},
+    )  # fmt: skip
+
+
+async def _query_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowQueryFailedError)
+    return _problem(request, 500, "query-failed", "The query failed", exc.message)
+
+
+async def _query_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowQueryRejectedError)
+    status = exc.status.name if exc.status is not None else "UNSPECIFIED"
+    return _problem(
+        request, 409, "workflow-closed", "Workflow is closed",
+        f"the workflow is {status} and no longer answers this query",
+        {"workflow_status": status},
+    )  # fmt: skip
 
 
 async def _workflow_id_error(request: Request, exc: Exception) -> JSONResponse:
@@ -335,6 +427,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
     app.add_exception_handler(WorkflowFailureError, _workflow_failed)
     app.add_exception_handler(WorkflowIdError, _workflow_id_error)
+    app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)
+    app.add_exception_handler(WorkflowQueryFailedError, _query_failed)
+    app.add_exception_handler(WorkflowQueryRejectedError, _query_rejected)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -17,27 +17,70 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionDescription,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway_api.errors import IdempotencyKeyReused, PayloadTooLarge
+from gateway_api.bodies import NO_BODY
+from gateway_api.errors import (
+    ApiError,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
+    UpdateNotFound,
+    UpdateRejected,
+    WorkflowClosed,
+)
 from gateway_core.routes import CompiledRoute, RouteTable
 
 MEMO_ROUTE = "gateway.route"
 MEMO_ROUTE_PATH = "gateway.route_path"
 MEMO_PRINCIPAL = "gateway.principal"
 MEMO_REQUEST_SHA256 = "gateway.request_sha256"
+MIN_WAIT_SECONDS = 0.5
+"""Even ``wait=0`` gives Temporal this long to answer, so a finished result is returned."""
 
 
 def body_digest(body: Any) -> str:
     """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _start_options(
+    route: CompiledRoute, workflow_id: str, principal: str, digest: str
+) -> dict[str, Any]:
+    """What every start of the route's workflow sends, whichever call starts it."""
+    policy = route.spec.workflow_id
+    return {
+        "id": workflow_id,
+        "task_queue": route.spec.task_queue,
+        "execution_timeout": route.execution_timeout,
+        "run_timeout": route.run_timeout,
+        "id_reuse_policy": policy.reuse_policy.to_temporal(),
+        "memo": {
+            MEMO_ROUTE: route.name,
+            MEMO_ROUTE_PATH: route.spec.path,
+            MEMO_PRINCIPAL: principal,
+            MEMO_REQUEST_SHA256: digest,
+        },
+    }
 
 
 async def start(
@@ -60,23 +103,12 @@ async def start(
         WorkflowAlreadyStartedError: the id exists and was not started by the gateway.
     """
     digest = body_digest(body)
-    policy = route.spec.workflow_id
     try:
         handle = await client.start_workflow(
             route.spec.workflow_type,
             body,
-            id=workflow_id,
-            task_queue=route.spec.task_queue,
-            execution_timeout=route.execution_timeout,
-            run_timeout=route.run_timeout,
-            id_reuse_policy=policy.reuse_policy.to_temporal(),
-            id_conflict_policy=policy.conflict_policy.to_temporal(),
-            memo={
-                MEMO_ROUTE: route.name,
-                MEMO_ROUTE_PATH: route.spec.path,
-                MEMO_PRINCIPAL: principal,
-                MEMO_REQUEST_SHA256: digest,
-            },
+            **_start_options(route, workflow_id, principal, digest),
+            id_conflict_policy=route.spec.workflow_id.conflict_policy.to_temporal(),
             rpc_timeout=rpc_timeout,
         )
     except WorkflowAlreadyStartedError:
@@ -102,6 +134,156 @@ async def start(
     return handle, True
 
 
+def _args(arg: Any) -> list[Any]:
+    return [] if arg is NO_BODY else [arg]
+
+
+async def signal_with_start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    signal: str,
+    arg: Any,
+    *,
+    workflow_id: str,
+    rpc_timeout: timedelta,
+    principal: str,
+) -> WorkflowHandle[Any, Any]:
+    """Signal the running workflow with this id, or start it with the signal as its first
+    event (one atomic call in Temporal)."""
+    return await client.start_workflow(
+        route.spec.workflow_type,
+        body,
+        **_start_options(route, workflow_id, principal, body_digest(body)),
+        start_signal=signal,
+        start_signal_args=_args(arg),
+        rpc_timeout=rpc_timeout,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """An update that completed (``done``, with its ``result``) or is still running."""
+
+    update_id: str
+    done: bool
+    result: Any = None
+
+
+async def _finish_update(
+    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
+) -> UpdateOutcome:
+    deadline = asyncio.get_running_loop().time() + wait
+    try:
+        update = await accepted
+    except WorkflowUpdateFailedError as exc:  # refused by the workflow's validator
+        cause = exc.cause
+        raise UpdateRejected(
+            str(cause),
+            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
+        ) from None
+    remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+    try:
+        result = await asyncio.wait_for(update.result(), remaining)
+    except TimeoutError:
+        return UpdateOutcome(update.id, done=False)
+    return UpdateOutcome(update.id, done=True, result=result)
+
+
+async def update(
+    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, update_id: str | None, wait: float
+) -> UpdateOutcome:
+    """Send an update and wait up to ``wait`` seconds for its result.
+
+    Raises:
+        UpdateRejected: the workflow's validator refused it.
+        WorkflowUpdateFailedError: the handler failed.
+    """
+    update_id = update_id or uuid.uuid4().hex
+    accepted = handle.start_update(
+        name,
+        args=_args(arg),
+        id=update_id,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+    )
+    return await _bounded(accepted, wait, update_id)
+
+
+async def update_with_start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    name: str,
+    arg: Any,
+    *,
+    workflow_id: str,
+    update_id: str | None,
+    principal: str,
+    wait: float,
+) -> UpdateOutcome:
+    """Send an update to the running workflow with this id, starting it first if needed."""
+    update_id = update_id or uuid.uuid4().hex
+    operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        route.spec.workflow_type,
+        body,
+        **_start_options(route, workflow_id, principal, body_digest(body)),
+        # The only policy update-with-start takes: the point is to reach a running workflow.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    accepted = client.start_update_with_start_workflow(
+        name,
+        args=_args(arg),
+        start_workflow_operation=operation,
+        id=update_id,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+    )
+    return await _bounded(accepted, wait, update_id)
+
+
+async def _bounded(
+    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float, update_id: str
+) -> UpdateOutcome:
+    try:
+        return await _finish_update(accepted, wait)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:  # not accepted in time: still admitted
+        return UpdateOutcome(update_id, done=False)
+
+
+async def update_result(
+    handle: WorkflowHandle[Any, Any], update_id: str, wait: float
+) -> UpdateOutcome:
+    """The outcome of an update sent before, waiting up to ``wait`` seconds.
+
+    Raises:
+        UpdateNotFound: Temporal has no update with this id on the workflow.
+    """
+    update = handle.get_update_handle(update_id)
+    try:
+        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, 0.1)))
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return UpdateOutcome(update_id, done=False)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
+        raise
+    return UpdateOutcome(update_id, done=True, result=result)
+
+
+async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> ApiError | None:
+    """After NOT_FOUND from a call to a running workflow: :class:`WorkflowClosed` when the
+    workflow exists but has closed, None when it does not exist (the original error stands)."""
+    if exc.status != RPCStatusCode.NOT_FOUND:
+        return None
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return None
+    status = desc.status.name if desc.status else "UNSPECIFIED"
+    return WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+
+
 async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
     """``(True, result)`` once the workflow completes within ``wait`` seconds, else
     ``(False, None)``.
@@ -110,7 +292,8 @@ async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bo
         WorkflowFailureError: the workflow failed, timed out, or was canceled or terminated.
     """
     try:
-        return True, await asyncio.wait_for(handle.result(), wait)
+        # However short the wait, a closed workflow's result is fetched, not refused.
+        return True, await asyncio.wait_for(handle.result(), max(wait, MIN_WAIT_SECONDS))
     except TimeoutError:
         return False, None
 

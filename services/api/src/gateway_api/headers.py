@@ -1,4 +1,5 @@
-"""Security headers on every response, and the rate limit headers a handler recorded.
+"""Security headers on every response, and the headers a handler recorded (rate limits,
+``Preference-Applied``).
 
 A plain ASGI middleware outside the request-context one, so errors, 404s and even unhandled
 exceptions (rendered as problems inside it) get the same headers. API answers are JSON for
@@ -43,7 +44,7 @@ class SecurityHeadersMiddleware:
                     headers.setdefault(name, value)
                 headers.setdefault("Content-Security-Policy", csp)
                 headers.setdefault("Cache-Control", "no-store")
-                for name, value in scope.get("state", {}).get("rate_limit_headers", ()):
+                for name, value in scope.get("state", {}).get("response_headers", ()):
                     headers.setdefault(name, value)
             await send(message)
 

@@ -25,7 +25,8 @@ HTTP_ACTIVE = Gauge(
 WORKFLOW_STARTS = Counter(
     "temporal_gateway_workflow_starts_total",
     "Workflow start requests by route and outcome: started, existing (an idempotent repeat), "
-    "rejected (bad input), conflict, error",
+    "rejected (bad input), conflict, error; signaled and updated for the with-start operations "
+    "(which start the workflow only if it is not running)",
     ["route", "outcome"],
 )
 SYNC_WAIT = Histogram(

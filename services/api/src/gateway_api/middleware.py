@@ -59,6 +59,7 @@ class RequestContextMiddleware:
         request_id = given.decode() if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["response_headers"] = []
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         ids = current_ids()

@@ -54,3 +54,81 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     workflow_id: str | None = None
+
+
+class PendingActivity(BaseModel):
+    activity_id: str
+    activity_type: str
+    state: str = Field(examples=["SCHEDULED", "STARTED"])
+    attempt: int
+    last_failure: str | None = Field(default=None, description="The last attempt's error")
+
+
+class WorkflowDescription(BaseModel):
+    """``GET /workflows/{id}``: what Temporal knows about the workflow's latest run."""
+
+    workflow_id: str
+    run_id: str
+    route: str = Field(description="The route whose id prefix the workflow id has")
+    workflow_type: str
+    task_queue: str
+    status: str = Field(description="Temporal's execution status name", examples=["RUNNING"])
+    start_time: datetime | None = None
+    execution_time: datetime | None = None
+    close_time: datetime | None = None
+    history_length: int
+    pending_activities: list[PendingActivity] = Field(default_factory=list)
+    memo: dict[str, Any] = Field(default_factory=dict)
+    search_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SignalResponse(BaseModel):
+    workflow_id: str
+    signal: str
+    status: str = Field(description="'signaled': recorded in the workflow's history")
+
+
+class QueryResponse(BaseModel):
+    workflow_id: str
+    query: str
+    result: Any = None
+
+
+class UpdateResponse(BaseModel):
+    workflow_id: str
+    update: str
+    update_id: str = Field(description="The Idempotency-Key when one was sent")
+    status: str = Field(description="'completed', or 'running' (202: poll Location)")
+    result: Any = None
+
+
+class ControlResponse(BaseModel):
+    workflow_id: str
+    status: str = Field(examples=["cancel-requested", "terminated"])
+
+
+class TerminateRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    reason: str | None = Field(default=None, max_length=1000, description="Recorded in history")
+
+
+class WorkflowSummary(BaseModel):
+    workflow_id: str
+    run_id: str
+    route: str | None
+    workflow_type: str
+    status: str
+    start_time: datetime | None = None
+    close_time: datetime | None = None
+
+
+class WorkflowList(BaseModel):
+    workflows: list[WorkflowSummary]
+    next_page_token: str | None = Field(
+        default=None, description="Pass as `page_token` for the next page; null on the last"
+    )
+
+
+class WorkflowCount(BaseModel):
+    count: int

@@ -1,0 +1,16 @@
+"""The workflow endpoints, a module per family of operations; :data:`router` serves them all.
+
+Each handler is registered at the method and path of its row in
+:data:`gateway_api.operations.OPERATIONS`. Fixed paths come before ``{workflow_id}`` ones, so
+``GET /workflows/count`` is never read as a workflow id.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway_api.endpoints import control, messages, reads, starts
+
+router = APIRouter()
+for family in (starts, reads, messages, control):
+    router.include_router(family.router)

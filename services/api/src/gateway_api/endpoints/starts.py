@@ -1,0 +1,236 @@
+"""Starting workflows on a route: ``POST /workflows/<path>`` and its variants.
+
+``<path>`` is looked up in the route table, so exposing a new workflow takes a route document
+and the workflow code, and no new handler. Every request is checked completely before Temporal
+is called: credentials, route, operation, authorization and rate limits (the
+:func:`~gateway_api.context.on_route` dependency), then media type, size, shape and schema.
+
+The with-start operations take ``{"input": <the workflow input>, "arg": <the message's
+argument>}``: the workflow's id comes from the route's rules as for a plain start, and the
+signal or update reaches the running workflow with that id, or the one started for it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from gateway_api import executions, metrics
+from gateway_api.bodies import NO_BODY, read_json
+from gateway_api.context import OnRoute, on_route
+from gateway_api.endpoints.common import (
+    JSON_BODY,
+    STILL_RUNNING,
+    problems,
+    still_running,
+    update_answer,
+)
+from gateway_api.errors import ApiError, IdempotencyKeyReused, InvalidBody
+from gateway_api.middleware import annotate
+from gateway_api.operations import endpoint
+from gateway_api.schemas import UpdateResponse, WorkflowResponse
+from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["workflows"])
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Makes retries safe: the same key and body return the same workflow; "
+        "the same key with another body is refused with 409. Becomes the workflow id after "
+        "the route's prefix (and, for an update, the update's id).",
+    ),
+]
+_WITH_START_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "`input`: the workflow input, checked against the route's JSON Schema; "
+        "`arg`: the signal's or update's argument, checked against its schema (leave it out "
+        "when it takes none).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["input"],
+                    "properties": {"input": {"type": "object"}, "arg": {}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+_START_PROBLEMS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503, 504)
+
+
+async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool]:
+    """Check the workflow input; its workflow id, and whether that id is deterministic."""
+    starts = metrics.WORKFLOW_STARTS
+    route = on.route
+    try:
+        if errors := route.validate(body):
+            raise InvalidBody(errors)
+        workflow_id, deterministic = route.workflow_id(body, idempotency_key)
+    except (ApiError, WorkflowIdError):
+        starts.labels(route=route.name, outcome="rejected").inc()
+        raise
+    annotate(on.call.request.state, workflow_id=workflow_id)
+    try:
+        await executions.check_payload_size(
+            on.call.connection.data_converter, body, on.call.settings.temporal_blob_limit_bytes
+        )
+    except ApiError:
+        starts.labels(route=route.name, outcome="rejected").inc()
+        raise
+    return workflow_id, deterministic
+
+
+async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any, Any]:
+    route, call = on.route, on.call
+    body = await read_json(call.request, call.limits)
+    workflow_id, deterministic = await _input(on, body, idempotency_key)
+    starts = metrics.WORKFLOW_STARTS
+    try:
+        handle, created = await executions.start(
+            on.client,
+            route,
+            body,
+            workflow_id=workflow_id,
+            idempotent=deterministic,
+            rpc_timeout=call.rpc_timeout,
+            principal=call.caller.id,
+            # A repeat must not hand over a workflow (and its result) the caller cannot read.
+            may_read_existing=call.may(route, Access.READ),
+        )
+    except (IdempotencyKeyReused, WorkflowAlreadyStartedError):
+        starts.labels(route=route.name, outcome="conflict").inc()
+        raise
+    except Exception:
+        starts.labels(route=route.name, outcome="error").inc()
+        raise
+    starts.labels(route=route.name, outcome="started" if created else "existing").inc()
+    log.info(
+        "workflow started" if created else "workflow found", workflow_type=route.spec.workflow_type
+    )
+    return handle
+
+
+@endpoint(
+    router,
+    Operation.SYNC_START,
+    response_model=WorkflowResponse,
+    openapi_extra=JSON_BODY,
+    responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
+)
+async def start_and_wait(
+    on: Annotated[OnRoute, Depends(on_route(Operation.SYNC_START))],
+    idempotency_key: IdempotencyKey = None,
+) -> WorkflowResponse | JSONResponse:
+    handle = await _start(on, idempotency_key)
+    route = on.route
+    waited = metrics.SYNC_WAIT
+    started = time.perf_counter()
+    try:
+        done, result = await executions.wait_result(
+            handle, on.call.wait(route.spec.sync_wait_seconds)
+        )
+    except WorkflowFailureError:
+        waited.labels(route=route.name, outcome="failed").observe(time.perf_counter() - started)
+        raise
+    outcome = "completed" if done else "running"
+    waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
+    if not done:
+        return still_running(on.call, handle.id)
+    return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)
+
+
+@endpoint(
+    router,
+    Operation.START,
+    response_model=WorkflowResponse,
+    openapi_extra=JSON_BODY,
+    responses=problems(*_START_PROBLEMS),
+)
+async def start_async(
+    on: Annotated[OnRoute, Depends(on_route(Operation.START))],
+    idempotency_key: IdempotencyKey = None,
+) -> WorkflowResponse:
+    handle = await _start(on, idempotency_key)
+    return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
+
+
+async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, Any]:
+    """The workflow input and the message argument, each checked against its schema."""
+    message = on.message(kind, name)
+    body = await read_json(on.call.request, on.call.limits)
+    if not isinstance(body, dict) or "input" not in body:
+        raise InvalidBody([FieldError("input", "field required")])
+    if unknown := sorted(set(body) - {"input", "arg"}):
+        raise InvalidBody([FieldError(k, "unknown field") for k in unknown])
+    arg = body.get("arg", NO_BODY)
+    if message.validator is None:
+        if arg is not NO_BODY:
+            raise InvalidBody([FieldError("arg", f"{kind.value} {name!r} takes no argument")])
+    elif arg is NO_BODY:
+        raise InvalidBody([FieldError("arg", "field required")])
+    elif errors := message.validate(arg):
+        raise InvalidBody([FieldError(f"arg.{e.field}", e.message) for e in errors])
+    return body["input"], arg
+
+
+@endpoint(
+    router,
+    Operation.SIGNAL_WITH_START,
+    response_model=WorkflowResponse,
+    status_code=202,
+    openapi_extra=_WITH_START_BODY,
+    responses=problems(*_START_PROBLEMS),
+)
+async def signal_with_start(
+    name: str,
+    on: Annotated[OnRoute, Depends(on_route(Operation.SIGNAL_WITH_START))],
+    idempotency_key: IdempotencyKey = None,
+) -> WorkflowResponse:
+    workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
+    workflow_id, _ = await _input(on, workflow_input, idempotency_key)
+    handle = await executions.signal_with_start(
+        on.client, on.route, workflow_input, name, arg,
+        workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
+    )  # fmt: skip
+    metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
+    return WorkflowResponse(workflow_id=handle.id, status="signaled", result=None)
+
+
+@endpoint(
+    router,
+    Operation.UPDATE_WITH_START,
+    response_model=UpdateResponse,
+    openapi_extra=_WITH_START_BODY,
+    responses={
+        202: {"model": UpdateResponse, "description": "Still running: poll the Location."},
+        **problems(*_START_PROBLEMS, 500),
+    },
+)
+async def update_with_start(
+    name: str,
+    on: Annotated[OnRoute, Depends(on_route(Operation.UPDATE_WITH_START))],
+    idempotency_key: IdempotencyKey = None,
+) -> UpdateResponse | JSONResponse:
+    workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
+    workflow_id, _ = await _input(on, workflow_input, idempotency_key)
+    outcome = await executions.update_with_start(
+        on.client, on.route, workflow_input, name, arg,
+        workflow_id=workflow_id, update_id=idempotency_key, principal=on.call.caller.id,
+        wait=on.call.wait(on.route.spec.sync_wait_seconds),
+    )  # fmt: skip
+    metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
+    return update_answer(on.call, workflow_id, name, outcome)

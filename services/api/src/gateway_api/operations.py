@@ -1,0 +1,123 @@
+"""The operation table: every HTTP operation the gateway serves, in one place.
+
+Each row names the :class:`~gateway_core.routes.Operation` (what a route's ``operations`` list
+allows), the HTTP method and path, and a summary. The access kind an operation needs is
+:data:`~gateway_core.routes.ACCESS_BY_OPERATION`. Handlers are registered with
+:func:`endpoint`, which takes method and path from the table, so adding an operation is one row
+here, one handler in the module of its family (``endpoints/``) and its tests.
+
+Paths name either a route (``{route_path}``: the starts) or a workflow (``{workflow_id}``:
+everything else). A workflow id never contains ``/``: the gateway makes ids from its own
+characters, so the id is always a single path segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import APIRouter
+
+from gateway_core.routes import ACCESS_BY_OPERATION, Access, Operation
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    method: str
+    path: str
+    summary: str
+
+    @property
+    def by_id(self) -> bool:
+        """Whether the operation addresses one workflow (its route comes from the id)."""
+        return "{workflow_id}" in self.path
+
+
+OPERATIONS: dict[Operation, OperationSpec] = {
+    Operation.SYNC_START: OperationSpec(
+        "POST", "/workflows/{route_path}", "Start a workflow and wait for its result"
+    ),
+    Operation.START: OperationSpec(
+        "POST", "/workflows/{route_path}/async", "Start a workflow and return its id at once"
+    ),
+    Operation.SIGNAL_WITH_START: OperationSpec(
+        "POST",
+        "/workflows/{route_path}/signal-with-start/{name}",
+        "Signal a workflow, starting it first if it is not running",
+    ),
+    Operation.UPDATE_WITH_START: OperationSpec(
+        "POST",
+        "/workflows/{route_path}/update-with-start/{name}",
+        "Update a workflow, starting it first if it is not running, and wait for the answer",
+    ),
+    Operation.LIST: OperationSpec("GET", "/workflows", "List the workflows the caller may read"),
+    Operation.DESCRIBE: OperationSpec("GET", "/workflows/{workflow_id}", "Describe a workflow"),
+    Operation.STATUS: OperationSpec(
+        "GET", "/workflows/{workflow_id}/status", "A workflow's status"
+    ),
+    Operation.RESULT: OperationSpec(
+        "GET", "/workflows/{workflow_id}/result", "A workflow's result (waits while it runs)"
+    ),
+    Operation.EVENTS: OperationSpec(
+        "GET", "/workflows/{workflow_id}/events", "A workflow's progress as server-sent events"
+    ),
+    Operation.SIGNAL: OperationSpec(
+        "POST", "/workflows/{workflow_id}/signals/{name}", "Send a signal to a workflow"
+    ),
+    Operation.QUERY: OperationSpec(
+        "POST", "/workflows/{workflow_id}/queries/{name}", "Query a running workflow"
+    ),
+    Operation.UPDATE: OperationSpec(
+        "POST",
+        "/workflows/{workflow_id}/updates/{name}",
+        "Update a workflow and wait for its answer",
+    ),
+    Operation.CANCEL: OperationSpec(
+        "POST", "/workflows/{workflow_id}/cancel", "Ask a workflow to cancel (it may clean up)"
+    ),
+    Operation.TERMINATE: OperationSpec(
+        "POST", "/workflows/{workflow_id}/terminate", "Stop a workflow at once, with a reason"
+    ),
+}
+"""Every operation's method, path and summary; a test checks that every Operation has a row
+and every row a handler."""
+
+
+def access(operation: Operation) -> Access:
+    return ACCESS_BY_OPERATION[operation]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def endpoint(
+    router: APIRouter,
+    operation: Operation,
+    *,
+    method: str | None = None,
+    path: str | None = None,
+    summary: str | None = None,
+    **kwargs: Any,
+) -> Callable[[F], F]:
+    """Register the decorated handler for ``operation`` at its table row's method and path.
+
+    ``method``, ``path`` and ``summary`` override the row for a second form of the same
+    operation (``GET`` for a query without arguments, the poll location of an update).
+    """
+    row = OPERATIONS[operation]
+
+    extra = {**kwargs.pop("openapi_extra", {}), "x-gateway-operation": operation.value}
+
+    def register(handler: F) -> F:
+        router.add_api_route(
+            path or row.path,
+            handler,
+            methods=[method or row.method],
+            summary=summary or row.summary,
+            openapi_extra=extra,
+            **kwargs,
+        )
+        return handler
+
+    return register
