@@ -1,0 +1,165 @@
+"""Every API operation as data: the request to send. Both clients send these, so the sync and
+the async client cannot drift apart; each only adds the I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+NO_ARG: Any = type("NoArg", (), {"__repr__": lambda _self: "NO_ARG"})()
+"""Send no body: for a signal, query or update that takes no argument."""
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    json: Any = NO_ARG
+    params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def httpx_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"headers": self.headers}
+        if self.json is not NO_ARG:
+            args["json"] = self.json
+        if params := {k: v for k, v in self.params.items() if v is not None}:
+            args["params"] = params
+        return args
+
+
+def _id(workflow_id: str) -> str:
+    return f"/workflows/{quote(workflow_id, safe='')}"
+
+
+def _seg(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _headers(idempotency_key: str | None = None, wait: float | None = None) -> dict[str, str]:
+    headers = {}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    if wait is not None:
+        headers["Prefer"] = f"wait={int(wait)}"
+    return headers
+
+
+def start(
+    route: str, body: Mapping[str, Any], *, wait: bool, idempotency_key: str | None
+) -> Request:
+    path = f"/workflows/{_seg(route)}" + ("" if wait else "/async")
+    return Request("POST", path, json=dict(body), headers=_headers(idempotency_key))
+
+
+def describe(workflow_id: str) -> Request:
+    return Request("GET", _id(workflow_id))
+
+
+def status(workflow_id: str) -> Request:
+    return Request("GET", f"{_id(workflow_id)}/status")
+
+
+def result(workflow_id: str, *, wait: float | None = None, run_id: str | None = None) -> Request:
+    return Request("GET", f"{_id(workflow_id)}/result", params={"wait": wait, "run_id": run_id})
+
+
+def signal(workflow_id: str, name: str, arg: Any = NO_ARG) -> Request:
+    return Request("POST", f"{_id(workflow_id)}/signals/{_seg(name)}", json=arg)
+
+
+def query(workflow_id: str, name: str, arg: Any = NO_ARG) -> Request:
+    return Request("POST", f"{_id(workflow_id)}/queries/{_seg(name)}", json=arg)
+
+
+def update(
+    workflow_id: str,
+    name: str,
+    arg: Any = NO_ARG,
+    *,
+    idempotency_key: str | None = None,
+    wait: float | None = None,
+) -> Request:
+    return Request(
+        "POST",
+        f"{_id(workflow_id)}/updates/{_seg(name)}",
+        json=arg,
+        headers=_headers(idempotency_key, wait),
+    )
+
+
+def update_result(
+    workflow_id: str, name: str, update_id: str, *, wait: float | None = None
+) -> Request:
+    path = f"{_id(workflow_id)}/updates/{_seg(name)}/{_seg(update_id)}"
+    return Request("GET", path, params={"wait": wait})
+
+
+def cancel(workflow_id: str) -> Request:
+    return Request("POST", f"{_id(workflow_id)}/cancel")
+
+
+def terminate(workflow_id: str, reason: str | None = None) -> Request:
+    body = {"reason": reason} if reason is not None else NO_ARG
+    return Request("POST", f"{_id(workflow_id)}/terminate", json=body)
+
+
+def _with_start(workflow_input: Any, arg: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"input": workflow_input}
+    if arg is not NO_ARG:
+        body["arg"] = arg
+    return body
+
+
+def signal_with_start(
+    route: str,
+    name: str,
+    workflow_input: Mapping[str, Any],
+    arg: Any = NO_ARG,
+    *,
+    idempotency_key: str | None = None,
+) -> Request:
+    return Request(
+        "POST",
+        f"/workflows/{_seg(route)}/signal-with-start/{_seg(name)}",
+        json=_with_start(dict(workflow_input), arg),
+        headers=_headers(idempotency_key),
+    )
+
+
+def update_with_start(
+    route: str,
+    name: str,
+    workflow_input: Mapping[str, Any],
+    arg: Any = NO_ARG,
+    *,
+    idempotency_key: str | None = None,
+    wait: float | None = None,
+) -> Request:
+    return Request(
+        "POST",
+        f"/workflows/{_seg(route)}/update-with-start/{_seg(name)}",
+        json=_with_start(dict(workflow_input), arg),
+        headers=_headers(idempotency_key, wait),
+    )
+
+
+def list_workflows(
+    query: str | None = None,
+    *,
+    page_size: int | None = None,
+    page_token: str | None = None,
+    route: str | None = None,
+) -> Request:
+    params = {"query": query, "page_size": page_size, "page_token": page_token, "route": route}
+    return Request("GET", "/workflows", params=params)
+
+
+def count_workflows(query: str | None = None, *, route: str | None = None) -> Request:
+    return Request("GET", "/workflows/count", params={"query": query, "route": route})
+
+
+def events(workflow_id: str, *, last_event_id: str | None = None) -> Request:
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    return Request("GET", f"{_id(workflow_id)}/events", headers=headers)

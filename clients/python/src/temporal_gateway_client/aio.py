@@ -1,0 +1,202 @@
+"""The asynchronous client: :class:`AsyncTemporalAPIClient`, the same operations as
+:class:`~temporal_gateway_client.TemporalAPIClient` for asyncio code, from the same request
+definitions (``_calls``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from temporal_gateway_client import _calls
+from temporal_gateway_client._calls import NO_ARG, Request
+from temporal_gateway_client.client import DEFAULT_BASE_URL
+from temporal_gateway_client.errors import GatewayUnavailable, WorkflowStillRunning, error_for
+from temporal_gateway_client.events import Event
+
+
+class AsyncTemporalAPIClient:
+    """An asyncio client for one temporal-gateway API; arguments as for the sync client."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 60.0,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, headers=dict(headers or {}), transport=transport
+        )
+
+    async def __aenter__(self) -> AsyncTemporalAPIClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, request: Request) -> httpx.Response:
+        method, path = request.method, request.path
+        try:
+            response = await self._http.request(method, path, **request.httpx_args())
+        except httpx.TimeoutException as exc:
+            raise GatewayUnavailable(f"{method} {path} timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise GatewayUnavailable(f"{method} {path} failed: {exc}") from exc
+        if response.status_code >= 400:
+            raise error_for(response)
+        return response
+
+    async def _json(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = (await self._send(request)).json()
+        return body
+
+    async def health(self) -> dict[str, Any]:
+        return await self._json(Request("GET", "/"))
+
+    async def start_workflow(
+        self,
+        route: str,
+        body: Mapping[str, Any],
+        *,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+        wait_timeout: float = 300.0,
+    ) -> dict[str, Any]:
+        request = _calls.start(route, body, wait=wait, idempotency_key=idempotency_key)
+        response = await self._send(request)
+        result: dict[str, Any] = response.json()
+        if wait and response.status_code == 202:
+            return await self.wait_for_workflow(result["workflow_id"], timeout=wait_timeout)
+        return result
+
+    async def signal_with_start(
+        self,
+        route: str,
+        name: str,
+        workflow_input: Mapping[str, Any],
+        arg: Any = NO_ARG,
+        *,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            _calls.signal_with_start(route, name, workflow_input, arg,
+                                     idempotency_key=idempotency_key)
+        )  # fmt: skip
+
+    async def update_with_start(
+        self,
+        route: str,
+        name: str,
+        workflow_input: Mapping[str, Any],
+        arg: Any = NO_ARG,
+        *,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            _calls.update_with_start(route, name, workflow_input, arg,
+                                     idempotency_key=idempotency_key, wait=wait)
+        )  # fmt: skip
+
+    async def describe(self, workflow_id: str) -> dict[str, Any]:
+        return await self._json(_calls.describe(workflow_id))
+
+    async def get_status(self, workflow_id: str) -> dict[str, Any]:
+        return await self._json(_calls.status(workflow_id))
+
+    async def get_result(
+        self, workflow_id: str, *, wait: float | None = None, run_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self._json(_calls.result(workflow_id, wait=wait, run_id=run_id))
+
+    async def wait_for_workflow(
+        self,
+        workflow_id: str,
+        *,
+        timeout: float = 300.0,  # noqa: ASYNC109 (the sync client's signature)
+        poll_interval: float = 1.0,
+    ) -> dict[str, Any]:
+        """As the sync client's: the result, WorkflowFailed, or WorkflowStillRunning."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            result = await self.get_result(workflow_id)
+            if result.get("status") != "running":
+                return result
+            if asyncio.get_running_loop().time() + poll_interval > deadline:
+                raise WorkflowStillRunning(
+                    f"workflow {workflow_id!r} still running after {timeout} s",
+                    problem={"workflow_id": workflow_id, "code": "still-running"},
+                )
+            await asyncio.sleep(poll_interval)
+
+    async def list_workflows(
+        self,
+        query: str | None = None,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        route: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            _calls.list_workflows(query, page_size=page_size, page_token=page_token, route=route)
+        )
+
+    async def count_workflows(self, query: str | None = None, *, route: str | None = None) -> int:
+        count: int = (await self._json(_calls.count_workflows(query, route=route)))["count"]
+        return count
+
+    async def events(
+        self, workflow_id: str, *, last_event_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        request = _calls.events(workflow_id, last_event_id=last_event_id)
+        async with aconnect_sse(self._http, "GET", request.path, headers=request.headers) as source:
+            if source.response.status_code >= 400:
+                await source.response.aread()
+                raise error_for(source.response)
+            async for sse in source.aiter_sse():
+                yield Event(sse.event, sse.id, json.loads(sse.data) if sse.data else None)
+
+    async def signal(self, workflow_id: str, name: str, arg: Any = NO_ARG) -> dict[str, Any]:
+        return await self._json(_calls.signal(workflow_id, name, arg))
+
+    async def query(self, workflow_id: str, name: str, arg: Any = NO_ARG) -> Any:
+        return (await self._json(_calls.query(workflow_id, name, arg)))["result"]
+
+    async def update(
+        self,
+        workflow_id: str,
+        name: str,
+        arg: Any = NO_ARG,
+        *,
+        idempotency_key: str | None = None,
+        wait: float | None = None,
+    ) -> dict[str, Any]:
+        return await self._json(
+            _calls.update(workflow_id, name, arg, idempotency_key=idempotency_key, wait=wait)
+        )
+
+    async def update_result(
+        self, workflow_id: str, name: str, update_id: str, *, wait: float | None = None
+    ) -> dict[str, Any]:
+        return await self._json(_calls.update_result(workflow_id, name, update_id, wait=wait))
+
+    async def cancel(self, workflow_id: str) -> dict[str, Any]:
+        return await self._json(_calls.cancel(workflow_id))
+
+    async def terminate(self, workflow_id: str, reason: str | None = None) -> dict[str, Any]:
+        return await self._json(_calls.terminate(workflow_id, reason))

@@ -1,0 +1,115 @@
+"""What the client raises: one exception per kind of problem the API reports (its
+problem+json ``code`` decides, then the status)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+
+class GatewayError(Exception):
+    """The API answered with an error (a problem+json document), or not at all.
+
+    Attributes:
+        status: HTTP status, 0 when no response arrived.
+        code: the problem's stable ``code`` (``"validation-error"``, ``"workflow-failed"``...).
+        problem: the whole problem document.
+        workflow_id: the workflow concerned, when the API named one.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, problem: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.problem: dict[str, Any] = dict(problem or {})
+        self.code: str = str(self.problem.get("code", "unknown"))
+        self.workflow_id: str | None = self.problem.get("workflow_id")
+
+
+class InvalidRequest(GatewayError):
+    """The request was refused as invalid (4xx); ``errors`` names each bad field."""
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return list(self.problem.get("errors", []))
+
+
+class WorkflowNotFound(GatewayError):
+    """No workflow (or route) with that name."""
+
+
+class WorkflowFailed(GatewayError):
+    """The workflow failed, timed out, or was canceled or terminated."""
+
+    @property
+    def failure_type(self) -> str | None:
+        return self.problem.get("failure_type")
+
+
+class GatewayUnavailable(GatewayError):
+    """The API or the Temporal behind it is unreachable; try again after ``retry_after``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        problem: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, status=status, problem=problem)
+        self.retry_after = retry_after
+
+
+class WorkflowClosed(InvalidRequest):
+    """The workflow has closed: it takes no more signals, updates or cancellation."""
+
+
+class UpdateRejected(InvalidRequest):
+    """The workflow's validator refused the update; the message is the workflow's."""
+
+
+class WorkflowStillRunning(GatewayError, TimeoutError):
+    """``wait_for_workflow`` gave up before the workflow finished; it is still running."""
+
+
+_FAILURE_CODES = {
+    "workflow-failed",
+    "workflow-timed-out",
+    "workflow-canceled",
+    "workflow-terminated",
+}
+
+
+def error_for(response: httpx.Response) -> GatewayError:
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    code = problem.get("code", "")
+    message = f"{response.status_code} {problem.get('title', response.reason_phrase)}"
+    if problem.get("detail"):
+        message += f": {problem['detail']}"
+    status = response.status_code
+    if code in _FAILURE_CODES:
+        return WorkflowFailed(message, status=status, problem=problem)
+    if code == "workflow-closed":
+        return WorkflowClosed(message, status=status, problem=problem)
+    if code == "update-rejected":
+        return UpdateRejected(message, status=status, problem=problem)
+    if status == 404:
+        return WorkflowNotFound(message, status=status, problem=problem)
+    if status in (502, 503, 504):
+        retry = response.headers.get("Retry-After")
+        return GatewayUnavailable(
+            message,
+            status=status,
+            problem=problem,
+            retry_after=float(retry) if retry and retry.isdigit() else None,
+        )
+    if 400 <= status < 500:
+        return InvalidRequest(message, status=status, problem=problem)
+    return GatewayError(message, status=status, problem=problem)
