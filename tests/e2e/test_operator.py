@@ -47,17 +47,14 @@ def serves(api: ApiProcess, path: str) -> bool:
 
 def test_shipped_samples_become_ready_and_serve(plane, kube_api) -> None:
     plane.kubectl("apply", "-f", str(ROOT / "k8s" / "routes"))
-    wait_for_condition(plane, "default", "shopping", "Ready", "True")
-    listing = plane.kubectl("get", "workflowroutes", "-A")
-    header, row = listing.splitlines()[0].split(), listing.splitlines()[1].split()
+    for name in ("orders", "shopping"):
+        wait_for_condition(plane, "default", name, "Ready", "True")
+    listing = plane.kubectl("get", "workflowroutes", "-A").splitlines()
+    header, rows = listing[0].split(), [line.split()[:6] for line in listing[1:]]
     assert header[:6] == ["NAMESPACE", "NAME", "PATH", "WORKFLOW", "TYPE", "TASK"]
-    assert row[:6] == [
-        "default",
-        "shopping",
-        "shopping",
-        "ShoppingWorkflow",
-        "shopping-task-queue",
-        "True",
+    assert rows == [
+        ["default", "orders", "orders", "OrderWorkflow", "shopping-task-queue", "True"],
+        ["default", "shopping", "shopping", "ShoppingWorkflow", "shopping-task-queue", "True"],
     ]
     eventually(lambda: serves(kube_api, "shopping"))
     seed = post(

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from gateway_core.errors import RouteConfigError
 from gateway_core.routes import (
+    Access,
     IdConflictPolicy,
     IdReusePolicy,
+    MessageKind,
     Operation,
     WorkflowIdError,
     dump_table,
     load_routes,
     parse_documents,
 )
-from gateway_workflows.models import Fruit
+from gateway_workflows.models import MAX_AMOUNT, MAX_LINES, Fruit
+from gateway_workflows.registry import WORKFLOWS
 from support.procs import ROOT
 
 SHIPPED = ROOT / "k8s" / "routes"
@@ -45,16 +50,125 @@ def shopping():
     return route
 
 
+@pytest.fixture(scope="module")
+def orders():
+    route = load_routes(SHIPPED).get("orders")
+    assert route is not None
+    return route
+
+
+def test_the_shipped_routes_are_shopping_and_orders() -> None:
+    table = load_routes(SHIPPED)
+    assert list(table.routes) == ["orders", "shopping"]
+    assert [route.name for route in table.routes.values()] == ["orders", "shopping"]
+
+
 def test_shipped_route_serves_the_seed_shopping_endpoints(shopping) -> None:
     assert shopping.spec.workflow_type == "ShoppingWorkflow"
     assert shopping.spec.task_queue == "shopping-task-queue"
     assert shopping.spec.workflow_id.prefix == "shopping-workflow-"
-    assert set(shopping.spec.operations) == set(Operation)
+    assert set(shopping.spec.operations) == {
+        Operation.START,
+        Operation.SYNC_START,
+        Operation.STATUS,
+        Operation.RESULT,
+    }
 
 
-def test_shipped_schema_lists_exactly_the_fruits_the_workflow_knows(shopping) -> None:
-    enum = shopping.spec.input_schema["properties"]["items"]["items"]["properties"]["fruit"]["enum"]
-    assert enum == [f.value for f in Fruit]
+def test_shipped_orders_route_serves_every_operation_and_message(orders) -> None:
+    assert orders.spec.workflow_type == "OrderWorkflow"
+    assert orders.spec.task_queue == "shopping-task-queue"
+    assert orders.spec.id_prefix == "order-"
+    assert set(orders.spec.operations) == set(Operation)
+    assert [m.name for m in orders.spec.signals] == ["approve"]
+    assert [m.name for m in orders.spec.queries] == ["progress"]
+    assert [m.name for m in orders.spec.updates] == ["add_item"]
+    authorization = orders.spec.authorization
+    for access in Access:
+        requirement = authorization.requirement(access)
+        assert requirement is not None, access
+        assert requirement.scopes == (f"orders:{access.value}",)
+
+
+def item_schemas(shopping, orders) -> dict[str, dict]:
+    """Every JSON Schema of an order line in the shipped routes."""
+    return {
+        "shopping.items": shopping.spec.input_schema["properties"]["items"],
+        "orders.items": orders.spec.input_schema["properties"]["items"],
+        "orders.add_item": {"items": orders.spec.updates[0].input_schema},
+    }
+
+
+def test_shipped_schemas_list_exactly_the_fruits_the_workflows_know(shopping, orders) -> None:
+    for where, schema in item_schemas(shopping, orders).items():
+        assert schema["items"]["properties"]["fruit"]["enum"] == [f.value for f in Fruit], where
+
+
+def test_shipped_schemas_have_the_limits_the_workflows_check(shopping, orders) -> None:
+    for where, schema in item_schemas(shopping, orders).items():
+        amount = schema["items"]["properties"]["amount"]
+        assert (amount["minimum"], amount["maximum"]) == (1, MAX_AMOUNT), where
+    for where in ("shopping.items", "orders.items"):
+        assert item_schemas(shopping, orders)[where]["maxItems"] == MAX_LINES, where
+    lines = item_schemas(shopping, orders)
+    assert lines["orders.add_item"]["items"] == lines["shopping.items"]["items"]
+
+
+@pytest.mark.parametrize("path", ["orders", "shopping"])
+def test_shipped_messages_are_handlers_of_the_workflow(path) -> None:
+    """What a route declares, the workflow it starts must handle, with an argument exactly
+    when the route gives the message an inputSchema."""
+    route = load_routes(SHIPPED).routes[path]
+    [defn] = [
+        workflow._Definition.must_from_class(cls)
+        for cls in WORKFLOWS
+        if workflow._Definition.must_from_class(cls).name == route.spec.workflow_type
+    ]
+    handlers = {
+        MessageKind.SIGNAL: defn.signals,
+        MessageKind.QUERY: defn.queries,
+        MessageKind.UPDATE: defn.updates,
+    }
+    for kind, by_name in handlers.items():
+        declared = {m.name: m.input_schema is not None for m in route.spec.messages(kind)}
+        handled = {
+            name: len(inspect.signature(h.fn).parameters) > 1  # self, then the argument
+            for name, h in by_name.items()
+            if name is not None and not name.startswith("__")  # built-in handlers
+        }
+        assert declared == handled, kind
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"customer": "alice", "items": [{"fruit": "APPLE", "amount": 5}]}, []),
+        ({"items": [{"fruit": "APPLE", "amount": 5}]}, ["customer"]),
+        ({"customer": "", "items": [{"fruit": "APPLE", "amount": 5}]}, ["customer"]),
+        ({"customer": "a" * 65, "items": [{"fruit": "APPLE", "amount": 5}]}, ["customer"]),
+        ({"customer": "alice", "items": []}, ["items"]),
+        ({"customer": "alice", "items": [{"fruit": "KIWI", "amount": 5}]}, ["items[0].fruit"]),
+        ({"customer": "alice", "items": [{"fruit": "APPLE", "amount": 1}] * 101}, ["items"]),
+        ({"customer": "alice", "items": [{"fruit": "APPLE", "amount": 1}], "x": 1}, ["x"]),
+    ],
+)
+def test_order_bodies_are_checked_field_by_field(orders, body, errors) -> None:
+    assert [e.field for e in orders.validate(body)] == errors
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"approver": "bob"}, []),
+        ({}, ["approver"]),
+        ({"approver": ""}, ["approver"]),
+        ({"approver": "b" * 65}, ["approver"]),
+        ({"approver": "bob", "role": "boss"}, ["role"]),
+    ],
+)
+def test_approve_bodies_are_checked_field_by_field(orders, body, errors) -> None:
+    approve = orders.message(MessageKind.SIGNAL, "approve")
+    assert [e.field for e in approve.validate(body)] == errors
 
 
 @pytest.mark.parametrize(
@@ -242,4 +356,6 @@ def test_table_round_trips_through_its_yaml(tmp_path: Path) -> None:
     (tmp_path / "table.yaml").write_text(dump_table(table))
     again = load_routes(tmp_path / "table.yaml")
     assert again.version == table.version
-    assert again.routes["shopping"].spec == table.routes["shopping"].spec
+    assert list(again.routes) == list(table.routes)
+    for path, route in table.routes.items():
+        assert again.routes[path].spec == route.spec, path
