@@ -10,9 +10,13 @@ from gateway_api.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.procs import ROOT, free_port
 from temporal_gateway_client import (
+    AsyncTemporalAPIClient,
     GatewayUnavailable,
     InvalidRequest,
     TemporalAPIClient,
+    UpdateRejected,
+    WorkflowClosed,
+    WorkflowFailed,
     WorkflowNotFound,
 )
 
@@ -79,3 +83,67 @@ def test_unreachable_api_is_gateway_unavailable() -> None:
     client = TemporalAPIClient(f"http://127.0.0.1:{free_port()}", timeout=2)
     with client, pytest.raises(GatewayUnavailable):
         client.health()
+
+
+ORDER = {"customer": "alice", "items": [{"fruit": "APPLE", "amount": 2}]}
+
+
+def test_every_lifecycle_method_on_the_orders_route(client) -> None:
+    started = client.start_workflow("orders", ORDER, wait=False)
+    order = started["workflow_id"]
+    assert order.startswith("order-")
+    assert client.query(order, "progress")["state"] == "awaiting-approval"
+    key = uuid.uuid4().hex
+    added = client.update(order, "add_item", {"fruit": "ORANGE", "amount": 1}, idempotency_key=key)
+    assert added["result"] == {"items": 2, "total_cents": 180}
+    assert client.update(order, "add_item", {"fruit": "ORANGE", "amount": 1},
+                         idempotency_key=key) == added  # fmt: skip
+    assert client.update_result(order, "add_item", key)["result"] == added["result"]
+    full = {"customer": "bob", "items": [{"fruit": "APPLE", "amount": 1}] * 100}
+    full_order = client.start_workflow("orders", full, wait=False)["workflow_id"]
+    with pytest.raises(UpdateRejected) as info:  # the workflow's validator: 100 lines at most
+        client.update(full_order, "add_item", {"fruit": "APPLE", "amount": 1})
+    assert info.value.status == 422
+    client.terminate(full_order)
+    client.signal(order, "approve", {"approver": "bob"})
+    assert client.describe(order)["route"] == "orders"
+    assert client.get_result(order, wait=20)["result"] == (
+        "Charged 180 cents to alice for 2 items (approved by bob)"
+    )
+    with pytest.raises(WorkflowClosed):
+        client.signal(order, "approve", {"approver": "bob"})
+
+    cancelled = client.start_workflow("orders", ORDER, wait=False)["workflow_id"]
+    assert client.cancel(cancelled)["status"] == "cancel-requested"
+    with pytest.raises(WorkflowFailed) as failed:
+        client.wait_for_workflow(cancelled, timeout=30)
+    assert failed.value.code == "workflow-canceled"
+    terminated = client.start_workflow("orders", ORDER, wait=False)["workflow_id"]
+    assert client.terminate(terminated, "test")["status"] == "terminated"
+
+    with_key = uuid.uuid4().hex
+    banana = {"fruit": "BANANA", "amount": 2}
+    updated = client.update_with_start(
+        "orders", "add_item", ORDER, banana, idempotency_key=with_key
+    )
+    assert updated["result"] == {"items": 2, "total_cents": 150}
+    signaled = client.signal_with_start("orders", "approve", ORDER, {"approver": "carol"},
+                                        idempotency_key=with_key)  # fmt: skip
+    assert signaled["workflow_id"] == updated["workflow_id"]
+    assert "carol" in client.get_result(updated["workflow_id"], wait=20)["result"]
+    with pytest.raises(WorkflowNotFound):
+        client.query(order, "no_such_query")
+
+
+async def test_the_async_client(stack) -> None:
+    async with AsyncTemporalAPIClient(stack.url, timeout=30) as client:
+        order = (await client.start_workflow("orders", ORDER, wait=False))["workflow_id"]
+        assert (await client.query(order, "progress"))["items"] == 1
+        events = client.events(order)
+        first = await anext(events)
+        assert first.event in ("history", "status")
+        await events.aclose()
+        await client.signal(order, "approve", {"approver": "dan"})
+        result = await client.wait_for_workflow(order, timeout=30)
+        assert result["result"].endswith("(approved by dan)")
+        assert (await client.get_status(order))["status"] == "COMPLETED"

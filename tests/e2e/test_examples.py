@@ -69,3 +69,43 @@ def test_javascript_fetch_example(stack) -> None:
 def test_go_example(stack) -> None:
     out = run([need("go"), "run", "."], stack.url, cwd=EXAMPLES / "go")
     assert "Result: Ordered 5 Apples...Ordered 3 Bananas..." in out
+
+
+def test_lifecycle_example(stack) -> None:
+    """examples/lifecycle.sh: every lifecycle operation on the shipped orders route."""
+    answers = {}
+    for line in run(["bash", str(EXAMPLES / "lifecycle.sh")], stack.url).strip().splitlines():
+        label, rest = line.split(" ", 1)
+        body, _, status = rest.rpartition(" ")
+        answers[label] = (int(status) if status.isdigit() else None, json.loads(body or rest))
+    assert answers["progress"][1]["result"]["state"] == "awaiting-approval"
+    added = answers["add_item"]
+    assert added[0] == 200
+    assert added[1]["result"] == {"items": 2, "total_cents": 180}
+    assert answers["add_item_again"] == added  # the same key: the update ran once
+    assert answers["bad_item"][0] == 422
+    assert answers["bad_item"][1]["errors"][0]["field"] == "fruit"
+    assert answers["approve"][0] == 202
+    assert answers["result"] == (
+        200,
+        {
+            "workflow_id": answers["start"][1]["workflow_id"],
+            "status": "completed",
+            "result": "Charged 180 cents to alice for 2 items (approved by bob)",
+        },
+    )
+    assert answers["describe"][1]["status"] == "COMPLETED"
+    assert answers["late_item"][0] == 409
+    assert answers["late_item"][1]["code"] == "workflow-closed"
+    assert answers["cancel"][0] == 202
+    assert answers["cancelled_result"][1]["code"] == "workflow-canceled"
+    assert answers["terminate"] == (200, {**answers["terminate"][1], "status": "terminated"})
+    assert answers["update_with_start"][1]["result"] == {"items": 2, "total_cents": 100}
+    assert answers["signal_with_start"][0] == 202
+    assert answers["with_start_result"][1]["result"] == (
+        "Charged 100 cents to erin for 2 items (approved by frank)"
+    )
+    assert answers["list"][0] == 200
+    assert len(answers["list"][1]["workflows"]) <= 2
+    assert answers["count"][0] == 200
+    assert answers["count"][1]["count"] >= 1

@@ -363,12 +363,17 @@ async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _update_failed(request: Request, exc: Exception) -> JSONResponse:
+    """An update the workflow refused with an ApplicationError (its validator, or its handler
+    deciding the request is wrong: Temporal reports both alike) is the caller's 422, with the
+    workflow's message; any other failure is the workflow's 500."""
     assert isinstance(exc, WorkflowUpdateFailedError)
     cause = exc.cause
-    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+    if isinstance(cause, ApplicationError):
+        rejected = UpdateRejected(cause.message, failure_type=cause.type or "ApplicationError")
+        return await _api_error(request, rejected)
     return _problem(
         request, 500, "update-failed", "The update failed", str(cause),
-        {"failure_type": failure_type or "ApplicationError"},
+        {"failure_type": type(cause).__name__},
     )  # fmt: skip
 
 

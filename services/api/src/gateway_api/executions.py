@@ -28,14 +28,13 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
     WorkflowHandle,
-    WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.bodies import NO_BODY
@@ -44,7 +43,6 @@ from gateway_api.errors import (
     IdempotencyKeyReused,
     PayloadTooLarge,
     UpdateNotFound,
-    UpdateRejected,
     WorkflowClosed,
 )
 from gateway_core.routes import CompiledRoute, RouteTable
@@ -174,14 +172,7 @@ async def _finish_update(
     accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
 ) -> UpdateOutcome:
     deadline = asyncio.get_running_loop().time() + wait
-    try:
-        update = await accepted
-    except WorkflowUpdateFailedError as exc:  # refused by the workflow's validator
-        cause = exc.cause
-        raise UpdateRejected(
-            str(cause),
-            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
-        ) from None
+    update = await accepted
     remaining = max(0.0, deadline - asyncio.get_running_loop().time())
     try:
         result = await asyncio.wait_for(update.result(), remaining)
@@ -196,8 +187,7 @@ async def update(
     """Send an update and wait up to ``wait`` seconds for its result.
 
     Raises:
-        UpdateRejected: the workflow's validator refused it.
-        WorkflowUpdateFailedError: the handler failed.
+        WorkflowUpdateFailedError: the workflow refused the update or its handler failed.
     """
     update_id = update_id or uuid.uuid4().hex
     accepted = handle.start_update(

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Every lifecycle operation on the shipped `orders` route, with curl: start, query, update
+# (and a refused one), signal, result, describe, cancel, terminate, the with-start operations,
+# list and count. Each answer is printed on a line of its own, prefixed with what was asked.
+# API_URL defaults to http://localhost:8000; API_AUTH (e.g. "Authorization: Bearer tgw_…") is
+# sent with every call when set.
+set -euo pipefail
+API_URL="${API_URL:-http://localhost:8000}"
+auth=()
+[[ -n "${API_AUTH:-}" ]] && auth=(-H "$API_AUTH")
+json=(-H "Content-Type: application/json")
+key="demo-$(date +%s)-$$"
+
+call() { # call LABEL curl-args...: print "LABEL <status> <body>"
+  local label=$1; shift
+  printf '%s ' "$label"
+  curl -sS "${auth[@]}" -w ' %{http_code}\n' "$@"
+}
+id_of() { sed -E 's/.*"workflow_id":"([^"]+)".*/\1/' <<<"$1"; }
+
+# Start an order at once; it reserves the stock and waits for approval.
+started="$(call start "${json[@]}" -X POST "$API_URL/workflows/orders/async" \
+  -H "Idempotency-Key: $key-1" -d '{"customer":"alice","items":[{"fruit":"APPLE","amount":2}]}')"
+echo "$started"
+id="$(id_of "$started")"
+
+call progress "$API_URL/workflows/$id/queries/progress"
+call add_item -X POST "${json[@]}" "$API_URL/workflows/$id/updates/add_item" \
+  -H "Idempotency-Key: $key-add" -d '{"fruit":"ORANGE","amount":1}'
+call add_item_again -X POST "${json[@]}" "$API_URL/workflows/$id/updates/add_item" \
+  -H "Idempotency-Key: $key-add" -d '{"fruit":"ORANGE","amount":1}'
+call bad_item -X POST "${json[@]}" "$API_URL/workflows/$id/updates/add_item" \
+  -d '{"fruit":"KIWI","amount":1}'
+call approve -X POST "${json[@]}" "$API_URL/workflows/$id/signals/approve" -d '{"approver":"bob"}'
+call result -H "Prefer: wait=20" "$API_URL/workflows/$id/result"
+call describe "$API_URL/workflows/$id"
+call late_item -X POST "${json[@]}" "$API_URL/workflows/$id/updates/add_item" \
+  -d '{"fruit":"BANANA","amount":1}'
+
+# A second order, cancelled: the workflow releases its stock, then closes as cancelled.
+second="$(curl -sS "${auth[@]}" "${json[@]}" -X POST "$API_URL/workflows/orders/async" \
+  -d '{"customer":"carol","items":[{"fruit":"BANANA","amount":4}]}')"
+call cancel -X POST "$API_URL/workflows/$(id_of "$second")/cancel"
+call cancelled_result -H "Prefer: wait=20" "$API_URL/workflows/$(id_of "$second")/result"
+
+# A third, terminated at once with a reason.
+third="$(curl -sS "${auth[@]}" "${json[@]}" -X POST "$API_URL/workflows/orders/async" \
+  -d '{"customer":"dave","items":[{"fruit":"APPLE","amount":1}]}')"
+call terminate -X POST "${json[@]}" "$API_URL/workflows/$(id_of "$third")/terminate" \
+  -d '{"reason":"duplicate order"}'
+
+# With-start: the same Idempotency-Key reaches the same order, started by the first call.
+call update_with_start -X POST "${json[@]}" "$API_URL/workflows/orders/update-with-start/add_item" \
+  -H "Idempotency-Key: $key-2" \
+  -d '{"input":{"customer":"erin","items":[{"fruit":"APPLE","amount":1}]},"arg":{"fruit":"BANANA","amount":2}}'
+call signal_with_start -X POST "${json[@]}" "$API_URL/workflows/orders/signal-with-start/approve" \
+  -H "Idempotency-Key: $key-2" \
+  -d '{"input":{"customer":"erin","items":[{"fruit":"APPLE","amount":1}]},"arg":{"approver":"frank"}}'
+call with_start_result -H "Prefer: wait=20" "$API_URL/workflows/order-$key-2/result"
+
+call list -G "$API_URL/workflows" --data-urlencode "query=WorkflowType = 'OrderWorkflow'" \
+  --data-urlencode "page_size=2"
+call count -G "$API_URL/workflows/count" --data-urlencode "query=WorkflowType = 'OrderWorkflow'"
