@@ -3,6 +3,8 @@ and again after Temporal goes away and returns (a real server stopped and starte
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from temporalio.client import Client
 
@@ -51,10 +53,19 @@ async def test_api_survives_temporal_outages(tmp_path, logs_dir) -> None:
             return (await api.get("/")).json()["temporal_connected"] is False
 
         await assert_eventually(disconnected, timeout=30)
-        response = await api.get(f"/workflows/{workflow_id}/status")
-        assert response.status_code == 503
-        assert response.json()["code"] == "temporal-unavailable"
-        assert response.headers["retry-after"]
+        # Once the probe has failed, every call answers 503 at once, not after the RPC timeout.
+        for method, path, body in [
+            ("GET", f"/workflows/{workflow_id}/status", None),
+            ("GET", f"/workflows/{workflow_id}/result", None),
+            ("POST", "/workflows/shopping/async", BODY),
+            ("POST", "/workflows/shopping", BODY),
+        ]:
+            started_at = time.perf_counter()
+            response = await api.request(method, path, json=body)
+            assert time.perf_counter() - started_at < 1.0, (method, path)
+            assert response.status_code == 503, (method, path, response.text)
+            assert response.json()["code"] == "temporal-unavailable"
+            assert response.headers["retry-after"]
 
         # 4. It returns, with its data (SQLite), and the same client works again.
         server = TemporalDevServer(logs_dir, port=port, db=db)

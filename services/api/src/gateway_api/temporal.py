@@ -61,10 +61,16 @@ class TemporalConnection:
         """The connected client.
 
         Raises:
-            TemporalUnavailable: no connection has succeeded yet.
+            TemporalUnavailable: no connection has succeeded yet, or the last health check
+                failed. Callers then get 503 at once instead of after the RPC timeout; the
+                first check that succeeds restores service.
         """
         if self._client is None:
             raise TemporalUnavailable("Temporal has not been reachable since the API started")
+        if not self.connected:
+            raise TemporalUnavailable(
+                f"Temporal at {self.address} did not answer the last health check"
+            )
         return self._client
 
     def client_for(self, namespace: str | None) -> Client:
