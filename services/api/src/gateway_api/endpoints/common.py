@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
 from gateway_api import executions
+from gateway_api.bodies import NO_BODY
 from gateway_api.context import Call, Target
-from gateway_api.errors import PROBLEM_JSON
+from gateway_api.errors import PROBLEM_JSON, InvalidBody
 from gateway_api.schemas import Problem, UpdateResponse, WorkflowResponse
+from gateway_core.routes import CompiledMessage, FieldError
 
 POLL_AFTER_SECONDS = 1
 """``Retry-After`` on a 202: the poll location itself waits, so the client may ask at once."""
@@ -70,3 +72,32 @@ async def raise_if_closed(target: Target, exc: RPCError) -> None:
     closed = await executions.closed_or_missing(target.handle(), exc)
     if closed is not None:
         raise closed from None
+
+
+def check_argument(message: CompiledMessage, arg: Any, where: str) -> None:
+    """Refuse a signal's, query's or update's argument that does not fit its declaration.
+
+    Args:
+        where: the field the argument came in (``body``, or ``arg`` of a with-start body),
+            which prefixes the fields named in the problem.
+
+    Raises:
+        InvalidBody: an argument for a handler that takes none, none for one that needs it,
+            or one that fails the declared schema.
+    """
+    what = f"{message.kind.value} {message.name!r}"
+    if message.validator is None:
+        if arg is not NO_BODY:
+            raise InvalidBody([FieldError(where, f"{what} takes no argument: send none")])
+    elif arg is NO_BODY:
+        raise InvalidBody([FieldError(where, f"{what} needs an argument")])
+    elif errors := message.validate(arg):
+        if where != "body":
+            errors = [FieldError(_within(where, e.field), e.message) for e in errors]
+        raise InvalidBody(errors)
+
+
+def _within(where: str, field: str) -> str:
+    if field == "body":
+        return where
+    return f"{where}{field}" if field.startswith("[") else f"{where}.{field}"

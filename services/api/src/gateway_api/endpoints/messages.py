@@ -21,7 +21,12 @@ from temporalio.service import RPCError
 from gateway_api import executions
 from gateway_api.bodies import NO_BODY, read_optional_json
 from gateway_api.context import Target, by_id
-from gateway_api.endpoints.common import problems, raise_if_closed, update_answer
+from gateway_api.endpoints.common import (
+    check_argument,
+    problems,
+    raise_if_closed,
+    update_answer,
+)
 from gateway_api.endpoints.starts import IdempotencyKey
 from gateway_api.errors import InvalidBody
 from gateway_api.operations import endpoint
@@ -46,15 +51,7 @@ _UPDATE_RUNNING: dict[int | str, dict[str, Any]] = {
 
 async def _argument(target: Target, message: CompiledMessage) -> Any:
     arg = await read_optional_json(target.call.request, target.call.limits)
-    what = f"{message.kind.value} {message.name!r}"
-    if message.validator is None:
-        if arg is not NO_BODY:
-            raise InvalidBody([FieldError("body", f"{what} takes no argument: send no body")])
-        return arg
-    if arg is NO_BODY:
-        raise InvalidBody([FieldError("body", f"{what} needs an argument")])
-    if errors := message.validate(arg):
-        raise InvalidBody(errors)
+    check_argument(message, arg, "body")
     return arg
 
 

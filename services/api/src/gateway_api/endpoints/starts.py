@@ -27,6 +27,7 @@ from gateway_api.context import OnRoute, on_route
 from gateway_api.endpoints.common import (
     JSON_BODY,
     STILL_RUNNING,
+    check_argument,
     problems,
     still_running,
     update_answer,
@@ -177,13 +178,7 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
     if unknown := sorted(set(body) - {"input", "arg"}):
         raise InvalidBody([FieldError(k, "unknown field") for k in unknown])
     arg = body.get("arg", NO_BODY)
-    if message.validator is None:
-        if arg is not NO_BODY:
-            raise InvalidBody([FieldError("arg", f"{kind.value} {name!r} takes no argument")])
-    elif arg is NO_BODY:
-        raise InvalidBody([FieldError("arg", "field required")])
-    elif errors := message.validate(arg):
-        raise InvalidBody([FieldError(f"arg.{e.field}", e.message) for e in errors])
+    check_argument(message, arg, "arg")
     return body["input"], arg
 
 
