@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e envtest bench clean
+.PHONY: help install run test test-faults lint format unit integration e2e envtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
+
+test-faults: install ## only the fault tests: processes killed and restarted under load, every request counted
+	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_faults.py -m faults -s
 
 bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
 	$(VENV)/bin/python hack/bench_api.py

@@ -153,8 +153,15 @@ class TemporalDevServer(Process):
 class ApiProcess(Process):
     """``python -m gateway_api`` on a free port."""
 
-    def __init__(self, log_dir: Path, *, temporal: str, env: Mapping[str, str] | None = None):
-        self.port = free_port()
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        temporal: str,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+    ):
+        self.port = port or free_port()
         self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(

@@ -11,9 +11,9 @@ from support.tools import redis_dir
 
 
 class RedisServer(Process):
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, port: int | None = None) -> None:
         self.bin_dir = redis_dir()
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         super().__init__(
             f"redis-{self.port}",

@@ -76,5 +76,20 @@ class BuggyWorkflow:
         raise RuntimeError("a bug in the workflow code")
 
 
-TEST_WORKFLOWS = (SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow)
+@workflow.defn
+class BriefWorkflow:
+    """Like SlowWorkflow, with a short activity timeout: an activity lost with a killed worker
+    is retried within seconds, which the fault tests wait for."""
+
+    @workflow.run
+    async def run(self, params: SlowInput) -> str:
+        return await workflow.execute_activity(
+            slow_activity,
+            params.seconds,
+            start_to_close_timeout=timedelta(seconds=3),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200)),
+        )
+
+
+TEST_WORKFLOWS = (SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, BriefWorkflow)
 TEST_ACTIVITIES = (slow_activity, flaky_activity)
