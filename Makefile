@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e envtest bench clean
+.PHONY: help install run test lint format crds unit integration e2e envtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,13 @@ lint: install ## ruff, mypy --strict and hadolint (the Dockerfiles)
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The CRD is generated from the route model (gateway_core.routes); the chart ships a copy.
+CRD_FILES := k8s/crds/workflowroutes.temporal-gateway.dev.yaml \
+	charts/temporal-gateway/crds/workflowroutes.temporal-gateway.dev.yaml
+
+crds: install ## regenerate the WorkflowRoute CRD (both copies) from the route model
+	$(VENV)/bin/python -m gateway_operator.crd $(CRD_FILES)
 
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
 	@hack/envtest-assets.sh

@@ -102,6 +102,14 @@ def test_applied_route_serves_within_seconds(plane, kube_api) -> None:
         ({"authorization": {"read": {"scopes": [], "groups": []}}}, "spec.authorization.read"),
         ({"authorization": {"start": {"scopes": ["has space"]}}}, "spec.authorization.start"),
         ({"authorization": {"start": {"scopes": ["a", "a"]}}}, "spec.authorization.start"),
+        ({"operations": ["start", "start"]}, "spec.operations[1]"),
+        ({"executionTimeoutSeconds": 31536001}, "spec.executionTimeoutSeconds"),
+        ({"workflowId": {"prefix": ""}}, "spec.workflowId.prefix"),
+        ({"signals": [{"name": "has space"}]}, "spec.signals[0].name"),
+        ({"queries": [{"name": "1st"}]}, "spec.queries[0].name"),
+        ({"signals": [{"description": "no name"}]}, "spec.signals[0].name"),
+        ({"updates": [{"name": "go"}, {"name": "go"}]}, "spec.updates[1]"),
+        ({"signals": [{"name": "go", "inputSchema": "object"}]}, "spec.signals[0].inputSchema"),
     ],
 )
 def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:
