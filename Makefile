@@ -32,10 +32,11 @@ run: install ## start Temporal (embedded, UI on :8080), the worker and the API (
 
 DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
 
-lint: install ## ruff, mypy --strict and hadolint (the Dockerfiles)
+lint: install ## ruff, mypy --strict, the import layering contracts and hadolint (the Dockerfiles)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint $(DOCKERFILES)
 
 format: install ## apply ruff's fixes and formatting
@@ -73,7 +74,7 @@ e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
-	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
+	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log
 
 bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
 	$(VENV)/bin/python hack/bench_api.py
