@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint format unit integration e2e envtest bench clean
+.PHONY: help install run test test-faults lint format crds unit integration e2e envtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,15 +32,23 @@ run: install ## start Temporal (embedded, UI on :8080), the worker and the API (
 
 DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
 
-lint: install ## ruff, mypy --strict and hadolint (the Dockerfiles)
+lint: install ## ruff, mypy --strict, the import layering contracts and hadolint (the Dockerfiles)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint $(DOCKERFILES)
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The CRD is generated from the route model (gateway_core.routes); the chart ships a copy.
+CRD_FILES := k8s/crds/workflowroutes.temporal-gateway.dev.yaml \
+	charts/temporal-gateway/crds/workflowroutes.temporal-gateway.dev.yaml
+
+crds: install ## regenerate the WorkflowRoute CRD (both copies) from the route model
+	$(VENV)/bin/python -m gateway_operator.crd $(CRD_FILES)
 
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
 	@hack/envtest-assets.sh
@@ -66,7 +74,7 @@ e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
-	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
+	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log
 
 test-faults: install ## only the fault tests: processes killed and restarted under load, every request counted
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_faults.py -m faults -s

@@ -99,6 +99,14 @@ def test_applied_route_serves_within_seconds(plane, kube_api) -> None:
         ({"authorization": {"read": {"scopes": [], "groups": []}}}, "spec.authorization.read"),
         ({"authorization": {"start": {"scopes": ["has space"]}}}, "spec.authorization.start"),
         ({"authorization": {"start": {"scopes": ["a", "a"]}}}, "spec.authorization.start"),
+        ({"operations": ["start", "start"]}, "spec.operations[1]"),
+        ({"executionTimeoutSeconds": 31536001}, "spec.executionTimeoutSeconds"),
+        ({"workflowId": {"prefix": ""}}, "spec.workflowId.prefix"),
+        ({"signals": [{"name": "has space"}]}, "spec.signals[0].name"),
+        ({"queries": [{"name": "1st"}]}, "spec.queries[0].name"),
+        ({"signals": [{"description": "no name"}]}, "spec.signals[0].name"),
+        ({"updates": [{"name": "go"}, {"name": "go"}]}, "spec.updates[1]"),
+        ({"signals": [{"name": "go", "inputSchema": "object"}]}, "spec.signals[0].inputSchema"),
     ],
 )
 def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:
@@ -129,11 +137,40 @@ def test_path_conflict_is_shown_and_resolved(plane, kube_api) -> None:
     plane.kubectl("delete", "workflowroute", "second", "-n", NS)
 
 
-def test_schema_that_does_not_compile_is_not_accepted(plane) -> None:
-    apply(plane, [route_doc("uncompilable", inputSchema={"type": "objekt"})])
+def test_overlapping_id_prefix_is_shown_and_resolved(plane, kube_api) -> None:
+    # Same creation second or not, the tie-break (namespace/name) keeps "prefixed" the older.
+    apply(plane, [route_doc("prefixed", workflowId={"prefix": "pfx-"})])
+    wait_for_condition(plane, "default", "prefixed", "Ready", "True")
+    apply(plane, [route_doc("prefixed-more", workflowId={"prefix": "pfx-more-"})])
+    refused = wait_for_condition(plane, "default", "prefixed-more", "Accepted", "False")
+    assert refused["reason"] == "IdPrefixConflict"
+    assert "default/prefixed" in refused["message"]
+    assert "'pfx-more-'" in refused["message"]
+    assert "'pfx-'" in refused["message"]
+    assert "IdPrefixConflict" in plane.kubectl("get", "wfr", "prefixed-more", "-o", "wide")
+    eventually(lambda: serves(kube_api, "prefixed"))
+
+    apply(plane, [route_doc("prefixed-more", workflowId={"prefix": "more-"})])
+    wait_for_condition(plane, "default", "prefixed-more", "Ready", "True")
+    eventually(lambda: serves(kube_api, "prefixed-more"))
+    plane.kubectl("delete", "workflowroute", "prefixed", "prefixed-more")
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"inputSchema": {"type": "objekt"}}, "spec.inputSchema.type"),
+        (
+            {"signals": [{"name": "go", "inputSchema": {"type": "objekt"}}]},
+            "spec.signals[0].inputSchema.type",
+        ),
+    ],
+)
+def test_schema_that_does_not_compile_is_not_accepted(plane, spec, field) -> None:
+    apply(plane, [route_doc("uncompilable", **spec)])
     condition = wait_for_condition(plane, "default", "uncompilable", "Accepted", "False")
     assert condition["reason"] == "InvalidSchema"
-    assert "spec.inputSchema" in condition["message"]
+    assert condition["message"].startswith(f"{field}: "), condition["message"]
     plane.kubectl("delete", "workflowroute", "uncompilable")
 
 

@@ -122,6 +122,7 @@ BASE = {"path": "p", "workflowType": "W", "taskQueue": "q"}
         {"start": {"scopes": ["has space"]}},
         {"start": {"scopes": [""]}},
         {"start": {"scopes": ["x" * 129]}},
+        {"start": {"scopes": ["orders:start\n"]}},  # $ is the end, not before a newline
         {"start": {"roles": ["a"]}},
         {"delete": {"scopes": ["a"]}},
         {"start": {"scopes": "orders:start"}},

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
+from gateway_operator.crd import FILES
 from support.procs import ROOT
 
 CRD = "workflowroutes.temporal-gateway.dev.yaml"
+
+
+@pytest.mark.parametrize("path", [str(p) for p in FILES])
+def test_committed_crd_is_the_generated_one(path: str) -> None:
+    from gateway_operator.crd import render
+
+    assert (ROOT / path).read_text() == render(), f"{path} is stale: run `make crds`"
+
+
+def test_crd_generator_refuses_a_list_without_a_list_type(monkeypatch) -> None:
+    from gateway_operator import crd
+
+    without = {k: v for k, v in crd.LIST_TYPES.items() if k[1] != "signals"}
+    monkeypatch.setattr(crd, "LIST_TYPES", without)
+    with pytest.raises(crd.CrdError, match="signals"):
+        crd.render()
 
 
 def test_chart_ships_the_same_crd_as_k8s() -> None:

@@ -79,8 +79,50 @@ def settled(routes: list[ObservedRoute], now: str = NOW) -> list[ObservedRoute]:
             [route("a", "p", namespace="x", created=T1), route("a", "p", namespace="y")],
             {"y/a": (True, "Accepted"), "x/a": (False, "PathConflict")},
         ),
+        (
+            [route("s", signals=[{"name": "go", "inputSchema": {"type": "objekt"}}])],
+            {"apps/s": (False, "InvalidSchema")},
+        ),
+        (
+            [route("s", updates=[{"name": "go"}, {"name": "go"}])],
+            {"apps/s": (False, "InvalidSpec")},
+        ),
+        # Overlapping workflow id prefixes: the older route keeps its prefix.
+        (
+            # The default prefixes "orders-" and "orders-eu-" overlap.
+            [route("eu", "orders-eu", created=T1), route("orders")],
+            {"apps/orders": (True, "Accepted"), "apps/eu": (False, "IdPrefixConflict")},
+        ),
+        (
+            # Whichever is the longer: the newer shorter prefix is refused too.
+            [route("short", workflowId={"prefix": "o"}, created=T1),
+             route("long", workflowId={"prefix": "order-"})],
+            {"apps/long": (True, "Accepted"), "apps/short": (False, "IdPrefixConflict")},
+        ),
+        (
+            [route("a", workflowId={"prefix": "same-"}, namespace="x", created=T1),
+             route("b", workflowId={"prefix": "same-"}, namespace="y")],
+            {"y/b": (True, "Accepted"), "x/a": (False, "IdPrefixConflict")},
+        ),
+        (
+            # Neither starts with the other: both served.
+            [route("a", workflowId={"prefix": "ab-"}), route("b", workflowId={"prefix": "ac-"})],
+            {"apps/a": (True, "Accepted"), "apps/b": (True, "Accepted")},
+        ),
+        (
+            # A route refused for its path holds no prefix.
+            [route("old", "p"), route("new", "p", workflowId={"prefix": "q"}, created=T1),
+             route("q", workflowId={"prefix": "q-"}, created=T2)],
+            {"apps/old": (True, "Accepted"), "apps/new": (False, "PathConflict"),
+             "apps/q": (True, "Accepted")},
+        ),
+        (
+            # An explicit prefix clears a default one's overlap.
+            [route("orders"), route("eu", "orders-eu", workflowId={"prefix": "eu-"}, created=T1)],
+            {"apps/orders": (True, "Accepted"), "apps/eu": (True, "Accepted")},
+        ),
     ],
-)
+)  # fmt: skip
 def test_verdicts(routes, verdicts) -> None:
     result = plan(routes, None, NOW)
     assert {k: (v.accepted, v.reason) for k, v in result.verdicts.items()} == verdicts
@@ -96,6 +138,25 @@ def test_conflict_message_names_the_owner() -> None:
     result = plan([route("new", "p", created=T1), route("old", "p")], None, NOW)
     assert "apps/old" in result.verdicts["apps/new"].message
     assert "/workflows/p" in conditions(result, "apps/old")["Ready"]["message"]
+
+
+def test_prefix_conflict_message_names_the_route_and_both_prefixes() -> None:
+    older = route("orders", created=T0)
+    newer = route("eu", "orders-eu", namespace="shop", created=T1)
+    result = plan([newer, older], None, NOW)
+    message = result.verdicts["shop/eu"].message
+    assert "'orders-eu-'" in message
+    assert "'orders-'" in message
+    assert "apps/orders" in message
+    assert conditions(result, "shop/eu")["Ready"]["reason"] == "NotAccepted"
+    table = parse_documents(result.table[TABLE_KEY], source="t")
+    assert [r.name for r in table] == ["orders"]
+
+
+def test_message_schema_error_names_the_message() -> None:
+    bad = route("s", signals=[{"name": "go"}, {"name": "stop", "inputSchema": {"type": "objekt"}}])
+    message = plan([bad], None, NOW).verdicts["apps/s"].message
+    assert message.startswith("spec.signals[1].inputSchema")
 
 
 def test_invalid_spec_message_names_the_field() -> None:

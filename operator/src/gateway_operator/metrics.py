@@ -23,7 +23,7 @@ ROUTES = Gauge(
 for _result in ("changed", "unchanged", "error"):
     RECONCILES.labels(result=_result)
 
-REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict")
+REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict", "IdPrefixConflict")
 
 
 def set_routes(by_reason: Mapping[str, int]) -> None:

@@ -7,8 +7,10 @@ unit test.
 
 Rules:
 - A route is *accepted* when its spec is valid (the API server checked types and CEL rules; the
-  model and the JSON Schema compilation are checked here) and its path is free. Of two routes
-  claiming a path, the older (creation time, then namespace/name) keeps it.
+  model and the JSON Schema compilation are checked here), its path is free and its workflow id
+  prefix overlaps no other's (the API finds a workflow's route by that prefix). Of two routes
+  claiming a path or overlapping prefixes, the older (creation time, then namespace/name) keeps
+  it, so :func:`~gateway_core.routes.build_table` never refuses the table.
 - The table holds the accepted routes, sorted by path, with a content-derived version.
 - Each route gets ``Accepted`` and ``Ready`` conditions with ``observedGeneration``, as Gateway
   API routes do; ``lastTransitionTime`` changes only when a condition's status does.
@@ -30,6 +32,7 @@ from gateway_core.routes import (
     build_table,
     compile_route,
     dump_table,
+    prefix_conflict,
 )
 
 TABLE_KEY = "routes.yaml"
@@ -87,10 +90,11 @@ def _compile(route: ObservedRoute) -> CompiledRoute | Verdict:
     try:
         return compile_route(document, source=route.key)
     except RouteConfigError as exc:
-        reason = (
-            "InvalidSchema" if (exc.field or "").startswith("spec.inputSchema") else "InvalidSpec"
+        # spec.inputSchema..., or a message's: spec.signals[0].inputSchema...
+        schema = "inputSchema" in (exc.field or "").split(".")[:3]
+        return Verdict(
+            False, "InvalidSchema" if schema else "InvalidSpec", f"{exc.field}: {exc.message}"
         )
-        return Verdict(False, reason, f"{exc.field}: {exc.message}")
 
 
 def _condition(
@@ -145,6 +149,7 @@ def plan(
     claimed: dict[str, CompiledRoute] = {}
     verdicts: dict[str, Verdict] = {}
     paths: dict[str, str] = {}
+    prefixes: dict[str, str] = {}  # accepted routes' id prefixes, to their namespace/name
     for route in sorted(routes, key=lambda r: (r.created, r.namespace, r.name)):
         compiled = _compile(route)
         if isinstance(compiled, Verdict):
@@ -159,8 +164,21 @@ def plan(
                 f"{owner.namespace}/{owner.name}",
             )
             continue
+        prefix = compiled.spec.id_prefix
+        holder = prefix_conflict(prefix, prefixes)
+        if holder is not None:
+            held = next(p for p, key in prefixes.items() if key == holder)
+            verdicts[route.key] = Verdict(
+                False,
+                "IdPrefixConflict",
+                f"workflow id prefix {prefix!r} overlaps the prefix {held!r} of the older route "
+                f"{holder} (one starts with the other, so an id could not name its route); "
+                "set spec.workflowId.prefix",
+            )
+            continue
         claimed[compiled.spec.path] = compiled
         paths[route.key] = compiled.spec.path
+        prefixes[prefix] = route.key
         verdicts[route.key] = Verdict(True, "Accepted", "route accepted")
 
     table = build_table(claimed.values(), source="WorkflowRoutes")

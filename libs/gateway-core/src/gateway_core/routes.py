@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import jsonschema
 import yaml
@@ -53,10 +53,15 @@ MESSAGE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
 
 class _Model(BaseModel):
-    """Kubernetes style: camelCase on the wire, unknown fields refused, values frozen."""
+    """Kubernetes style: camelCase on the wire, unknown fields refused, values frozen. The
+    attribute docstrings are the fields' descriptions, in the JSON Schema and so in the CRD."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -165,7 +170,9 @@ class MessageKind(StrEnum):
 
 
 # Scope and group names end up in logs and problem documents: printable, no spaces.
-_GRANT_NAME = r"^[\x21-\x7e]{1,128}$"
+GrantName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+# Temporal accepts longer timeouts; a year is already past any HTTP caller's patience.
+MAX_TIMEOUT_SECONDS = 365 * 24 * 3600
 
 
 def _upper_snake(camel: str) -> str:
@@ -214,16 +221,10 @@ class Requirement(_Model):
     """Who may do one kind of operation: holders of any of ``scopes``, members of any of
     ``groups``. At least one name is required, so an empty block cannot open a route."""
 
-    scopes: tuple[str, ...] = Field(default=(), max_length=32)
-    groups: tuple[str, ...] = Field(default=(), max_length=32)
-
-    @field_validator("scopes", "groups")
-    @classmethod
-    def _names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for name in names:
-            if not re.match(_GRANT_NAME, name):
-                raise ValueError(f"{name!r}: 1-128 printable characters without spaces")
-        return names
+    scopes: tuple[GrantName, ...] = Field(default=(), max_length=32)
+    """API key scopes or token scopes (printable, no spaces), any of which grants access."""
+    groups: tuple[GrantName, ...] = Field(default=(), max_length=32)
+    """Token groups, membership of any of which grants access."""
 
     @model_validator(mode="after")
     def _not_empty(self) -> Requirement:
@@ -237,12 +238,21 @@ class AuthorizationSpec(_Model):
     but administrators."""
 
     start: Requirement | None = None
+    """Who may start workflows: ``POST /workflows/<path>``, ``/async`` and the with-start
+    operations (which also need ``signal`` or ``update``)."""
     read: Requirement | None = None
+    """Who may read workflows started through this route: describe, status, result, events,
+    list."""
     signal: Requirement | None = None
+    """Who may signal them."""
     query: Requirement | None = None
+    """Who may query them."""
     update: Requirement | None = None
+    """Who may send them updates."""
     cancel: Requirement | None = None
+    """Who may cancel them."""
     terminate: Requirement | None = None
+    """Who may terminate them."""
 
     def requirement(self, access: Access) -> Requirement | None:
         found: Requirement | None = getattr(self, access.value)
@@ -267,14 +277,19 @@ class WorkflowRouteSpec(_Model):
     path: str = Field(min_length=1, max_length=63, pattern=PATH_PATTERN)
     """The segment after ``/workflows/``."""
     workflow_type: str = Field(min_length=1, max_length=255)
+    """The Temporal workflow type to start."""
     task_queue: str = Field(min_length=1, max_length=255)
+    """The task queue a worker for that workflow polls."""
     namespace: str | None = Field(default=None, min_length=1, max_length=255)
-    """Temporal namespace; None means the API's configured namespace."""
+    """Temporal namespace. Unset: the API's configured namespace."""
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     """JSON Schema (2020-12) for the request body; requests that fail it never reach Temporal."""
     workflow_id: WorkflowIdSpec = Field(default_factory=WorkflowIdSpec)
-    execution_timeout_seconds: int | None = Field(default=None, gt=0)
-    run_timeout_seconds: int | None = Field(default=None, gt=0)
+    """How the gateway names the workflows it starts."""
+    execution_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    """Temporal's workflow execution timeout (all runs). Unset: none."""
+    run_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    """Temporal's workflow run timeout (one run); at most the execution timeout."""
     sync_wait_seconds: float = Field(default=30.0, gt=0, le=300)
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
@@ -283,7 +298,9 @@ class WorkflowRouteSpec(_Model):
     signals: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
     """The signals callers may send; any other name answers 404."""
     queries: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
+    """The queries callers may send; any other name answers 404."""
     updates: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
+    """The updates callers may send; any other name answers 404."""
     authorization: AuthorizationSpec | None = None
     """Scopes or groups required per kind of operation. Unset: only administrators (the API's
     admin scope) may use the route once authentication is on; nothing is open by accident."""
