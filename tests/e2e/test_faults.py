@@ -7,6 +7,7 @@ without an answer past its bound. ``make test-faults`` runs only these; each pri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -22,6 +23,7 @@ from temporalio.client import Client
 from support.careful import CarefulLoad, Tally
 from support.kube import apply
 from support.procs import (
+    ROOT,
     ApiProcess,
     TemporalDevServer,
     WorkerProcess,
@@ -79,10 +81,8 @@ async def settle(client: Client, query: str, expected: int) -> tuple[int, int]:
         seen = await in_temporal(client, query)
         return seen[0] >= expected
 
-    try:
+    with contextlib.suppress(AssertionError):  # the assertion in check() says what differs
         await assert_eventually(caught_up, timeout=60, interval=0.5)
-    except AssertionError:
-        pass
     return seen
 
 
@@ -122,8 +122,8 @@ async def test_worker_killed_mid_activity(temporal_server, logs_dir, tmp_path) -
             return done.count == len(load.tally.acknowledged)
 
         await assert_eventually(all_completed, timeout=90, interval=0.5)
-        check("worker killed", load.tally, await settle(client, query, len(load.tally.acknowledged)),
-              (killed_at, back_at))  # fmt: skip
+        counted = await settle(client, query, len(load.tally.acknowledged))
+        check("worker killed", load.tally, counted, (killed_at, back_at))
     finally:
         api.stop()
         worker.stop()
@@ -234,8 +234,8 @@ async def test_redis_restarted_under_shared_rate_limits(temporal_server, logs_di
             back_at = time.monotonic()
             await load.acknowledged(8, timeout=60)
         query = f"TaskQueue = '{queue}'"
-        check("Redis restarted", load.tally,
-              await settle(client, query, len(load.tally.acknowledged)), (stopped_at, back_at))  # fmt: skip
+        counted = await settle(client, query, len(load.tally.acknowledged))
+        check("Redis restarted", load.tally, counted, (stopped_at, back_at))
     finally:
         api.stop()
         worker.stop()
@@ -261,8 +261,8 @@ async def test_slow_worker_sync_calls_end_with_202_and_complete(
         # Each 202 came at the wait limit (0.5 s), not after the workflow's 1.5 s.
         assert max(a.seconds for a in waits) < 1.4, max(a.seconds for a in waits)
         query = f"TaskQueue = '{queue}'"
-        check("slow worker", load.tally,
-              await settle(client, query, len(load.tally.acknowledged)), (started, time.monotonic()))  # fmt: skip
+        counted = await settle(client, query, len(load.tally.acknowledged))
+        check("slow worker", load.tally, counted, (started, time.monotonic()))
         done = await client.count_workflows(f"{query} AND ExecutionStatus = 'Completed'")
         assert done.count == len(load.tally.acknowledged)
     finally:
@@ -276,7 +276,14 @@ async def test_operator_killed_while_a_route_changes(plane, operator, kube_api, 
     client = await Client.connect(stack.temporal.address)
     path = f"faults-{uuid.uuid4().hex[:6]}"
     body = {"items": [{"fruit": "APPLE", "amount": 1}]}
-    version = httpx.get(kube_api.url + "/", timeout=5).json()["routes_version"]
+    http = httpx.AsyncClient(base_url=kube_api.url, timeout=5)
+    apply(plane, (ROOT / "k8s" / "routes" / "shopping.yaml").read_text())
+
+    async def shopping_served() -> bool:
+        return (await http.post("/workflows/shopping/async", json=body)).status_code == 200
+
+    await assert_eventually(shopping_served, timeout=90, interval=0.5)
+    version = (await http.get("/")).json()["routes_version"]
     async with CarefulLoad([kube_api.url], "/workflows/shopping/async", body) as load:
         await load.acknowledged(5)
         operator.proc.signal(signal.SIGKILL)
@@ -284,13 +291,13 @@ async def test_operator_killed_while_a_route_changes(plane, operator, kube_api, 
         killed_at = time.monotonic()
         apply(plane, [new_route(path)])
         await load.acknowledged(10)  # served all along, from the last table
-        assert httpx.get(kube_api.url + "/", timeout=5).json()["routes_version"] == version
-        missing = httpx.post(f"{kube_api.url}/workflows/{path}/async", json=body, timeout=5)
+        assert (await http.get("/")).json()["routes_version"] == version
+        missing = await http.post(f"/workflows/{path}/async", json=body)
         assert missing.status_code == 404  # nobody reconciled the change yet
         operator.start()
 
         async def served() -> bool:
-            response = httpx.post(f"{kube_api.url}/workflows/{path}/async", json=body, timeout=5)
+            response = await http.post(f"/workflows/{path}/async", json=body)
             return response.status_code == 200
 
         await assert_eventually(served, timeout=90, interval=0.5)
@@ -301,6 +308,7 @@ async def test_operator_killed_while_a_route_changes(plane, operator, kube_api, 
         await client.get_workflow_handle(i).describe() for i in load.tally.acknowledged.values()
     ]
     check("operator killed", load.tally, (len(found), 0), (killed_at, back_at))
+    await http.aclose()
     plane.kubectl("delete", "workflowroute", path, "-n", "default")
 
 
