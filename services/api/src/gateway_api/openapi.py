@@ -94,7 +94,9 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
     for template, item in spec["paths"].items():
         for method, op in item.items():
             if "x-gateway-operation" not in op:
-                op["security"] = []  # the probes: open, so a load balancer can ask
+                # The probes: open, so a load balancer can ask; said explicitly, as an
+                # operation without `security` would inherit a document-wide requirement.
+                op.setdefault("security", [])
                 paths.setdefault(template, {})[method] = op
                 continue
             _problem_responses(op)
