@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint format crds unit integration e2e envtest bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,12 +32,31 @@ run: install ## start Temporal (embedded, UI on :8080), the worker and the API (
 
 DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
 
-lint: install ## ruff, mypy --strict, the import layering contracts and hadolint (the Dockerfiles)
+lint: install openapi-lint ## ruff, mypy --strict, the import layering contracts, hadolint (the Dockerfiles) and Redocly (the OpenAPI)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+# Redocly CLI, openapi-typescript and tsc, from tools/openapi's lock file; npm's cache makes a
+# reinstall quick, the stamp skips it while the lock is unchanged.
+OPENAPI_TOOLS := tools/openapi
+$(OPENAPI_TOOLS)/node_modules/.installed: $(OPENAPI_TOOLS)/package-lock.json
+	npm ci --prefix $(OPENAPI_TOOLS) --no-audit --no-fund --loglevel=error
+	touch $@
+
+openapi-tools: $(OPENAPI_TOOLS)/node_modules/.installed ## install the Node tools that check the OpenAPI document
+
+# The document as served with the shipped routes, and with the test route that declares every
+# kind of message (so each operation shape is linted); zero errors, or the target fails.
+openapi-lint: install openapi-tools ## Redocly's recommended rules on the API's OpenAPI document
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	$(VENV)/bin/python -m gateway_api.openapi k8s/routes -o "$$tmp/shipped.json"; \
+	$(VENV)/bin/python -m gateway_api.openapi k8s/routes tests/support/routes -o "$$tmp/messages.json"; \
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(OPENAPI_TOOLS)/node_modules/.bin/redocly lint --config $(OPENAPI_TOOLS)/redocly.yaml \
+		"$$tmp/shipped.json" "$$tmp/messages.json"
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -70,11 +89,11 @@ unit: install ## only the unit tests (no network)
 integration: install ## only the tests against a real Temporal dev server
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" $(VENV)/bin/pytest tests/integration
 
-e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
+e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
-	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log
+	rm -rf $(VENV) $(OPENAPI_TOOLS)/node_modules .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log
 
 test-faults: install ## only the fault tests: processes killed and restarted under load, every request counted
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_faults.py -m faults -s

@@ -216,7 +216,8 @@ class WorkerProcess(Process):
 
 def sample_worker(log_dir: Path, *, temporal: str, task_queue: str) -> WorkerProcess:
     """A worker process on ``task_queue`` hosting the test workflows of
-    :mod:`support.sample_workflows`, through the real worker service code."""
+    :mod:`support.sample_workflows` and :mod:`support.message_workflows`, through the real
+    worker service code."""
     return WorkerProcess(
         log_dir,
         temporal=temporal,

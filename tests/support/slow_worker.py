@@ -1,5 +1,5 @@
-"""A worker process hosting the test workflows, run through the real worker service code:
-``python -m support.slow_worker`` (with ``tests`` on PYTHONPATH)."""
+"""A worker process hosting the test workflows (the sample and the message ones), run through
+the real worker service code: ``python -m support.slow_worker`` (with ``tests`` on PYTHONPATH)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from gateway_core.logging import configure_logging
 from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import run
+from support.message_workflows import MESSAGE_WORKFLOWS
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 if __name__ == "__main__":
     configure_logging(service="slow-worker", fmt="json")
-    asyncio.run(run(WorkerSettings(), connect_config(), TEST_WORKFLOWS, TEST_ACTIVITIES))
+    asyncio.run(
+        run(
+            WorkerSettings(),
+            connect_config(),
+            [*TEST_WORKFLOWS, *MESSAGE_WORKFLOWS],
+            TEST_ACTIVITIES,
+        )
+    )

@@ -76,9 +76,9 @@ async def test_new_route_serves_and_deleted_route_404s(api, routes_dir) -> None:
     after = (await api.get("/")).json()["routes_version"]
     assert after != before
     spec = (await api.get("/openapi.json")).json()
-    assert spec["paths"]["/workflows/refunds"]["post"]["requestBody"]["content"][
-        "application/json"
-    ]["schema"]["required"] == ["n"]
+    body = spec["paths"]["/workflows/refunds"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"] == {"$ref": "#/components/schemas/refunds.input"}
+    assert spec["components"]["schemas"]["refunds.input"]["required"] == ["n"]
     assert "/workflows/refunds/async" in spec["paths"]
 
     (routes_dir / "refunds.yaml").unlink()

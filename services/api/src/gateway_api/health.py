@@ -11,12 +11,17 @@ from fastapi.responses import JSONResponse
 
 from gateway_api.auth import DISABLED_WARNING
 from gateway_api.deps import Auth, Connection, Settings, Store
-from gateway_api.schemas import HealthResponse
+from gateway_api.schemas import HealthResponse, Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/", response_model=HealthResponse, summary="Is the API up, and can it reach Temporal?")
+@router.get(
+    "/",
+    response_model=HealthResponse,
+    summary="Is the API up, and can it reach Temporal?",
+    operation_id="health.root",
+)
 async def root(
     connection: Connection, settings: Settings, store: Store, auth: Auth
 ) -> HealthResponse:
@@ -30,12 +35,20 @@ async def root(
     )
 
 
-@router.get("/livez", summary="Liveness probe")
+@router.get("/livez", summary="Liveness probe", operation_id="health.livez")
 async def livez() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: 503 while Temporal is unreachable or no routes loaded")
+@router.get(
+    "/readyz",
+    summary="Readiness: 503 while Temporal is unreachable or no routes loaded",
+    operation_id="health.readyz",
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "Not ready: retry after Retry-After seconds"},
+    },
+)
 async def readyz(connection: Connection, store: Store) -> JSONResponse:
     body = {"temporal_connected": connection.connected, "routes_loaded": store.table is not None}
     if not all(body.values()):

@@ -89,6 +89,7 @@ def access(operation: Operation) -> Access:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+OPERATION_ID_SCOPE = "workflows"
 
 
 def endpoint(
@@ -104,12 +105,17 @@ def endpoint(
 
     ``method``, ``path`` and ``summary`` override the row for a second form of the same
     operation (``GET`` for a query without arguments, the poll location of an update).
+
+    The OpenAPI operationId is ``workflows.<handler name>``: stable while the code is, and
+    unique because handler names are. :mod:`gateway_api.openapi` derives the per-route and
+    per-message ids from it.
     """
     row = OPERATIONS[operation]
 
     extra = {**kwargs.pop("openapi_extra", {}), "x-gateway-operation": operation.value}
 
     def register(handler: F) -> F:
+        kwargs.setdefault("operation_id", f"{OPERATION_ID_SCOPE}.{handler.__name__}")
         router.add_api_route(
             path or row.path,
             handler,

@@ -25,6 +25,12 @@ class HealthResponse(BaseModel):
     )
 
 
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready", "not ready"])
+    temporal_connected: bool
+    routes_loaded: bool
+
+
 class WorkflowResponse(BaseModel):
     """A started or finished workflow."""
 

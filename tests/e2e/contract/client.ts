@@ -1,0 +1,154 @@
+// Every operation of the live API through a client generated from its own /openapi.json
+// (openapi-typescript's `paths`, called with openapi-fetch). tsc compiles this against the
+// generated types first, so a body, parameter or response the document gets wrong is a type
+// error before it is a test failure. Run by tests/e2e/test_generated_client.py, which passes
+// GATEWAY_URL and checks that the operations printed at the end are all the document's.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema.js";
+
+type Problem = components["schemas"]["Problem"];
+
+const api = createClient<paths>({ baseUrl: process.env.GATEWAY_URL! });
+const called = new Set<string>();
+const record: Middleware = {
+  onRequest({ request, schemaPath }) {
+    called.add(`${request.method} ${schemaPath}`);
+    return undefined;
+  },
+};
+api.use(record);
+
+function ok<T>(result: { data?: T; error?: unknown; response: Response }, status = 200): T {
+  assert.equal(result.response.status, status, JSON.stringify(result.error ?? result.data));
+  assert.ok(result.data !== undefined);
+  return result.data;
+}
+
+function problem(result: { error?: Problem; response: Response }, status: number, code: string) {
+  assert.equal(result.response.status, status);
+  assert.equal(result.response.headers.get("content-type"), "application/problem+json");
+  assert.equal(result.error?.code, code);
+}
+
+async function eventually<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("not true within 10 s");
+}
+
+const key = () => randomUUID().replaceAll("-", "");
+const workflow = (workflow_id: string) => ({ params: { path: { workflow_id } } });
+
+// Probes.
+assert.equal(ok(await api.GET("/")).status, "running");
+assert.equal(ok(await api.GET("/livez")).status, "ok");
+assert.equal(ok(await api.GET("/readyz")).status, "ready");
+
+// The shipped shopping route: a synchronous start, an asynchronous one.
+const bought = ok(await api.POST("/workflows/shopping", { body: { items: [{ fruit: "APPLE", amount: 2 }] } }));
+assert.equal(bought.result, "Ordered 2 Apples...");
+const shopping = ok(await api.POST("/workflows/shopping/async", { body: { items: [{ fruit: "ORANGE", amount: 1 }] } }));
+assert.equal(shopping.status, "started");
+
+// The tally route: a start that finishes at once, then one that stays open for messages.
+assert.equal(ok(await api.POST("/workflows/tally", { body: { start: 7, open: false } })).result, 7);
+const started = ok(
+  await api.POST("/workflows/tally/async", {
+    body: { start: 1 },
+    params: { header: { "Idempotency-Key": key() } },
+  }),
+);
+const id = started.workflow_id;
+assert.ok(id.startsWith("tally."));
+assert.equal(ok(await api.GET("/workflows/{workflow_id}/status", workflow(id))).status, "RUNNING");
+const described = ok(await api.GET("/workflows/{workflow_id}", workflow(id)));
+assert.equal(described.route, "tally");
+assert.equal(described.workflow_type, "TallyWorkflow");
+
+assert.equal(
+  ok(await api.POST("/workflows/{workflow_id}/signals/add", { ...workflow(id), body: { amount: 4 } }), 202)
+    .status,
+  "signaled",
+);
+const total = async (workflowId: string, expected: number) =>
+  eventually(async () => {
+    const answer = ok(await api.GET("/workflows/{workflow_id}/queries/total_now", workflow(workflowId)));
+    return answer.result === expected ? answer : undefined;
+  });
+await total(id, 5);
+assert.equal(ok(await api.POST("/workflows/{workflow_id}/queries/total_now", workflow(id))).result, 5);
+const exceeds = ok(await api.POST("/workflows/{workflow_id}/queries/exceeds", { ...workflow(id), body: { value: 3 } }));
+assert.equal(exceeds.result, true);
+
+const updated = ok(
+  await api.POST("/workflows/{workflow_id}/updates/set_total", { ...workflow(id), body: { value: 10 } }),
+);
+assert.deepEqual([updated.status, updated.result], ["completed", 5]);
+const again = ok(
+  await api.GET("/workflows/{workflow_id}/updates/set_total/{update_id}", {
+    params: { path: { workflow_id: id, update_id: updated.update_id } },
+  }),
+);
+assert.equal(again.result, 5);
+
+ok(await api.POST("/workflows/{workflow_id}/signals/finish", workflow(id)), 202);
+const result = ok(await api.GET("/workflows/{workflow_id}/result", { params: { path: { workflow_id: id }, query: { wait: 10 } } }));
+assert.deepEqual([result.status, result.result], ["completed", 10]);
+problem(
+  await api.POST("/workflows/{workflow_id}/updates/set_total", { ...workflow(id), body: { value: 1 } }),
+  409,
+  "workflow-closed",
+);
+
+// With-start: the first signal starts the workflow, the second (same key, same id) reaches it.
+const business = key();
+const signaled = ok(
+  await api.POST("/workflows/tally/signal-with-start/add", {
+    body: { input: { start: 2 }, arg: { amount: 3 } },
+    params: { header: { "Idempotency-Key": business } },
+  }),
+  202,
+);
+await total(signaled.workflow_id, 5);
+ok(
+  await api.POST("/workflows/tally/signal-with-start/finish", {
+    body: { input: { start: 2 } },
+    params: { header: { "Idempotency-Key": business } },
+  }),
+  202,
+);
+const closed = ok(await api.GET("/workflows/{workflow_id}/result", { params: { path: { workflow_id: signaled.workflow_id }, query: { wait: 10 } } }));
+assert.equal(closed.result, 5);
+
+const withUpdate = ok(
+  await api.POST("/workflows/tally/update-with-start/set_total", {
+    body: { input: { start: 0 }, arg: { value: 9 } },
+    params: { header: { "Idempotency-Key": key() } },
+  }),
+);
+assert.deepEqual([withUpdate.status, withUpdate.result], ["completed", 0]);
+
+// Stopping: cancel (the workflow closes as canceled), terminate.
+const cancel = ok(await api.POST("/workflows/{workflow_id}/cancel", workflow(withUpdate.workflow_id)), 202);
+assert.equal(cancel.status, "cancel-requested");
+problem(
+  await api.GET("/workflows/{workflow_id}/result", { params: { path: { workflow_id: withUpdate.workflow_id }, query: { wait: 10 } } }),
+  409,
+  "workflow-canceled",
+);
+const victim = ok(await api.POST("/workflows/tally/async", { body: { start: 0 } })).workflow_id;
+const terminated = ok(
+  await api.POST("/workflows/{workflow_id}/terminate", { ...workflow(victim), body: { reason: "contract test" } }),
+);
+assert.equal(terminated.status, "terminated");
+assert.equal(ok(await api.GET("/workflows/{workflow_id}/status", workflow(victim))).status, "TERMINATED");
+
+// A typed problem for an id no workflow has.
+problem(await api.GET("/workflows/{workflow_id}/status", workflow("tally." + key())), 404, "workflow-not-found");
+
+console.log(JSON.stringify({ called: [...called].sort() }));

@@ -1,0 +1,219 @@
+"""The OpenAPI document, built from route tables made here: every operation a route allows at
+its concrete path, valid shapes (no colliding templates, unique ids), examples that pass the
+schemas they illustrate. Redocly lints the same document in `make lint`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from gateway_api import examples
+from gateway_api.app import create_app
+from gateway_api.openapi import build
+from gateway_core.routes import Operation, RouteTable, build_table, load_routes
+from support.gateway import dev_settings, route
+from support.procs import ROOT
+
+SHIPPED = load_routes(ROOT / "k8s" / "routes")
+TALLY = load_routes(ROOT / "tests" / "support" / "routes")
+PROBES = {"/", "/livez", "/readyz"}
+ARG = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
+
+
+def spec_for(*tables: RouteTable) -> dict[str, Any]:
+    table = build_table([r for t in tables for r in t.routes.values()])
+    return create_app(dev_settings(), routes=table).openapi()
+
+
+def operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m.upper(), p): op for p, item in spec["paths"].items() for m, op in item.items()}
+
+
+def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A validator for ``schema`` that resolves refs into the document."""
+    return {**schema, "components": spec["components"]}
+
+
+def test_every_operation_of_the_shipped_and_test_routes() -> None:
+    ops = operations(spec_for(SHIPPED, TALLY))
+    assert set(ops) == {
+        ("GET", "/"), ("GET", "/livez"), ("GET", "/readyz"),
+        ("POST", "/workflows/shopping"), ("POST", "/workflows/shopping/async"),
+        ("POST", "/workflows/tally"), ("POST", "/workflows/tally/async"),
+        ("POST", "/workflows/tally/signal-with-start/add"),
+        ("POST", "/workflows/tally/signal-with-start/finish"),
+        ("POST", "/workflows/tally/update-with-start/set_total"),
+        ("GET", "/workflows/{workflow_id}"), ("GET", "/workflows/{workflow_id}/status"),
+        ("GET", "/workflows/{workflow_id}/result"),
+        ("POST", "/workflows/{workflow_id}/cancel"), ("POST", "/workflows/{workflow_id}/terminate"),
+        ("POST", "/workflows/{workflow_id}/signals/add"),
+        ("POST", "/workflows/{workflow_id}/signals/finish"),
+        ("POST", "/workflows/{workflow_id}/queries/total_now"),
+        ("GET", "/workflows/{workflow_id}/queries/total_now"),  # no argument: GET too
+        ("POST", "/workflows/{workflow_id}/queries/exceeds"),
+        ("POST", "/workflows/{workflow_id}/updates/set_total"),
+        ("GET", "/workflows/{workflow_id}/updates/set_total/{update_id}"),
+    }  # fmt: skip
+    assert ops["POST", "/workflows/tally/signal-with-start/add"]["operationId"] == (
+        "tally.signal_with_start.add"
+    )
+    assert ops["POST", "/workflows/{workflow_id}/updates/set_total"]["tags"] == ["route: tally"]
+
+
+@pytest.mark.parametrize(
+    "tables", [(SHIPPED,), (SHIPPED, TALLY), ()], ids=["shipped", "tally", "none"]
+)
+def test_the_document_is_well_formed(tables) -> None:
+    spec = spec_for(*tables) if tables else build(create_app(dev_settings()), None, [{"url": "/"}])
+    ids = [op["operationId"] for op in operations(spec).values()]
+    assert len(ids) == len(set(ids)), ids
+    templates = [re.sub(r"\{[^}]*\}", "{}", p) for p in spec["paths"]]
+    assert len(templates) == len(set(templates)), "two paths differ only in parameter names"
+    assert spec["servers"] == [{"url": "/"}]
+    tags = {t["name"] for t in spec["tags"]}
+    for (method, path), op in operations(spec).items():
+        where = f"{method} {path}"
+        assert op["summary"], where
+        assert op["tags"], where
+        assert set(op["tags"]) <= tags, where
+        if path in PROBES:
+            assert op["security"] == [], where
+            continue
+        assert op["security"] == [{"bearer": []}, {"apiKey": []}], where
+        assert "401" in op["responses"], where
+        for status, response in op["responses"].items():
+            if status[0] in "45":
+                assert response["content"] == {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }, (where, status)
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+async def test_a_root_path_is_the_server() -> None:
+    app = create_app(dev_settings(), routes=SHIPPED)
+    transport = httpx.ASGITransport(app=app, root_path="/gateway")
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        spec = (await client.get("/gateway/openapi.json")).json()
+    assert spec["servers"] == [{"url": "/gateway"}]
+
+
+def test_workflow_ids_are_constrained_to_the_prefixes_of_the_routes_allowing_it() -> None:
+    closed = route("closed", "W", "q", operations=[Operation.START, Operation.TERMINATE])
+    open_ = route("open", "W", "q")
+    spec = spec_for(build_table([closed, open_]))
+    ops = operations(spec)
+
+    def id_schema(method: str, path: str) -> dict[str, Any]:
+        params = ops[method, path]["parameters"]
+        return next(p["schema"] for p in params if p["name"] == "workflow_id")
+
+    status = id_schema("GET", "/workflows/{workflow_id}/status")
+    assert status["pattern"] == "^open-"
+    assert jsonschema.Draft202012Validator(status).is_valid("open-123")
+    assert not jsonschema.Draft202012Validator(status).is_valid("closed-123")
+    terminate = id_schema("POST", "/workflows/{workflow_id}/terminate")
+    assert terminate["pattern"] == "^(?:closed-|open-)"
+    # `closed` allows no sync start; nobody declares a message: none are documented.
+    assert ("POST", "/workflows/closed") not in ops
+    assert ("POST", "/workflows/closed/async") in ops
+    assert not [p for p in spec["paths"] if "/signals/" in p or "{name}" in p]
+
+
+def test_a_message_two_routes_declare_is_one_operation_with_either_schema() -> None:
+    other = {"type": "object", "required": ["s"], "properties": {"s": {"type": "string"}}}
+    a = route("a", "W", "q", signals=[{"name": "poke", "input_schema": ARG}])
+    b = route("b", "W", "q", signals=[{"name": "poke", "input_schema": other}])
+    spec = spec_for(build_table([a, b]))
+    op = spec["paths"]["/workflows/{workflow_id}/signals/poke"]["post"]
+    body = op["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {
+        "anyOf": [
+            {"$ref": "#/components/schemas/a.signal.poke"},
+            {"$ref": "#/components/schemas/b.signal.poke"},
+        ]
+    }
+    assert op["requestBody"]["required"] is True
+    assert op["tags"] == ["workflows"]
+    pattern = next(p for p in op["parameters"] if p["name"] == "workflow_id")["schema"]["pattern"]
+    assert pattern == "^(?:a-|b-)"
+    assert "/workflows/a/signal-with-start/poke" in spec["paths"]
+    assert "/workflows/b/signal-with-start/poke" in spec["paths"]
+
+
+def test_bodies_are_the_route_schemas_with_examples_that_pass_them() -> None:
+    spec = spec_for(SHIPPED, TALLY)
+    checked = 0
+    for (method, path), op in operations(spec).items():
+        content = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is None or path.endswith("/terminate"):
+            continue
+        assert "example" in content, f"{method} {path}"
+        validator = jsonschema.Draft202012Validator(resolve(spec, content["schema"]))
+        assert validator.is_valid(content["example"]), f"{method} {path}"
+        checked += 1
+    assert checked == 10
+    shopping = spec["paths"]["/workflows/shopping"]["post"]["requestBody"]["content"]
+    assert shopping["application/json"]["example"] == {"items": [{"fruit": "APPLE", "amount": 1}]}
+    # A signal without an argument takes no body; with-start then takes only the input.
+    assert "requestBody" not in spec["paths"]["/workflows/{workflow_id}/signals/finish"]["post"]
+    finish = spec["paths"]["/workflows/tally/signal-with-start/finish"]["post"]["requestBody"]
+    assert finish["content"]["application/json"]["schema"]["required"] == ["input"]
+
+
+def test_local_refs_of_a_route_schema_point_into_its_component() -> None:
+    schema = {
+        "type": "object",
+        "required": ["line"],
+        "properties": {"line": {"$ref": "#/$defs/line"}},
+        "$defs": {"line": {"type": "string", "minLength": 3}},
+    }
+    spec = spec_for(build_table([route("refs", "W", "q", input_schema=schema)]))
+    component = spec["components"]["schemas"]["refs.input"]
+    assert component["properties"]["line"] == {"$ref": "#/components/schemas/refs.input/$defs/line"}
+    body = spec["paths"]["/workflows/refs"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["example"] == {"line": "example"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "expected"),
+    [
+        ({"type": "object"}, {}),
+        ({"type": "integer", "minimum": 3}, 3),
+        ({"type": "integer", "maximum": -2}, -2),
+        ({"type": "number", "exclusiveMinimum": 0}, 1),
+        ({"type": "string", "minLength": 9}, "exampleex"),
+        ({"type": "string", "maxLength": 2}, "ex"),
+        ({"type": "string", "format": "date"}, "2025-01-01"),
+        ({"enum": ["b", "a"]}, "b"),
+        ({"type": ["null", "boolean"]}, False),
+        ({"type": "array", "minItems": 2, "items": {"const": 1}}, [1, 1]),
+        ({"examples": [{"chosen": True}], "type": "object"}, {"chosen": True}),
+        ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, 1),
+        (
+            {"allOf": [{"required": ["a"], "properties": {"a": {"type": "integer"}}}]},
+            {"a": 1},
+        ),
+    ],
+)
+def test_minimal_examples(schema, expected) -> None:
+    assert examples.example(schema, jsonschema.Draft202012Validator(schema).is_valid) == (
+        True,
+        expected,
+    )
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": "^[0-9]+$"},  # cannot be guessed: left out
+        {"$ref": "https://example.com/elsewhere"},
+        {"not": {"type": "object"}, "type": "object"},
+    ],
+)
+def test_no_example_rather_than_a_wrong_one(schema) -> None:
+    valid = jsonschema.Draft202012Validator(schema).is_valid
+    assert examples.example(schema, valid) == (False, None)
