@@ -335,11 +335,11 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RPCError)
     status, code, title = _rpc_problem(exc)
+    metrics.TEMPORAL_ERRORS.labels(grpc_code=exc.status.name).inc()
     if code == WorkflowNotFound.code:
         state = request.scope.get("state", {})
         hidden = WorkflowNotFound.hiding(state.get("workflow_id"), state.get("principal"))
         return await _api_error(request, hidden)
-    metrics.TEMPORAL_ERRORS.labels(grpc_code=exc.status.name).inc()
     log.warning("temporal error", grpc_status=exc.status.name, error=exc.message)
     return _problem(request, status, code, title, exc.message, {"grpc_status": exc.status.name})
 
