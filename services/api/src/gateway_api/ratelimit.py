@@ -33,6 +33,9 @@ process serves, so an evicted (refilled) bucket is an idle one."""
 BY_ID = "*"
 """The route part of the bucket for requests by workflow id, whose route is not known before
 Temporal is asked."""
+LISTING = "*list"
+"""The route part of the bucket for ``GET /workflows`` and ``/workflows/count``, which span
+routes; ``*`` keeps it apart from every route's name."""
 
 
 @dataclass(frozen=True, slots=True)
