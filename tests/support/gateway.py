@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import httpx
+import uvicorn
 from asgi_lifespan import LifespanManager
 from temporalio.envconfig import ClientConnectConfig
 
@@ -21,7 +23,7 @@ from gateway_core.routes import (
     compile_route,
     load_routes,
 )
-from support.procs import ROOT
+from support.procs import ROOT, assert_eventually, free_port
 
 # What `make run` sets: the tests that are not about authentication run without it.
 AUTH_OFF: dict[str, Any] = {"environment": "development", "auth_disabled": True}
@@ -83,3 +85,33 @@ async def api_client(
             transport=transport, base_url="http://api", timeout=60
         ) as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def api_server(
+    temporal_address: str, routes: Iterable[CompiledRoute], **settings: Any
+) -> AsyncIterator[str]:
+    """The API served by a real uvicorn on a free port, in this event loop; its base URL.
+
+    For streams: httpx's ASGI transport hands over a response only once it is complete.
+    """
+    app = create_app(
+        dev_settings(**settings),
+        temporal={"target_host": temporal_address, "namespace": "default"},
+        routes=build_table(routes),
+    )
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws="none",
+        timeout_graceful_shutdown=2,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        await assert_eventually(lambda: server.started or task.done())
+        if task.done():
+            task.result()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -1,6 +1,7 @@
 """Workflows that exist only for tests: one that fails, one that takes a while, one whose
-activity fails once before it succeeds, and one with a bug (its workflow task fails until it is
-terminated), so the worker's failure metrics have something real to count.
+activity fails once before it succeeds, one with a bug (its workflow task fails until it is
+terminated), so the worker's failure metrics have something real to count, and one that waits
+for a signal, so a test decides when it closes.
 
 Sandbox-safe like the real ones (imports only temporalio and dataclasses).
 """
@@ -91,5 +92,24 @@ class BriefWorkflow:
         )
 
 
-TEST_WORKFLOWS = (SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, BriefWorkflow)
+@workflow.defn
+class GateWorkflow:
+    """Runs until it is sent ``finish``, then returns what the signal carried."""
+
+    def __init__(self) -> None:
+        self._finish: str | None = None
+
+    @workflow.run
+    async def run(self, _params: dict[str, object]) -> str:
+        await workflow.wait_condition(lambda: self._finish is not None)
+        return f"finished: {self._finish}"
+
+    @workflow.signal
+    def finish(self, note: str) -> None:
+        self._finish = note
+
+
+TEST_WORKFLOWS = (
+    SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, BriefWorkflow, GateWorkflow,
+)  # fmt: skip
 TEST_ACTIVITIES = (slow_activity, flaky_activity)

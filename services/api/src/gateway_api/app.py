@@ -29,7 +29,7 @@ from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
 from gateway_api.headers import SecurityHeadersMiddleware
 from gateway_api.middleware import RequestContextMiddleware
-from gateway_api.ratelimit import RateLimiter
+from gateway_api.ratelimit import OpenStreams, RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
@@ -92,6 +92,7 @@ def create_app(
                 "settings": settings,
                 "authenticator": authenticator,
                 "limiter": limiter,
+                "streams": OpenStreams(settings.events_max_streams),
             }
         finally:
             for task in tasks:

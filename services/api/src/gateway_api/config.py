@@ -81,6 +81,9 @@ class ApiSettings(BaseSettings):
     ``Last-Event-ID`` and loses nothing, while a forgotten tab cannot hold a connection forever."""
     events_max_streams: int = Field(default=5, ge=1)
     """Open ``/events`` streams per caller (per API process); more get 429."""
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """A comment line on every open ``/events`` stream this often, so proxies and load
+    balancers (idle timeouts of 30 to 60 s are common) keep a quiet stream open."""
     list_max_page_size: int = Field(default=100, ge=1, le=1000)
     """The largest page ``GET /workflows`` returns."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)

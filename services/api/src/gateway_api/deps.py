@@ -12,7 +12,7 @@ from gateway_api.config import ApiSettings
 from gateway_api.errors import RoutesNotLoaded
 from gateway_api.middleware import annotate
 from gateway_api.principals import Principal
-from gateway_api.ratelimit import RateLimiter
+from gateway_api.ratelimit import OpenStreams, RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
@@ -60,6 +60,11 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+def _streams(request: Request) -> OpenStreams:
+    streams: OpenStreams = request.state.streams
+    return streams
+
+
 async def _caller(
     request: Request,
     authenticator: Annotated[Authenticator, Depends(_authenticator)],
@@ -78,3 +83,4 @@ Settings = Annotated[ApiSettings, Depends(_settings)]
 Auth = Annotated[Authenticator, Depends(_authenticator)]
 Limiter = Annotated[RateLimiter, Depends(_limiter)]
 Caller = Annotated[Principal, Depends(_caller)]
+Streams = Annotated[OpenStreams, Depends(_streams)]

@@ -11,6 +11,9 @@ draft's ``RateLimit-Policy``/``RateLimit``; a refused one gets 429 with ``Retry-
 The caller's bucket is checked first, so a caller over its own limit spends nothing of the
 global one. When Redis cannot answer within its timeout the request gets 503: a limit that
 silently disappears is worse than a brief refusal.
+
+:class:`OpenStreams` is the other kind of limit: not a rate but a count, of the event streams
+each caller has open in this process.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from throttled.asyncio import MemoryStore, RateLimiterType, RedisStore, Throttle
 from throttled.exceptions import BaseThrottledError
 
 from gateway_api.config import ApiSettings, parse_quota
-from gateway_api.errors import RateLimited, RateLimiterUnavailable
+from gateway_api.errors import RateLimited, RateLimiterUnavailable, TooManyStreams
 
 KEY_PREFIX = "temporal-gateway"
 MEMORY_BUCKETS = 100_000
@@ -33,6 +36,9 @@ process serves, so an evicted (refilled) bucket is an idle one."""
 BY_ID = "*"
 """The route part of the bucket for requests by workflow id, whose route is not known before
 Temporal is asked."""
+LISTING = "*list"
+"""The route part of the bucket for ``GET /workflows`` and ``/workflows/count``, which span
+routes; ``*`` keeps it apart from every route's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +122,39 @@ def _headers(bucket: _Bucket, remaining: int, reset_after: float) -> list[tuple[
         ("RateLimit-Policy", f'"{bucket.name}";q={bucket.burst};w={bucket.window}'),
         ("RateLimit", f'"{bucket.name}";r={remaining};t={reset}'),
     ]
+
+
+class OpenStreams:
+    """How many ``/events`` streams each caller has open in this process.
+
+    A count in memory, not in Redis: a stream lives in one process, and a count left behind
+    by a replica that died would lock its callers out until someone cleaned it up.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, principal: str) -> None:
+        """Count one more stream for ``principal``.
+
+        Raises:
+            TooManyStreams: ``principal`` already has ``limit`` open.
+        """
+        count = self._open.get(principal, 0)
+        if count >= self.limit:
+            raise TooManyStreams(
+                f"{principal} already has {count} event streams open (at most {self.limit}); "
+                "close one first"
+            )
+        self._open[principal] = count + 1
+
+    def close(self, principal: str) -> None:
+        count = self._open.get(principal, 0) - 1
+        if count > 0:
+            self._open[principal] = count
+        else:
+            self._open.pop(principal, None)
+
+    def count(self, principal: str) -> int:
+        return self._open.get(principal, 0)

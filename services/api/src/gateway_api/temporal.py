@@ -51,6 +51,11 @@ class TemporalConnection:
         return self._config["target_host"]
 
     @property
+    def namespace(self) -> str:
+        """The namespace of the shared client: that of every route that names none."""
+        return self._config.get("namespace") or "default"
+
+    @property
     def data_converter(self) -> DataConverter:
         """The converter the client uses (or will, once connected)."""
         converter = self._config.get("data_converter")

@@ -1,0 +1,235 @@
+"""Server-sent events of a workflow's progress, from a real uvicorn (httpx's ASGI transport does
+not stream) against a real Temporal: order and ids, status and end, resuming with
+Last-Event-ID, the per-caller stream limit, the lifetime limit and the errors before a stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from httpx_sse import ServerSentEvent, aconnect_sse
+
+from gateway_core.routes import Operation
+from support.gateway import api_client, api_server, route
+from support.procs import assert_eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+FINISH = [{"name": "finish", "inputSchema": {"type": "string"}}]
+
+
+def gate(task_queue: str, **spec):
+    return route("gate", "GateWorkflow", task_queue, signals=FINISH, **spec)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+async def start(http: httpx.AsyncClient, url: str) -> str:
+    response = await http.post(f"{url}/workflows/gate/async", json={})
+    assert response.status_code == 200, response.text
+    return str(response.json()["workflow_id"])
+
+
+async def finish(http: httpx.AsyncClient, url: str, workflow_id: str) -> None:
+    response = await http.post(f"{url}/workflows/{workflow_id}/signals/finish", json="done")
+    assert response.status_code == 202, response.text
+
+
+@contextlib.asynccontextmanager
+async def connect(http: httpx.AsyncClient, url: str, **kwargs) -> AsyncIterator[Stream]:
+    async with aconnect_sse(http, "GET", url, **kwargs) as source:
+        yield Stream(source.response, source.aiter_sse())
+
+
+@dataclass
+class Stream:
+    response: httpx.Response
+    messages: AsyncIterator[ServerSentEvent]
+    """One iterator for the stream's life: a dropped one closes the connection."""
+
+
+async def read(stream: Stream, until=None) -> list[ServerSentEvent]:
+    """Messages until ``until`` holds for one (included), else until the stream ends."""
+    seen = []
+    async with asyncio.timeout(30):
+        async for message in stream.messages:
+            seen.append(message)
+            if until is not None and until(message):
+                break
+    return seen
+
+
+async def status_of(http: httpx.AsyncClient, url: str) -> httpx.Response:
+    """The answer to a request for a stream, without reading the stream."""
+    async with http.stream("GET", url) as response:
+        if response.status_code != 200:
+            await response.aread()
+        return response
+
+
+def history(messages: list[ServerSentEvent]) -> list[dict]:
+    return [json.loads(m.data) for m in messages if m.event == "history"]
+
+
+def waiting(message: ServerSentEvent) -> bool:
+    """The first workflow task is done: the workflow waits for its signal."""
+    return message.event == "history" and json.loads(message.data)["event_type"] == (
+        "WorkflowTaskCompleted"
+    )
+
+
+async def test_events_follow_a_workflow_until_it_closes(temporal_server, task_queue, http):
+    async with api_server(temporal_server.address, [gate(task_queue)]) as url:
+        workflow_id = await start(http, url)
+        events_url = f"{url}/workflows/{workflow_id}/events"
+
+        async with connect(http, events_url) as source:
+            response = source.response
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["x-accel-buffering"] == "no"
+            assert response.headers["cache-control"] == "no-store"
+            first = await read(source, until=waiting)
+        assert first[0].retry == 3000
+        assert [(m.event, m.data) for m in first[1:3]] == [
+            ("history", first[1].data),
+            ("status", '{"status":"RUNNING"}'),
+        ]
+        started = history(first)
+        assert [e["event_id"] for e in started] == list(range(1, len(started) + 1))
+        assert started[0]["event_type"] == "WorkflowExecutionStarted"
+        assert started[0]["workflow_type"] == "GateWorkflow"
+        assert all(m.id == str(e["event_id"]) for m, e in zip(
+            [m for m in first if m.event == "history"], started, strict=True))  # fmt: skip
+        last = started[-1]["event_id"]
+
+        # Reconnect where the first connection stopped, then let the workflow finish.
+        async with connect(http, events_url, headers={"Last-Event-ID": str(last)}) as source:
+            await finish(http, url, workflow_id)
+            rest = await read(source)
+        later = history(rest)
+        assert [e["event_id"] for e in later] == list(range(last + 1, last + 1 + len(later)))
+        signaled = [e for e in later if e["event_type"] == "WorkflowExecutionSignaled"]
+        assert signaled[0]["signal_name"] == "finish"
+        assert later[-1]["event_type"] == "WorkflowExecutionCompleted"
+        assert [(m.event, m.data) for m in rest[-2:]] == [
+            ("status", '{"status":"COMPLETED"}'),
+            ("end", '{"status":"COMPLETED"}'),
+        ]
+        assert "payload" not in json.dumps(later).lower()
+
+        # The whole stream of a closed workflow, byte for byte where it matters (curl -N sees
+        # the same), then the stream closes by itself.
+        async with http.stream("GET", events_url) as raw:
+            text = (await raw.aread()).decode()
+        assert text.startswith("retry: 3000\r\n\r\nid: 1\r\nevent: history\r\ndata: {")
+        assert '\r\n\r\nevent: status\r\ndata: {"status":"RUNNING"}\r\n\r\nid: 2\r\n' in text
+        assert text.endswith('event: end\r\ndata: {"status":"COMPLETED"}\r\n\r\n')
+
+
+async def test_resume_sends_only_later_events(temporal_server, task_queue, http):
+    async with api_server(temporal_server.address, [gate(task_queue)]) as url:
+        workflow_id = await start(http, url)
+        await finish(http, url, workflow_id)
+        events_url = f"{url}/workflows/{workflow_id}/events"
+        async with connect(http, events_url) as source:
+            everything = history(await read(source))
+        close_id = everything[-1]["event_id"]
+        assert everything[-1]["event_type"] == "WorkflowExecutionCompleted"
+
+        for kwargs, after in [
+            ({"headers": {"Last-Event-ID": "2"}}, 2),
+            ({"params": {"last_event_id": "3"}}, 3),
+            # An EventSource reconnects to its first URL with a newer header: the header wins.
+            ({"params": {"last_event_id": "1"}, "headers": {"Last-Event-ID": "4"}}, 4),
+        ]:
+            async with connect(http, events_url, **kwargs) as source:
+                messages = await read(source)
+            assert history(messages) == everything[after:], kwargs
+            assert [m.event for m in messages[-2:]] == ["status", "end"]
+
+        # Past the close event: nothing to repeat, only how it closed.
+        async with connect(http, events_url, headers={"Last-Event-ID": str(close_id)}) as source:
+            messages = await read(source)
+        assert [(m.event, m.data) for m in messages if m.data] == [
+            ("status", '{"status":"COMPLETED"}'),
+            ("end", '{"status":"COMPLETED"}'),
+        ]
+
+
+async def test_open_streams_per_caller_are_limited(temporal_server, task_queue, http):
+    async with api_server(temporal_server.address, [gate(task_queue)], events_max_streams=2) as url:
+        closing, running = await start(http, url), await start(http, url)
+
+        def events(workflow_id: str):
+            return connect(http, f"{url}/workflows/{workflow_id}/events")
+
+        async def opens() -> bool:
+            response = await status_of(http, f"{url}/workflows/{running}/events")
+            return response.status_code == 200
+
+        async with events(closing) as first, events(running) as second:
+            await read(first, until=waiting)
+            await read(second, until=waiting)
+            refused = await status_of(http, f"{url}/workflows/{running}/events")
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "too-many-streams"
+            assert refused.headers["retry-after"]
+
+            # A stream that ends (its workflow closed) no longer counts ...
+            await finish(http, url, closing)
+            assert (await read(first))[-1].event == "end"
+            async with events(running) as third:
+                assert third.response.status_code == 200
+                await read(third, until=waiting)
+                again = await status_of(http, f"{url}/workflows/{running}/events")
+                assert again.status_code == 429
+            # ... nor does one the client left.
+            await assert_eventually(opens)
+        await assert_eventually(opens)
+
+
+async def test_a_stream_ends_at_its_lifetime(temporal_server, task_queue, http):
+    settings = {"events_max_seconds": 1, "events_heartbeat_seconds": 0.2}
+    async with api_server(temporal_server.address, [gate(task_queue)], **settings) as url:
+        workflow_id = await start(http, url)
+        events_url = f"{url}/workflows/{workflow_id}/events"
+        async with http.stream("GET", events_url) as raw:
+            async with asyncio.timeout(10):
+                text = (await raw.aread()).decode()
+        assert ": keep-alive\r\n\r\n" in text
+        assert ": the stream's time is up: reconnect with Last-Event-ID\r\n\r\n" in text
+        assert "event: end" not in text
+        last = max(int(line[4:]) for line in text.splitlines() if line.startswith("id: "))
+
+        async with connect(http, events_url, headers={"Last-Event-ID": str(last)}) as source:
+            assert history(await read(source)) == []  # nothing new: ends at the limit again
+        async with connect(http, events_url, headers={"Last-Event-ID": str(last)}) as source:
+            await finish(http, url, workflow_id)
+            messages = await read(source)
+        assert history(messages)[0]["event_id"] == last + 1
+        assert messages[-1].event == "end"
+
+
+async def test_no_stream_without_a_workflow(temporal_server, task_queue) -> None:
+    without_events = [op for op in Operation if op is not Operation.EVENTS]
+    no_events = route("quiet", "GateWorkflow", task_queue, operations=without_events)
+    async with api_client(temporal_server.address, [gate(task_queue), no_events]) as api:
+        for workflow_id in ("gate-does-not-exist", "nobody-knows-this-id"):
+            response = await api.get(f"/workflows/{workflow_id}/events")
+            assert response.status_code == 404, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == "workflow-not-found"
+        assert (await api.get("/workflows/quiet-x/events")).status_code == 405
+        bad = await api.get("/workflows/gate-x/events", headers={"Last-Event-ID": "later"})
+        assert bad.status_code == 422
