@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -35,7 +36,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.bodies import NO_BODY
@@ -171,23 +172,39 @@ class UpdateOutcome:
 
 
 async def _finish_update(
-    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
+    workflow: WorkflowHandle[Any, Any], accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
 ) -> UpdateOutcome:
     deadline = asyncio.get_running_loop().time() + wait
-    try:
-        update = await accepted
-    except WorkflowUpdateFailedError as exc:  # refused by the workflow's validator
-        cause = exc.cause
-        raise UpdateRejected(
-            str(cause),
-            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
-        ) from None
+    update = await accepted
     remaining = max(0.0, deadline - asyncio.get_running_loop().time())
     try:
         result = await asyncio.wait_for(update.result(), remaining)
     except TimeoutError:
         return UpdateOutcome(update.id, done=False)
+    except WorkflowUpdateFailedError as exc:
+        # A rejection and a failed handler arrive alike (stage COMPLETED, a failure outcome);
+        # only an accepted update is written to the history.
+        if await _was_accepted(workflow, update.id):
+            raise
+        cause = exc.cause
+        raise UpdateRejected(
+            cause.message if isinstance(cause, FailureError) else str(cause),
+            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
+        ) from None
     return UpdateOutcome(update.id, done=True, result=result)
+
+
+async def _was_accepted(workflow: WorkflowHandle[Any, Any], update_id: str) -> bool:
+    """Whether the workflow's history records the update as accepted (a failure path only:
+    the history is read to its end)."""
+    async for event in workflow.fetch_history_events():
+        if (
+            event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            and event.workflow_execution_update_accepted_event_attributes.accepted_request.meta
+            .update_id == update_id
+        ):  # fmt: skip
+            return True
+    return False
 
 
 async def update(
@@ -207,7 +224,7 @@ async def update(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=max(wait, 0.1)),
     )
-    return await _bounded(accepted, wait, update_id)
+    return await _bounded(handle, accepted, wait, update_id)
 
 
 async def update_with_start(
@@ -239,14 +256,17 @@ async def update_with_start(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=max(wait, 0.1)),
     )
-    return await _bounded(accepted, wait, update_id)
+    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
 
 
 async def _bounded(
-    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float, update_id: str
+    workflow: WorkflowHandle[Any, Any],
+    accepted: Awaitable[WorkflowUpdateHandle[Any]],
+    wait: float,
+    update_id: str,
 ) -> UpdateOutcome:
     try:
-        return await _finish_update(accepted, wait)
+        return await _finish_update(workflow, accepted, wait)
     except WorkflowUpdateRPCTimeoutOrCancelledError:  # not accepted in time: still admitted
         return UpdateOutcome(update_id, done=False)
 
