@@ -28,6 +28,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
@@ -302,6 +303,20 @@ async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> 
         return None
     status = desc.status.name if desc.status else "UNSPECIFIED"
     return WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+
+
+async def cancel(handle: WorkflowHandle[Any, Any], rpc_timeout: timedelta) -> None:
+    """Ask the workflow to cancel.
+
+    Raises:
+        WorkflowClosed: it has closed. Temporal accepts a cancel request for a closed workflow
+            and does nothing, so the status is checked first.
+    """
+    desc = await handle.describe(rpc_timeout=rpc_timeout)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        status = desc.status.name if desc.status else "UNSPECIFIED"
+        raise WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+    await handle.cancel(rpc_timeout=rpc_timeout)
 
 
 async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
