@@ -278,7 +278,7 @@ async def update_result(
     """The outcome of an update sent before, waiting up to ``wait`` seconds.
 
     Raises:
-        UpdateNotFound: Temporal has no update with this id on the workflow.
+        UpdateNotFound: the workflow exists and has no update with this id.
     """
     update = handle.get_update_handle(update_id)
     try:
@@ -286,10 +286,21 @@ async def update_result(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return UpdateOutcome(update_id, done=False)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
-        raise
+        # NOT_FOUND says the same for a missing update and a missing workflow: ask which.
+        if exc.status != RPCStatusCode.NOT_FOUND or await _missing(handle):
+            raise
+        raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
     return UpdateOutcome(update_id, done=True, result=result)
+
+
+async def _missing(handle: WorkflowHandle[Any, Any]) -> bool:
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return True
+        raise
+    return False
 
 
 async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> ApiError | None:
