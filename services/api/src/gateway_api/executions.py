@@ -56,7 +56,8 @@ MEMO_ROUTE_PATH = "gateway.route_path"
 MEMO_PRINCIPAL = "gateway.principal"
 MEMO_REQUEST_SHA256 = "gateway.request_sha256"
 MIN_WAIT_SECONDS = 0.5
-"""Even ``wait=0`` gives Temporal this long to answer, so a finished result is returned."""
+"""Even ``wait=0`` gives Temporal this long to answer, so a finished result (of a workflow or
+an update) is returned, and an update is accepted before its 202 says where to poll."""
 
 
 def body_digest(body: Any) -> str:
@@ -218,12 +219,13 @@ async def update(
         WorkflowUpdateFailedError: the handler failed.
     """
     update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
     accepted = handle.start_update(
         name,
         args=_args(arg),
         id=update_id,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+        rpc_timeout=timedelta(seconds=wait),
     )
     return await _bounded(handle, accepted, wait, update_id)
 
@@ -242,6 +244,7 @@ async def update_with_start(
 ) -> UpdateOutcome:
     """Send an update to the running workflow with this id, starting it first if needed."""
     update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
         body,
@@ -255,7 +258,7 @@ async def update_with_start(
         start_workflow_operation=operation,
         id=update_id,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+        rpc_timeout=timedelta(seconds=wait),
     )
     return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
 
@@ -282,7 +285,7 @@ async def update_result(
     """
     update = handle.get_update_handle(update_id)
     try:
-        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, 0.1)))
+        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, MIN_WAIT_SECONDS)))
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return UpdateOutcome(update_id, done=False)
     except RPCError as exc:
