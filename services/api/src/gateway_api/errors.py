@@ -28,6 +28,7 @@ from temporalio.client import (
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
+    FailureError,
     TerminatedError,
     TimeoutError,
     WorkflowAlreadyStartedError,
@@ -366,8 +367,10 @@ async def _update_failed(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WorkflowUpdateFailedError)
     cause = exc.cause
     failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+    # The workflow's own message: str() of an ApplicationError puts its type in front.
+    detail = cause.message if isinstance(cause, FailureError) else str(cause)
     return _problem(
-        request, 500, "update-failed", "The update failed", str(cause),
+        request, 500, "update-failed", "The update failed", detail,
         {"failure_type": failure_type or "ApplicationError"},
     )  # fmt: skip
 
