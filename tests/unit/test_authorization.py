@@ -13,7 +13,13 @@ from pydantic import ValidationError
 
 from gateway_api.oidc import algorithms_for, principal_from_claims
 from gateway_api.principals import ANONYMOUS, Principal, allowed
-from gateway_core.routes import ACCESS_BY_OPERATION, Access, Operation, WorkflowRouteSpec
+from gateway_core.routes import (
+    ACCESS_BY_OPERATION,
+    ALSO_NEEDS,
+    Access,
+    Operation,
+    WorkflowRouteSpec,
+)
 from support.gateway import route
 
 ADMIN_SCOPE = "gateway:admin"
@@ -104,10 +110,28 @@ def test_the_admin_scope_is_a_setting() -> None:
 
 
 def test_every_http_operation_maps_to_a_kind_of_access() -> None:
-    assert set(ACCESS_BY_OPERATION) == set(Operation)
-    assert ACCESS_BY_OPERATION[Operation.SYNC_START] is Access.START
-    assert ACCESS_BY_OPERATION[Operation.STATUS] is Access.READ
-    assert ACCESS_BY_OPERATION[Operation.RESULT] is Access.READ
+    assert ACCESS_BY_OPERATION == {
+        Operation.START: Access.START,
+        Operation.SYNC_START: Access.START,
+        Operation.SIGNAL_WITH_START: Access.START,
+        Operation.UPDATE_WITH_START: Access.START,
+        Operation.DESCRIBE: Access.READ,
+        Operation.STATUS: Access.READ,
+        Operation.RESULT: Access.READ,
+        Operation.EVENTS: Access.READ,
+        Operation.LIST: Access.READ,
+        Operation.SIGNAL: Access.SIGNAL,
+        Operation.QUERY: Access.QUERY,
+        Operation.UPDATE: Access.UPDATE,
+        Operation.CANCEL: Access.CANCEL,
+        Operation.TERMINATE: Access.TERMINATE,
+    }
+    assert ALSO_NEEDS == {
+        Operation.SIGNAL_WITH_START: Access.SIGNAL,
+        Operation.UPDATE_WITH_START: Access.UPDATE,
+    }
+    # Every kind of access is needed by some operation: none is dead in the model.
+    assert set(ACCESS_BY_OPERATION.values()) == set(Access)
 
 
 BASE = {"path": "p", "workflowType": "W", "taskQueue": "q"}

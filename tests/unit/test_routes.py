@@ -17,6 +17,7 @@ from gateway_core.routes import (
     MessageKind,
     Operation,
     WorkflowIdError,
+    build_table,
     dump_table,
     load_routes,
     parse_documents,
@@ -250,6 +251,55 @@ def test_two_routes_cannot_claim_one_path(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(doc(name="b", path="same"))
     with pytest.raises(RouteConfigError, match="claimed by routes 'a' and 'b'"):
         load_routes(tmp_path)
+
+
+def _routes(*pairs: tuple[str, str | None]) -> list:
+    """Routes named and pathed ``path``, with the given id prefix (None: the default)."""
+    return [
+        route
+        for path, prefix in pairs
+        for route in parse_documents(
+            doc(name=path, path=path,
+                extra="" if prefix is None else f"  workflowId: {{prefix: '{prefix}'}}"),
+            source="t",
+        )
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [("a", "order-"), ("b", "order-")],  # equal
+        [("a", "order-"), ("b", "order-eu-")],  # the second starts with the first
+        [("a", "order-eu-"), ("b", "order-")],  # and the other way round
+        [("a", "o"), ("b", "order-")],
+        [("order", None), ("b", "order-x-")],  # a default prefix (path and dash) overlaps too
+        [("x", "p-"), ("y", "q-"), ("z", "p-1")],  # any two of several
+    ],
+)
+def test_overlapping_id_prefixes_are_refused(pairs) -> None:
+    with pytest.raises(RouteConfigError, match="overlaps") as info:
+        build_table(_routes(*pairs))
+    assert info.value.field == "spec.workflowId.prefix"
+
+
+def test_the_route_of_a_workflow_is_the_one_whose_prefix_it_has() -> None:
+    # Prefixes that share a start but where neither is a prefix of the other.
+    table = build_table(
+        _routes(("orders", "order-"), ("eu", "ordeu-"), ("refunds", None), ("x", "order:"))
+    )
+    for workflow_id, path in [
+        ("order-123", "orders"),
+        ("order-", "orders"),
+        ("ordeu-9", "eu"),
+        ("refunds-abc", "refunds"),
+        ("order:1", "x"),
+    ]:
+        found = table.for_workflow_id(workflow_id)
+        assert found is not None, workflow_id
+        assert found.spec.path == path, workflow_id
+    for workflow_id in ("order", "orde", "refunds", "Order-1", "xorder-1", "", "shopping-1"):
+        assert table.for_workflow_id(workflow_id) is None, workflow_id
 
 
 def test_malformed_yaml_and_missing_files_are_config_errors(tmp_path: Path) -> None:

@@ -84,15 +84,16 @@ class Call:
         self.request.state.response_headers.extend(await self.limiter.check(self.caller.id, bucket))
 
     def wait(self, default: float, *, query: float | None = None) -> float:
-        """How long to wait for a result: ``?wait=`` or ``Prefer: wait=N`` when given (and
-        then ``Preference-Applied`` says so), else ``default``; at most the API's maximum."""
-        asked = query
-        if asked is None:
-            match = _PREFER_WAIT.search(self.request.headers.get("prefer", ""))
-            asked = float(match[1]) if match else None
-        if asked is None:
-            return min(default, self.settings.max_wait_seconds)
-        applied = min(asked, self.settings.max_wait_seconds)
+        """How long to wait for a result: ``?wait=`` or ``Prefer: wait=N`` when given (for the
+        latter, ``Preference-Applied`` says so), else ``default``; at most the API's maximum."""
+        limit = self.settings.max_wait_seconds
+        if query is not None:
+            return min(query, limit)
+        match = _PREFER_WAIT.search(self.request.headers.get("prefer", ""))
+        if match is None:
+            return min(default, limit)
+        applied = min(float(match[1]), limit)
+        # Only a preference that was sent is answered (RFC 7240); ?wait= is none.
         self.header("Preference-Applied", f"wait={applied:g}")
         return applied
 

@@ -28,6 +28,7 @@ from temporalio.client import (
 from temporalio.exceptions import (
     ApplicationError,
     CancelledError,
+    FailureError,
     TerminatedError,
     TimeoutError,
     WorkflowAlreadyStartedError,
@@ -363,17 +364,16 @@ async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _update_failed(request: Request, exc: Exception) -> JSONResponse:
-    """An update the workflow refused with an ApplicationError (its validator, or its handler
-    deciding the request is wrong: Temporal reports both alike) is the caller's 422, with the
-    workflow's message; any other failure is the workflow's 500."""
+    """An update whose handler failed (a validator's rejection is told apart before this, in
+    ``executions``, and is 422 ``update-rejected``)."""
     assert isinstance(exc, WorkflowUpdateFailedError)
     cause = exc.cause
-    if isinstance(cause, ApplicationError):
-        rejected = UpdateRejected(cause.message, failure_type=cause.type or "ApplicationError")
-        return await _api_error(request, rejected)
+    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+    # The workflow's own message: str() of an ApplicationError puts its type in front.
+    detail = cause.message if isinstance(cause, FailureError) else str(cause)
     return _problem(
-        request, 500, "update-failed", "The update failed", str(cause),
-        {"failure_type": type(cause).__name__},
+        request, 500, "update-failed", "The update failed", detail,
+        {"failure_type": failure_type or "ApplicationError"},
     )  # fmt: skip
 
 

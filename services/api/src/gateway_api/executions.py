@@ -23,18 +23,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowUpdateFailedError,
     WorkflowUpdateHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.bodies import NO_BODY
@@ -43,6 +46,7 @@ from gateway_api.errors import (
     IdempotencyKeyReused,
     PayloadTooLarge,
     UpdateNotFound,
+    UpdateRejected,
     WorkflowClosed,
 )
 from gateway_core.routes import CompiledRoute, RouteTable
@@ -52,7 +56,8 @@ MEMO_ROUTE_PATH = "gateway.route_path"
 MEMO_PRINCIPAL = "gateway.principal"
 MEMO_REQUEST_SHA256 = "gateway.request_sha256"
 MIN_WAIT_SECONDS = 0.5
-"""Even ``wait=0`` gives Temporal this long to answer, so a finished result is returned."""
+"""Even ``wait=0`` gives Temporal this long to answer, so a finished result (of a workflow or
+an update) is returned, and an update is accepted before its 202 says where to poll."""
 
 
 def body_digest(body: Any) -> str:
@@ -169,7 +174,7 @@ class UpdateOutcome:
 
 
 async def _finish_update(
-    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
+    workflow: WorkflowHandle[Any, Any], accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
 ) -> UpdateOutcome:
     deadline = asyncio.get_running_loop().time() + wait
     update = await accepted
@@ -178,7 +183,30 @@ async def _finish_update(
         result = await asyncio.wait_for(update.result(), remaining)
     except TimeoutError:
         return UpdateOutcome(update.id, done=False)
+    except WorkflowUpdateFailedError as exc:
+        # A rejection and a failed handler arrive alike (stage COMPLETED, a failure outcome);
+        # only an accepted update is written to the history.
+        if await _was_accepted(workflow, update.id):
+            raise
+        cause = exc.cause
+        raise UpdateRejected(
+            cause.message if isinstance(cause, FailureError) else str(cause),
+            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
+        ) from None
     return UpdateOutcome(update.id, done=True, result=result)
+
+
+async def _was_accepted(workflow: WorkflowHandle[Any, Any], update_id: str) -> bool:
+    """Whether the workflow's history records the update as accepted (a failure path only:
+    the history is read to its end)."""
+    async for event in workflow.fetch_history_events():
+        if (
+            event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            and event.workflow_execution_update_accepted_event_attributes.accepted_request.meta
+            .update_id == update_id
+        ):  # fmt: skip
+            return True
+    return False
 
 
 async def update(
@@ -190,14 +218,15 @@ async def update(
         WorkflowUpdateFailedError: the workflow refused the update or its handler failed.
     """
     update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
     accepted = handle.start_update(
         name,
         args=_args(arg),
         id=update_id,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+        rpc_timeout=timedelta(seconds=wait),
     )
-    return await _bounded(accepted, wait, update_id)
+    return await _bounded(handle, accepted, wait, update_id)
 
 
 async def update_with_start(
@@ -214,6 +243,7 @@ async def update_with_start(
 ) -> UpdateOutcome:
     """Send an update to the running workflow with this id, starting it first if needed."""
     update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
         body,
@@ -227,16 +257,19 @@ async def update_with_start(
         start_workflow_operation=operation,
         id=update_id,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-        rpc_timeout=timedelta(seconds=max(wait, 0.1)),
+        rpc_timeout=timedelta(seconds=wait),
     )
-    return await _bounded(accepted, wait, update_id)
+    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
 
 
 async def _bounded(
-    accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float, update_id: str
+    workflow: WorkflowHandle[Any, Any],
+    accepted: Awaitable[WorkflowUpdateHandle[Any]],
+    wait: float,
+    update_id: str,
 ) -> UpdateOutcome:
     try:
-        return await _finish_update(accepted, wait)
+        return await _finish_update(workflow, accepted, wait)
     except WorkflowUpdateRPCTimeoutOrCancelledError:  # not accepted in time: still admitted
         return UpdateOutcome(update_id, done=False)
 
@@ -247,18 +280,29 @@ async def update_result(
     """The outcome of an update sent before, waiting up to ``wait`` seconds.
 
     Raises:
-        UpdateNotFound: Temporal has no update with this id on the workflow.
+        UpdateNotFound: the workflow exists and has no update with this id.
     """
     update = handle.get_update_handle(update_id)
     try:
-        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, 0.1)))
+        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, MIN_WAIT_SECONDS)))
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         return UpdateOutcome(update_id, done=False)
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
-        raise
+        # NOT_FOUND says the same for a missing update and a missing workflow: ask which.
+        if exc.status != RPCStatusCode.NOT_FOUND or await _missing(handle):
+            raise
+        raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
     return UpdateOutcome(update_id, done=True, result=result)
+
+
+async def _missing(handle: WorkflowHandle[Any, Any]) -> bool:
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return True
+        raise
+    return False
 
 
 async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> ApiError | None:
@@ -272,6 +316,20 @@ async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> 
         return None
     status = desc.status.name if desc.status else "UNSPECIFIED"
     return WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+
+
+async def cancel(handle: WorkflowHandle[Any, Any], rpc_timeout: timedelta) -> None:
+    """Ask the workflow to cancel.
+
+    Raises:
+        WorkflowClosed: it has closed. Temporal accepts a cancel request for a closed workflow
+            and does nothing, so the status is checked first.
+    """
+    desc = await handle.describe(rpc_timeout=rpc_timeout)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        status = desc.status.name if desc.status else "UNSPECIFIED"
+        raise WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+    await handle.cancel(rpc_timeout=rpc_timeout)
 
 
 async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:

@@ -89,9 +89,10 @@ class TemporalConnection:
             return client
         other = self._by_namespace.get(namespace)
         if other is None:
-            other = Client(
-                client.service_client, namespace=namespace, data_converter=client.data_converter
-            )
+            # Everything else as the shared client has it: its interceptors carry the traces.
+            config = client.config()
+            config["namespace"] = namespace
+            other = Client(**config)
             self._by_namespace[namespace] = other
         return other
 

@@ -40,10 +40,14 @@ def _accepted(call: Call, body: dict[str, Any], location: str) -> JSONResponse:
     return JSONResponse(body, status_code=202, headers=headers)
 
 
-def still_running(call: Call, workflow_id: str) -> JSONResponse:
-    """202: the workflow runs on; its result is at the Location."""
+def still_running(call: Call, workflow_id: str, run_id: str | None = None) -> JSONResponse:
+    """202: the workflow runs on; its result (of ``run_id``, when one was asked for) is at the
+    Location."""
     body = WorkflowResponse(workflow_id=workflow_id, status="running", result=None)
-    return _accepted(call, body.model_dump(), f"/workflows/{quote(workflow_id, safe='')}/result")
+    location = f"/workflows/{quote(workflow_id, safe='')}/result"
+    if run_id is not None:
+        location += f"?run_id={quote(run_id, safe='')}"
+    return _accepted(call, body.model_dump(), location)
 
 
 def update_answer(

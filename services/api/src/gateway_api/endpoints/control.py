@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
+from gateway_api import executions
 from gateway_api.bodies import NO_BODY, read_optional_json
 from gateway_api.context import Target, by_id
 from gateway_api.endpoints.common import problems, raise_if_closed
@@ -28,7 +29,7 @@ async def cancel(
     target: Annotated[Target, Depends(by_id(Operation.CANCEL))],
 ) -> ControlResponse:
     try:
-        await target.handle().cancel(rpc_timeout=target.call.rpc_timeout)
+        await executions.cancel(target.handle(), target.call.rpc_timeout)
     except RPCError as exc:
         await raise_if_closed(target, exc)
         raise

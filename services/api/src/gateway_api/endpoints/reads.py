@@ -127,5 +127,5 @@ async def get_result(
         handle, call.wait(call.settings.result_wait_seconds, query=wait)
     )
     if not done:
-        return still_running(call, target.workflow_id)
+        return still_running(call, target.workflow_id, run_id)
     return WorkflowResponse(workflow_id=target.workflow_id, status="completed", result=result)
