@@ -42,7 +42,17 @@ def test_every_operation_of_the_shipped_and_test_routes() -> None:
     ops = operations(spec_for(SHIPPED, TALLY))
     assert set(ops) == {
         ("GET", "/"), ("GET", "/livez"), ("GET", "/readyz"),
+        ("GET", "/workflows"), ("GET", "/workflows/count"),
         ("POST", "/workflows/shopping"), ("POST", "/workflows/shopping/async"),
+        ("POST", "/workflows/orders"), ("POST", "/workflows/orders/async"),
+        ("POST", "/workflows/orders/signal-with-start/approve"),
+        ("POST", "/workflows/orders/update-with-start/add_item"),
+        ("GET", "/workflows/{workflow_id}/events"),
+        ("POST", "/workflows/{workflow_id}/signals/approve"),
+        ("POST", "/workflows/{workflow_id}/queries/progress"),
+        ("GET", "/workflows/{workflow_id}/queries/progress"),
+        ("POST", "/workflows/{workflow_id}/updates/add_item"),
+        ("GET", "/workflows/{workflow_id}/updates/add_item/{update_id}"),
         ("POST", "/workflows/tally"), ("POST", "/workflows/tally/async"),
         ("POST", "/workflows/tally/signal-with-start/add"),
         ("POST", "/workflows/tally/signal-with-start/finish"),
@@ -155,7 +165,7 @@ def test_bodies_are_the_route_schemas_with_examples_that_pass_them() -> None:
         validator = jsonschema.Draft202012Validator(resolve(spec, content["schema"]))
         assert validator.is_valid(content["example"]), f"{method} {path}"
         checked += 1
-    assert checked == 10
+    assert checked == 16  # tally 10, orders 6
     shopping = spec["paths"]["/workflows/shopping"]["post"]["requestBody"]["content"]
     assert shopping["application/json"]["example"] == {"items": [{"fruit": "APPLE", "amount": 1}]}
     # A signal without an argument takes no body; with-start then takes only the input.
