@@ -148,6 +148,61 @@ const terminated = ok(
 assert.equal(terminated.status, "terminated");
 assert.equal(ok(await api.GET("/workflows/{workflow_id}/status", workflow(victim))).status, "TERMINATED");
 
+// The shipped orders route: a sync start that outlives its wait (Prefer: wait=1 → 202), an
+// async one, its query, update (and the update's poll), signal, and both with-starts.
+const order = { customer: "alice", items: [{ fruit: "APPLE" as const, amount: 2 }] };
+const waited = await api.POST("/workflows/orders", { body: order, params: { header: { Prefer: "wait=1" } } });
+assert.equal(waited.response.status, 202);
+assert.equal(waited.response.headers.get("preference-applied"), "wait=1");
+const orderId = ok(await api.POST("/workflows/orders/async", { body: order })).workflow_id;
+assert.equal(ok(await api.GET("/workflows/{workflow_id}/queries/progress", workflow(orderId))).result.state, "awaiting-approval");
+assert.equal(ok(await api.POST("/workflows/{workflow_id}/queries/progress", workflow(orderId))).result.items, 1);
+const added = ok(
+  await api.POST("/workflows/{workflow_id}/updates/add_item", {
+    ...workflow(orderId),
+    body: { fruit: "ORANGE", amount: 1 },
+    params: { path: { workflow_id: orderId }, header: { "Idempotency-Key": key() } },
+  }),
+);
+assert.deepEqual(added.result, { items: 2, total_cents: 180 });
+const polled = ok(
+  await api.GET("/workflows/{workflow_id}/updates/add_item/{update_id}", {
+    params: { path: { workflow_id: orderId, update_id: added.update_id } },
+  }),
+);
+assert.deepEqual(polled.result, added.result);
+ok(await api.POST("/workflows/{workflow_id}/signals/approve", { ...workflow(orderId), body: { approver: "bob" } }), 202);
+const charged = ok(await api.GET("/workflows/{workflow_id}/result", { params: { path: { workflow_id: orderId }, query: { wait: 20 } } }));
+assert.equal(charged.result, "Charged 180 cents to alice for 2 items (approved by bob)");
+const orderKey = key();
+const viaUpdate = ok(
+  await api.POST("/workflows/orders/update-with-start/add_item", {
+    body: { input: order, arg: { fruit: "BANANA", amount: 2 } },
+    params: { header: { "Idempotency-Key": orderKey } },
+  }),
+);
+assert.deepEqual(viaUpdate.result, { items: 2, total_cents: 150 });
+const viaSignal = ok(
+  await api.POST("/workflows/orders/signal-with-start/approve", {
+    body: { input: order, arg: { approver: "carol" } },
+    params: { header: { "Idempotency-Key": orderKey } },
+  }),
+  202,
+);
+assert.equal(viaSignal.workflow_id, viaUpdate.workflow_id);
+
+// Listing and counting what this caller may read, and a closed workflow's events.
+const listed = await eventually(async () => {
+  const page = ok(await api.GET("/workflows", { params: { query: { query: "WorkflowType = 'OrderWorkflow'", page_size: 1 } } }));
+  return page.workflows.length === 1 && page.next_page_token ? page : undefined;
+});
+assert.equal(listed.workflows[0].route, "orders");
+const counted = ok(await api.GET("/workflows/count", { params: { query: { route: "orders" } } }));
+assert.ok(counted.count >= 3);
+const stream = await api.GET("/workflows/{workflow_id}/events", { ...workflow(orderId), parseAs: "text" });
+assert.equal(stream.response.headers.get("content-type")?.split(";")[0], "text/event-stream");
+assert.match(String(stream.data), /event: end/);
+
 // A typed problem for an id no workflow has.
 problem(await api.GET("/workflows/{workflow_id}/status", workflow("tally." + key())), 404, "workflow-not-found");
 

@@ -169,7 +169,9 @@ class AsyncTemporalAPIClient:
                 await source.response.aread()
                 raise error_for(source.response)
             async for sse in source.aiter_sse():
-                yield Event(sse.event, sse.id, json.loads(sse.data) if sse.data else None)
+                if not sse.data:  # a `retry:` or comment only: the HTML spec dispatches none
+                    continue
+                yield Event(sse.event, sse.id or None, json.loads(sse.data))
 
     async def signal(self, workflow_id: str, name: str, arg: Any = NO_ARG) -> dict[str, Any]:
         return await self._json(_calls.signal(workflow_id, name, arg))

@@ -211,7 +211,9 @@ class TemporalAPIClient:
                 source.response.read()
                 raise error_for(source.response)
             for sse in source.iter_sse():
-                yield Event(sse.event, sse.id, json.loads(sse.data) if sse.data else None)
+                if not sse.data:  # a `retry:` or comment only: the HTML spec dispatches none
+                    continue
+                yield Event(sse.event, sse.id or None, json.loads(sse.data))
 
     # Messages and control -------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from temporalio.client import Client, WorkflowHandle
 
 from gateway_api.bodies import BodyLimits
@@ -83,13 +83,13 @@ class Call:
     async def rate_limit(self, bucket: str) -> None:
         self.request.state.response_headers.extend(await self.limiter.check(self.caller.id, bucket))
 
-    def wait(self, default: float, *, query: float | None = None) -> float:
+    def wait(self, default: float, *, prefer: str | None, query: float | None = None) -> float:
         """How long to wait for a result: ``?wait=`` or ``Prefer: wait=N`` when given (for the
         latter, ``Preference-Applied`` says so), else ``default``; at most the API's maximum."""
         limit = self.settings.max_wait_seconds
         if query is not None:
             return min(query, limit)
-        match = _PREFER_WAIT.search(self.request.headers.get("prefer", ""))
+        match = _PREFER_WAIT.search(prefer or "")
         if match is None:
             return min(default, limit)
         applied = min(float(match[1]), limit)
@@ -113,6 +113,16 @@ async def _call(
 
 
 CallDep = Annotated[Call, Depends(_call)]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="RFC 7240 `wait=N`: wait up to N seconds for the answer (at most "
+        "API_MAX_WAIT_SECONDS), then 202 with a Location to poll. "
+        "`Preference-Applied` says what was used.",
+        examples=["wait=10"],
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)

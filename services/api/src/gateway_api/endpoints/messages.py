@@ -20,7 +20,7 @@ from temporalio.service import RPCError
 
 from gateway_api import executions
 from gateway_api.bodies import NO_BODY, read_optional_json
-from gateway_api.context import Target, by_id
+from gateway_api.context import Prefer, Target, by_id
 from gateway_api.endpoints.common import (
     check_argument,
     problems,
@@ -127,6 +127,7 @@ async def update(
     name: str,
     target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
     idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
     message = target.message(MessageKind.UPDATE, name)
     arg = await _argument(target, message)
@@ -134,7 +135,7 @@ async def update(
     try:
         outcome = await executions.update(
             target.handle(), name, arg, update_id=idempotency_key,
-            wait=call.wait(target.route.spec.sync_wait_seconds),
+            wait=call.wait(target.route.spec.sync_wait_seconds, prefer=prefer),
         )  # fmt: skip
     except RPCError as exc:
         await raise_if_closed(target, exc)
@@ -156,10 +157,13 @@ async def update_result(
     target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
     update_id: Annotated[str, Path(max_length=255)],
     wait: Annotated[float | None, Query(ge=0, description="Seconds to wait")] = None,
+    prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
     target.message(MessageKind.UPDATE, name)
     call = target.call
     outcome = await executions.update_result(
-        target.handle(), update_id, call.wait(call.settings.result_wait_seconds, query=wait)
+        target.handle(),
+        update_id,
+        call.wait(call.settings.result_wait_seconds, prefer=prefer, query=wait),
     )
     return update_answer(call, target.workflow_id, name, outcome)

@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway_api import executions
-from gateway_api.context import Target, by_id
+from gateway_api.context import Prefer, Target, by_id
 from gateway_api.endpoints.common import STILL_RUNNING, problems, still_running
 from gateway_api.operations import endpoint
 from gateway_api.schemas import (
@@ -120,11 +120,12 @@ async def get_result(
             "maximum); the header `Prefer: wait=N` does the same",
         ),
     ] = None,
+    prefer: Prefer = None,
 ) -> WorkflowResponse | JSONResponse:
     call = target.call
     handle = target.handle(run_id)
     done, result = await executions.wait_result(
-        handle, call.wait(call.settings.result_wait_seconds, query=wait)
+        handle, call.wait(call.settings.result_wait_seconds, prefer=prefer, query=wait)
     )
     if not done:
         return still_running(call, target.workflow_id, run_id)

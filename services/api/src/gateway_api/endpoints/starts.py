@@ -23,7 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api import executions, metrics
 from gateway_api.bodies import NO_BODY, read_json
-from gateway_api.context import OnRoute, on_route
+from gateway_api.context import OnRoute, Prefer, on_route
 from gateway_api.endpoints.common import (
     JSON_BODY,
     STILL_RUNNING,
@@ -135,6 +135,7 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
 async def start_and_wait(
     on: Annotated[OnRoute, Depends(on_route(Operation.SYNC_START))],
     idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
 ) -> WorkflowResponse | JSONResponse:
     handle = await _start(on, idempotency_key)
     route = on.route
@@ -142,7 +143,7 @@ async def start_and_wait(
     started = time.perf_counter()
     try:
         done, result = await executions.wait_result(
-            handle, on.call.wait(route.spec.sync_wait_seconds)
+            handle, on.call.wait(route.spec.sync_wait_seconds, prefer=prefer)
         )
     except WorkflowFailureError:
         waited.labels(route=route.name, outcome="failed").observe(time.perf_counter() - started)
@@ -219,13 +220,14 @@ async def update_with_start(
     name: str,
     on: Annotated[OnRoute, Depends(on_route(Operation.UPDATE_WITH_START))],
     idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
     workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
     workflow_id, _ = await _input(on, workflow_input, idempotency_key)
     outcome = await executions.update_with_start(
         on.client, on.route, workflow_input, name, arg,
         workflow_id=workflow_id, update_id=idempotency_key, principal=on.call.caller.id,
-        wait=on.call.wait(on.route.spec.sync_wait_seconds),
+        wait=on.call.wait(on.route.spec.sync_wait_seconds, prefer=prefer),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
     return update_answer(on.call, workflow_id, name, outcome)
