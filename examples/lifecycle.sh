@@ -49,14 +49,16 @@ third="$(curl -sS "${auth[@]}" "${json[@]}" -X POST "$API_URL/workflows/orders/a
 call terminate -X POST "${json[@]}" "$API_URL/workflows/$(id_of "$third")/terminate" \
   -d '{"reason":"duplicate order"}'
 
-# With-start: the same Idempotency-Key reaches the same order, started by the first call.
-call update_with_start -X POST "${json[@]}" "$API_URL/workflows/orders/update-with-start/add_item" \
+# With-start: the same Idempotency-Key reaches the same order, started by the first call (the
+# id is the route's prefix, the caller's scope and the key: read it from the answer).
+with_start="$(call update_with_start -X POST "${json[@]}" "$API_URL/workflows/orders/update-with-start/add_item" \
   -H "Idempotency-Key: $key-2" \
-  -d '{"input":{"customer":"erin","items":[{"fruit":"APPLE","amount":1}]},"arg":{"fruit":"BANANA","amount":2}}'
+  -d '{"input":{"customer":"erin","items":[{"fruit":"APPLE","amount":1}]},"arg":{"fruit":"BANANA","amount":2}}')"
+echo "$with_start"
 call signal_with_start -X POST "${json[@]}" "$API_URL/workflows/orders/signal-with-start/approve" \
   -H "Idempotency-Key: $key-2" \
   -d '{"input":{"customer":"erin","items":[{"fruit":"APPLE","amount":1}]},"arg":{"approver":"frank"}}'
-call with_start_result -H "Prefer: wait=20" "$API_URL/workflows/order-$key-2/result"
+call with_start_result -H "Prefer: wait=20" "$API_URL/workflows/$(id_of "$with_start")/result"
 
 call list -G "$API_URL/workflows" --data-urlencode "query=WorkflowType = 'OrderWorkflow'" \
   --data-urlencode "page_size=2"

@@ -23,6 +23,10 @@ fi
 export API_PORT
 export API_METRICS_PORT="${API_METRICS_PORT:-9464}"        # Prometheus metrics of the API
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"  # and of the worker
+# Metrics have no authentication: on a developer's machine only this machine may scrape them
+# (in a pod they bind all interfaces and the chart's NetworkPolicy decides who may connect).
+export API_METRICS_HOST="${API_METRICS_HOST:-127.0.0.1}"
+export WORKER_METRICS_HOST="${WORKER_METRICS_HOST:-127.0.0.1}"
 export API_ROUTES_PATH="${API_ROUTES_PATH:-$ROOT/k8s/routes}"
 # A developer's machine: authentication off unless API_KEYS_FILE or API_JWT_ISSUER is set (the
 # API says so loudly in its log and at GET /). Anywhere else the API refuses to start without it.

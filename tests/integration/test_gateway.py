@@ -10,6 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from gateway_api.executions import MEMO_ROUTE
+from gateway_api.idempotency import scope
 from support.gateway import api_client, route, shopping_route
 from support.procs import assert_eventually
 
@@ -157,10 +158,12 @@ async def test_bad_input_never_reaches_temporal(temporal_server, client, task_qu
 async def test_idempotency_key_makes_retries_safe(temporal_server, client, task_queue) -> None:
     key = f"order-{uuid.uuid4().hex}"
     headers = {"Idempotency-Key": key}
+    # The key is the caller's (here the anonymous one of `make run`): its scope comes first.
+    workflow_id = f"shopping-workflow-{scope('anonymous')}.{key}"
     async with api_client(temporal_server.address, [shopping_route(task_queue)]) as api:
         first = await api.post("/workflows/shopping/async", json=SEED_BODY, headers=headers)
         assert first.status_code == 200
-        assert first.json()["workflow_id"] == f"shopping-workflow-{key}"
+        assert first.json()["workflow_id"] == workflow_id
         # A retry, with the keys in another order: the same body, so the same workflow.
         reordered = {"items": [{"amount": 5, "fruit": "APPLE"}, {"amount": 3, "fruit": "BANANA"}]}
         retry = await api.post("/workflows/shopping/async", json=reordered, headers=headers)
@@ -168,7 +171,7 @@ async def test_idempotency_key_makes_retries_safe(temporal_server, client, task_
         # Sync with the same key after it finished: the same workflow's result.
         sync = await api.post("/workflows/shopping", json=SEED_BODY, headers=headers)
         assert sync.json() == {
-            "workflow_id": f"shopping-workflow-{key}",
+            "workflow_id": workflow_id,
             "status": "completed",
             "result": "Ordered 5 Apples...Ordered 3 Bananas...",
         }
@@ -176,9 +179,10 @@ async def test_idempotency_key_makes_retries_safe(temporal_server, client, task_
             "/workflows/shopping/async", json={"items": [{"fruit": "APPLE", "amount": 6}]},
             headers=headers,
         )  # fmt: skip
-        assert other.status_code == 409
+        # The IETF Idempotency-Key draft's answer to a key reused with another body (it was 409).
+        assert other.status_code == 422
         assert other.json()["code"] == "idempotency-key-reused"
-        assert other.json()["workflow_id"] == f"shopping-workflow-{key}"
+        assert other.json()["workflow_id"] == workflow_id
 
     await asyncio.sleep(1)
     assert await count(client, task_queue) == 1
@@ -189,8 +193,9 @@ async def test_id_taken_by_a_workflow_not_started_here_is_409(
 ) -> None:
     key = uuid.uuid4().hex
     await client.start_workflow(
-        "ShoppingWorkflow", SEED_BODY, id=f"shopping-workflow-{key}", task_queue=task_queue
-    )
+        "ShoppingWorkflow", SEED_BODY, id=f"shopping-workflow-{scope('anonymous')}.{key}",
+        task_queue=task_queue,
+    )  # fmt: skip
     async with api_client(temporal_server.address, [shopping_route(task_queue)]) as api:
         response = await api.post(
             "/workflows/shopping/async", json=SEED_BODY, headers={"Idempotency-Key": key}

@@ -48,8 +48,7 @@ def route(path: str, workflow_type: str, task_queue: str, **spec: Any) -> Compil
             path=path,
             workflow_type=workflow_type,
             task_queue=task_queue,
-            workflow_id={"prefix": f"{path}-"},
-            **spec,
+            **{"workflow_id": {"prefix": f"{path}-"}, **spec},
         ),
     )
 

@@ -184,6 +184,7 @@ class ApiProcess(Process):
             env={
                 "API_PORT": str(self.port),
                 "API_HOST": "127.0.0.1",
+                "API_METRICS_HOST": "127.0.0.1",
                 "API_METRICS_PORT": str(self.metrics_port),
                 "TEMPORAL_ADDRESS": temporal,
                 "LOG_FORMAT": "json",

@@ -193,6 +193,53 @@ async def test_json_that_python_accepts_but_json_or_temporal_does_not(
         assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize(
+    ("raw", "headers", "status", "field"),
+    [
+        # Issue 11 #9: all three were accepted (the last key winning; UTF-16 decoded by
+        # json.loads' guess; the encoding ignored).
+        (b'{"a": 1, "a": 2}', {}, 422, "a"),
+        (b'{"x": {"b": 1, "b": 1}}', {}, 422, "b"),
+        ('{"a": 1}'.encode("utf-16"), {"Content-Type": "application/json; charset=utf-16"},
+         415, None),
+        ('{"a": 1}'.encode("utf-16"), {}, 400, None),  # undeclared, still not UTF-8
+        (b'{"a": 1}', {"Content-Encoding": "gzip"}, 415, None),
+        (b'{"a": 1}', {"Content-Type": 'application/json; charset="UTF-8"'}, 503, None),
+        (b'{"a": 1}', {"Content-Encoding": "identity"}, 503, None),
+    ],
+)  # fmt: skip
+async def test_bodies_that_mean_two_things_are_refused(tmp_path, raw, headers, status, field):
+    async with offline_api(tmp_path) as api:
+        response = await api.post(
+            "/workflows/free/async",
+            content=raw,
+            headers={**as_(ANN), "Content-Type": "application/json", **headers},
+        )
+    assert response.status_code == status, response.text
+    if field:
+        assert response.json()["errors"] == [
+            {"field": field, "message": "the key appears more than once"}
+        ]
+    if status == 415 and "Content-Encoding" in headers:
+        assert response.headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("raw", [b"{", b"1" * 5000, b"\xff", b'{"a": tru}'])
+async def test_error_details_name_no_python_internals(tmp_path, raw) -> None:
+    """Issue 11 #9: details quoted the interpreter (``sys.set_int_max_str_digits``, codec
+    names)."""
+    async with offline_api(tmp_path) as api:
+        response = await api.post(
+            "/workflows/free/async",
+            content=raw,
+            headers={**as_(ANN), "Content-Type": "application/json"},
+        )
+    detail = response.json()["detail"]
+    assert response.status_code == 400, detail
+    for internal in ("sys.", "codec", "Error", "char ", "'utf-8'"):
+        assert internal not in detail
+
+
 async def test_payloads_over_temporals_blob_limit_are_413(tmp_path) -> None:
     async with offline_api(tmp_path, temporal_blob_limit_bytes=1000) as api:
         ok = await api.post("/workflows/free/async", json={"s": "x" * 900}, headers=as_(ANN))

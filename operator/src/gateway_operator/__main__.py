@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import kopf
-from prometheus_client import start_http_server
 
 import gateway_operator.handlers  # noqa: F401  (registers the kopf handlers)
 from gateway_core.logging import configure_logging
+from gateway_core.metrics import serve_metrics
 from gateway_core.telemetry import configure_tracing
 from gateway_operator.config import OperatorSettings
 
@@ -15,7 +15,7 @@ def main() -> None:
     settings = OperatorSettings()
     configure_logging(service="operator", level=settings.log_level, fmt=settings.log_format)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+        serve_metrics(settings.metrics_port, settings.metrics_host)
     configure_tracing("temporal-gateway-operator")  # for trace ids in logs; kopf has no spans
     kopf.run(
         standalone=True,

@@ -27,6 +27,8 @@ class OperatorSettings(BaseSettings):
     debounce_seconds: float = Field(default=0.1, ge=0)
     """Events arriving together (a `kubectl apply -f folder/`) make one reconcile."""
     metrics_port: int = Field(default=9466, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
+    """All interfaces, as a pod's metrics are scraped from outside it."""
     health_port: int = Field(default=8081, ge=0, le=65535)
     """kopf's liveness endpoint, /healthz (0: off)."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 
 import uvicorn
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
 from gateway_core.logging import configure_logging
+from gateway_core.metrics import serve_metrics
 from gateway_core.telemetry import configure_tracing
 
 
@@ -30,7 +30,7 @@ def main() -> None:
         raise SystemExit(2) from None
     configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.host)
+        serve_metrics(settings.metrics_port, settings.metrics_host)
     tracing = configure_tracing("temporal-gateway-api")
     uvicorn.run(
         create_app(settings),
@@ -39,6 +39,10 @@ def main() -> None:
         log_config=None,  # configure_logging already routes uvicorn's loggers
         access_log=False,  # RequestContextMiddleware writes the access line
         timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
+        server_header=False,  # no "server: uvicorn" banner
+        # The API decides which X-Forwarded-For to believe (API_TRUSTED_PROXIES); uvicorn's
+        # default would believe any from 127.0.0.1 and rewrite the client address.
+        proxy_headers=False,
     )
     tracing.shutdown()  # flush the spans of the last requests
 

@@ -5,8 +5,8 @@ nothing connects at import time. The lifespan loads the route table and the API 
 one Temporal connection every request shares, the HTTP client for the identity provider and the
 rate limiter, and hands them to handlers as lifespan state.
 
-Middleware, from the outside in: OpenTelemetry, security headers, CORS (only when origins are
-configured), request context.
+Middleware, from the outside in: OpenTelemetry, HEAD as GET, security headers, CORS (only when
+origins are configured), request context, request guards (duplicate headers, encoded slashes).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from temporalio.envconfig import ClientConnectConfig
 from gateway_api import endpoints, errors, health, openapi
 from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
+from gateway_api.guards import HeadAsGetMiddleware, RequestGuardMiddleware
 from gateway_api.headers import SecurityHeadersMiddleware
 from gateway_api.middleware import RequestContextMiddleware
 from gateway_api.ratelimit import OpenStreams, RateLimiter
@@ -105,10 +106,14 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A trailing slash is another path (404), never a redirect: Starlette's would build an
+        # absolute Location from the Host header, and turn a POST into whatever the client does.
+        redirect_slashes=False,
     )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(endpoints.router)
+    app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -123,6 +128,7 @@ def create_app(
             max_age=600,
         )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
+    app.add_middleware(HeadAsGetMiddleware)
     # Outermost, so the server span (and an incoming traceparent) covers everything else.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz")
     openapi.install(app, store)

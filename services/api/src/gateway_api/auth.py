@@ -55,15 +55,18 @@ class Authenticator:
         if self.keys is not None:
             self.keys.load()
 
-    async def authenticate(self, bearer: str | None, api_key: str | None) -> Principal:
+    async def authenticate(
+        self, bearer: str | None, api_key: str | None, *, authorization: bool = False
+    ) -> Principal:
         """
         Raises:
-            Unauthenticated: no credentials, two, or ones that do not check out.
+            Unauthenticated: no credentials, two (``authorization``: an Authorization header
+                of any scheme was sent), or ones that do not check out.
             IdentityProviderUnavailable: a JWT cannot be checked for want of signing keys.
         """
         if self.disabled:
             return ANONYMOUS
-        if bearer is not None and api_key is not None:
+        if (bearer is not None or authorization) and api_key is not None:
             raise Unauthenticated("send one credential: Authorization or X-API-Key, not both")
         if api_key is None and bearer is not None and bearer.startswith(KEY_PREFIX):
             api_key = bearer

@@ -1,5 +1,8 @@
 """Reading a request body safely: media type, size limit, JSON, then shape limits.
 
+Only what means one thing to every parser is accepted: UTF-8 (RFC 8259), uncompressed (no
+``Content-Encoding`` the API would have to undo, or ignore), objects without repeated keys.
+
 The size limit is enforced while streaming, so a client that lies in (or omits)
 ``Content-Length`` still cannot make the API buffer more than the limit. The shape limits (depth,
 string length, items per array or object) are checked before the route's JSON Schema, whose
@@ -16,7 +19,14 @@ from typing import Any
 
 from fastapi import Request
 
-from gateway_api.errors import BodyTooLarge, InputLimitExceeded, MalformedJson, UnsupportedMediaType
+from gateway_api.errors import (
+    BodyTooLarge,
+    InputLimitExceeded,
+    InvalidBody,
+    MalformedJson,
+    UnsupportedMediaType,
+)
+from gateway_core.routes import FieldError
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,25 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _charset(content_type: str) -> str | None:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which copy of a repeated key wins (the last, here; the first in
+    # others): a body that means two things to two programs is refused.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise InvalidBody([FieldError(_path((key,)), "the key appears more than once")])
+        found[key] = value
+    return found
+
+
 def _no_constants(name: str) -> Any:
     raise MalformedJson(f"{name} is not JSON")
 
@@ -49,15 +78,25 @@ async def read_json(request: Request, limits: BodyLimits) -> Any:
     """The parsed JSON body, within ``limits``.
 
     Raises:
-        UnsupportedMediaType: the body is not declared as JSON.
+        UnsupportedMediaType: the body is not declared as UTF-8 JSON, or is compressed.
         BodyTooLarge: the body is longer than ``limits.max_bytes``.
         MalformedJson: the body is not valid UTF-8 JSON.
         InputLimitExceeded: too deep, a string too long, too many items.
+        InvalidBody: an object repeats a key.
     """
-    if not _is_json(request.headers.get("content-type", "")):
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
         raise UnsupportedMediaType(
-            f"Content-Type {request.headers.get('content-type', '(none)')!r} is not JSON; "
+            f"Content-Type {content_type or '(none)'!r} is not JSON; "
             "send Content-Type: application/json"
+        )
+    charset = _charset(content_type)
+    if charset not in (None, "utf-8", "utf8"):
+        raise UnsupportedMediaType(f"charset {charset!r}: JSON bodies are UTF-8 (RFC 8259)")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r}: send the body uncompressed", accept_encoding=True
         )
     limit = limits.max_bytes
     declared = request.headers.get("content-length")
@@ -69,13 +108,26 @@ async def read_json(request: Request, limits: BodyLimits) -> Any:
         if len(chunks) > limit:
             raise BodyTooLarge(limit)
     try:
-        body = json.loads(chunks, parse_constant=_no_constants, parse_float=_finite)
+        # Decoded here, strictly: json.loads would guess UTF-16 or UTF-32 from the bytes.
+        text = chunks.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedJson(f"the body is not UTF-8 (byte {exc.start})") from None
+    try:
+        body = json.loads(
+            text,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+            object_pairs_hook=_no_duplicates,
+        )
     except RecursionError:
         raise InputLimitExceeded(
             "body", f"nested deeper than {limits.max_depth}", limits.max_depth
         ) from None
-    except ValueError as exc:  # also integers beyond Python's digit limit
-        raise MalformedJson(str(exc)) from exc
+    except json.JSONDecodeError as exc:
+        # The parser's own words and position, never an exception's repr.
+        raise MalformedJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError:  # integers beyond the interpreter's digit limit
+        raise MalformedJson("a number has too many digits") from None
     check_shape(body, limits)
     return body
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,7 @@ from gateway_api.bodies import BodyLimits
 from gateway_core.logging import LogFormat
 
 Environment = Literal["development", "production"]
+IPNetwork = IPv4Network | IPv6Network
 # Asymmetric algorithms only: a shared-secret (HS*) algorithm with an IdP's public key is the
 # classic algorithm-confusion attack, and "none" is no signature at all.
 JWT_ALGORITHMS = frozenset(
@@ -65,6 +67,10 @@ class ApiSettings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Prometheus metrics on their own port (0: off); 9464 is OpenTelemetry's Prometheus
     exporter default, so it collides with nothing the gateway runs."""
+    metrics_host: str = "0.0.0.0"
+    """All interfaces, as a pod's metrics are scraped from outside it (the chart's NetworkPolicy
+    decides who may connect); ``make run`` sets 127.0.0.1, since the port has no
+    authentication."""
     service_name: str = "Temporal Workflow API"
     """What ``GET /`` reports as ``service``; the seed guide's clients expect this text."""
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
@@ -146,6 +152,14 @@ class ApiSettings(BaseSettings):
     rate_limit_global: str = "500/s burst 1000"
     """All callers together, protecting Temporal behind this API process (or all of them,
     with Redis)."""
+    rate_limit_auth_failures: str = "1/s burst 30"
+    """Failed authentications per client address: 30 at once (a misconfigured client notices
+    long before), then one a second. While an address is over it, every request from it that
+    needs credentials gets 429, right ones included, so guessing is no faster than this."""
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
+    """Comma-separated addresses or CIDRs of the proxies in front of the API (the ingress
+    controller's pods): from them, the client address is read from ``X-Forwarded-For``. Empty:
+    the peer address is the client's, and ``X-Forwarded-For`` is ignored (anyone can send it)."""
     rate_limit_redis_url: SecretStr | None = None
     """``redis://[:password@]host:port/db``: share the buckets between API replicas; unset,
     each process counts on its own (memory)."""
@@ -196,7 +210,14 @@ class ApiSettings(BaseSettings):
             raise ValueError(f"allowed: {', '.join(sorted(JWT_ALGORITHMS))}")
         return value
 
-    @field_validator("rate_limit", "rate_limit_global")
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("rate_limit", "rate_limit_global", "rate_limit_auth_failures")
     @classmethod
     def _quota(cls, value: str) -> str:
         parse_quota(value)

@@ -9,10 +9,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
-from gateway_api.errors import RoutesNotLoaded
+from gateway_api.errors import RoutesNotLoaded, Unauthenticated
 from gateway_api.middleware import annotate
 from gateway_api.principals import Principal
-from gateway_api.ratelimit import OpenStreams, RateLimiter
+from gateway_api.ratelimit import OpenStreams, RateLimiter, client_address
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
@@ -68,10 +68,25 @@ def _streams(request: Request) -> OpenStreams:
 async def _caller(
     request: Request,
     authenticator: Annotated[Authenticator, Depends(_authenticator)],
+    limiter: Annotated[RateLimiter, Depends(_limiter)],
+    settings: Annotated[ApiSettings, Depends(_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
-    principal = await authenticator.authenticate(bearer.credentials if bearer else None, api_key)
+    address = client_address(request.scope, settings.trusted_proxies)
+    if not authenticator.disabled:
+        await limiter.refuse_if_failing(address)
+    try:
+        principal = await authenticator.authenticate(
+            bearer.credentials if bearer else None,
+            api_key,
+            # Any Authorization header, whatever its scheme: HTTPBearer ignores a non-Bearer one,
+            # and one next to an X-API-Key is ambiguous however it is spelled.
+            authorization="authorization" in request.headers,
+        )
+    except Unauthenticated:
+        await limiter.failed(address)
+        raise
     annotate(request.state, principal=principal.id)
     return principal
 

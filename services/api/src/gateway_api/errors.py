@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
 from temporalio.client import (
     WorkflowFailureError,
@@ -158,6 +159,14 @@ class MalformedJson(ApiError):
 class UnsupportedMediaType(ApiError):
     status, code, title = 415, "unsupported-media-type", "Request body must be application/json"
 
+    def __init__(self, detail: str, *, accept_encoding: bool = False) -> None:
+        super().__init__(detail)
+        self.accept_encoding = accept_encoding
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.16: a 415 for the content coding says which codings are accepted.
+        return {"Accept-Encoding": "identity"} if self.accept_encoding else {}
+
 
 class BodyTooLarge(ApiError):
     status, code, title = 413, "body-too-large", "Request body too large"
@@ -184,7 +193,41 @@ class InvalidBody(ApiError):
 
 
 class IdempotencyKeyReused(ApiError):
-    status, code, title = 409, "idempotency-key-reused", "Idempotency key reused with another body"
+    """The IETF Idempotency-Key draft's 422: the caller's own key, with another request body."""
+
+    status, code, title = 422, "idempotency-key-reused", "Idempotency key reused with another body"
+
+
+class IdempotencyKeyInFlight(ApiError):
+    """The draft's 409: the first request with this key is still being processed."""
+
+    status, code, title = 409, "idempotency-key-in-flight", "A request with this key is in flight"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class WorkflowIdTaken(ApiError):
+    """The request's workflow id belongs to a workflow this caller's request did not start.
+    One answer, whatever the body and whoever (or whatever) started it, so it says nothing
+    about the other request."""
+
+    status, code, title = 409, "workflow-already-started", "Workflow already started"
+
+
+class DuplicateHeader(ApiError):
+    status, code, title = 400, "duplicate-header", "A header is sent more than once"
+
+
+class PathNotFound(ApiError):
+    status, code, title = 404, "not-found", "Not Found"
+
+
+class ClientDisconnected(ApiError):
+    """The client went away before its request was read: nginx's 499, for the access log and
+    the metrics; nobody receives the answer."""
+
+    status, code, title = 499, "client-disconnected", "Client closed the request"
 
 
 class MessageNotFound(ApiError):
@@ -324,6 +367,12 @@ def _failure_problem(exc: WorkflowFailureError) -> tuple[int, str, str, dict[str
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    return await render(request, exc)
+
+
+async def render(request: Request, exc: ApiError) -> JSONResponse:
+    """The problem for ``exc``, counted in the metrics; also for middlewares, which run
+    outside the app's exception handlers."""
     if exc.status < 500:
         metrics.REJECTIONS.labels(code=exc.code).inc()
     elif isinstance(exc, TemporalUnavailable):
@@ -346,15 +395,16 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _already_started(request: Request, exc: Exception) -> JSONResponse:
+    """A non-idempotent start whose id exists (a fixed-id template with ``Fail``)."""
     assert isinstance(exc, WorkflowAlreadyStartedError)
-    return _problem(
-        request,
-        409,
-        "workflow-already-started",
-        "Workflow already started",
-        f"a workflow with id {exc.workflow_id!r} already exists",
-        {"workflow_id": exc.workflow_id},
-    )
+    return await render(request, WorkflowIdTaken(ID_TAKEN))
+
+
+ID_TAKEN = (
+    "the workflow id this request maps to belongs to a workflow this caller did not start; "
+    "a new request needs a new Idempotency-Key (or another business key)"
+)
+"""The one detail for every id taken by someone else's workflow, or one not started here."""
 
 
 async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -415,6 +465,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return _problem(request, exc.status_code, code, phrase, detail, headers=exc.headers)
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    log.info("client disconnected", reason="before its request body was read")
+    return await render(request, ClientDisconnected("the client closed the connection"))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return await internal_error(request)
 
@@ -437,4 +492,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(WorkflowQueryRejectedError, _query_rejected)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,8 +4,9 @@ Workflow ids come from the route (:meth:`CompiledRoute.workflow_id`): its prefix
 template, or the caller's ``Idempotency-Key``, or a random id when there is neither. A
 deterministic id comes with the route's explicit reuse/conflict policies, so a retried request
 finds the first workflow instead of starting a second. The SHA-256 of the canonical request
-body is kept in the workflow's memo: the same id with the same body returns the existing
-workflow, the same id with another body is refused. The memo also records, for audit and for
+body and the principal are kept in the workflow's memo: the same id, principal and body return
+the existing workflow, the same principal with another body is refused (422), and anything
+else is the one 409 for an id that is not the caller's. The memo also records, for audit and for
 authorization by id, the route path that started the workflow and the principal that asked.
 
 The input is encoded with the client's own data converter before the start call, so an input
@@ -42,12 +43,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.bodies import NO_BODY
 from gateway_api.errors import (
+    ID_TAKEN,
     ApiError,
     IdempotencyKeyReused,
     PayloadTooLarge,
     UpdateNotFound,
     UpdateRejected,
     WorkflowClosed,
+    WorkflowIdTaken,
 )
 from gateway_core.routes import CompiledRoute, RouteTable
 
@@ -95,15 +98,15 @@ async def start(
     idempotent: bool,
     rpc_timeout: timedelta,
     principal: str,
-    may_read_existing: bool = True,
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
-    """Start the route's workflow, or find the one this idempotent request already started;
-    the handle, and whether this call started it.
+    """Start the route's workflow, or find the one this idempotent request already started
+    (the same principal, the same body); the handle, and whether this call started it.
 
     Raises:
-        IdempotencyKeyReused: the id exists and was started with another body, or with this
-            body but ``may_read_existing`` is false.
-        WorkflowAlreadyStartedError: the id exists and was not started by the gateway.
+        IdempotencyKeyReused: the principal's own workflow with this id has another body.
+        WorkflowIdTaken: the id is another principal's workflow, or one not started by the
+            gateway: one answer, whatever the body.
+        WorkflowAlreadyStartedError: the id exists and the request is not idempotent.
     """
     digest = body_digest(body)
     try:
@@ -119,19 +122,15 @@ async def start(
             raise
         handle = client.get_workflow_handle(workflow_id)
         existing = await handle.describe(rpc_timeout=rpc_timeout)
+        owner = await existing.memo_value(MEMO_PRINCIPAL, None)
         found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
-        if found is None:
-            raise
+        if owner != principal or found is None:
+            raise WorkflowIdTaken(ID_TAKEN) from None
         if found != digest:
             raise IdempotencyKeyReused(
-                f"workflow {workflow_id!r} was started by a request with the same id (from the "
-                "Idempotency-Key or the route's id template) and another body; a new request "
-                "needs a new key"
-            ) from None
-        if not may_read_existing:
-            raise IdempotencyKeyReused(
-                f"workflow {workflow_id!r} already exists and this caller may not read it; a new "
-                "request needs a new key"
+                f"workflow {workflow_id!r} was started by this caller's request with the same "
+                "id (from the Idempotency-Key or the route's id template) and another body; a "
+                "new request needs a new key"
             ) from None
         return handle, False
     return handle, True

@@ -1,4 +1,5 @@
-"""Rate limits: a token bucket per caller and route, and one for the whole API.
+"""Rate limits: a token bucket per caller and route, one for the whole API, and one per client
+address for failed authentications (so keys cannot be guessed as fast as the server answers).
 
 Buckets are throttled-py's GCRA, which is a token bucket stated in time rather than tokens: a
 bucket holds ``burst`` requests and refills at ``limit`` per period, with sub-second precision
@@ -18,17 +19,21 @@ each caller has open in this process.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.exceptions
+from starlette.types import Scope
 from throttled.asyncio import MemoryStore, RateLimiterType, RedisStore, Throttled, per_duration
 from throttled.exceptions import BaseThrottledError
 
 from gateway_api.config import ApiSettings, parse_quota
 from gateway_api.errors import RateLimited, RateLimiterUnavailable, TooManyStreams
 
+T = TypeVar("T")
 KEY_PREFIX = "temporal-gateway"
 MEMORY_BUCKETS = 100_000
 """The in-memory store is an LRU of this many buckets: far more (caller, route) pairs than one
@@ -80,6 +85,32 @@ class RateLimiter:
         self.backend = "memory" if url is None else "redis"
         self._caller = _bucket("caller", settings.rate_limit, store)
         self._global = _bucket("global", settings.rate_limit_global, store)
+        self._failures = _bucket("auth-failures", settings.rate_limit_auth_failures, store)
+
+    async def refuse_if_failing(self, address: str) -> None:
+        """Before credentials are checked: refuse an address whose failed authentications
+        used up its bucket. Checked before, not after, so that while an address is refused a
+        right guess gets the same 429 as a wrong one.
+
+        Raises:
+            RateLimited: the address failed too often; ``retry_after`` says when it may try.
+            RateLimiterUnavailable: the shared store did not answer.
+        """
+        bucket = self._failures
+        if bucket is None:
+            return
+        state = await _call(bucket.throttle.peek(f"auth-failures|{address}"))
+        if state.remaining < 1:
+            retry = max(1, math.ceil(state.retry_after or bucket.window / bucket.burst))
+            raise RateLimited(
+                f"too many failed authentications from this address; retry in {retry} s",
+                retry_after=retry,
+            )
+
+    async def failed(self, address: str) -> None:
+        """Spend a token of ``address``'s failed-authentication bucket."""
+        if self._failures is not None:
+            await _call(self._failures.throttle.limit(f"auth-failures|{address}"))
 
     async def check(self, principal: str, route: str) -> list[tuple[str, str]]:
         """Take one token from the caller's bucket for ``route`` and one from the global
@@ -93,12 +124,7 @@ class RateLimiter:
         for bucket, key in ((self._caller, f"{principal}|{route}"), (self._global, "all")):
             if bucket is None:
                 continue
-            try:
-                result = await bucket.throttle.limit(key)
-            except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
-                raise RateLimiterUnavailable(
-                    f"the rate limit store did not answer: {type(exc).__name__}"
-                ) from exc
+            result = await _call(bucket.throttle.limit(key))
             state = result.state
             if result.limited:
                 retry = max(1, math.ceil(state.retry_after))
@@ -111,6 +137,43 @@ class RateLimiter:
             if tightest is None or state.remaining < tightest[1]:
                 tightest = (bucket, state.remaining, state.reset_after)
         return [] if tightest is None else _headers(*tightest)
+
+
+async def _call(operation: Awaitable[T]) -> T:
+    try:
+        return await operation
+    except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+        raise RateLimiterUnavailable("the rate limit store did not answer") from exc
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(scope: Scope, trusted: Sequence[Network]) -> str:
+    """The address a request comes from: the peer's, or, when the peer is a trusted proxy, the
+    nearest address in ``X-Forwarded-For`` that is not one (read from the right, since each
+    proxy appends what it saw and only the trusted ones' entries can be believed)."""
+    peer: str = (scope.get("client") or ("unknown", 0))[0]
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops: list[str] = [
+        hop.strip()
+        for name, value in scope["headers"]
+        if name == b"x-forwarded-for"
+        for hop in value.decode("latin-1").split(",")
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # garbage in X-Forwarded-For is where the trusted chain ends
+    return any(ip in network for network in trusted)
 
 
 def _headers(bucket: _Bucket, remaining: int, reset_after: float) -> list[tuple[str, str]]:

@@ -6,8 +6,10 @@ before Temporal is called. A handler declared without a schema takes no argument
 must be empty.
 
 Updates wait for the workflow's answer (the route's ``syncWaitSeconds``, or ``Prefer: wait=N``),
-then answer 202 with a Location to poll. An ``Idempotency-Key`` becomes the update's id, so a
-retried update runs once and the retry gets the first one's answer.
+then answer 202 with a Location to poll. An ``Idempotency-Key``, scoped to the caller
+(:mod:`gateway_api.idempotency`), becomes the update's id, so a retried update runs once and
+the retry gets the first one's answer, and another caller's same key is another update.
+Temporal deduplicates by id alone: a retry with another argument gets the first answer too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from gateway_api import executions
+from gateway_api import executions, idempotency
 from gateway_api.bodies import NO_BODY, read_optional_json
 from gateway_api.context import Prefer, Target, by_id
 from gateway_api.endpoints.common import (
@@ -134,7 +136,8 @@ async def update(
     call = target.call
     try:
         outcome = await executions.update(
-            target.handle(), name, arg, update_id=idempotency_key,
+            target.handle(), name, arg,
+            update_id=idempotency.scoped(call.caller.id, idempotency_key),
             wait=call.wait(target.route.spec.sync_wait_seconds, prefer=prefer),
         )  # fmt: skip
     except RPCError as exc:

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowExecutionDescription
 from gateway_api import executions
 from gateway_api.context import Prefer, Target, by_id
 from gateway_api.endpoints.common import STILL_RUNNING, problems, still_running
+from gateway_api.errors import WorkflowNotFound
 from gateway_api.operations import endpoint
 from gateway_api.schemas import (
     PendingActivity,
@@ -35,6 +36,16 @@ RunId = Annotated[
 _READ_PROBLEMS = (401, 404, 405, 429, 503, 504)
 
 
+async def _describe(target: Target, run_id: str | None = None) -> WorkflowExecutionDescription:
+    """The workflow's description, if it is one its route's prefix and workflow type claim: a
+    workflow of another type under the prefix was not started by the route (another program
+    sharing the namespace), and answers like one that does not exist."""
+    desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+    if desc.workflow_type != target.route.spec.workflow_type:
+        raise WorkflowNotFound.hiding(target.workflow_id, target.call.caller.id)
+    return desc
+
+
 def _status(desc: WorkflowExecutionDescription) -> str:
     return desc.status.name if desc.status else "UNSPECIFIED"
 
@@ -48,7 +59,7 @@ def _status(desc: WorkflowExecutionDescription) -> str:
 async def describe(
     target: Annotated[Target, Depends(by_id(Operation.DESCRIBE))], run_id: RunId = None
 ) -> WorkflowDescription:
-    desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+    desc = await _describe(target, run_id)
     raw = desc.raw_description
     memo: dict[str, Any] = {
         k: v for k, v in (await desc.memo()).items() if k != executions.MEMO_REQUEST_SHA256
@@ -94,7 +105,7 @@ def _enum_name(state: int) -> str:
 async def get_status(
     target: Annotated[Target, Depends(by_id(Operation.STATUS))],
 ) -> WorkflowStatusResponse:
-    desc = await target.handle().describe(rpc_timeout=target.call.rpc_timeout)
+    desc = await _describe(target)
     return WorkflowStatusResponse(
         workflow_id=target.workflow_id,
         status=_status(desc),

@@ -12,6 +12,7 @@ signal or update reaches the running workflow with that id, or the one started f
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from gateway_api import executions, metrics
+from gateway_api import executions, idempotency, metrics
 from gateway_api.bodies import NO_BODY, read_json
 from gateway_api.context import OnRoute, Prefer, on_route
 from gateway_api.endpoints.common import (
@@ -32,11 +33,17 @@ from gateway_api.endpoints.common import (
     still_running,
     update_answer,
 )
-from gateway_api.errors import ApiError, IdempotencyKeyReused, InvalidBody
+from gateway_api.errors import (
+    ApiError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidBody,
+    WorkflowIdTaken,
+)
 from gateway_api.middleware import annotate
 from gateway_api.operations import endpoint
 from gateway_api.schemas import UpdateResponse, WorkflowResponse
-from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
+from gateway_core.routes import FieldError, MessageKind, Operation, WorkflowIdError
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["workflows"])
@@ -47,9 +54,10 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Makes retries safe: the same key and body return the same workflow; "
-        "the same key with another body is refused with 409. Becomes the workflow id after "
-        "the route's prefix (and, for an update, the update's id).",
+        description="Makes retries safe: the same caller's same key and body return the same "
+        "workflow; the same key with another body is refused with 422. Scoped to the caller "
+        "(a digest of the principal before it), it becomes the workflow id after the route's "
+        "prefix (and, for an update, the update's id).",
     ),
 ]
 _WITH_START_BODY: dict[str, Any] = {
@@ -80,7 +88,8 @@ async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[s
     try:
         if errors := route.validate(body):
             raise InvalidBody(errors)
-        workflow_id, deterministic = route.workflow_id(body, idempotency_key)
+        key = idempotency.scoped(on.call.caller.id, idempotency_key)
+        workflow_id, deterministic = route.workflow_id(body, key)
     except (ApiError, WorkflowIdError):
         starts.labels(route=route.name, outcome="rejected").inc()
         raise
@@ -101,18 +110,18 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
     workflow_id, deterministic = await _input(on, body, idempotency_key)
     starts = metrics.WORKFLOW_STARTS
     try:
-        handle, created = await executions.start(
-            on.client,
-            route,
-            body,
-            workflow_id=workflow_id,
-            idempotent=deterministic,
-            rpc_timeout=call.rpc_timeout,
-            principal=call.caller.id,
-            # A repeat must not hand over a workflow (and its result) the caller cannot read.
-            may_read_existing=call.may(route, Access.READ),
-        )
-    except (IdempotencyKeyReused, WorkflowAlreadyStartedError):
+        with idempotency.starting(workflow_id) if deterministic else contextlib.nullcontext():
+            handle, created = await executions.start(
+                on.client,
+                route,
+                body,
+                workflow_id=workflow_id,
+                idempotent=deterministic,
+                rpc_timeout=call.rpc_timeout,
+                principal=call.caller.id,
+            )
+    except (IdempotencyKeyReused, IdempotencyKeyInFlight, WorkflowIdTaken,
+            WorkflowAlreadyStartedError):  # fmt: skip
         starts.labels(route=route.name, outcome="conflict").inc()
         raise
     except Exception:
@@ -226,7 +235,8 @@ async def update_with_start(
     workflow_id, _ = await _input(on, workflow_input, idempotency_key)
     outcome = await executions.update_with_start(
         on.client, on.route, workflow_input, name, arg,
-        workflow_id=workflow_id, update_id=idempotency_key, principal=on.call.caller.id,
+        workflow_id=workflow_id, principal=on.call.caller.id,
+        update_id=idempotency.scoped(on.call.caller.id, idempotency_key),
         wait=on.call.wait(on.route.spec.sync_wait_seconds, prefer=prefer),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
