@@ -68,5 +68,5 @@ e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
 
-bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
-	$(VENV)/bin/python hack/bench_api.py
+bench: install ## the gateway against the bare SDK and Temporal's HTTP API, side by side (needs wrk; BENCH_ARGS=--help)
+	$(VENV)/bin/python hack/bench_api.py $(BENCH_ARGS)

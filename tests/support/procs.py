@@ -124,16 +124,26 @@ class Process:
 class TemporalDevServer(Process):
     """``temporal server start-dev``, headless and in memory, on free ports."""
 
-    def __init__(self, log_dir: Path, *, port: int | None = None, db: Path | None = None) -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        db: Path | None = None,
+        namespaces: Sequence[str] = (),
+    ) -> None:
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.http_port = free_port()  # Temporal's own HTTP API (grpc-gateway)
         args: list[str | os.PathLike[str]] = [
             TEMPORAL_BIN, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-            "--port", str(self.port), "--http-port", str(free_port()),
+            "--port", str(self.port), "--http-port", str(self.http_port),
             "--metrics-port", str(free_port()), "--log-level", "warn",
         ]  # fmt: skip
         if db is not None:
             args += ["--db-filename", db]
+        for namespace in namespaces:  # besides "default"
+            args += ["--namespace", namespace]
         super().__init__(f"temporal-{self.port}", args, log_dir=log_dir)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -153,13 +163,20 @@ class TemporalDevServer(Process):
 class ApiProcess(Process):
     """``python -m gateway_api`` on a free port."""
 
-    def __init__(self, log_dir: Path, *, temporal: str, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        log_dir: Path,
+        *,
+        temporal: str,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str | os.PathLike[str]] = (sys.executable, "-m", "gateway_api"),
+    ):
         self.port = free_port()
         self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
             f"api-{self.port}",
-            [sys.executable, "-m", "gateway_api"],
+            args,
             log_dir=log_dir,
             env={
                 "API_PORT": str(self.port),
