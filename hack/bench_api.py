@@ -23,7 +23,8 @@ beside them, and each API's peak RSS (``VmHWM``); writes every round's raw figur
 move with the machine's load; compare ratios within one run.
 
 Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--rounds R]
-[--concurrency 1,16,64] [--only A,B] [--no-auth] [--no-trace] [--api-args ...]``
+[--concurrency 1,16,64] [--only A,B] [--no-auth] [--no-trace] [--api-args ...]
+[--servers uvicorn-h11,uvicorn-httptools,granian]``
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ TEMPORAL_BODY = {
 }
 POST_LUA = ROOT / "hack" / "bench" / "post.lua"
 SDK_LOAD = ROOT / "hack" / "bench" / "sdk_load.py"
+SERVE = ROOT / "hack" / "bench" / "serve.py"
 QUIET = {"LOG_LEVEL": "WARNING"}
 STARTS_NAMESPACE = "bench-starts"  # no worker polls it
 NO_LIMITS = {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_GLOBAL": "off"}
@@ -287,6 +289,9 @@ def report(
         auth = ratio("B+auth", "B")
         show("B+auth/B (auth + limits)", auth, "≥ 0.95", auth >= 0.95 if auth else None)
         show("B+trace/B (tracing exporting)", ratio("B+trace", "B"))
+        for key in rows:
+            if key.startswith("B@"):
+                show(f"{key}/B", ratio(key, "B"))
     lines.append("\npeak RSS (VmHWM, summed over a server's processes)")
     for name, mib in rss.items():
         if mib is not None:
@@ -296,6 +301,7 @@ def report(
 
 
 async def bench(args: argparse.Namespace, logs: Path) -> None:
+    options = args
     if shutil.which("wrk") is None:
         raise SystemExit("make bench needs wrk: apt-get install wrk")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
@@ -308,9 +314,14 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
         temporal.wait_ready()
         procs.append(WorkerProcess(logs, temporal=temporal.address, env=QUIET))
 
-        def api(name: str, env: dict[str, str], namespace: str = STARTS_NAMESPACE) -> ApiProcess:
-            kwargs = {"args": api_args} if api_args else {}
-            env = {**QUIET, "TEMPORAL_NAMESPACE": namespace, **env, **args.api_env}
+        def api(
+            name: str,
+            env: dict[str, str],
+            namespace: str = STARTS_NAMESPACE,
+            args: list[str] | None = api_args,
+        ) -> ApiProcess:
+            kwargs = {"args": args} if args else {}
+            env = {**QUIET, "TEMPORAL_NAMESPACE": namespace, **env, **options.api_env}
             proc = ApiProcess(logs, temporal=temporal.address, env=env, **kwargs)
             procs.append(proc)
             apis[name] = proc
@@ -345,6 +356,14 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
             })  # fmt: skip
             contenders.append(
                 Contender("B+trace", "B, exporting spans to Jaeger", traced.url,
+                          "/workflows/shopping/async", BODY)
+            )  # fmt: skip
+        for server in filter(None, args.servers.split(",")):
+            # The same app under another HTTP server (hack/bench/serve.py), in the same rounds.
+            other = api(f"api@{server}", {**NO_LIMITS, **untraced},
+                        args=[sys.executable, str(SERVE), server])  # fmt: skip
+            contenders.append(
+                Contender(f"B@{server}", f"B under {server}", other.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
         if args.only:
@@ -407,6 +426,9 @@ def main() -> None:
     parser.add_argument("--no-trace", dest="trace", action="store_false")
     parser.add_argument("--label", default="", help="kept in the JSON")
     parser.add_argument("--api-args", default="", help="another command for the API processes")
+    parser.add_argument(
+        "--servers", default="", help="also B under these servers: uvicorn-h11,granian,..."
+    )
     parser.add_argument(
         "--api-env", default=[], action="append", help="NAME=value for the API processes"
     )
