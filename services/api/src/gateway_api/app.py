@@ -34,6 +34,7 @@ from gateway_api.ratelimit import RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
 from gateway_core.routes import RouteTable
+from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
 
 DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
@@ -46,9 +47,10 @@ def temporal_interceptors() -> list[Interceptor]:
     """The Temporal client's interceptors (``make bench`` gives its bare SDK client the same).
 
     ``TracingInterceptor`` continues the HTTP request's trace into Temporal: StartWorkflow, then
-    the worker's RunWorkflow, StartActivity and RunActivity spans.
+    the worker's RunWorkflow, StartActivity and RunActivity spans. Only when spans are exported:
+    otherwise it would make and send a span context per call that nothing records.
     """
-    return [TracingInterceptor()]
+    return [TracingInterceptor()] if tracing_enabled() else []
 
 
 def create_app(
@@ -131,6 +133,10 @@ def create_app(
         )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     # Outermost, so the server span (and an incoming traceparent) covers everything else.
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz")
+    # One server span per request: the ASGI send/receive spans (two or three more per request)
+    # say nothing a reader of the trace needs.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="livez,readyz", exclude_spans=["send", "receive"]
+    )
     openapi.install(app, store)
     return app
