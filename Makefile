@@ -98,5 +98,5 @@ clean: ## remove the virtualenv, caches and local data (not the shared tool cach
 test-faults: install ## only the fault tests: processes killed and restarted under load, every request counted
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_faults.py -m faults -s
 
-bench: install ## the gateway against the bare Temporal SDK, side by side (prints ratios)
-	$(VENV)/bin/python hack/bench_api.py
+bench: install ## the gateway against the bare SDK and Temporal's HTTP API, side by side (needs wrk; BENCH_ARGS=--help)
+	$(VENV)/bin/python hack/bench_api.py $(BENCH_ARGS)

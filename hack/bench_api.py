@@ -1,86 +1,182 @@
-"""Benchmark: what the gateway adds on top of talking to Temporal directly.
+"""``make bench``: what the gateway's hop costs, against what a user would run instead.
 
-Starts a real Temporal dev server, the worker and the API as processes on free ports, then
-measures, side by side in one run and with the same concurrency:
+One real ``temporal server start-dev`` (in memory, its HTTP API on), one worker, and the API as
+``python -m gateway_api``. The start-only contenders (A, B, C) start workflows in a namespace of
+their own that no worker polls, so that the thousands they start do not queue in front of the
+executions (D, E) on the worker's namespace, nor run in the background of the next round. Then,
+at each concurrency, the contenders in alternating rounds (the order rotates every round, so a
+slow moment of this busy machine does not land on one contender):
 
-- ``sdk start``: ``client.start_workflow`` straight from the Temporal Python SDK;
-- ``api async``: ``POST /workflows/shopping/async`` (validation, id, the same start call);
-- ``sdk execute``: ``start_workflow`` + ``result()`` through the SDK;
-- ``api sync``: ``POST /workflows/shopping`` (start and wait);
-- ``api 422``: a request refused by the schema (never reaches Temporal);
-- ``api health``: ``GET /``.
+- A  bare SDK ``start_workflow``, with the interceptors the API's client has (the limit);
+- B  the gateway's async start, ``POST /workflows/shopping/async``;
+- C  Temporal's own HTTP API, ``POST /api/v1/namespaces/default/workflows/{id}`` (the peer);
+- D  bare SDK ``execute_workflow``;
+- E  the gateway's sync start, ``POST /workflows/shopping``;
+- B+auth  B against a second API with an API key and rate limits on (limits never reached);
+- B+trace B against a third API exporting its spans to a real Jaeger (``hack/jaeger.sh``).
 
-Prints throughput and latency percentiles, and the API/SDK ratios, which are what to compare
-across changes (absolute figures move with the machine's load).
+The HTTP contenders are driven by ``wrk`` (``apt-get install wrk``) with ``hack/bench/post.lua``,
+the SDK ones by ``hack/bench/sdk_load.py``: each load generator is a process of its own, never
+the API's event loop. Prints throughput, p50/p95/p99, errors, the ratios and the issue's goals
+beside them, and each API's peak RSS (``VmHWM``); writes every round's raw figures to
+``.bench/`` (gitignored). A benchmark prints: it never fails on a missed goal. Absolute figures
+move with the machine's load; compare ratios within one run.
 
-``--security on`` runs the API as in production: an API key on every request, per-route
-authorization and rate limiting (limits set high enough never to refuse); ``off`` (the default)
-runs it as ``make run`` does, without authentication, and with rate limiting off too. Comparing
-the two gives the cost of authentication and rate limiting per request.
-
-Usage: ``make bench`` or
-``.venv/bin/python hack/bench_api.py [--requests N] [--concurrency C] [--security on|off]``
+Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--rounds R]
+[--concurrency 1,16,64] [--only A,B] [--no-auth] [--no-trace] [--api-args ...]
+[--servers uvicorn-h11,uvicorn-httptools,granian]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import shlex
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.client import Client
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from gateway_api.keys import entry_yaml, new_key
-from support.procs import ApiProcess, TemporalDevServer, WorkerProcess
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from gateway_api.keys import entry_yaml, new_key  # noqa: E402
+from support.procs import (  # noqa: E402
+    ApiProcess,
+    Process,
+    TemporalDevServer,
+    WorkerProcess,
+    eventually,
+    free_port,
+)
 
 BODY = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
-BAD = {"items": [{"fruit": "KIWI", "amount": 0}]}
+TEMPORAL_BODY = {
+    "workflowType": {"name": "ShoppingWorkflow"},
+    "taskQueue": {"name": "shopping-task-queue"},
+    "input": [BODY],  # the HTTP API's payload shorthand: each JSON value one json/plain payload
+}
+POST_LUA = ROOT / "hack" / "bench" / "post.lua"
+SDK_LOAD = ROOT / "hack" / "bench" / "sdk_load.py"
+SERVE = ROOT / "hack" / "bench" / "serve.py"
+QUIET = {"LOG_LEVEL": "WARNING"}
+STARTS_NAMESPACE = "bench-starts"  # no worker polls it
+NO_LIMITS = {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_GLOBAL": "off"}
 
 
-async def measure(
-    name: str, requests: int, concurrency: int, call: Callable[[], Awaitable[None]]
-) -> dict[str, float]:
-    latencies: list[float] = []
-    queue: asyncio.Queue[None] = asyncio.Queue()
-    for _ in range(requests):
-        queue.put_nowait(None)
+@dataclass
+class Contender:
+    key: str
+    what: str
+    url: str = ""  # wrk's target; empty for the SDK contenders
+    path: str = ""
+    body: Any = None
+    header: str = ""
+    sdk_mode: str = ""
+    rounds: dict[int, list[dict[str, int]]] = field(default_factory=dict)
 
-    async def runner() -> None:
-        while not queue.empty():
-            queue.get_nowait()
-            t = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - t)
 
-    for _ in range(min(10, requests)):  # warm up connections
-        await call()
-    started = time.perf_counter()
-    await asyncio.gather(*(runner() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    row = {
-        "rps": requests / elapsed,
-        "p50": statistics.median(latencies) * 1000,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+class SdkLoad:
+    """``hack/bench/sdk_load.py`` as a child process, one JSON line per round."""
+
+    def __init__(self, temporal: str, logs: Path) -> None:
+        self.stderr = (logs / "sdk-load.log").open("ab")
+        self.popen = subprocess.Popen(
+            [sys.executable, str(SDK_LOAD), temporal, STARTS_NAMESPACE, "default"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+        )
+        assert json.loads(self._line())["ready"]
+
+    def _line(self) -> str:
+        assert self.popen.stdout is not None
+        line = self.popen.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sdk load process exited: see {self.stderr.name}")
+        return line
+
+    def run(self, mode: str, concurrency: int, seconds: float) -> dict[str, int]:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(f"{mode} {concurrency} {seconds}\n")
+        self.popen.stdin.flush()
+        return dict(json.loads(self._line()))
+
+    def stop(self) -> None:
+        if self.popen.stdin is not None:
+            self.popen.stdin.close()
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        self.stderr.close()
+
+
+def run_wrk(c: Contender, concurrency: int, seconds: float, out: Path) -> dict[str, int]:
+    env = {
+        **os.environ,
+        "BENCH_PATH": c.path,
+        "BENCH_BODY": json.dumps(c.body),
+        "BENCH_HEADER": c.header,
+        "BENCH_ID_PREFIX": f"bench-{c.key.lower()}-{uuid.uuid4().hex[:12]}",
+        "BENCH_OUT": str(out),
     }
-    print(
-        f"{name:<12} {row['rps']:8.1f} req/s   p50 {row['p50']:7.2f} ms   p99 {row['p99']:7.2f} ms"
-    )
-    return row
+    subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "60s",
+         "-s", str(POST_LUA), c.url],
+        env=env, check=True, capture_output=True, timeout=seconds + 120,
+    )  # fmt: skip
+    return dict(json.loads(out.read_text()))
 
 
-def security_env(on: bool, logs: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """The API's environment and the headers of every request."""
-    if not on:
-        return {"API_RATE_LIMIT": "off", "API_RATE_LIMIT_GLOBAL": "off"}, {}
+def summarize(rows: list[dict[str, int]]) -> dict[str, float]:
+    requests = sum(r["requests"] for r in rows)
+    seconds = sum(r["duration_us"] for r in rows) / 1e6
+    return {
+        "rps": requests / seconds if seconds else 0.0,
+        "p50": statistics.median(r["p50_us"] for r in rows) / 1000,
+        "p95": statistics.median(r["p95_us"] for r in rows) / 1000,
+        "p99": statistics.median(r["p99_us"] for r in rows) / 1000,
+        "errors": sum(r["socket_errors"] + r["status_errors"] for r in rows),
+        "requests": requests,
+    }
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server with worker processes)."""
+    found = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            found += process_tree(int(child))
+    return found
+
+
+def auth_env(logs: Path) -> tuple[dict[str, str], str]:
     key = new_key()
     keys = logs / "keys.yaml"
     entry = entry_yaml("bench", key, ["shopping:start", "shopping:read"], [])
@@ -89,87 +185,260 @@ def security_env(on: bool, logs: Path) -> tuple[dict[str, str], dict[str, str]]:
         "API_ENVIRONMENT": "production",
         "API_AUTH_DISABLED": "false",
         "API_KEYS_FILE": str(keys),
-        "API_RATE_LIMIT": "100000/s",
-        "API_RATE_LIMIT_GLOBAL": "100000/s",
+        # Per key and route, and for all callers: on, checked on every request, never reached.
+        "API_RATE_LIMIT": "1000000/s",
+        "API_RATE_LIMIT_GLOBAL": "1000000/s",
     }
-    return env, {"X-API-Key": key}
+    return env, f"X-API-Key: {key}"
 
 
-async def bench(requests: int, concurrency: int, logs: Path, security: bool) -> None:
-    temporal = TemporalDevServer(logs)
-    worker = api = None
+def start_jaeger(logs: Path) -> tuple[Process, str] | None:
     try:
-        temporal.wait_ready()
-        worker = WorkerProcess(logs, temporal=temporal.address, env={"LOG_LEVEL": "WARNING"})
-        env, headers = security_env(security, logs)
-        api = ApiProcess(logs, temporal=temporal.address, env={"LOG_LEVEL": "WARNING", **env})
-        api.wait_ready()
-        client = await Client.connect(temporal.address)
-        limits = httpx.Limits(max_connections=concurrency)
-        async with httpx.AsyncClient(
-            base_url=api.url, timeout=60, limits=limits, headers=headers
-        ) as http:
+        done = subprocess.run(
+            [ROOT / "hack" / "jaeger.sh"], capture_output=True, check=True, timeout=1500
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"no Jaeger ({exc}): skipping B+trace")
+        return None
+    bin_dir = Path(done.stdout.decode().strip())
+    otlp, health = free_port(), free_port()
+    jaeger = Process(
+        "jaeger",
+        [bin_dir / "jaeger", "--config", ROOT / "hack" / "jaeger-local.yaml"],
+        log_dir=logs,
+        env={
+            "JAEGER_LISTEN_HOST": "127.0.0.1",
+            "JAEGER_OTLP_GRPC_PORT": str(free_port()),
+            "JAEGER_OTLP_HTTP_PORT": str(otlp),
+            "JAEGER_QUERY_HTTP_PORT": str(free_port()),
+            "JAEGER_QUERY_GRPC_PORT": str(free_port()),
+            "JAEGER_HEALTH_PORT": str(health),
+            "JAEGER_METRICS_PORT": str(free_port()),
+            "JAEGER_LOG_LEVEL": "warn",
+        },
+    )
+    url = f"http://127.0.0.1:{health}/status"
+    eventually(lambda: httpx.get(url, timeout=2).status_code == 200, timeout=60)
+    return jaeger, f"http://127.0.0.1:{otlp}"
 
-            async def sdk_start() -> None:
-                await client.start_workflow(
-                    "ShoppingWorkflow", BODY, id=f"bench-{uuid.uuid4().hex}",
-                    task_queue="shopping-task-queue",
-                )  # fmt: skip
 
-            async def sdk_execute() -> None:
-                handle = await client.start_workflow(
-                    "ShoppingWorkflow", BODY, id=f"bench-{uuid.uuid4().hex}",
-                    task_queue="shopping-task-queue",
-                )  # fmt: skip
-                await handle.result()
+async def check_temporal_http_api_starts(temporal: TemporalDevServer) -> None:
+    """C must really start the workflow, with our input: checked in the worker's namespace,
+    where it also runs to completion."""
+    workflow_id = f"bench-c-check-{uuid.uuid4().hex}"
+    url = f"http://127.0.0.1:{temporal.http_port}/api/v1/namespaces/default/workflows/{workflow_id}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(url, json=TEMPORAL_BODY)
+    assert response.status_code == 200, response.text
+    client = await Client.connect(temporal.address)
+    result = await client.get_workflow_handle(workflow_id).result()
+    assert result, result
+    print(f"C checked: {workflow_id} started over Temporal's HTTP API and completed: {result!r}")
 
-            async def api_post(path: str, body: object, status: int) -> None:
-                response = await http.post(path, json=body)
-                assert response.status_code == status, response.text
 
-            async def api_async() -> None:
-                await api_post("/workflows/shopping/async", BODY, 200)
+def fmt_row(key: str, what: str, s: dict[str, float]) -> str:
+    return (
+        f"  {key:<8}{what:<34}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
+        f"p99 {s['p99']:7.2f} ms  errors {s['errors']:.0f}"
+    )
 
-            async def api_sync() -> None:
-                await api_post("/workflows/shopping", BODY, 200)
 
-            async def api_invalid() -> None:
-                await api_post("/workflows/shopping", BAD, 422)
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
-            async def api_health() -> None:
-                assert (await http.get("/")).status_code == 200
 
-            print(f"{requests} requests each, concurrency {concurrency}, security "
-                  f"{'on' if security else 'off'}\n")  # fmt: skip
-            rows = {
-                "sdk start": await measure("sdk start", requests, concurrency, sdk_start),
-                "api async": await measure("api async", requests, concurrency, api_async),
-                "sdk execute": await measure("sdk execute", requests, concurrency, sdk_execute),
-                "api sync": await measure("api sync", requests, concurrency, api_sync),
-                "api 422": await measure("api 422", requests, concurrency, api_invalid),
-                "api health": await measure("api health", requests, concurrency, api_health),
-            }
-        print()
-        for api_row, sdk_row in (("api async", "sdk start"), ("api sync", "sdk execute")):
-            a, s = rows[api_row], rows[sdk_row]
-            print(
-                f"{api_row} / {sdk_row}: throughput x{a['rps'] / s['rps']:.2f}, "
-                f"p50 latency x{a['p50'] / s['p50']:.2f}"
+def report(
+    contenders: list[Contender], concurrencies: list[int], rss: dict[str, float | None]
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    lines: list[str] = []
+    for c in concurrencies:
+        rows = {k.key: summarize(k.rounds[c]) for k in contenders if k.rounds.get(c)}
+        summary[str(c)] = rows
+        lines.append(f"\nconcurrency {c}")
+        lines += [fmt_row(k.key, k.what, rows[k.key]) for k in contenders if k.key in rows]
+
+        def ratio(a: str, b: str, rows: dict[str, dict[str, float]] = rows) -> float | None:
+            if a in rows and b in rows and rows[b]["rps"]:
+                return rows[a]["rps"] / rows[b]["rps"]
+            return None
+
+        def show(
+            label: str,
+            value: float | None,
+            goal: str = "",
+            ok: bool | None = None,
+            lines: list[str] = lines,
+        ) -> None:
+            if value is None:
+                return
+            tail = f"   goal {goal}: {verdict(ok)}" if goal and ok is not None else ""
+            lines.append(f"    {label:<34}x{value:5.2f}{tail}")
+
+        b_a = ratio("B", "A")
+        show("B/A throughput", b_a, *(("≥ 0.80", b_a >= 0.8) if c == 64 and b_a else ()))
+        if c == 1 and "A" in rows and "B" in rows:
+            gap = rows["B"]["p50"] - rows["A"]["p50"]
+            lines.append(
+                f"    {'B p50 - A p50':<34}{gap:+6.2f} ms   goal ≤ 2 ms: {verdict(gap <= 2)}"
             )
+        b_c = ratio("B", "C")
+        show("B/C throughput", b_c, "> 1.00", b_c > 1 if b_c else None)
+        e_d = ratio("E", "D")
+        show("E/D throughput", e_d, "≥ 0.90", e_d >= 0.9 if e_d else None)
+        auth = ratio("B+auth", "B")
+        show("B+auth/B (auth + limits)", auth, "≥ 0.95", auth >= 0.95 if auth else None)
+        show("B+trace/B (tracing exporting)", ratio("B+trace", "B"))
+        for key in rows:
+            if key.startswith("B@"):
+                show(f"{key}/B", ratio(key, "B"))
+    lines.append("\npeak RSS (VmHWM, summed over a server's processes)")
+    for name, mib in rss.items():
+        if mib is not None:
+            lines.append(f"  {name:<10}{mib:7.1f} MiB   goal ≤ 150 MiB: {verdict(mib <= 150)}")
+    print("\n".join(lines))
+    return summary
+
+
+async def bench(args: argparse.Namespace, logs: Path) -> None:
+    options = args
+    if shutil.which("wrk") is None:
+        raise SystemExit("make bench needs wrk: apt-get install wrk")
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    api_args = shlex.split(args.api_args) if args.api_args else None
+    procs: list[Any] = []
+    sdk: SdkLoad | None = None
+    try:
+        temporal = TemporalDevServer(logs, namespaces=[STARTS_NAMESPACE])
+        procs.append(temporal)
+        temporal.wait_ready()
+        procs.append(WorkerProcess(logs, temporal=temporal.address, env=QUIET))
+
+        def api(
+            name: str,
+            env: dict[str, str],
+            namespace: str = STARTS_NAMESPACE,
+            args: list[str] | None = api_args,
+        ) -> ApiProcess:
+            kwargs = {"args": args} if args else {}
+            env = {**QUIET, "TEMPORAL_NAMESPACE": namespace, **env, **options.api_env}
+            proc = ApiProcess(logs, temporal=temporal.address, env=env, **kwargs)
+            procs.append(proc)
+            apis[name] = proc
+            return proc
+
+        apis: dict[str, ApiProcess] = {}
+        untraced = {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+        plain = api("api", {**NO_LIMITS, **untraced})
+        sync = api("api-sync", {**NO_LIMITS, **untraced}, namespace="default")
+        http_api = f"http://127.0.0.1:{temporal.http_port}"
+        contenders = [
+            Contender("A", "SDK start_workflow", sdk_mode="start"),
+            Contender("B", "gateway async start", plain.url, "/workflows/shopping/async", BODY),
+            Contender("C", "Temporal HTTP API start", http_api,
+                      f"/api/v1/namespaces/{STARTS_NAMESPACE}/workflows/{{id}}", TEMPORAL_BODY),
+            Contender("D", "SDK execute_workflow", sdk_mode="execute"),
+            Contender("E", "gateway sync start", sync.url, "/workflows/shopping", BODY),
+        ]  # fmt: skip
+        if args.auth:
+            env, header = auth_env(logs)
+            secured = api("api+auth", {**env, **untraced})
+            contenders.append(
+                Contender("B+auth", "B, API key and rate limits on", secured.url,
+                          "/workflows/shopping/async", BODY, header)
+            )  # fmt: skip
+        if args.trace and (found := start_jaeger(logs)) is not None:
+            jaeger, endpoint = found
+            procs.append(jaeger)
+            traced = api("api+trace", {
+                **NO_LIMITS, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                "OTEL_SERVICE_NAME": "bench-api",
+            })  # fmt: skip
+            contenders.append(
+                Contender("B+trace", "B, exporting spans to Jaeger", traced.url,
+                          "/workflows/shopping/async", BODY)
+            )  # fmt: skip
+        for server in filter(None, args.servers.split(",")):
+            # The same app under another HTTP server (hack/bench/serve.py), in the same rounds.
+            other = api(f"api@{server}", {**NO_LIMITS, **untraced},
+                        args=[sys.executable, str(SERVE), server])  # fmt: skip
+            contenders.append(
+                Contender(f"B@{server}", f"B under {server}", other.url,
+                          "/workflows/shopping/async", BODY)
+            )  # fmt: skip
+        if args.only:
+            keep = set(args.only.split(","))
+            contenders = [c for c in contenders if c.key in keep]
+        for proc in apis.values():
+            proc.wait_ready()
+        await check_temporal_http_api_starts(temporal)
+        sdk = SdkLoad(temporal.address, logs)
+
+        def run(c: Contender, concurrency: int, seconds: float) -> dict[str, int]:
+            if c.sdk_mode:
+                assert sdk is not None
+                return sdk.run(c.sdk_mode, concurrency, seconds)
+            return run_wrk(c, concurrency, seconds, logs / "wrk.json")
+
+        print(f"warming up; then {args.rounds} rounds of {args.seconds}s per contender and "
+              f"concurrency {concurrencies}, {len(contenders)} contenders")  # fmt: skip
+        for c in contenders:
+            run(c, 8, 1.0)
+        started = time.monotonic()
+        for concurrency in concurrencies:
+            for r in range(args.rounds):
+                shift = r % len(contenders)
+                for c in contenders[shift:] + contenders[:shift]:
+                    row = run(c, concurrency, args.seconds)
+                    c.rounds.setdefault(concurrency, []).append(row)
+        elapsed = time.monotonic() - started
+        rss = {
+            name: sum(peak_rss_mib(pid) or 0.0 for pid in process_tree(proc.pid))
+            for name, proc in apis.items()
+        }
+        print(f"\nmeasured for {elapsed:.0f}s; throughput over all rounds, percentiles the "
+              "median of the rounds'")  # fmt: skip
+        summary = report(contenders, concurrencies, rss)
+        out_dir = ROOT / ".bench"
+        out_dir.mkdir(exist_ok=True)
+        out = out_dir / time.strftime("bench-%Y%m%d-%H%M%S.json")
+        out.write_text(json.dumps({
+            "git": args.git, "label": args.label, "seconds": args.seconds, "rounds": args.rounds,
+            "api_args": args.api_args, "api_env": args.api_env, "rss_mib": rss,
+            "summary": summary,
+            "raw": {c.key: {str(k): v for k, v in c.rounds.items()} for c in contenders},
+        }, indent=2))  # fmt: skip
+        print(f"\nraw figures: {out.relative_to(ROOT)}")
     finally:
-        for proc in (api, worker, temporal):
-            if proc is not None:
-                proc.stop()
+        if sdk is not None:
+            sdk.stop()
+        for proc in reversed(procs):
+            proc.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--security", choices=["on", "off"], default="off")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per contender and round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--only", default="", help="contender keys, e.g. A,B,C")
+    parser.add_argument("--no-auth", dest="auth", action="store_false")
+    parser.add_argument("--no-trace", dest="trace", action="store_false")
+    parser.add_argument("--label", default="", help="kept in the JSON")
+    parser.add_argument("--api-args", default="", help="another command for the API processes")
+    parser.add_argument(
+        "--servers", default="", help="also B under these servers: uvicorn-h11,granian,..."
+    )
+    parser.add_argument(
+        "--api-env", default=[], action="append", help="NAME=value for the API processes"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as logs:
-        asyncio.run(bench(args.requests, args.concurrency, Path(logs), args.security == "on"))
+    args.api_env = dict(item.split("=", 1) for item in args.api_env)
+    args.git = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-") as logs:
+        asyncio.run(bench(args, Path(logs)))
 
 
 if __name__ == "__main__":

@@ -138,9 +138,10 @@ class TemporalDevServer(Process):
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.namespaces = tuple(namespaces)
+        self.http_port = free_port()  # Temporal's own HTTP API (grpc-gateway)
         args: list[str | os.PathLike[str]] = [
             TEMPORAL_BIN, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-            "--port", str(self.port), "--http-port", str(free_port()),
+            "--port", str(self.port), "--http-port", str(self.http_port),
             "--metrics-port", str(free_port()), "--log-level", "warn",
         ]  # fmt: skip
         if db is not None:
@@ -173,13 +174,14 @@ class ApiProcess(Process):
         temporal: str,
         env: Mapping[str, str] | None = None,
         port: int | None = None,
+        args: Sequence[str | os.PathLike[str]] = (sys.executable, "-m", "gateway_api"),
     ):
         self.port = port or free_port()
         self.metrics_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(
             f"api-{self.port}",
-            [sys.executable, "-m", "gateway_api"],
+            args,
             log_dir=log_dir,
             env={
                 "API_PORT": str(self.port),

@@ -8,6 +8,7 @@ replace it); the first test here is the one without an endpoint, so that global 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -48,13 +49,13 @@ def processors(provider: TracerProvider) -> tuple[SpanProcessor, ...]:
     return tuple(provider._active_span_processor._span_processors)
 
 
-def test_without_an_endpoint_nothing_is_exported_but_ids_flow(providers) -> None:
+def test_without_an_endpoint_nothing_is_recorded_but_ids_flow(providers) -> None:
     provider = configure_tracing("temporal-gateway-test")
     providers.append(provider)
 
     assert processors(provider) == ()
     with provider.get_tracer(__name__).start_as_current_span("request") as span:
-        assert span.get_span_context().trace_flags.sampled
+        assert not span.is_recording()
         ids = current_ids()
     assert ids == (
         format(span.get_span_context().trace_id, "032x"),
@@ -90,13 +91,11 @@ def test_otel_service_name_wins(monkeypatch, providers) -> None:
 
 
 def sampled_roots(provider: TracerProvider, count: int = 50) -> set[bool]:
-    tracer = provider.get_tracer(__name__)
-    sampled = set()
-    for _ in range(count):
-        with tracer.start_as_current_span("root") as span:
-            sampled.add(span.get_span_context().trace_flags.sampled)
-            assert span.is_recording() == span.get_span_context().trace_flags.sampled
-    return sampled
+    # Asks the provider's sampler rather than ending spans: this provider exports.
+    return {
+        provider.sampler.should_sample(None, random.getrandbits(128), "root").decision.is_sampled()
+        for _ in range(count)
+    }
 
 
 @pytest.mark.parametrize(
@@ -112,6 +111,7 @@ def sampled_roots(provider: TracerProvider, count: int = 50) -> set[bool]:
 def test_sampler_and_ratio_come_from_the_environment(
     monkeypatch, providers, sampler, arg, expected
 ) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")  # sampling on
     if sampler is not None:
         monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
     if arg is not None:
@@ -123,6 +123,7 @@ def test_sampler_and_ratio_come_from_the_environment(
 
 def test_parent_based_ratio_follows_a_sampled_caller(monkeypatch, providers) -> None:
     """Ratio 0 for our own roots, yet a caller's sampled ``traceparent`` is honoured."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
     provider = configure_tracing("temporal-gateway-test")
@@ -134,6 +135,20 @@ def test_parent_based_ratio_follows_a_sampled_caller(monkeypatch, providers) -> 
         trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
     )
     parent = trace.set_span_in_context(trace.NonRecordingSpan(caller))
+    decision = provider.sampler.should_sample(parent, caller.trace_id, "request").decision
+    assert decision.is_sampled()
+
+
+def test_without_an_endpoint_a_callers_trace_id_still_flows(providers) -> None:
+    provider = configure_tracing("temporal-gateway-test")
+    providers.append(provider)
+    caller = trace.SpanContext(
+        trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+        span_id=0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+    )
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(caller))
     with provider.get_tracer(__name__).start_as_current_span("request", context=parent) as span:
-        assert span.get_span_context().trace_flags.sampled
+        assert not span.is_recording()
         assert span.get_span_context().trace_id == caller.trace_id

@@ -47,7 +47,11 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        # Drops calls below the level before any processor runs (stdlib's BoundLogger would
+        # build the whole event dict first, and let the stdlib logger discard it).
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stdout)

@@ -1,7 +1,8 @@
 """OpenTelemetry tracing for every service, configured by the standard ``OTEL_*`` variables.
 
 - ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``): where spans go
-  over OTLP/HTTP. Unset: nothing is exported, but trace context still flows, so log lines and
+  over OTLP/HTTP. Unset: no span is recorded at all (the sampler drops every one, so spans are
+  the SDK's cheap non-recording kind), but trace context still flows, so log lines and
   responses carry trace ids that a caller's own traces can join.
 - ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``: the resource.
 - ``OTEL_TRACES_SAMPLER`` and ``OTEL_TRACES_SAMPLER_ARG``: sampling, e.g.
@@ -22,6 +23,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
@@ -37,11 +39,20 @@ def configure_tracing(service: str) -> TracerProvider:
     """
     env = os.environ
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service})
-    provider = TracerProvider(resource=resource)  # the sampler comes from OTEL_TRACES_SAMPLER
-    if any(env.get(name) for name in ENDPOINT_VARIABLES):
+    if tracing_enabled():
+        # The sampler comes from OTEL_TRACES_SAMPLER.
+        provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        # Nothing would read a recorded span: record none. Ids are still made and continued.
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
     trace.set_tracer_provider(provider)
     return provider
+
+
+def tracing_enabled() -> bool:
+    """Whether spans are exported (an OTLP endpoint is configured)."""
+    return any(os.environ.get(name) for name in ENDPOINT_VARIABLES)
 
 
 def current_ids() -> tuple[str, str] | None:

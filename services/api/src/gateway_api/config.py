@@ -102,6 +102,18 @@ class ApiSettings(BaseSettings):
     graceful_shutdown_seconds: float = Field(default=35.0, ge=0)
     """After SIGTERM, in-flight requests get this long to finish: a sync wait (30 s by default)
     plus a margin, within a pod's grace period when that is raised to match."""
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request's line and headers must arrive within this long (from the connection's
+    start, or from the first byte of a later request on it), else 408 and close: a few hundred
+    bytes take milliseconds on any real link, and a slow-loris client is cut off this soon."""
+    body_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    """The whole body must arrive within this long after the headers, else the connection is
+    closed: ``max_body_bytes`` (256 KiB) at this deadline is about 17 KiB/s, slower than any
+    real client, while a body trickled a byte at a time holds its connection no longer."""
+    max_connections: int = Field(default=4096, ge=1)
+    """Open connections per API process; one more is answered 503 and closed at once, so an
+    attack meets this bound rather than the open-file limit (raised to its hard limit at start,
+    and this bound lowered below it if needed). Below it, probes keep answering."""
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "API_LOG_LEVEL")
     )

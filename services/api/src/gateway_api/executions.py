@@ -9,8 +9,10 @@ the existing workflow, the same principal with another body is refused (422), an
 else is the one 409 for an id that is not the caller's. The memo also records, for audit and for
 authorization by id, the route path that started the workflow and the principal that asked.
 
-The input is encoded with the client's own data converter before the start call, so an input
-Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413 instead.
+The input is encoded once, with the client's own data converter, before the start call: an
+input Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413
+instead, and the start sends that same payload. What does not depend on the request (timeouts,
+policies, the route's memo payloads) is built once per compiled route.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -36,7 +39,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -69,24 +72,73 @@ def body_digest(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _start_options(
-    route: CompiledRoute, workflow_id: str, principal: str, digest: str
-) -> dict[str, Any]:
-    """What every start of the route's workflow sends, whichever call starts it."""
+@dataclass(frozen=True, slots=True)
+class _RouteStart:
+    """What every start of one compiled route sends that does not depend on the request:
+    built once per route (and again after a reload replaces the route), not per request."""
+
+    route: CompiledRoute
+    options: dict[str, Any]
+    conflict_policy: WorkflowIDConflictPolicy
+    memo: dict[str, Payload]
+
+
+_route_starts: dict[tuple[str, str], _RouteStart] = {}
+
+
+async def _route_start(converter: DataConverter, route: CompiledRoute) -> _RouteStart:
+    key = (route.name, route.spec.path)
+    cached = _route_starts.get(key)
+    if cached is not None and cached.route is route:
+        return cached
     policy = route.spec.workflow_id
-    return {
-        "id": workflow_id,
-        "task_queue": route.spec.task_queue,
-        "execution_timeout": route.execution_timeout,
-        "run_timeout": route.run_timeout,
-        "id_reuse_policy": policy.reuse_policy.to_temporal(),
-        "memo": {
-            MEMO_ROUTE: route.name,
-            MEMO_ROUTE_PATH: route.spec.path,
-            MEMO_PRINCIPAL: principal,
-            MEMO_REQUEST_SHA256: digest,
+    name, path = await converter.encode([route.name, route.spec.path])
+    cached = _RouteStart(
+        route=route,
+        options={
+            "task_queue": route.spec.task_queue,
+            "execution_timeout": route.execution_timeout,
+            "run_timeout": route.run_timeout,
+            "id_reuse_policy": policy.reuse_policy.to_temporal(),
         },
-    }
+        conflict_policy=policy.conflict_policy.to_temporal(),
+        # Pre-encoded payloads go into the memo as they are.
+        memo={MEMO_ROUTE: name, MEMO_ROUTE_PATH: path},
+    )
+    _route_starts[key] = cached
+    return cached
+
+
+async def _start_options(
+    converter: DataConverter,
+    route: CompiledRoute,
+    workflow_id: str,
+    principal: str,
+    digest: str | None,
+) -> tuple[_RouteStart, dict[str, Any]]:
+    """What every start of the route's workflow sends, whichever call starts it."""
+    constant = await _route_start(converter, route)
+    memo: dict[str, Any] = {**constant.memo, MEMO_PRINCIPAL: principal}
+    if digest is not None:
+        memo[MEMO_REQUEST_SHA256] = digest
+    return constant, {"id": workflow_id, **constant.options, "memo": memo}
+
+
+async def encode_input(converter: DataConverter, body: Any, limit: int) -> RawValue:
+    """The workflow input, encoded once with the client's converter: its size is checked
+    here, and the SDK sends this payload as it is (a ``RawValue`` passes its converter).
+
+    Raises:
+        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+    """
+    (payload,) = converter.payload_converter.to_payloads([body])
+    sent = payload
+    if converter.payload_codec is not None:  # what Temporal stores is the codec's output
+        (sent,) = await converter.payload_codec.encode([payload])
+    size = sent.ByteSize()
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+    return RawValue(payload)
 
 
 async def start(
@@ -98,9 +150,11 @@ async def start(
     idempotent: bool,
     rpc_timeout: timedelta,
     principal: str,
+    encoded: RawValue | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
     """Start the route's workflow, or find the one this idempotent request already started
     (the same principal, the same body); the handle, and whether this call started it.
+    ``encoded``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
 
     Raises:
         IdempotencyKeyReused: the principal's own workflow with this id has another body.
@@ -108,13 +162,17 @@ async def start(
             gateway: one answer, whatever the body.
         WorkflowAlreadyStartedError: the id exists and the request is not idempotent.
     """
-    digest = body_digest(body)
+    # The digest only matters when a repeat can find this workflow again: a deterministic id.
+    digest = body_digest(body) if idempotent else None
+    constant, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, digest
+    )
     try:
         handle = await client.start_workflow(
             route.spec.workflow_type,
-            body,
-            **_start_options(route, workflow_id, principal, digest),
-            id_conflict_policy=route.spec.workflow_id.conflict_policy.to_temporal(),
+            encoded if encoded is not None else body,
+            **options,
+            id_conflict_policy=constant.conflict_policy,
             rpc_timeout=rpc_timeout,
         )
     except WorkflowAlreadyStartedError:
@@ -153,10 +211,13 @@ async def signal_with_start(
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
     event (one atomic call in Temporal)."""
+    _, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, body_digest(body)
+    )
     return await client.start_workflow(
         route.spec.workflow_type,
         body,
-        **_start_options(route, workflow_id, principal, body_digest(body)),
+        **options,
         start_signal=signal,
         start_signal_args=_args(arg),
         rpc_timeout=rpc_timeout,
@@ -243,10 +304,13 @@ async def update_with_start(
     """Send an update to the running workflow with this id, starting it first if needed."""
     update_id = update_id or uuid.uuid4().hex
     wait = max(wait, MIN_WAIT_SECONDS)
+    _, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, body_digest(body)
+    )
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
         body,
-        **_start_options(route, workflow_id, principal, body_digest(body)),
+        **options,
         # The only policy update-with-start takes: the point is to reach a running workflow.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
@@ -377,7 +441,4 @@ async def check_payload_size(converter: DataConverter, body: Any, limit: int) ->
     Raises:
         PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
     """
-    (payload,) = await converter.encode([body])
-    size = payload.ByteSize()
-    if size > limit:
-        raise PayloadTooLarge(size, limit)
+    await encode_input(converter, body, limit)

@@ -7,7 +7,8 @@ returns both in the response (``X-Request-ID``, ``X-Trace-Id``), writes one acce
 route, workflow id and principal the handler recorded in ``request.state``, and records the
 request in the ``http.server.*`` metrics under its route template, never its raw path.
 
-It also renders an unhandled exception as a 500 problem itself: Starlette would otherwise answer
+A client that disconnects before its answer is logged with nginx's 499, not as an error. It
+also renders an unhandled exception as a 500 problem itself: Starlette would otherwise answer
 from its outermost layer, past this one and the security headers, without the request id.
 """
 
@@ -18,7 +19,7 @@ import time
 import uuid
 
 import structlog
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +32,7 @@ log = structlog.get_logger("gateway_api.access")
 REQUEST_ID_HEADER = b"x-request-id"
 TRACE_ID_HEADER = b"x-trace-id"
 _SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_CLOSED = 499
 # Probes are scraped every few seconds; they would drown the access log.
 QUIET_PATHS = frozenset({"/livez", "/readyz"})
 
@@ -84,6 +86,11 @@ class RequestContextMiddleware:
         active.inc()
         try:
             await self.app(scope, receive, send_with_ids)
+        except ClientDisconnect:
+            # The client went away (or was cut off for a slow body): nothing to answer, and
+            # not a server error. 499 as nginx logs it.
+            if not responded:
+                status = CLIENT_CLOSED
         except Exception:
             if responded:
                 raise

@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.common import RawValue
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api import executions, idempotency, metrics
@@ -81,8 +82,9 @@ _WITH_START_BODY: dict[str, Any] = {
 _START_PROBLEMS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503, 504)
 
 
-async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool]:
-    """Check the workflow input; its workflow id, and whether that id is deterministic."""
+async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool, RawValue]:
+    """Check the workflow input; its workflow id, whether that id is deterministic, and the
+    input encoded once for Temporal."""
     starts = metrics.WORKFLOW_STARTS
     route = on.route
     try:
@@ -95,19 +97,19 @@ async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[s
         raise
     annotate(on.call.request.state, workflow_id=workflow_id)
     try:
-        await executions.check_payload_size(
+        encoded = await executions.encode_input(
             on.call.connection.data_converter, body, on.call.settings.temporal_blob_limit_bytes
         )
     except ApiError:
         starts.labels(route=route.name, outcome="rejected").inc()
         raise
-    return workflow_id, deterministic
+    return workflow_id, deterministic, encoded
 
 
 async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any, Any]:
     route, call = on.route, on.call
     body = await read_json(call.request, call.limits)
-    workflow_id, deterministic = await _input(on, body, idempotency_key)
+    workflow_id, deterministic, encoded = await _input(on, body, idempotency_key)
     starts = metrics.WORKFLOW_STARTS
     try:
         with idempotency.starting(workflow_id) if deterministic else contextlib.nullcontext():
@@ -119,6 +121,7 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
                 idempotent=deterministic,
                 rpc_timeout=call.rpc_timeout,
                 principal=call.caller.id,
+                encoded=encoded,
             )
     except (IdempotencyKeyReused, IdempotencyKeyInFlight, WorkflowIdTaken,
             WorkflowAlreadyStartedError):  # fmt: skip
@@ -206,7 +209,7 @@ async def signal_with_start(
     idempotency_key: IdempotencyKey = None,
 ) -> WorkflowResponse:
     workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
-    workflow_id, _ = await _input(on, workflow_input, idempotency_key)
+    workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
     handle = await executions.signal_with_start(
         on.client, on.route, workflow_input, name, arg,
         workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
@@ -232,7 +235,7 @@ async def update_with_start(
     prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
     workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
-    workflow_id, _ = await _input(on, workflow_input, idempotency_key)
+    workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
     outcome = await executions.update_with_start(
         on.client, on.route, workflow_input, name, arg,
         workflow_id=workflow_id, principal=on.call.caller.id,
