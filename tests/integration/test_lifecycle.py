@@ -17,8 +17,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from gateway_api.executions import MEMO_REQUEST_SHA256, MEMO_ROUTE
+from gateway_api.idempotency import scoped
+from gateway_api.principals import ANONYMOUS
 from support.gateway import api_client, lifecycle_route, route
 from support.procs import assert_eventually
+
+ANON = ANONYMOUS.id  # the caller with authentication off
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
@@ -265,7 +269,7 @@ async def test_an_update_retried_with_the_same_key_runs_once(api) -> None:
     ]
     for answer in answers:
         assert answer.status_code == 200, answer.text
-        assert answer.json()["update_id"] == key["Idempotency-Key"]
+        assert answer.json()["update_id"] == scoped(ANON, key["Idempotency-Key"])
         assert answer.json()["result"] == 0  # a second run would have returned 9
     assert (await state(api, wid))["set_limit_runs"] == 1
     # Another key is another update.
@@ -283,10 +287,10 @@ async def test_a_slow_update_answers_202_and_its_location_answers_once_done(api)
     assert slow.status_code == 202, slow.text
     assert slow.headers["preference-applied"] == "wait=1"
     location = slow.headers["location"]
-    assert location == f"/workflows/{wid}/updates/wait_for_release/slow-1"
+    assert location == f"/workflows/{wid}/updates/wait_for_release/{scoped(ANON, 'slow-1')}"
     assert int(slow.headers["retry-after"]) >= 1
     assert slow.json() == {
-        "workflow_id": wid, "update": "wait_for_release", "update_id": "slow-1",
+        "workflow_id": wid, "update": "wait_for_release", "update_id": scoped(ANON, "slow-1"),
         "status": "running", "result": None,
     }  # fmt: skip
 
@@ -313,7 +317,7 @@ async def test_signal_with_start_starts_then_signals_the_same_workflow(api, clie
     first = await api.post(url, json={"input": {"label": "sws"}, "arg": {"text": "a"}}, headers=key)
     assert first.status_code == 202, first.text
     wid = first.json()["workflow_id"]
-    assert wid == f"life-{key['Idempotency-Key']}"
+    assert wid == f"life-{scoped(ANON, key['Idempotency-Key'])}"
     assert first.json()["status"] == "signaled"
     run_id = (await api.get(f"/workflows/{wid}")).json()["run_id"]
 
@@ -351,7 +355,8 @@ async def test_with_start_bodies_are_checked(api, client, path, body, expected) 
     response = await api.post(f"/workflows/life/{path}", json=body, headers=key)
     problem(response, 422, "validation-error")
     assert fields(response) == expected
-    problem(await api.get(f"/workflows/life-{key['Idempotency-Key']}"), 404, "workflow-not-found")
+    missing = f"/workflows/life-{scoped(ANON, key['Idempotency-Key'])}"
+    problem(await api.get(missing), 404, "workflow-not-found")
 
 
 async def test_with_start_of_an_undeclared_message_is_404(api) -> None:
@@ -366,8 +371,8 @@ async def test_update_with_start_starts_and_answers_with_the_update_result(api) 
     first = await api.post(url, json={"input": {}, "arg": {"value": 7}}, headers=key)
     assert first.status_code == 200, first.text
     wid = first.json()["workflow_id"]
-    assert wid == f"life-{key['Idempotency-Key']}"
-    assert first.json()["update_id"] == key["Idempotency-Key"]
+    assert wid == f"life-{scoped(ANON, key['Idempotency-Key'])}"
+    assert first.json()["update_id"] == scoped(ANON, key["Idempotency-Key"])
     assert first.json()["result"] == 0
     assert first.json()["status"] == "completed"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway_api.idempotency import scoped
 from gateway_api.keys import entry_yaml, new_key
 from gateway_core.routes import Access
 from support.gateway import api_client, lifecycle_route
@@ -153,7 +154,9 @@ async def test_by_id(api, operation) -> None:
 async def test_with_start(api, operation) -> None:
     path, granted, success = WITH_START[operation]
     key = uuid.uuid4().hex
-    wid = f"life-{key}"
+
+    def wid_of(who: str) -> str:  # keys are the caller's: each caller's key is its own id
+        return f"life-{scoped(f'key:{who}', key)}"
 
     async def call(who: str, arg: dict) -> httpx.Response:
         return await api.post(
@@ -170,13 +173,15 @@ async def test_with_start(api, operation) -> None:
         response = await call(who, denied_arg)
         assert response.status_code == 403, (who, response.text)
         assert response.json()["code"] == "forbidden"
-    # Nothing was started.
-    absent = await api.get(f"/workflows/{wid}", headers=auth("full"))
-    assert absent.status_code == 404
+    # Nothing was started, under any of their ids.
+    for who in ("reader", "starter", message_only, "outsider"):
+        absent = await api.get(f"/workflows/{wid_of(who)}", headers=auth("full"))
+        assert absent.status_code == 404, who
 
     sentinel_arg = {"text": "sentinel"} if operation == "signal-with-start" else {"value": 1}
     allowed = await call(granted, sentinel_arg)
     assert allowed.status_code == success, allowed.text
+    wid = wid_of(granted)
     assert allowed.json()["workflow_id"] == wid
     after = await state(api, wid)
     if operation == "signal-with-start":
