@@ -182,6 +182,14 @@ class InvalidBody(ApiError):
         return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
+class CallbackNotFound(ApiError):
+    status, code, title = 404, "callback-not-found", "No callback for this workflow"
+
+
+class CallbackBusy(ApiError):
+    status, code, title = 409, "callback-busy", "The callback cannot be redelivered now"
+
+
 class IdempotencyKeyReused(ApiError):
     status, code, title = 409, "idempotency-key-reused", "Idempotency key reused with another body"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway_api.endpoints import control, messages, reads, starts
+from gateway_api.endpoints import callbacks, control, messages, reads, starts
 
 router = APIRouter()
-for family in (starts, reads, messages, control):
+for family in (starts, reads, messages, control, callbacks):
     router.include_router(family.router)
