@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_workflows.callbacks.signing import new_secret
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
@@ -349,3 +350,25 @@ def test_a_workflow_without_a_callback_has_none(hooks: Hooks) -> None:
     response = httpx.get(f"{hooks.api.url}/workflows/{workflow_id}/callbacks")
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "callback-not-found"
+
+
+def test_the_worker_counts_attempts_by_route_outcome_and_result(hooks: Hooks) -> None:
+    hooks.receiver.script["/counted"] = [500]
+    workflow_id = _started(hooks, "cb-ok", "/counted")
+    _settled(hooks, workflow_id, "delivered")
+    url = f"http://127.0.0.1:{hooks.worker.metrics_port}/metrics"
+
+    def counted() -> dict[str, float]:
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(httpx.get(url, timeout=5).text):
+            for sample in family.samples:
+                if sample.name == "temporal_gateway_callback_attempts_total" and (
+                    sample.labels.get("route") == "cb-ok"
+                    and sample.labels.get("outcome") == "completed"
+                ):
+                    found[sample.labels["result"]] = sample.value
+        return found if {"delivered", "failed"} <= set(found) else {}
+
+    found = eventually(counted)
+    assert found["delivered"] >= 1
+    assert found["failed"] >= 1
