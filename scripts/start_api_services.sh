@@ -29,6 +29,16 @@ if [[ "$TRACING" == 1 ]]; then
   export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
   export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-1000}"  # ms: traces show up within a second
 fi
+# Completion webhooks: a route's `callbacks.signingSecret: webhooks` signs with this local secret
+# (made once, kept across runs, so receivers keep verifying); the worker reads the directory.
+export WORKER_CALLBACK_SECRETS_DIR="${WORKER_CALLBACK_SECRETS_DIR:-$DATA_DIR/webhook-secrets}"
+if [[ ! -e "$WORKER_CALLBACK_SECRETS_DIR/webhooks" ]]; then
+  mkdir -p "$WORKER_CALLBACK_SECRETS_DIR"
+  (umask 077 && "$VENV/bin/python" -c \
+    'from gateway_workflows.callbacks.signing import new_secret; print(new_secret())' \
+    > "$WORKER_CALLBACK_SECRETS_DIR/webhooks")
+  say "made a webhook signing secret: $WORKER_CALLBACK_SECRETS_DIR/webhooks"
+fi
 start_component worker "$VENV/bin/python" -m gateway_worker
 start_component api "$VENV/bin/python" -m gateway_api
 wait_until 60 "the API on port $API_PORT" api_ready || {

@@ -410,6 +410,34 @@ def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> No
     assert "TEMPORAL_API_KEY" not in env
 
 
+def test_webhook_signing_secrets_are_mounted_into_the_worker_only(helm) -> None:
+    docs = helm.template(
+        "--set", "callbacks.signingSecretsName=webhook-secrets",
+        "--set", "callbacks.taskQueue=hooks",
+        api_versions=(),
+    )  # fmt: skip
+    worker = find(docs, "Deployment", "tg-temporal-gateway-worker")
+    api = find(docs, "Deployment", "tg-temporal-gateway-api")
+    env = env_of(container(worker))
+    mount = next(m for m in container(worker)["volumeMounts"] if m["name"] == "webhook-secrets")
+    assert mount["readOnly"] is True
+    assert "subPath" not in mount, "a subPath mount never sees a rotated Secret"
+    assert env["WORKER_CALLBACK_SECRETS_DIR"] == mount["mountPath"]
+    assert env["WORKER_CALLBACK_TASK_QUEUE"] == "hooks"
+    volume = next(
+        v for v in worker["spec"]["template"]["spec"]["volumes"] if v["name"] == "webhook-secrets"
+    )
+    assert volume["secret"]["secretName"] == "webhook-secrets"
+    assert env_of(container(api))["API_CALLBACK_TASK_QUEUE"] == "hooks"
+    api_volumes = api["spec"]["template"]["spec"]["volumes"]
+    assert all(v.get("secret", {}).get("secretName") != "webhook-secrets" for v in api_volumes)
+
+    docs = helm.template(api_versions=())
+    env = env_of(container(find(docs, "Deployment", "tg-temporal-gateway-worker")))
+    assert "WORKER_CALLBACK_SECRETS_DIR" not in env
+    assert env["WORKER_CALLBACK_TASK_QUEUE"] == "temporal-gateway-callbacks"
+
+
 def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) -> None:
     docs = helm.template(
         "--set", "api.auth.apiKeys.existingSecret=team-keys",

@@ -8,9 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
+from gateway_workflows.callbacks.signing import new_secret, parse_secret, sign
 from support.procs import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -109,3 +111,48 @@ def test_lifecycle_example(stack) -> None:
     assert len(answers["list"][1]["workflows"]) <= 2
     assert answers["count"][0] == 200
     assert answers["count"][1]["count"] >= 1
+
+
+def _signed(secrets: list[str], *, age: int = 0, body: bytes | None = None) -> dict[str, str]:
+    """The environment of the webhook verifier examples: a delivery signed as the worker signs."""
+    signed_body = b'{"type":"workflow.completed","data":{"workflow_id":"orders-1"}}'
+    stamp = int(time.time()) - age
+    return {
+        "WEBHOOK_SECRETS": " ".join(secrets),
+        "WEBHOOK_ID": "msg_example",
+        "WEBHOOK_TIMESTAMP": str(stamp),
+        "WEBHOOK_SIGNATURE": sign([parse_secret(s) for s in secrets], "msg_example", stamp,
+                                  signed_body),
+        "BODY": (body or signed_body).decode(),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["node", "verify.mjs"], ["go", "run", "."]],
+    ids=["node", "go"],
+)
+def test_webhook_verifier_examples(command) -> None:
+    cwd = EXAMPLES / "webhooks" / ("go" if command[0] == "go" else "")
+    old, new = new_secret(), new_secret()
+
+    def verify(env: dict[str, str], secrets: str) -> subprocess.CompletedProcess[str]:
+        body = env.pop("BODY")
+        return subprocess.run(
+            [need(command[0]), *command[1:]], cwd=cwd, input=body, capture_output=True,
+            text=True, timeout=180, check=False,
+            env={**os.environ, **env, "WEBHOOK_SECRETS": secrets},
+        )  # fmt: skip
+
+    ok = verify(_signed([new, old]), new)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "verified msg_example" in ok.stdout
+    assert verify(_signed([new, old]), old).returncode == 0, "either key of a rotation"
+    for env, secrets, why in (
+        (_signed([new]), new_secret(), "no signature matches"),
+        (_signed([new], body=b'{"type":"forged"}'), new, "no signature matches"),
+        (_signed([new], age=301), new, "tolerance"),
+    ):
+        refused = verify(env, secrets)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert why in refused.stdout

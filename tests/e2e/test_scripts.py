@@ -66,6 +66,10 @@ def test_start_check_test_stop_and_restart_keeps_data(env) -> None:
         started = pids(env)
         assert set(started) == {"temporal", "worker", "api"}
         assert all(alive(p) for p in started.values())
+        secret = Path(env["DATA_DIR"]) / "webhook-secrets" / "webhooks"
+        assert secret.read_text().startswith("whsec_")
+        assert secret.stat().st_mode & 0o077 == 0, "the signing secret is the owner's only"
+        made = secret.read_text()
         check = script("check_services.sh", env)
         assert check.stdout.count("✓") == 4
 
@@ -91,6 +95,7 @@ def test_start_check_test_stop_and_restart_keeps_data(env) -> None:
 
         # Temporal's SQLite file keeps history across a restart.
         script("start_api_services.sh", env)
+        assert secret.read_text() == made, "the signing secret is kept across restarts"
         status = httpx.get(f"{api}/workflows/{workflow_id}/status", timeout=10).json()
         assert status["status"] == "COMPLETED"
     finally:

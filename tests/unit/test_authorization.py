@@ -125,6 +125,8 @@ def test_every_http_operation_maps_to_a_kind_of_access() -> None:
         Operation.UPDATE: Access.UPDATE,
         Operation.CANCEL: Access.CANCEL,
         Operation.TERMINATE: Access.TERMINATE,
+        Operation.CALLBACKS: Access.READ,
+        Operation.REDELIVER_CALLBACK: Access.START,
     }
     assert ALSO_NEEDS == {
         Operation.SIGNAL_WITH_START: Access.SIGNAL,

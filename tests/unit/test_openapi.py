@@ -48,6 +48,8 @@ def test_every_operation_of_the_shipped_and_test_routes() -> None:
         ("POST", "/workflows/orders/signal-with-start/approve"),
         ("POST", "/workflows/orders/update-with-start/add_item"),
         ("GET", "/workflows/{workflow_id}/events"),
+        ("GET", "/workflows/{workflow_id}/callbacks"),
+        ("POST", "/workflows/{workflow_id}/callbacks/redeliver"),
         ("POST", "/workflows/{workflow_id}/signals/approve"),
         ("POST", "/workflows/{workflow_id}/queries/progress"),
         ("GET", "/workflows/{workflow_id}/queries/progress"),

@@ -8,11 +8,13 @@ import pytest
 from temporalio import workflow
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from gateway_workflows.registry import WORKFLOWS
+from gateway_workflows.registry import CALLBACK_WORKFLOWS, WORKFLOWS
 from support.sample_workflows import TEST_WORKFLOWS
 
 
-@pytest.mark.parametrize("cls", [*WORKFLOWS, *TEST_WORKFLOWS], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [*WORKFLOWS, *CALLBACK_WORKFLOWS, *TEST_WORKFLOWS], ids=lambda c: c.__name__
+)
 async def test_workflow_passes_default_sandbox(cls) -> None:
     SandboxedWorkflowRunner().prepare_workflow(workflow._Definition.must_from_class(cls))
 

@@ -27,6 +27,7 @@ from gateway_core.routes import (
     API_GROUP,
     KIND,
     AuthorizationSpec,
+    CallbacksSpec,
     MessageSpec,
     Requirement,
     WorkflowIdSpec,
@@ -89,10 +90,12 @@ LIST_TYPES: Mapping[tuple[type[BaseModel], str], dict[str, Any]] = {
     (WorkflowRouteSpec, "updates"): _BY_NAME,
     (Requirement, "scopes"): _SET,
     (Requirement, "groups"): _SET,
+    (CallbacksSpec, "allowedDestinations"): _SET,
+    (CallbacksSpec, "defaultOutcomes"): _SET,
 }
 
 _MODELS = {m.__name__: m for m in (WorkflowRouteSpec, WorkflowIdSpec, AuthorizationSpec,
-                                   Requirement, MessageSpec)}  # fmt: skip
+                                   Requirement, MessageSpec, CallbacksSpec)}  # fmt: skip
 
 # Key order in the output; a keyword not listed here is refused, so nothing pydantic emits is
 # dropped or passed through unexamined.

@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from gateway_core.callbacks import Outcome, parse_origin_pattern
 from gateway_core.errors import GatewayError, RouteConfigError
 
 API_GROUP = "temporal-gateway.dev"
@@ -120,6 +121,10 @@ class Operation(StrEnum):
     """``POST /workflows/{id}/cancel``: ask the workflow to cancel (it may clean up)."""
     TERMINATE = "terminate"
     """``POST /workflows/{id}/terminate``: stop it at once, with a reason."""
+    CALLBACKS = "callbacks"
+    """``GET /workflows/{id}/callbacks``: the completion webhook's state and attempts."""
+    REDELIVER_CALLBACK = "redeliverCallback"
+    """``POST /workflows/{id}/callbacks/redeliver``: send the completion webhook again."""
 
 
 class Access(StrEnum):
@@ -152,6 +157,10 @@ ACCESS_BY_OPERATION = {
     Operation.UPDATE: Access.UPDATE,
     Operation.CANCEL: Access.CANCEL,
     Operation.TERMINATE: Access.TERMINATE,
+    Operation.CALLBACKS: Access.READ,
+    # Starting a workflow with a callback causes a delivery too; a redelivery goes to the URL
+    # the starter chose, so it reveals nothing to the caller that ``start`` does not.
+    Operation.REDELIVER_CALLBACK: Access.START,
 }
 """The kind of access each operation needs. The with-start operations need ``start`` and also
 the access of the message they send (:data:`ALSO_NEEDS`)."""
@@ -271,6 +280,38 @@ class MessageSpec(_Model):
     argument and the body must be empty."""
 
 
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,253}$"  # noqa: S105 (a name, not a secret)
+"""A key of a Kubernetes Secret, which is also the file name it is mounted as."""
+
+
+class CallbacksSpec(_Model):
+    """Completion webhooks callers of the route may ask for (docs/webhooks.md)."""
+
+    enabled: bool = True
+    """False turns callbacks off without deleting the block."""
+    allowed_destinations: tuple[str, ...] = Field(min_length=1, max_length=64)
+    """Origin patterns a callback URL must match: ``https://hooks.example.com``,
+    ``https://*.example.com``, ``https://hooks.example.com:8443``, ``http://127.0.0.1:*``. No
+    default: a route names where its results may be sent. Plain ``http`` only works while the
+    API runs with ``API_ENVIRONMENT=development``."""
+    allow_private_networks: bool = False
+    """Allow destinations resolving to private, loopback or link-local addresses (a receiver
+    inside the cluster, a test on localhost). Off by default: with it on, a caller may make
+    the gateway call whatever the allowlist admits inside your network."""
+    signing_secret: str = Field(pattern=SECRET_NAME_PATTERN)
+    """The name of the signing secret: a file in the worker's ``WORKER_CALLBACK_SECRETS_DIR``
+    (a key of the mounted Secret) holding one ``whsec_…`` secret, or two during a rotation."""
+    default_outcomes: tuple[Outcome, ...] = Field(default=tuple(Outcome), min_length=1)
+    """What a callback reports when the caller does not say (``Callback-Outcomes``)."""
+
+    @field_validator("allowed_destinations")
+    @classmethod
+    def _patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            parse_origin_pattern(pattern)
+        return patterns
+
+
 class WorkflowRouteSpec(_Model):
     """What a route exposes and how."""
 
@@ -304,6 +345,8 @@ class WorkflowRouteSpec(_Model):
     authorization: AuthorizationSpec | None = None
     """Scopes or groups required per kind of operation. Unset: only administrators (the API's
     admin scope) may use the route once authentication is on; nothing is open by accident."""
+    callbacks: CallbacksSpec | None = None
+    """Completion webhooks. Unset: a start asking for a callback is refused (422)."""
 
     @model_validator(mode="after")
     def _check(self) -> WorkflowRouteSpec:

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_api.bodies import BodyLimits
+from gateway_core.callbacks import DEFAULT_TASK_QUEUE
 from gateway_core.logging import LogFormat
 
 Environment = Literal["development", "production"]
@@ -191,6 +192,25 @@ class ApiSettings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0)
     """``Strict-Transport-Security`` max-age; 0 (off) because TLS usually ends at the ingress,
     which knows better."""
+
+    # Completion webhooks (docs/webhooks.md): the API starts each delivery on this queue.
+    callback_task_queue: str = DEFAULT_TASK_QUEUE
+    """The gateway's own queue, polled by the worker's delivery workflow
+    (``WORKER_CALLBACK_TASK_QUEUE``), so deliveries never wait behind a route's workflows."""
+    callback_retry_initial_seconds: float = Field(default=5.0, gt=0)
+    """The first retry's delay; doubled (``callback_retry_backoff``) after each failure."""
+    callback_retry_backoff: float = Field(default=2.0, ge=1)
+    callback_retry_max_interval_seconds: float = Field(default=600.0, gt=0)
+    """Ten minutes: a receiver that is down for hours still gets an attempt every ten."""
+    callback_retry_max_total_seconds: float = Field(default=86400.0, gt=0)
+    """A day of retries, then the delivery gives up (and can be redelivered)."""
+    callback_attempt_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """One attempt's HTTP deadline: a receiver should acknowledge, then do its work."""
+    callback_redeliver_window_seconds: float = Field(default=7 * 86400.0, ge=0)
+    """How long after the delivery ``POST …/callbacks/redeliver`` works (the delivery workflow
+    stays open, a timer, until then)."""
+    callback_resolve_timeout_seconds: float = Field(default=5.0, gt=0)
+    """The request-time DNS check's deadline."""
 
     @property
     def body_limits(self) -> BodyLimits:

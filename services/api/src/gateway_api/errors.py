@@ -192,6 +192,14 @@ class InvalidBody(ApiError):
         return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
+class CallbackNotFound(ApiError):
+    status, code, title = 404, "callback-not-found", "No callback for this workflow"
+
+
+class CallbackBusy(ApiError):
+    status, code, title = 409, "callback-busy", "The callback cannot be redelivered now"
+
+
 class IdempotencyKeyReused(ApiError):
     """The IETF Idempotency-Key draft's 422: the caller's own key, with another request body."""
 

@@ -79,6 +79,14 @@ OPERATIONS: dict[Operation, OperationSpec] = {
     Operation.TERMINATE: OperationSpec(
         "POST", "/workflows/{workflow_id}/terminate", "Stop a workflow at once, with a reason"
     ),
+    Operation.CALLBACKS: OperationSpec(
+        "GET", "/workflows/{workflow_id}/callbacks", "A workflow's completion webhook and attempts"
+    ),
+    Operation.REDELIVER_CALLBACK: OperationSpec(
+        "POST",
+        "/workflows/{workflow_id}/callbacks/redeliver",
+        "Send a workflow's completion webhook again",
+    ),
 }
 """Every operation's method, path and summary; a test checks that every Operation has a row
 and every row a handler."""

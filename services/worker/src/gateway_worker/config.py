@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway_core.callbacks import DEFAULT_TASK_QUEUE
 from gateway_core.logging import LogFormat
 
 
@@ -17,6 +20,13 @@ class WorkerSettings(BaseSettings):
     task_queue: str = "shopping-task-queue"
     """The queue the shipped shopping route sends to; a route naming another queue needs a
     worker started with that queue."""
+    callback_task_queue: str = DEFAULT_TASK_QUEUE
+    """The gateway's own queue, where the API starts completion webhook deliveries (it must
+    match ``API_CALLBACK_TASK_QUEUE``); empty: this worker hosts no deliveries."""
+    callback_secrets_dir: Path | None = None
+    """A directory with one file per route signing secret (a mounted Kubernetes Secret,
+    ``.data/webhook-secrets`` under ``make run``); read on every delivery, so a rotated
+    Secret is used without a restart. Unset: deliveries fail (and retry) until it is set."""
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     """How long SIGTERM waits for running activities: Kubernetes' default grace period is 30 s."""
     max_concurrent_activities: int = Field(default=100, gt=0)

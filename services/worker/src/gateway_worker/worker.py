@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from gateway_worker import telemetry
 from gateway_worker.config import WorkerSettings
 from gateway_worker.health import Health
+from gateway_workflows.registry import CALLBACK_WORKFLOWS, build_callback_activities
 
 log = structlog.get_logger(__name__)
 
@@ -53,15 +54,34 @@ def build_worker(
     settings: WorkerSettings,
     workflows: Sequence[type],
     activities: Sequence[Callable[..., Any]],
+    *,
+    task_queue: str | None = None,
 ) -> Worker:
-    """The worker for ``settings.task_queue``; building it runs the sandbox checks."""
+    """The worker for ``task_queue`` (``settings.task_queue`` by default); building it runs
+    the sandbox checks."""
     return Worker(
         client,
-        task_queue=settings.task_queue,
+        task_queue=task_queue or settings.task_queue,
         workflows=workflows,
         activities=activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )
+
+
+def build_callback_worker(client: Client, settings: WorkerSettings, runtime: Runtime) -> Worker:
+    """The worker for the gateway's callback queue: the delivery workflow, its activities,
+    and the counter of delivery attempts by route, workflow outcome and result."""
+    attempts = runtime.metric_meter.create_counter(
+        "temporal_gateway_callback_attempts",
+        "Completion webhook delivery attempts by route, workflow outcome and result",
+    )
+    return build_worker(
+        client,
+        settings,
+        CALLBACK_WORKFLOWS,
+        build_callback_activities(client, settings.callback_secrets_dir, attempts),
+        task_queue=settings.callback_task_queue,
     )
 
 
@@ -97,7 +117,12 @@ async def run(
         worker = build_worker(client, settings, workflows, activities)
         health.client, health.worker = client, worker
         log.info("worker started", task_queue=settings.task_queue, namespace=client.namespace)
-        async with worker:
+        async with contextlib.AsyncExitStack() as running:
+            await running.enter_async_context(worker)
+            if settings.callback_task_queue:
+                callbacks = build_callback_worker(client, settings, sdk_runtime)
+                await running.enter_async_context(callbacks)
+                log.info("callback deliveries hosted", task_queue=settings.callback_task_queue)
             await stop.wait()
             log.info("worker draining", grace_seconds=settings.graceful_shutdown_seconds)
         log.info("worker stopped")

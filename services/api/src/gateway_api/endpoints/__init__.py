@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway_api.endpoints import control, events, listing, messages, reads, starts
+from gateway_api.endpoints import callbacks, control, events, listing, messages, reads, starts
 
 router = APIRouter()
-for family in (starts, listing, reads, events, messages, control):
+for family in (starts, listing, reads, events, messages, control, callbacks):
     router.include_router(family.router)

@@ -23,8 +23,9 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import RawValue
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from gateway_api import executions, idempotency, metrics
+from gateway_api import callbacks, executions, idempotency, metrics
 from gateway_api.bodies import NO_BODY, read_json
+from gateway_api.callbacks import CallbackHeaders
 from gateway_api.context import OnRoute, Prefer, on_route
 from gateway_api.endpoints.common import (
     JSON_BODY,
@@ -146,10 +147,13 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
 )
 async def start_and_wait(
     on: Annotated[OnRoute, Depends(on_route(Operation.SYNC_START))],
+    callback: CallbackHeaders,
     idempotency_key: IdempotencyKey = None,
     prefer: Prefer = None,
 ) -> WorkflowResponse | JSONResponse:
+    checked = await callbacks.check(on, callback)
     handle = await _start(on, idempotency_key)
+    await callbacks.register(on, checked, handle.id, handle.result_run_id)
     route = on.route
     waited = metrics.SYNC_WAIT
     started = time.perf_counter()
@@ -176,9 +180,12 @@ async def start_and_wait(
 )
 async def start_async(
     on: Annotated[OnRoute, Depends(on_route(Operation.START))],
+    callback: CallbackHeaders,
     idempotency_key: IdempotencyKey = None,
 ) -> WorkflowResponse:
+    checked = await callbacks.check(on, callback)
     handle = await _start(on, idempotency_key)
+    await callbacks.register(on, checked, handle.id, handle.result_run_id)
     return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
 
 
@@ -206,8 +213,10 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
 async def signal_with_start(
     name: str,
     on: Annotated[OnRoute, Depends(on_route(Operation.SIGNAL_WITH_START))],
+    callback: CallbackHeaders,
     idempotency_key: IdempotencyKey = None,
 ) -> WorkflowResponse:
+    checked = await callbacks.check(on, callback)
     workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
     workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
     handle = await executions.signal_with_start(
@@ -215,6 +224,7 @@ async def signal_with_start(
         workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
+    await callbacks.register(on, checked, handle.id, None)
     return WorkflowResponse(workflow_id=handle.id, status="signaled", result=None)
 
 
@@ -231,9 +241,11 @@ async def signal_with_start(
 async def update_with_start(
     name: str,
     on: Annotated[OnRoute, Depends(on_route(Operation.UPDATE_WITH_START))],
+    callback: CallbackHeaders,
     idempotency_key: IdempotencyKey = None,
     prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
+    checked = await callbacks.check(on, callback)
     workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
     workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
     outcome = await executions.update_with_start(
@@ -243,4 +255,5 @@ async def update_with_start(
         wait=on.call.wait(on.route.spec.sync_wait_seconds, prefer=prefer),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
+    await callbacks.register(on, checked, workflow_id, None)
     return update_answer(on.call, workflow_id, name, outcome)

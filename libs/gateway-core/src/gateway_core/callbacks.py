@@ -1,0 +1,320 @@
+"""Completion webhooks: the contract between the API (which accepts a callback with a start) and
+the worker (whose ``CallbackDelivery`` workflow delivers it), and the destination policy both
+enforce.
+
+A callback URL is checked twice, because server-side request forgery is this feature's main
+risk: by the API when the caller asks (against the route's allowlist, then by resolving the host
+and refusing private, loopback, link-local, multicast and unspecified addresses unless the route
+opts in), and by the worker before every attempt (DNS may have changed; the worker connects to
+the address it checked). Both use :func:`check_url` and :func:`resolve_checked` from here.
+
+Standard library only: the workflow module imports the dataclasses (through the sandbox's
+pass-through), so nothing here may do I/O at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from gateway_core.errors import GatewayError
+
+CALLBACK_WORKFLOW = "CallbackDelivery"
+"""The delivery workflow's type name."""
+DEFAULT_TASK_QUEUE = "temporal-gateway-callbacks"
+"""The gateway's own queue: deliveries do not compete with (or depend on) the routes' workers."""
+STATE_QUERY = "state"
+REDELIVER_UPDATE = "redeliver"
+MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class Outcome(StrEnum):
+    """How a workflow closed; a caller may ask for a callback on some of them only."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    TIMED_OUT = "timed_out"
+
+
+class DeliveryStatus(StrEnum):
+    """Where a callback is (the ``state`` of ``GET /workflows/{id}/callbacks``)."""
+
+    WAITING = "waiting"
+    """The workflow still runs."""
+    DELIVERING = "delivering"
+    """An attempt runs, or the next one is scheduled."""
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    """Gave up: a permanent refusal (3xx, most 4xx, a refused address) or out of time."""
+    SKIPPED = "skipped"
+    """The workflow closed with an outcome the caller did not ask to hear about."""
+
+
+def delivery_workflow_id(workflow_id: str, run_id: str) -> str:
+    """The delivery workflow's id: one per run of the target, so a repeated start (an
+    idempotent retry) finds the first delivery instead of starting a second. Gateway ids never
+    contain ``/``, so this id can never be mistaken for (or addressed as) a route's workflow."""
+    return f"callback/{workflow_id}/{run_id}"
+
+
+def webhook_id(delivery_id: str) -> str:
+    """The ``webhook-id`` of every attempt of one delivery (and of its redeliveries), so
+    receivers can de-duplicate."""
+    return "msg_" + hashlib.sha256(delivery_id.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """Exponential backoff within a bounded total time (the API's ``callback_retry_*``)."""
+
+    initial_seconds: float = 5.0
+    backoff: float = 2.0
+    max_interval_seconds: float = 600.0
+    max_total_seconds: float = 86400.0
+    attempt_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """The delivery workflow's input, written by the API after it checked the callback."""
+
+    workflow_id: str
+    run_id: str
+    route: str
+    url: str
+    outcomes: list[Outcome]
+    signing_secret: str
+    allow_private_networks: bool
+    retry: RetrySchedule = field(default_factory=RetrySchedule)
+    redeliver_window_seconds: float = 7 * 86400.0
+    close_poll_seconds: float = 300.0
+    """How long one wait for the close runs before the workflow starts another (each is an
+    activity heartbeating meanwhile; a long-lived target gets many)."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    """How the target closed: the delivery's ``data``."""
+
+    workflow_id: str
+    run_id: str
+    outcome: Outcome
+    start_time: str | None
+    close_time: str | None
+    result: Any = None
+    failure: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AwaitClose:
+    workflow_id: str
+    run_id: str
+    poll_seconds: float
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One delivery activity's input."""
+
+    url: str
+    webhook_id: str
+    payload: dict[str, Any]
+    signing_secret: str
+    allow_private_networks: bool
+    timeout_seconds: float
+    route: str
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """One attempt: delivered (a 2xx), or why not and whether trying again may help."""
+
+    delivered: bool
+    status_code: int | None = None
+    error: str | None = None
+    retryable: bool = True
+    address: str | None = None
+    """The address connected to (after the checks)."""
+
+
+@dataclass
+class Attempt:
+    number: int
+    at: str
+    delivered: bool
+    status_code: int | None
+    error: str | None
+
+
+@dataclass
+class DeliveryState:
+    """The delivery workflow's state, answered by its ``state`` query."""
+
+    status: DeliveryStatus
+    webhook_id: str
+    url: str
+    route: str
+    workflow_id: str
+    run_id: str
+    outcomes: list[Outcome]
+    outcome: Outcome | None = None
+    attempt_count: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+    """The most recent attempts (at most :data:`KEPT_ATTEMPTS`), oldest first."""
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+    delivered_at: str | None = None
+    redeliveries: int = 0
+
+
+KEPT_ATTEMPTS = 50
+
+
+# -- destination policy ---------------------------------------------------------------------
+
+
+class CallbackRefused(GatewayError):
+    """A callback URL the policy refuses; ``reason`` says why (safe to show the caller)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOST = rf"(?:{_LABEL}\.)*{_LABEL}"
+_PATTERN = re.compile(
+    rf"^(?P<scheme>https?)://(?P<host>\*\.{_HOST}|{_HOST}|\[[0-9a-f:.]+\])(?::(?P<port>\*|\d{{1,5}}))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPattern:
+    """``scheme://host[:port]``: ``*.example.com`` matches any name below example.com (not
+    example.com itself), port ``*`` any port; no port means the scheme's default."""
+
+    scheme: str
+    host: str
+    port: int | None
+    """None: any port."""
+
+    def matches(self, scheme: str, host: str, port: int) -> bool:
+        if scheme != self.scheme or (self.port is not None and port != self.port):
+            return False
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:])
+        return host == self.host
+
+
+def parse_origin_pattern(text: str) -> OriginPattern:
+    """
+    Raises:
+        ValueError: not ``http(s)://host[:port]`` (lower case, no path, ``*.`` only in front).
+    """
+    match = _PATTERN.match(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r}: use scheme://host[:port], e.g. https://hooks.example.com, "
+            "https://*.example.com or http://127.0.0.1:* (lower case, no path)"
+        )
+    port = match["port"]
+    scheme = match["scheme"]
+    parsed = None if port == "*" else int(port) if port else DEFAULT_PORTS[scheme]
+    return OriginPattern(scheme, match["host"].strip("[]"), parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A checked callback URL, split for connecting."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+
+
+def check_url(url: str, patterns: Iterable[OriginPattern], *, allow_http: bool) -> Destination:
+    """The URL's parts when the route's allowlist admits it.
+
+    Raises:
+        CallbackRefused: malformed, credentials in it, plain http where only https is allowed,
+            or no pattern matches.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise CallbackRefused(f"longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise CallbackRefused(f"not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise CallbackRefused("must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused("must not carry credentials")
+    if parts.fragment:
+        raise CallbackRefused("must not have a fragment")
+    if scheme == "http" and not allow_http:
+        raise CallbackRefused("must use https (plain http only in development)")
+    host = parts.hostname.lower().rstrip(".")
+    if not host.isascii():
+        raise CallbackRefused("the host must be ASCII (IDNA-encoded)")
+    port = port or DEFAULT_PORTS[scheme]
+    if not any(p.matches(scheme, host, port) for p in patterns):
+        raise CallbackRefused(f"{scheme}://{host}:{port} is not an allowed callback destination")
+    return Destination(url, scheme, host, port)
+
+
+def refused_address(address: str, *, allow_private: bool) -> str | None:
+    """Why ``address`` may not be called, or None. Unspecified and multicast addresses are
+    never called; private, loopback, link-local and other non-global ones only with the
+    route's ``allowPrivateNetworks``."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified or ip.is_multicast:
+        return f"{ip} is an unspecified or multicast address"
+    if not allow_private and (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or not ip.is_global
+    ):
+        return f"{ip} is a private, loopback or link-local address (not allowed by the route)"
+    return None
+
+
+async def resolve_checked(
+    host: str, port: int, *, allow_private: bool, within: float = 5.0
+) -> Sequence[str]:
+    """The host's addresses, every one of them allowed (one bad address refuses the host, so
+    a name cannot mix a public and a private address to slip through).
+
+    Raises:
+        CallbackRefused: the name does not resolve, or an address is refused.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
+            within,
+        )
+    except (OSError, TimeoutError) as exc:
+        raise CallbackRefused(f"{host} does not resolve: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses:
+        raise CallbackRefused(f"{host} does not resolve")
+    for address in addresses:
+        reason = refused_address(address.split("%", 1)[0], allow_private=allow_private)
+        if reason is not None:
+            raise CallbackRefused(f"{host} resolves to {reason}")
+    return addresses

@@ -1,0 +1,374 @@
+"""Completion webhooks end to end: the real API and worker processes, a real HTTP receiver on
+loopback (the test routes opt in to private destinations), every delivery checked with the
+client's shipped verifier."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway_workflows.callbacks.signing import new_secret
+from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
+from temporal_gateway_client import webhooks
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records every POST; answers each path from its script (then 200)."""
+
+    server: ThreadingHTTPServer
+    deliveries: list[Delivery] = field(default_factory=list)
+    script: dict[str, list[int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def at(self, path: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if d.path == path]
+
+
+def _receiver() -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            with receiver.lock:
+                receiver.deliveries.append(
+                    Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                queue = receiver.script.get(self.path, [])
+                status = queue.pop(0) if queue else 200
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", receiver.base + "/redirected")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    receiver = Receiver(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+    return receiver
+
+
+@dataclass
+class Hooks:
+    api: ApiProcess
+    receiver: Receiver
+    secrets: Path
+    secret: str
+    worker_args: dict
+    workers: list[WorkerProcess]
+
+    @property
+    def worker(self) -> WorkerProcess:
+        return self.workers[-1]
+
+    def restart_worker(self) -> None:
+        self.workers.append(WorkerProcess(**self.worker_args))
+
+
+def _routes(task_queue: str) -> list[dict]:
+    hooks = {"allowedDestinations": ["http://127.0.0.1:*"], "allowPrivateNetworks": True,
+             "signingSecret": "hooks"}  # fmt: skip
+    specs = {
+        "cb-ok": {"workflowType": "SlowWorkflow", "callbacks": hooks},
+        "cb-fail": {"workflowType": "FailingWorkflow", "callbacks": hooks},
+        "cb-timeout": {"workflowType": "SlowWorkflow", "executionTimeoutSeconds": 2,
+                       "callbacks": hooks},
+        "cb-closed": {"workflowType": "SlowWorkflow",
+                      "callbacks": {**hooks, "allowPrivateNetworks": False}},
+    }  # fmt: skip
+    return [
+        {"apiVersion": "temporal-gateway.dev/v1alpha1", "kind": "WorkflowRoute",
+         "metadata": {"name": path}, "spec": {"path": path, "taskQueue": task_queue, **spec}}
+        for path, spec in specs.items()
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
+    tmp = tmp_path_factory.mktemp("callbacks")
+    queue = f"cb-{uuid.uuid4().hex[:8]}"
+    callback_queue = f"{queue}-deliveries"
+    (tmp / "routes.yaml").write_text(yaml.safe_dump_all(_routes(queue)))
+    secrets = tmp / "secrets"
+    secrets.mkdir()
+    secret = new_secret()
+    (secrets / "hooks").write_text(secret + "\n")
+    receiver = _receiver()
+    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    worker_args = {
+        "log_dir": logs_dir,
+        "temporal": temporal_server.address,
+        "module": "support.slow_worker",
+        "env": {
+            "WORKER_TASK_QUEUE": queue,
+            "WORKER_CALLBACK_TASK_QUEUE": callback_queue,
+            "WORKER_CALLBACK_SECRETS_DIR": str(secrets),
+            "PYTHONPATH": str(ROOT / "tests"),
+        },
+    }
+    workers = [WorkerProcess(**worker_args)]
+    api = ApiProcess(
+        logs_dir,
+        temporal=temporal_server.address,
+        env={
+            "API_ROUTES_PATH": str(tmp / "routes.yaml"),
+            "API_CALLBACK_TASK_QUEUE": callback_queue,
+            "API_CALLBACK_RETRY_INITIAL_SECONDS": "0.3",
+            "API_CALLBACK_RETRY_BACKOFF": "1.5",
+            "API_CALLBACK_RETRY_MAX_INTERVAL_SECONDS": "1",
+            "API_CALLBACK_RETRY_MAX_TOTAL_SECONDS": "120",
+            "API_CALLBACK_ATTEMPT_TIMEOUT_SECONDS": "3",
+        },
+    )
+    try:
+        api.wait_ready()
+        yield Hooks(api, receiver, secrets, secret, worker_args, workers)
+    finally:
+        api.stop()
+        for worker in workers:
+            worker.stop()
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def _start(hooks: Hooks, route: str, path: str, body=None, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{hooks.api.url}/workflows/{route}/async",
+        json=body if body is not None else {"seconds": 0.1},
+        headers={"Callback-Url": hooks.receiver.base + path, **headers},
+        timeout=30,
+    )
+
+
+def _started(hooks: Hooks, route: str, path: str, body=None, **headers: str) -> str:
+    response = _start(hooks, route, path, body, **headers)
+    assert response.status_code == 200, response.text
+    assert 'rel="callbacks"' in response.headers["link"]
+    return response.json()["workflow_id"]
+
+
+def _state(hooks: Hooks, workflow_id: str) -> dict:
+    response = httpx.get(f"{hooks.api.url}/workflows/{workflow_id}/callbacks", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _settled(hooks: Hooks, workflow_id: str, status: str, timeout: float = 60) -> dict:
+    return eventually(
+        lambda: (s := _state(hooks, workflow_id))["status"] == status and s, timeout=timeout
+    )
+
+
+def _arrived(hooks: Hooks, path: str, count: int = 1, timeout: float = 60) -> list[Delivery]:
+    return eventually(lambda: len(got := hooks.receiver.at(path)) >= count and got, timeout=timeout)
+
+
+def test_one_signed_delivery_per_outcome(hooks: Hooks) -> None:
+    api = hooks.api.url
+    ids = {
+        "completed": _started(hooks, "cb-ok", "/completed"),
+        "failed": _started(hooks, "cb-fail", "/failed", {}),
+        "timed_out": _started(hooks, "cb-timeout", "/timed_out", {"seconds": 30}),
+        "cancelled": _started(hooks, "cb-ok", "/cancelled", {"seconds": 30}),
+        "terminated": _started(hooks, "cb-ok", "/terminated", {"seconds": 30}),
+    }
+    assert httpx.post(f"{api}/workflows/{ids['cancelled']}/cancel").status_code == 202
+    assert httpx.post(f"{api}/workflows/{ids['terminated']}/terminate").status_code == 200
+    for outcome, workflow_id in ids.items():
+        state = _settled(hooks, workflow_id, "delivered")
+        assert state["outcome"] == outcome
+        assert state["attempt_count"] == 1, state
+        (delivery,) = hooks.receiver.at(f"/{outcome}")
+        event = webhooks.verify(delivery.body, delivery.headers, hooks.secret)
+        assert delivery.headers["webhook-id"] == state["webhook_id"]
+        assert event["type"] == f"workflow.{outcome}"
+        data = event["data"]
+        assert data["workflow_id"] == workflow_id
+        assert data["outcome"] == outcome
+        assert data["run_id"]
+        assert data["start_time"]
+        assert data["close_time"]
+        if outcome == "completed":
+            assert data["result"].startswith("slept 0.1s")
+        else:
+            assert data["failure"]["message"]
+    failed = hooks.receiver.at("/failed")[0].event["data"]["failure"]
+    assert failed == {"message": "the shop is out of stock", "type": "OutOfStock"}
+
+
+def test_outcomes_not_asked_for_are_not_delivered(hooks: Hooks) -> None:
+    skipped = _started(hooks, "cb-ok", "/skipped", **{"Callback-Outcomes": "failed,timed_out"})
+    assert _settled(hooks, skipped, "skipped")["outcome"] == "completed"
+    sentinel = _started(hooks, "cb-ok", "/after-skipped")
+    _settled(hooks, sentinel, "delivered")
+    assert hooks.receiver.at("/skipped") == []
+
+
+def test_a_flaky_receiver_gets_the_same_webhook_id_until_it_takes_it(hooks: Hooks) -> None:
+    hooks.receiver.script["/flaky"] = [500, 500]
+    workflow_id = _started(hooks, "cb-ok", "/flaky")
+    state = _settled(hooks, workflow_id, "delivered")
+    attempts = hooks.receiver.at("/flaky")
+    assert len(attempts) == 3
+    assert {a.headers["webhook-id"] for a in attempts} == {state["webhook_id"]}
+    assert [a["status_code"] for a in state["attempts"]] == [500, 500, 200]
+    assert [a["delivered"] for a in state["attempts"]] == [False, False, True]
+    assert state["last_error"] == "HTTP 500"
+    for attempt in attempts:
+        webhooks.verify(attempt.body, attempt.headers, hooks.secret)
+
+    # Redelivery sends the same message again, under the same id.
+    response = httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver")
+    assert response.status_code == 202, response.text
+    assert response.headers["location"].endswith(f"/workflows/{workflow_id}/callbacks")
+    again = _arrived(hooks, "/flaky", 4)[3]
+    assert again.headers["webhook-id"] == state["webhook_id"]
+    assert again.body == attempts[2].body
+    state = eventually(lambda: (s := _state(hooks, workflow_id))["attempt_count"] == 4 and s)
+    assert state["redeliveries"] == 1
+    assert state["status"] == "delivered"
+
+
+def test_redeliver_is_refused_while_the_workflow_runs(hooks: Hooks) -> None:
+    workflow_id = _started(hooks, "cb-ok", "/busy", {"seconds": 30})
+    _settled(hooks, workflow_id, "waiting")
+    response = httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver")
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "callback-busy"
+    httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/terminate")
+    _settled(hooks, workflow_id, "delivered")
+
+
+def test_a_worker_restart_mid_retry_loses_nothing(hooks: Hooks) -> None:
+    hooks.receiver.script["/outage"] = [503] * 1000
+    workflow_id = _started(hooks, "cb-ok", "/outage")
+    _arrived(hooks, "/outage", 2)
+    hooks.worker.signal(signal.SIGKILL)
+    hooks.worker.popen.wait(10)
+    seen = len(hooks.receiver.at("/outage"))
+    hooks.receiver.script["/outage"] = []  # the receiver recovers while no worker runs
+    time.sleep(1)  # retries come due meanwhile: nothing may run them
+    assert len(hooks.receiver.at("/outage")) == seen
+    hooks.restart_worker()
+    state = _settled(hooks, workflow_id, "delivered", timeout=90)
+    deliveries = hooks.receiver.at("/outage")
+    assert {d.headers["webhook-id"] for d in deliveries} == {state["webhook_id"]}
+    assert state["attempts"][-1]["status_code"] == 200
+    webhooks.verify(deliveries[-1].body, deliveries[-1].headers, hooks.secret)
+
+
+def test_refused_destinations_never_receive_a_request(hooks: Hooks) -> None:
+    port = hooks.receiver.server.server_address[1]
+    not_allowed = httpx.post(
+        f"{hooks.api.url}/workflows/cb-ok/async",
+        json={"seconds": 0.1},
+        headers={"Callback-Url": f"http://localhost:{port}/not-allowed"},
+    )
+    assert not_allowed.status_code == 422
+    assert not_allowed.json()["errors"][0]["field"] == "header.Callback-Url"
+    loopback = _start(hooks, "cb-closed", "/loopback")
+    assert loopback.status_code == 422
+    assert "loopback" in loopback.json()["errors"][0]["message"]
+
+    hooks.receiver.script["/redirect"] = [302]
+    redirected = _started(hooks, "cb-ok", "/redirect")
+    state = _settled(hooks, redirected, "failed")
+    assert state["attempt_count"] == 1
+    assert state["attempts"][0]["status_code"] == 302
+    assert "redirects are not followed" in state["last_error"]
+
+    # The sentinel: a delivery asked for after all of the above did arrive.
+    sentinel = _started(hooks, "cb-ok", "/sentinel")
+    _settled(hooks, sentinel, "delivered")
+    assert _arrived(hooks, "/sentinel")
+    for path in ("/not-allowed", "/loopback", "/redirected"):
+        assert hooks.receiver.at(path) == [], path
+    assert len(hooks.receiver.at("/redirect")) == 1
+
+
+def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:
+    new = new_secret()
+    (hooks.secrets / "hooks").write_text(f"{new}\n{hooks.secret}\n")
+    try:
+        workflow_id = _started(hooks, "cb-ok", "/rotated")
+        _settled(hooks, workflow_id, "delivered")
+    finally:
+        (hooks.secrets / "hooks").write_text(hooks.secret + "\n")
+    (delivery,) = hooks.receiver.at("/rotated")
+    assert len(delivery.headers["webhook-signature"].split()) == 2
+    for secret in (new, hooks.secret):
+        webhooks.verify(delivery.body, delivery.headers, [secret])
+    with pytest.raises(webhooks.WebhookVerificationError):
+        webhooks.verify(delivery.body, delivery.headers, [new_secret()])
+
+
+def test_the_helper_refuses_a_delivery_outside_the_tolerance(hooks: Hooks) -> None:
+    workflow_id = _started(hooks, "cb-ok", "/stale")
+    _settled(hooks, workflow_id, "delivered")
+    (delivery,) = hooks.receiver.at("/stale")
+    stamp = int(delivery.headers["webhook-timestamp"])
+    assert webhooks.verify(delivery.body, delivery.headers, hooks.secret, now=stamp + 299)
+    with pytest.raises(webhooks.WebhookVerificationError, match="from now"):
+        webhooks.verify(delivery.body, delivery.headers, hooks.secret, now=stamp + 301)
+
+
+def test_a_workflow_without_a_callback_has_none(hooks: Hooks) -> None:
+    started = httpx.post(f"{hooks.api.url}/workflows/cb-ok/async", json={"seconds": 0.1})
+    workflow_id = started.json()["workflow_id"]
+    response = httpx.get(f"{hooks.api.url}/workflows/{workflow_id}/callbacks")
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "callback-not-found"
+
+
+def test_the_worker_counts_attempts_by_route_outcome_and_result(hooks: Hooks) -> None:
+    hooks.receiver.script["/counted"] = [500]
+    workflow_id = _started(hooks, "cb-ok", "/counted")
+    _settled(hooks, workflow_id, "delivered")
+    url = f"http://127.0.0.1:{hooks.worker.metrics_port}/metrics"
+
+    def counted() -> dict[str, float]:
+        found: dict[str, float] = {}
+        for family in text_string_to_metric_families(httpx.get(url, timeout=5).text):
+            for sample in family.samples:
+                if sample.name == "temporal_gateway_callback_attempts_total" and (
+                    sample.labels.get("route") == "cb-ok"
+                    and sample.labels.get("outcome") == "completed"
+                ):
+                    found[sample.labels["result"]] = sample.value
+        return found if {"delivered", "failed"} <= set(found) else {}
+
+    found = eventually(counted)
+    assert found["delivered"] >= 1
+    assert found["failed"] >= 1

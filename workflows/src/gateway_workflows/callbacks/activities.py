@@ -1,0 +1,232 @@
+"""The delivery workflow's activities: wait for the target to close, and make one attempt.
+
+``await_close`` long-polls Temporal for the target's close event (following continue-as-new),
+heartbeating meanwhile, and gives up after ``poll_seconds`` so the workflow decides what next.
+``deliver`` makes exactly one HTTP attempt and reports it, success or not, so the workflow can
+record every attempt; it re-checks the destination first and connects to the address it
+checked (the host's name goes into ``Host`` and the TLS SNI, so certificates are verified
+against it), never through a proxy, and never follows a redirect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistoryEventFilterType
+from temporalio.common import MetricCounter
+
+from gateway_core.callbacks import (
+    DEFAULT_PORTS,
+    AttemptResult,
+    AwaitClose,
+    CallbackRefused,
+    Closed,
+    DeliveryAttempt,
+    Outcome,
+    resolve_checked,
+)
+from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
+
+USER_AGENT = "temporal-gateway-webhooks/0.1"
+# Receivers that say "later" or "too many": worth another attempt, unlike other 4xx.
+_RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+_CLOSE_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: Outcome.COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: Outcome.FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: Outcome.CANCELLED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: Outcome.TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: Outcome.TIMED_OUT,
+}
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating(every: float) -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class CallbackActivities:
+    """Built by the worker with its Temporal client, the signing secrets' directory and the
+    counter of attempts (``temporal_gateway_callback_attempts_total``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        secrets_dir: Path | None,
+        attempts: MetricCounter | None = None,
+        *,
+        heartbeat_seconds: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._secrets_dir = secrets_dir
+        self._attempts = attempts
+        self._heartbeat_seconds = heartbeat_seconds
+
+    @activity.defn(name="callback_await_close")
+    async def await_close(self, wait: AwaitClose) -> Closed | None:
+        """How the target closed, or None when it still runs after ``poll_seconds``."""
+        async with _heartbeating(self._heartbeat_seconds):
+            try:
+                return await asyncio.wait_for(self._close(wait), wait.poll_seconds)
+            except TimeoutError:
+                return None
+
+    async def _close(self, wait: AwaitClose) -> Closed:
+        run_id = wait.run_id
+        while True:
+            handle = self._client.get_workflow_handle(wait.workflow_id, run_id=run_id)
+            events = handle.fetch_history_events(
+                wait_new_event=True, event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+            )
+            async for event in events:
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                    attrs = event.workflow_execution_continued_as_new_event_attributes
+                    run_id = attrs.new_execution_run_id
+                    break
+                if event.event_type in _CLOSE_EVENTS:
+                    return await self._closed(wait, run_id, event)
+            else:
+                raise RuntimeError(f"no close event for {wait.workflow_id} run {run_id}")
+
+    async def _closed(self, wait: AwaitClose, run_id: str, event: HistoryEvent) -> Closed:
+        outcome = _CLOSE_EVENTS[event.event_type]
+        first = self._client.get_workflow_handle(wait.workflow_id, run_id=wait.run_id)
+        started = (await first.describe()).start_time
+        result: Any = None
+        failure: dict[str, str] | None = None
+        if outcome is Outcome.COMPLETED:
+            payloads = event.workflow_execution_completed_event_attributes.result.payloads
+            values = await self._client.data_converter.decode(payloads) if payloads else []
+            result = values[0] if values else None
+        elif outcome is Outcome.FAILED:
+            cause = event.workflow_execution_failed_event_attributes.failure
+            kind = (
+                cause.application_failure_info.type
+                if cause.HasField("application_failure_info")
+                else cause.WhichOneof("failure_info") or "Failure"
+            )
+            failure = {"message": cause.message, "type": kind or "ApplicationError"}
+        elif outcome is Outcome.TERMINATED:
+            reason = event.workflow_execution_terminated_event_attributes.reason
+            failure = {"message": reason or "terminated", "type": "TerminatedError"}
+        elif outcome is Outcome.CANCELLED:
+            failure = {"message": "the workflow was cancelled", "type": "CancelledError"}
+        else:
+            failure = {"message": "the workflow timed out", "type": "TimeoutError"}
+        return Closed(
+            workflow_id=wait.workflow_id,
+            run_id=run_id,
+            outcome=outcome,
+            start_time=started.isoformat() if started else None,
+            close_time=event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
+            result=result,
+            failure=failure,
+        )
+
+    @activity.defn(name="callback_deliver")
+    async def deliver(self, attempt: DeliveryAttempt) -> AttemptResult:
+        """One attempt; never raises for the receiver's or the network's failures."""
+        result = await self._attempt(attempt)
+        if self._attempts is not None:
+            outcome = "delivered" if result.delivered else "failed"
+            if not result.delivered and not result.retryable:
+                outcome = "refused" if result.status_code is None else "rejected"
+            self._attempts.add(
+                1, {"route": attempt.route, "outcome": attempt.outcome.value, "result": outcome}
+            )
+        activity.logger.info(
+            "callback attempt",
+            extra={
+                "delivered": result.delivered,
+                "status_code": result.status_code,
+                "error": result.error,
+                "webhook_id": attempt.webhook_id,
+            },
+        )
+        return result
+
+    async def _attempt(self, attempt: DeliveryAttempt) -> AttemptResult:
+        try:
+            keys = await asyncio.to_thread(read_secrets, self._secrets_dir, attempt.signing_secret)
+        except SigningSecretError as exc:  # may be mounted soon: try again later
+            return AttemptResult(delivered=False, error=str(exc), retryable=True)
+        parts = urlsplit(attempt.url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 443)
+        try:
+            addresses = await resolve_checked(
+                host, port, allow_private=attempt.allow_private_networks
+            )
+        except CallbackRefused as exc:
+            return AttemptResult(delivered=False, error=f"refused: {exc.reason}", retryable=False)
+        address = addresses[0]
+        literal = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+        body = json.dumps(attempt.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        timestamp = int(time.time())
+        headers = {
+            "Host": parts.netloc,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": attempt.webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(keys, attempt.webhook_id, timestamp, body),
+        }
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        try:
+            async with httpx.AsyncClient(
+                follow_redirects=False, trust_env=False, timeout=attempt.timeout_seconds
+            ) as http:
+                response = await http.post(
+                    pinned, content=body, headers=headers, extensions=extensions
+                )
+        except httpx.TimeoutException:
+            return _failed(f"timed out after {attempt.timeout_seconds:g}s", address)
+        except httpx.HTTPError as exc:
+            return _failed(f"{type(exc).__name__}: {exc}", address)
+        status = response.status_code
+        if 200 <= status < 300:
+            return AttemptResult(delivered=True, status_code=status, address=address)
+        if 300 <= status < 400:
+            where = response.headers.get("location", "?")
+            return AttemptResult(
+                delivered=False,
+                status_code=status,
+                error=f"HTTP {status}: redirects are not followed (to {where[:200]})",
+                retryable=False,
+                address=address,
+            )
+        retryable = status >= 500 or status in _RETRYABLE_4XX
+        return AttemptResult(
+            delivered=False,
+            status_code=status,
+            error=f"HTTP {status}",
+            retryable=retryable,
+            address=address,
+        )
+
+
+def _failed(error: str, address: str) -> AttemptResult:
+    return AttemptResult(delivered=False, error=error, retryable=True, address=address)

@@ -1,0 +1,183 @@
+"""``CallbackDelivery``: waits for one workflow run to close, then delivers its completion
+webhook until the receiver takes it or the retry schedule runs out, then stays open for the
+redelivery window so ``POST …/callbacks/redeliver`` can send it again.
+
+The retries are driven here rather than by the delivery activity's retry policy, so every
+attempt's status code and error is in the workflow's state (the ``state`` query); a Temporal
+retry policy shows the workflow only the last failure. The schedule is the same: exponential
+backoff, a maximum interval, a bounded total time. Each attempt is one activity execution
+(``maximum_attempts=1``): an attempt lost with its worker times out, counts as a failed attempt
+and is retried on schedule. Timers and state are Temporal's, so a worker restart loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from gateway_core.callbacks import (
+        CALLBACK_WORKFLOW,
+        KEPT_ATTEMPTS,
+        REDELIVER_UPDATE,
+        STATE_QUERY,
+        Attempt,
+        AttemptResult,
+        AwaitClose,
+        CallbackRequest,
+        Closed,
+        DeliveryAttempt,
+        DeliveryState,
+        DeliveryStatus,
+        webhook_id,
+    )
+    from gateway_workflows.callbacks.activities import CallbackActivities
+
+CALLBACK_BUSY = "CallbackBusy"
+# Talking to Temporal (the close long-poll) is retried for as long as it takes.
+_AWAIT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+_ONE_TRY = RetryPolicy(maximum_attempts=1)
+
+
+def payload(closed: Closed) -> dict[str, object]:
+    """The delivery body: Standard Webhooks' ``type``/``timestamp``/``data`` envelope."""
+    data: dict[str, object] = {
+        "workflow_id": closed.workflow_id,
+        "run_id": closed.run_id,
+        "outcome": closed.outcome.value,
+        "start_time": closed.start_time,
+        "close_time": closed.close_time,
+    }
+    if closed.failure is None:
+        data["result"] = closed.result
+    else:
+        data["failure"] = closed.failure
+    return {"type": f"workflow.{closed.outcome.value}", "timestamp": closed.close_time,
+            "data": data}  # fmt: skip
+
+
+@workflow.defn(name=CALLBACK_WORKFLOW)
+class CallbackDelivery:
+    @workflow.init
+    def __init__(self, request: CallbackRequest) -> None:
+        self._state = DeliveryState(
+            status=DeliveryStatus.WAITING,
+            webhook_id=webhook_id(workflow.info().workflow_id),
+            url=request.url,
+            route=request.route,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            outcomes=list(request.outcomes),
+        )
+        self._redeliver = False
+
+    @workflow.run
+    async def run(self, request: CallbackRequest) -> DeliveryState:
+        closed: Closed | None = None
+        while closed is None:
+            closed = await workflow.execute_activity_method(
+                CallbackActivities.await_close,
+                AwaitClose(request.workflow_id, request.run_id, request.close_poll_seconds),
+                start_to_close_timeout=timedelta(seconds=request.close_poll_seconds + 60),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=_AWAIT_RETRY,
+            )
+            if closed is None and workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(request)
+        self._state.outcome = closed.outcome
+        self._state.run_id = closed.run_id
+        if closed.outcome not in request.outcomes:
+            self._state.status = DeliveryStatus.SKIPPED
+            return self._state
+        body = payload(closed)
+        await self._deliver(request, body)
+        deadline = workflow.now() + timedelta(seconds=request.redeliver_window_seconds)
+        while True:
+            remaining = deadline - workflow.now()
+            if remaining <= timedelta(0):
+                break
+            try:
+                await workflow.wait_condition(lambda: self._redeliver, timeout=remaining)
+            except TimeoutError:
+                break
+            self._redeliver = False
+            self._state.redeliveries += 1
+            await self._deliver(request, body)
+        return self._state
+
+    async def _deliver(self, request: CallbackRequest, body: dict[str, object]) -> None:
+        retry = request.retry
+        state = self._state
+        state.status = DeliveryStatus.DELIVERING
+        deadline = workflow.now() + timedelta(seconds=retry.max_total_seconds)
+        delay = retry.initial_seconds
+        while True:
+            at = workflow.now()
+            try:
+                result = await workflow.execute_activity_method(
+                    CallbackActivities.deliver,
+                    DeliveryAttempt(
+                        url=request.url,
+                        webhook_id=state.webhook_id,
+                        payload=body,
+                        signing_secret=request.signing_secret,
+                        allow_private_networks=request.allow_private_networks,
+                        timeout_seconds=retry.attempt_timeout_seconds,
+                        route=request.route,
+                        outcome=state.outcome or request.outcomes[0],
+                    ),
+                    # The HTTP timeout, the secret read and the DNS lookup, with a margin.
+                    start_to_close_timeout=timedelta(seconds=retry.attempt_timeout_seconds + 15),
+                    retry_policy=_ONE_TRY,
+                )
+            except ActivityError as exc:  # the attempt was lost (a worker died, a timeout)
+                cause = exc.cause or exc
+                result = AttemptResult(delivered=False, error=f"attempt lost: {cause}")
+            state.attempt_count += 1
+            state.attempts.append(
+                Attempt(state.attempt_count, at.isoformat(), result.delivered,
+                        result.status_code, result.error)
+            )  # fmt: skip
+            del state.attempts[:-KEPT_ATTEMPTS]
+            if result.delivered:
+                state.status = DeliveryStatus.DELIVERED
+                state.delivered_at = workflow.now().isoformat()
+                state.next_attempt_at = None
+                return
+            state.last_error = result.error
+            if not result.retryable or workflow.now() + timedelta(seconds=delay) > deadline:
+                state.status = DeliveryStatus.FAILED
+                state.next_attempt_at = None
+                workflow.logger.warning("callback gave up", extra={"error": result.error})
+                return
+            state.next_attempt_at = (workflow.now() + timedelta(seconds=delay)).isoformat()
+            await workflow.sleep(delay)
+            delay = min(delay * retry.backoff, retry.max_interval_seconds)
+
+    @workflow.query(name=STATE_QUERY)
+    def state(self) -> DeliveryState:
+        return self._state
+
+    @workflow.update(name=REDELIVER_UPDATE)
+    def redeliver(self) -> DeliveryState:
+        self._redeliver = True
+        self._state.status = DeliveryStatus.DELIVERING
+        return self._state
+
+    @redeliver.validator
+    def _can_redeliver(self) -> None:
+        # Refused before it enters the history: nothing to send yet, or already sending.
+        if self._redeliver or self._state.status not in (
+            DeliveryStatus.DELIVERED,
+            DeliveryStatus.FAILED,
+        ):
+            raise ApplicationError(
+                f"the callback is {self._state.status.value}: only a delivered or failed "
+                "callback can be sent again",
+                type=CALLBACK_BUSY,
+            )
