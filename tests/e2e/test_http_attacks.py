@@ -128,12 +128,17 @@ def test_an_encoded_slash_is_never_a_separator(api: ApiProcess) -> None:
         assert headers["cache-control"] == "no-store"
 
 
-def test_malformed_http_is_the_servers_400(api: ApiProcess) -> None:
-    """#10: the server answers a request it cannot parse before the app sees it, so this 400
-    has no security headers: recorded in docs/security.md for whoever picks the server."""
-    status, headers, _ = raw(api.port, b"GET / HTTP/1.1\r\nHost x\r\n\r\n")
+def test_malformed_http_is_a_problem_with_the_security_headers(api: ApiProcess) -> None:
+    """#10: the server answers a request it cannot parse before the app sees it; that 400 was
+    uvicorn's plain text, without the security headers."""
+    status, headers, body = raw(api.port, b"GET / HTTP/1.1\r\nHost x\r\n\r\n")
     assert status == 400
     assert "server" not in headers
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["cache-control"] == "no-store"
+    assert json.loads(body)["code"] == "malformed-request"
 
 
 def test_a_client_leaving_mid_body_is_logged_as_499_not_500(api: ApiProcess) -> None:

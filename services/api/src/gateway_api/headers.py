@@ -19,15 +19,19 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = "frame-ancestors 'none'"
 
 
+STATIC_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+"""On every response, the server's own refusals of unparseable requests included."""
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
         self.app = app
-        self.static = [
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Referrer-Policy", "no-referrer"),
-            ("Cross-Origin-Opener-Policy", "same-origin"),
-        ]
+        self.static = list(STATIC_HEADERS)
         if hsts_seconds:
             self.static.append(("Strict-Transport-Security", f"max-age={hsts_seconds}"))
 

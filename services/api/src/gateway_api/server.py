@@ -23,6 +23,7 @@ protocol has had unchanged for years; the slow-client e2e test fails if that cha
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
 import time
@@ -32,10 +33,40 @@ from typing import Any
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway_api.errors import PROBLEM_BASE, PROBLEM_JSON
+from gateway_api.headers import API_CSP, STATIC_HEADERS
+
 log = structlog.get_logger(__name__)
 
 LOG_INTERVAL_SECONDS = 10.0
-_TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+def _problem_response(status: int, phrase: str, code: str, detail: str) -> bytes:
+    """A complete HTTP/1.1 answer the server writes itself (the app never saw the request):
+    problem+json, with the security headers every app response has, and the connection
+    closed."""
+    body = json.dumps({
+        "type": PROBLEM_BASE + code, "title": phrase, "status": status, "code": code,
+        "detail": detail,
+    }).encode()  # fmt: skip
+    headers = [
+        *STATIC_HEADERS,
+        ("Content-Security-Policy", API_CSP),
+        ("Cache-Control", "no-store"),
+        ("Content-Type", PROBLEM_JSON),
+        ("Content-Length", str(len(body))),
+        ("Connection", "close"),
+    ]
+    head = f"HTTP/1.1 {status} {phrase}\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+_TIMEOUT_408 = _problem_response(
+    408, "Request Timeout", "request-timeout", "the request headers did not arrive in time"
+)
+_MALFORMED_400 = _problem_response(
+    400, "Bad Request", "malformed-request", "the request is not valid HTTP/1.1"
+)
 _BUSY_503 = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nretry-after: 1\r\n"
     b"connection: close\r\n\r\n"
@@ -129,6 +160,12 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn's own is plain text without the security headers, and its message comes
+            # from the parser: keep the parser's internals out of the answer.
+            self.transport.write(_MALFORMED_400)
+            self.transport.close()
 
         def _headers_too_slow(self) -> None:
             self._deadline = None
