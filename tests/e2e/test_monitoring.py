@@ -46,6 +46,9 @@ def failing_routes(task_queue: str) -> str:
                 "taskQueue": task_queue,
                 "workflowId": {"prefix": f"{path}-"},
                 "inputSchema": {"type": "object"},
+                # Completion webhooks to loopback, where nothing listens: failed attempts.
+                "callbacks": {"allowedDestinations": ["http://127.0.0.1:*"],
+                              "allowPrivateNetworks": True, "signingSecret": "hooks"},
             },
         }
         for path, workflow_type in TEST_WORKFLOWS.items()
@@ -186,6 +189,8 @@ def load(api: ApiProcess) -> list[str]:
             assert http.post("/workflows/shopping", json={"items": []}).status_code == 422
         assert http.get("/workflows/shopping-workflow-missing/status").status_code == 404
         assert http.post("/workflows/flaky", json={}).status_code == 200
+        nobody = {"Callback-Url": f"http://127.0.0.1:{free_port()}/hook"}  # refused: retried
+        assert http.post("/workflows/flaky", json={}, headers=nobody).status_code == 200
         failed = http.post("/workflows/failing", json={})
         assert failed.status_code == 500, failed.text
         buggy = http.post("/workflows/buggy/async", json={}).json()["workflow_id"]

@@ -8,7 +8,7 @@ import asyncio
 from gateway_core.logging import configure_logging
 from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
-from gateway_worker.worker import run
+from gateway_worker.worker import exit_cleanly, run
 from support.message_workflows import MESSAGE_WORKFLOWS
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
@@ -22,3 +22,4 @@ if __name__ == "__main__":
             TEST_ACTIVITIES,
         )
     )
+    exit_cleanly()

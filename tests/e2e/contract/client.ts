@@ -206,6 +206,13 @@ const stream = await api.GET("/workflows/{workflow_id}/events", { ...workflow(or
 assert.equal(stream.response.headers.get("content-type")?.split(";")[0], "text/event-stream");
 assert.match(String(stream.data), /event: end/);
 
+// Completion webhooks: the order was started without a callback, so there is none to show
+// or to send again (the deliveries themselves are tests/e2e/test_webhooks.py's).
+const withoutCallback = await api.GET("/workflows/{workflow_id}/callbacks", workflow(orderId));
+assert.equal(withoutCallback.response.status, 404);
+const noRedelivery = await api.POST("/workflows/{workflow_id}/callbacks/redeliver", workflow(orderId));
+assert.equal(noRedelivery.response.status, 404);
+
 // A typed problem for an id no workflow has.
 problem(await api.GET("/workflows/{workflow_id}/status", workflow("tally." + key())), 404, "workflow-not-found");
 

@@ -8,7 +8,7 @@ from gateway_core.logging import configure_logging, quiet_temporal_messages
 from gateway_core.telemetry import configure_tracing
 from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
-from gateway_worker.worker import run
+from gateway_worker.worker import exit_cleanly, run
 from gateway_workflows.registry import WORKFLOWS, build_activities
 
 
@@ -21,6 +21,7 @@ def main() -> None:
         asyncio.run(run(settings, connect_config(), WORKFLOWS, build_activities()))
     finally:
         tracing.shutdown()
+    exit_cleanly()
 
 
 if __name__ == "__main__":
