@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e envtest bench clean
+.PHONY: help install run test lint format unit integration e2e envtest images bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,8 @@ install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI
 run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all; TRACING=1 adds Jaeger
 	scripts/run.sh
 
-DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
+DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile \
+	images/temporal-dev/Dockerfile
 
 lint: install ## ruff, mypy --strict and hadolint (the Dockerfiles)
 	$(VENV)/bin/ruff check .
@@ -44,6 +45,9 @@ format: install ## apply ruff's fixes and formatting
 
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
 	@hack/envtest-assets.sh
+
+images: install ## build the api, worker, operator and dev Temporal images with podman (docs/deploy.md)
+	hack/images.sh
 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of

@@ -276,6 +276,7 @@ class ConfigMapVolumeStandIn:
 
     def _project(self, data: dict[str, str]) -> None:
         version = Path(tempfile.mkdtemp(prefix="..", dir=self.target))
+        version.chmod(0o755)  # as the kubelet's: readable by a container's non-root user
         for key, value in data.items():
             (version / key).write_text(value)
         old = (self.target / "..data").resolve() if (self.target / "..data").exists() else None
