@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test lint format unit integration e2e envtest images bench clean
+.PHONY: help install run test lint format unit integration e2e envtest images cluster-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -68,6 +68,14 @@ integration: install ## only the tests against a real Temporal dev server
 
 e2e: install ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
+
+# Not part of `test` yet (docs/deploy.md, The single-node cluster): kubelet, kube-proxy, the
+# controllers and CoreDNS build for about 18 minutes the first time.
+cluster-test: install ## the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
+	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			containerd containernetworking-plugins iptables; }
+	$(ASSETS) NODE_ASSETS="$$(hack/node-assets.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) .data .run .pytest_cache .mypy_cache .ruff_cache api.log worker.log temporal.log jaeger.log
