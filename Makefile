@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest images cluster-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,8 @@ install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI
 run: install ## start Temporal (embedded, UI on :8080), the worker and the API (:8000); Ctrl-C stops all; TRACING=1 adds Jaeger
 	scripts/run.sh
 
-DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile
+DOCKERFILES := services/api/Dockerfile services/worker/Dockerfile operator/Dockerfile \
+	images/temporal-dev/Dockerfile
 
 lint: install openapi-lint ## ruff, mypy --strict, the import layering contracts, hadolint (the Dockerfiles) and Redocly (the OpenAPI)
 	$(VENV)/bin/ruff check .
@@ -72,6 +73,9 @@ crds: install ## regenerate the WorkflowRoute CRD (both copies) from the route m
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests
 	@hack/envtest-assets.sh
 
+images: install ## build the api, worker, operator and dev Temporal images with podman (docs/deploy.md)
+	hack/images.sh
+
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
 # the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR); building them the
@@ -91,6 +95,14 @@ integration: install ## only the tests against a real Temporal dev server
 
 e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
+
+# Not part of `test` yet (docs/deploy.md, The single-node cluster): kubelet, kube-proxy, the
+# controllers and CoreDNS build for about 18 minutes the first time.
+cluster-test: install ## the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
+	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			containerd containernetworking-plugins iptables; }
+	$(ASSETS) NODE_ASSETS="$$(hack/node-assets.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) $(OPENAPI_TOOLS)/node_modules .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log

@@ -535,7 +535,7 @@ def test_installed_objects_are_locked_down(cluster, release) -> None:
     assert images[f"{full}-api"] == "temporal-gateway-api:0.1.0"
     assert images[f"{full}-worker"] == "temporal-gateway-worker:0.1.0"
     assert images[f"{full}-operator"] == "temporal-gateway-operator:0.1.0"
-    assert images[f"{name}-temporal-dev"] == "temporalio/temporal:1.9.1"
+    assert images[f"{name}-temporal-dev"] == "temporal-gateway-temporal-dev:1.9.1"
 
 
 def test_probes_and_the_route_table_mount_fit_the_services(cluster, release) -> None:
@@ -1018,15 +1018,18 @@ def test_skaffold_config_is_valid_for_the_newest_schema() -> None:
     assert list(jsonschema.Draft7Validator(schema).iter_errors(broken)), "the schema has teeth"
 
 
-def test_skaffold_builds_three_images_and_deploys_the_chart_it_renders(helm, cluster) -> None:
+def test_skaffold_builds_four_images_and_deploys_the_chart_it_renders(helm, cluster) -> None:
     config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
     artifacts = config["build"]["artifacts"]
     assert {a["image"] for a in artifacts} == {
         "temporal-gateway-api", "temporal-gateway-worker", "temporal-gateway-operator",
+        "temporal-gateway-temporal-dev",
     }  # fmt: skip
     for artifact in artifacts:
-        assert artifact["context"] == "."
-        assert (ROOT / artifact["docker"]["dockerfile"]).is_file()
+        # The services from the repository root; the dev Temporal needs no sources.
+        dev = artifact["image"] == "temporal-gateway-temporal-dev"
+        assert artifact["context"] == ("images/temporal-dev" if dev else ".")
+        assert (ROOT / artifact["context"] / artifact["docker"]["dockerfile"]).is_file()
     (rel,) = config["deploy"]["helm"]["releases"]
     assert (ROOT / rel["chartPath"]).resolve() == CHART
 

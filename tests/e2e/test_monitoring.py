@@ -47,8 +47,11 @@ def failing_routes(task_queue: str) -> str:
                 "workflowId": {"prefix": f"{path}-"},
                 "inputSchema": {"type": "object"},
                 # Completion webhooks to loopback, where nothing listens: failed attempts.
-                "callbacks": {"allowedDestinations": ["http://127.0.0.1:*"],
-                              "allowPrivateNetworks": True, "signingSecret": "hooks"},
+                "callbacks": {
+                    "allowedDestinations": ["http://127.0.0.1:*"],
+                    "allowPrivateNetworks": True,
+                    "signingSecret": "hooks",
+                },
             },
         }
         for path, workflow_type in TEST_WORKFLOWS.items()

@@ -79,13 +79,17 @@ def _cert(
 class ControlPlane:
     """etcd + kube-apiserver with RBAC; ``admin`` (system:masters) via a client certificate."""
 
-    def __init__(self, workdir: Path, log_dir: Path) -> None:
+    def __init__(self, workdir: Path, log_dir: Path, *, address: str = "127.0.0.1") -> None:
+        """``address``: where it listens and what it advertises. Loopback (the default) for the
+        tests without a node; a real node's pods need one they can reach (``support.node``),
+        and then the ``kubernetes`` Service gets its endpoints and pods their tokens."""
         self.assets = assets_dir()
         self.workdir = workdir
         self.log_dir = log_dir
         self.kubectl_bin = self.assets / "kubectl"
+        self.address = address
         self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
+        self.url = f"https://{address}:{self.port}"
         self.kubeconfig = workdir / "admin.kubeconfig"
         self._procs: list[Process] = []
 
@@ -140,15 +144,16 @@ class ControlPlane:
             ),
             timeout=30,
         )
+        loopback = self.address.startswith("127.")
         apiserver = Process(
             f"kube-apiserver-{self.port}",
             [
                 self.assets / "kube-apiserver",
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 # A loopback advertise address needs the endpoint reconciler off.
-                "--endpoint-reconciler-type=none",
+                f"--endpoint-reconciler-type={'none' if loopback else 'lease'}",
                 f"--secure-port={self.port}",
                 f"--cert-dir={self.workdir / 'serving'}",
                 f"--client-ca-file={pki / 'client-ca.crt'}",
@@ -157,7 +162,13 @@ class ControlPlane:
                 f"--service-account-issuer={self.url}",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--disable-admission-plugins=ServiceAccount",
+                # Without a node no pod runs, and no pod needs a token.
+                *(
+                    ["--disable-admission-plugins=ServiceAccount"]
+                    if loopback
+                    # Reach the kubelet (logs, exec) at its node's IP, without asking any DNS.
+                    else ["--kubelet-preferred-address-types=InternalIP"]
+                ),
             ],
             log_dir=self.log_dir,
         )
@@ -276,6 +287,7 @@ class ConfigMapVolumeStandIn:
 
     def _project(self, data: dict[str, str]) -> None:
         version = Path(tempfile.mkdtemp(prefix="..", dir=self.target))
+        version.chmod(0o755)  # as the kubelet's: readable by a container's non-root user
         for key, value in data.items():
             (version / key).write_text(value)
         old = (self.target / "..data").resolve() if (self.target / "..data").exists() else None

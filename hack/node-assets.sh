@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Build (once) and cache what a real single-node cluster needs besides the envtest control plane
+# (hack/envtest-assets.sh) and Debian's containerd, runc and CNI plugins: kubelet, kube-proxy,
+# kube-controller-manager and kube-scheduler from the same k8s.io/kubernetes release and wrapper
+# module (one `go build`, so they share the compile cache), the pause binary from the module's
+# own build/pause/linux/pause.c (gcc -static), and CoreDNS from its Go module, built inside its
+# module directory so its own go.mod (and its replace directives) apply.
+#
+# Usage:
+#   NODE_ASSETS="$(hack/node-assets.sh)"
+#
+# Only the directory is printed on stdout; progress goes to stderr.
+#
+# Environment:
+#   NODE_ASSETS      use/build this directory instead of the default cache
+#   XDG_CACHE_HOME   default cache root ($HOME/.cache)
+#   GO               go command (default: go on PATH, else /usr/local/go/bin/go)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+
+# The same release as the tests' kube-apiserver.
+K8S_VERSION="$(sed -n 's/^K8S_VERSION="\${ENVTEST_K8S_VERSION:-\([0-9.]*\)}"$/\1/p' "$here/envtest-assets.sh")"
+# CoreDNS 1.15.0: served by the module proxy; its go directive is met by the machine's Go.
+COREDNS_VERSION=1.15.0
+GIT_COMMIT_PLACEHOLDER="0000000000000000000000000000000000000000"
+BINARIES=(kubelet kube-proxy kube-controller-manager kube-scheduler pause coredns)
+STAMP_CONTENT="k8s=v${K8S_VERSION} coredns=v${COREDNS_VERSION} binaries=${BINARIES[*]}"
+
+log() { printf '[node-assets] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+module_info() {
+  (cd "$work" && "$GO" mod download -json "$1") |
+    sed -n 's/^[[:space:]]*"\([A-Za-z]*\)": "\(.*\)",\{0,1\}$/\1=\2/p'
+}
+module_field() { module_info "$1" | sed -n "s/^$2=//p" | head -n1; }
+source "$here/lib/k8s-module.sh"
+
+[[ -n "$K8S_VERSION" ]] || die "could not read K8S_VERSION from hack/envtest-assets.sh"
+dir="${NODE_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/node/k8s-${K8S_VERSION}-coredns-${COREDNS_VERSION}}"
+
+is_complete() {
+  local b
+  [[ "$(cat "$dir/.node-assets.stamp" 2>/dev/null)" == "$STAMP_CONTENT" ]] || return 1
+  for b in "${BINARIES[@]}"; do [[ -x "$dir/$b" ]] || return 1; done
+}
+
+main() {
+  if is_complete; then printf '%s\n' "$dir"; return 0; fi
+  GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+  command -v gcc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc libc6-dev; } >&2
+  mkdir -p "$dir"
+  exec 9>"$dir/.lock"
+  flock 9
+  if is_complete; then printf '%s\n' "$dir"; return 0; fi
+  work="$(mktemp -d "${TMPDIR:-/tmp}/node-assets.XXXXXX")"
+  stage="$(mktemp -d "$dir/.stage.XXXXXX")"
+  trap 'rm -rf "$work" "$stage"' EXIT
+  export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
+  unset GOOS GOARCH
+  local t0 moddir="$work/k8s" k8s_dir coredns_dir
+  t0=$(date +%s)
+
+  k8s_wrapper_module "$moddir"
+  log "building kubelet, kube-proxy, kube-controller-manager, kube-scheduler (one go build)"
+  (cd "$moddir" && "$GO" build -trimpath -ldflags "$K8S_LDFLAGS" -o "$stage/" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler) >&2
+  log "built them in $(( $(date +%s) - t0 ))s"
+
+  k8s_dir="$(module_field "k8s.io/kubernetes@v${K8S_VERSION}" Dir)"
+  gcc -Os -static -o "$stage/pause" "$k8s_dir/build/pause/linux/pause.c" \
+    -DVERSION="\"${K8S_VERSION}\"" >&2
+  strip "$stage/pause"
+
+  coredns_dir="$(module_field "github.com/coredns/coredns@v${COREDNS_VERSION}" Dir)"
+  [[ -d "$coredns_dir" ]] || die "could not download CoreDNS v${COREDNS_VERSION}"
+  log "building coredns v${COREDNS_VERSION} in its module directory"
+  (cd "$coredns_dir" && GOFLAGS=-mod=readonly "$GO" build -trimpath -ldflags "-s -w" \
+    -o "$stage/coredns" .) >&2
+
+  "$stage/kubelet" --version >&2
+  "$stage/coredns" -version >&2
+  for b in "${BINARIES[@]}"; do mv -f "$stage/$b" "$dir/$b"; done
+  printf '%s\n' "$STAMP_CONTENT" >"$dir/.node-assets.stamp"
+  log "done in $(( $(date +%s) - t0 ))s"
+  printf '%s\n' "$dir"
+}
+
+main "$@"
