@@ -10,7 +10,6 @@ policies are applied but not exercised here (``test_chart.py`` checks what they 
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,10 +25,6 @@ from support.procs import ROOT, eventually
 from support.tools import helm_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
-
-# Not in `make test` yet: `make cluster-test` runs it (docs/deploy.md says why).
-if not os.environ.get("NODE_ASSETS"):
-    pytest.skip("the node tests run with `make cluster-test`", allow_module_level=True)
 
 RELEASE = "tg"
 NS = "temporal-gateway"
