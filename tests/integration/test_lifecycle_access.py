@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from gateway_api.idempotency import scoped
-from gateway_api.keys import entry_yaml, new_key
+from gateway_api.keys import new_key
 from gateway_core.routes import Access
-from support.gateway import api_client, lifecycle_route
+from support.gateway import api_client, lifecycle_route, write_keys_file
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -56,10 +56,7 @@ def auth(name: str) -> dict[str, str]:
 
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
-    text = "".join(entry_yaml(name, KEYS[name], SCOPES[name], []) for name in SCOPES)
-    path = tmp_path / "keys.yaml"
-    path.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
-    return path
+    return write_keys_file(tmp_path / "keys.yaml", {n: (KEYS[n], SCOPES[n]) for n in SCOPES})
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 
-from gateway_api.keys import entry_yaml, new_key
-from support.gateway import api_client, route
+from gateway_api.keys import new_key
+from support.gateway import api_client, route, write_keys_file
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -27,10 +27,7 @@ KEYS = {
 
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
-    text = "".join(entry_yaml(name, key, scopes, []) for name, (key, scopes) in KEYS.items())
-    path = tmp_path / "keys.yaml"
-    path.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
-    return path
+    return write_keys_file(tmp_path / "keys.yaml", KEYS)
 
 
 def auth(name: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from gateway_api.keys import entry_yaml
 from gateway_core.routes import (
     CompiledRoute,
     RouteMetadata,
@@ -157,3 +159,10 @@ async def api_server(
     finally:
         server.should_exit = True
         await task
+
+
+def write_keys_file(path: Path, keys: Mapping[str, tuple[str, Sequence[str]]]) -> Path:
+    """A key file (``API_KEYS_FILE``) at ``path`` for ``keys``: name → (key, scopes)."""
+    text = "".join(entry_yaml(name, key, list(scopes), []) for name, (key, scopes) in keys.items())
+    path.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
+    return path
