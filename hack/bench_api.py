@@ -18,7 +18,9 @@ slow moment of this busy machine does not land on one contender):
 The HTTP contenders are driven by ``wrk`` (``apt-get install wrk``) with ``hack/bench/post.lua``,
 the SDK ones by ``hack/bench/sdk_load.py``: each load generator is a process of its own, never
 the API's event loop. Prints throughput, p50/p95/p99, errors, the ratios and the issue's goals
-beside them, and each API's peak RSS (``VmHWM``); writes every round's raw figures to
+beside them, the CPU time each request costs the process that serves it (the API, or the SDK
+load process: a figure the machine's other load moves far less than latency), and each API's peak
+RSS (``VmHWM``); writes every round's raw figures to
 ``.bench/`` (gitignored). A benchmark prints: it never fails on a missed goal. Absolute figures
 move with the machine's load; compare ratios within one run.
 
@@ -83,6 +85,7 @@ class Contender:
     body: Any = None
     header: str = ""
     sdk_mode: str = ""
+    pid: int = 0  # the process whose CPU time a request costs: the API's, or the SDK load's
     rounds: dict[int, list[dict[str, int]]] = field(default_factory=dict)
 
 
@@ -145,7 +148,9 @@ def run_wrk(c: Contender, concurrency: int, seconds: float, out: Path) -> dict[s
 def summarize(rows: list[dict[str, int]]) -> dict[str, float]:
     requests = sum(r["requests"] for r in rows)
     seconds = sum(r["duration_us"] for r in rows) / 1e6
+    cpu_us = sum(r.get("cpu_us", 0) for r in rows)
     return {
+        "cpu_ms": cpu_us / requests / 1000 if requests else 0.0,
         "rps": requests / seconds if seconds else 0.0,
         "p50": statistics.median(r["p50_us"] for r in rows) / 1000,
         "p95": statistics.median(r["p95_us"] for r in rows) / 1000,
@@ -153,6 +158,21 @@ def summarize(rows: list[dict[str, int]]) -> dict[str, float]:
         "errors": sum(r["socket_errors"] + r["status_errors"] for r in rows),
         "requests": requests,
     }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_us(pid: int) -> int:
+    """User and system CPU time of ``pid`` and its descendants, in microseconds."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total * 1_000_000 // CLOCK_TICKS
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -239,7 +259,7 @@ async def check_temporal_http_api_starts(temporal: TemporalDevServer) -> None:
 def fmt_row(key: str, what: str, s: dict[str, float]) -> str:
     return (
         f"  {key:<8}{what:<34}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
-        f"p99 {s['p99']:7.2f} ms  errors {s['errors']:.0f}"
+        f"p99 {s['p99']:7.2f} ms  cpu {s['cpu_ms']:5.2f} ms/req  errors {s['errors']:.0f}"
     )
 
 
@@ -282,6 +302,9 @@ def report(
             lines.append(
                 f"    {'B p50 - A p50':<34}{gap:+6.2f} ms   goal ≤ 2 ms: {verdict(gap <= 2)}"
             )
+        if "A" in rows and "B" in rows:
+            hop = rows["B"]["cpu_ms"] - rows["A"]["cpu_ms"]
+            lines.append(f"    {'B cpu - A cpu (the hop, per start)':<34}{hop:+6.2f} ms")
         b_c = ratio("B", "C")
         show("B/C throughput", b_c, "> 1.00", b_c > 1 if b_c else None)
         e_d = ratio("E", "D")
@@ -374,11 +397,22 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
         await check_temporal_http_api_starts(temporal)
         sdk = SdkLoad(temporal.address, logs)
 
+        for c in contenders:
+            if c.sdk_mode:
+                c.pid = sdk.popen.pid
+            elif c.url != http_api:
+                c.pid = next(p.pid for p in apis.values() if p.url == c.url)
+
         def run(c: Contender, concurrency: int, seconds: float) -> dict[str, int]:
+            before = cpu_us(c.pid) if c.pid else 0
             if c.sdk_mode:
                 assert sdk is not None
-                return sdk.run(c.sdk_mode, concurrency, seconds)
-            return run_wrk(c, concurrency, seconds, logs / "wrk.json")
+                row = sdk.run(c.sdk_mode, concurrency, seconds)
+            else:
+                row = run_wrk(c, concurrency, seconds, logs / "wrk.json")
+            if c.pid:
+                row["cpu_us"] = cpu_us(c.pid) - before
+            return row
 
         print(f"warming up; then {args.rounds} rounds of {args.seconds}s per contender and "
               f"concurrency {concurrencies}, {len(contenders)} contenders")  # fmt: skip

@@ -50,6 +50,16 @@ def slow_api(tmp_path, logs_dir, temporal_server, task_queue):
     api.stop()
 
 
+def _started_on(address: str, task_queue: str) -> bool:
+    """Whether Temporal has a workflow on ``task_queue`` (the sync start is in flight)."""
+
+    async def count() -> int:
+        client = await Client.connect(address)
+        return (await client.count_workflows(f"TaskQueue = '{task_queue}'")).count
+
+    return asyncio.run(count()) > 0
+
+
 def test_api_drains_in_flight_requests_on_sigterm(
     slow_api, logs_dir, temporal_server, task_queue
 ) -> None:
@@ -64,7 +74,7 @@ def test_api_drains_in_flight_requests_on_sigterm(
 
         caller = threading.Thread(target=call)
         caller.start()
-        eventually(lambda: "workflow started" in slow_api.log(), timeout=20)
+        eventually(lambda: _started_on(temporal_server.address, task_queue), timeout=20)
         slow_api.signal(signal.SIGTERM)
 
         def refuses_new_connections() -> bool:

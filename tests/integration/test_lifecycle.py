@@ -451,6 +451,9 @@ async def test_cancel_lets_the_workflow_clean_up(api, client) -> None:
 
 async def test_terminate_records_the_reason(api, client) -> None:
     wid = await start(api)
+    # Its first workflow task has run (a query answers): a workflow terminated before that has
+    # no state a query could read afterwards.
+    assert (await state(api, wid))["cleaned_up"] is False
     response = await api.post(f"/workflows/{wid}/terminate", json={"reason": "stuck order"})
     assert response.status_code == 200
     assert response.json() == {"workflow_id": wid, "status": "terminated"}

@@ -30,7 +30,7 @@ from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
 from gateway_api.guards import HeadAsGetMiddleware, RequestGuardMiddleware
 from gateway_api.headers import SecurityHeadersMiddleware
-from gateway_api.middleware import RequestContextMiddleware
+from gateway_api.middleware import RequestContextMiddleware, TraceContextMiddleware
 from gateway_api.ratelimit import OpenStreams, RateLimiter
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
@@ -112,6 +112,10 @@ def create_app(
             await http.aclose()
 
     app = FastAPI(
+        # FastAPI's own OpenTelemetry layer would record a second server span and one per
+        # dependency, serializer and endpoint (about five a request, tracing off or on): the
+        # instrumentor below records the one span a reader of the trace needs.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="temporal-gateway",
         version="0.1.0",
         description=DESCRIPTION,
@@ -140,10 +144,13 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(HeadAsGetMiddleware)
     # Outermost, so the server span (and an incoming traceparent) covers everything else.
-    # One server span per request: the ASGI send/receive spans (two or three more per request)
-    # say nothing a reader of the trace needs.
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="livez,readyz", exclude_spans=["send", "receive"]
-    )
+    if tracing_enabled():
+        # One server span per request: the ASGI send/receive spans (two or three more per
+        # request) say nothing a reader of the trace needs.
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="livez,readyz", exclude_spans=["send", "receive"]
+        )
+    else:
+        app.add_middleware(TraceContextMiddleware)
     openapi.install(app, store)
     return app

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from gateway_api.bodies import BodyLimits
 from gateway_api.config import ApiSettings
-from gateway_api.deps import Caller, Connection, Limiter, Routes, Settings
+from gateway_api.deps import Caller, current_table
 from gateway_api.errors import (
     Forbidden,
     MessageNotFound,
@@ -101,15 +101,12 @@ class Call:
         return f"{self.request.scope.get('root_path', '')}{path}"
 
 
-async def _call(
-    request: Request,
-    caller: Caller,
-    connection: Connection,
-    routes: Routes,
-    settings: Settings,
-    limiter: Limiter,
-) -> Call:
-    return Call(request, caller, connection, routes, settings, limiter)
+async def _call(request: Request, caller: Caller) -> Call:
+    state = request.state
+    return Call(
+        request, caller, state.temporal, current_table(state.routes), state.settings,
+        state.limiter,
+    )  # fmt: skip
 
 
 CallDep = Annotated[Call, Depends(_call)]

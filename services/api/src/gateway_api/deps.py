@@ -28,51 +28,49 @@ _api_key = APIKeyHeader(
 )
 
 
-def _connection(request: Request) -> TemporalConnection:
+async def _connection(request: Request) -> TemporalConnection:
     connection: TemporalConnection = request.state.temporal
     return connection
 
 
-def _store(request: Request) -> RouteStore:
+async def _store(request: Request) -> RouteStore:
     store: RouteStore = request.state.routes
     return store
 
 
-def _routes(store: Annotated[RouteStore, Depends(_store)]) -> RouteTable:
+def current_table(store: RouteStore) -> RouteTable:
     """The table in use when the request arrived; later reloads do not affect it."""
     if store.table is None:
         raise RoutesNotLoaded("no route table has been loaded yet")
     return store.table
 
 
-def _settings(request: Request) -> ApiSettings:
+async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.state.settings
     return settings
 
 
-def _authenticator(request: Request) -> Authenticator:
+async def _authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.state.authenticator
     return authenticator
 
 
-def _limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.state.limiter
-    return limiter
-
-
-def _streams(request: Request) -> OpenStreams:
+async def _streams(request: Request) -> OpenStreams:
     streams: OpenStreams = request.state.streams
     return streams
 
 
 async def _caller(
     request: Request,
-    authenticator: Annotated[Authenticator, Depends(_authenticator)],
-    limiter: Annotated[RateLimiter, Depends(_limiter)],
-    settings: Annotated[ApiSettings, Depends(_settings)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
+    # The lifespan's state read here, not through one dependency each: FastAPI's resolution of
+    # a dependency costs more than the attribute it returns, on every request.
+    state = request.state
+    authenticator: Authenticator = state.authenticator
+    limiter: RateLimiter = state.limiter
+    settings: ApiSettings = state.settings
     address = client_address(request.scope, settings.trusted_proxies)
     if not authenticator.disabled:
         await limiter.refuse_if_failing(address)
@@ -93,9 +91,7 @@ async def _caller(
 
 Connection = Annotated[TemporalConnection, Depends(_connection)]
 Store = Annotated[RouteStore, Depends(_store)]
-Routes = Annotated[RouteTable, Depends(_routes)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
 Auth = Annotated[Authenticator, Depends(_authenticator)]
-Limiter = Annotated[RateLimiter, Depends(_limiter)]
 Caller = Annotated[Principal, Depends(_caller)]
 Streams = Annotated[OpenStreams, Depends(_streams)]

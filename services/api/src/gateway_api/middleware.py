@@ -4,7 +4,8 @@ A plain ASGI middleware (not ``BaseHTTPMiddleware``, which runs the app in anoth
 loses context), inside OpenTelemetry's: it gives each request an id (the caller's
 ``X-Request-ID`` when it is sane), binds it and the trace id for every log line of the request,
 returns both in the response (``X-Request-ID``, ``X-Trace-Id``), writes one access line with the
-route, workflow id and principal the handler recorded in ``request.state``, and records the
+route, workflow id, whether a start made a new workflow, and principal the handler recorded in
+``request.state``, and records the
 request in the ``http.server.*`` metrics under its route template, never its raw path.
 
 A client that disconnects before its answer is logged with nginx's 499, not as an error. It
@@ -17,8 +18,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any, cast
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.asgi import asgi_getter
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -113,6 +118,30 @@ class RequestContextMiddleware:
                     duration_ms=round(duration * 1000, 2),
                     route=state.get("route"),
                     workflow_id=state.get("workflow_id"),
+                    started=state.get("started"),
                     principal=state.get("principal"),
                 )
             structlog.contextvars.clear_contextvars()
+
+
+class TraceContextMiddleware:
+    """With tracing off, in place of OpenTelemetry's instrumentation: nothing is recorded, yet
+    each request still has a trace id (the caller's ``traceparent`` continued, or a new one)
+    for its log lines and ``X-Trace-Id``. The instrumentation would build a span's name and
+    attributes on every request only for the sampler to drop them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.tracer = trace.get_tracer(__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        parent = propagate.extract(cast(dict[str, Any], scope), getter=asgi_getter)
+        span = self.tracer.start_span("request", parent, kind=trace.SpanKind.SERVER)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
