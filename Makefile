@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest images cluster-test bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest images node-packages cluster-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,13 +78,15 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
-# the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR); building them the
-# first time takes minutes.
+# the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR), the single-node
+# cluster its kubelet, kube-proxy, controllers, CoreDNS and pause (NODE_ASSETS; envtest's Go build
+# cache makes them a few minutes more); building them the first time takes minutes.
 ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" HELM_DIR="$$(hack/helm.sh)" \
-	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)"
+	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)" \
+	NODE_ASSETS="$$(hack/node-assets.sh)"
 
-test: lint ## lint, then every test (unit, integration, e2e)
+test: lint node-packages ## lint, then every test (unit, integration, e2e, the chart on a real node)
 	$(ASSETS) $(VENV)/bin/pytest
 
 unit: install ## only the unit tests (no network)
@@ -98,11 +100,14 @@ e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTT
 
 # Not part of `test` yet (docs/deploy.md, The single-node cluster): kubelet, kube-proxy, the
 # controllers and CoreDNS build for about 18 minutes the first time.
-cluster-test: install ## the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
-	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] || \
+# The single-node cluster's runtime, CNI plugins and iptables come from Debian's packages.
+node-packages:
+	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			containerd containernetworking-plugins iptables; }
-	$(ASSETS) NODE_ASSETS="$$(hack/node-assets.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
+
+cluster-test: install node-packages ## only the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
+	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) $(OPENAPI_TOOLS)/node_modules .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log

@@ -3,7 +3,6 @@ and a real Kubernetes control plane with the operator running as its ServiceAcco
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,10 +24,6 @@ from support.procs import (
 )
 
 pytestmark = pytest.mark.e2e
-
-# The single-node cluster is not in `make test` yet: `make cluster-test` sets NODE_ASSETS and
-# runs it (docs/deploy.md says why). Left out of collection, so nothing is counted as skipped.
-collect_ignore = [] if os.environ.get("NODE_ASSETS") else ["test_node.py"]
 
 NS = "temporal-gateway"
 TABLE = "temporal-gateway-routes"
