@@ -4,12 +4,12 @@ uvicorn runs on uvloop with the httptools parser (uvicorn[standard], the ecosyst
 path), its protocol guarded against slow clients (:mod:`gateway_api.server`); why this server
 and not granian or hypercorn is in docs/performance.md. uvicorn handles SIGTERM as Kubernetes
 expects: it stops accepting connections, lets in-flight requests finish (up to
-``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespan shutdown.
+``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespan shutdown. One process by default;
+``API_WORKERS`` above 1 runs that many on the port instead (:mod:`gateway_api.processes`).
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
@@ -17,13 +17,8 @@ from pydantic import ValidationError
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.server import (
-    ConnectionLimits,
-    OncePerInterval,
-    bounded_connections,
-    guarded_protocol,
-)
-from gateway_core.logging import configure_logging
+from gateway_api.processes import configure_process, serve_workers, uvicorn_options
+from gateway_api.server import ConnectionLimits, bounded_connections, guarded_protocol
 from gateway_core.metrics import serve_metrics
 from gateway_core.telemetry import configure_tracing
 
@@ -38,32 +33,25 @@ def main() -> None:
             where = f"API_{field.upper()}: " if field else ""
             print(f"configuration error: {where}{error['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(service="api", level=settings.log_level, fmt=settings.log_format)
-    if settings.metrics_port:
-        serve_metrics(settings.metrics_port, settings.metrics_host)
-    tracing = configure_tracing("temporal-gateway-api")
-    # asyncio logs every failed accept() when descriptors run out; once in a while is enough.
-    logging.getLogger("asyncio").addFilter(OncePerInterval())
+    configure_process(settings)
     limits = ConnectionLimits(
         header_timeout=settings.header_read_timeout_seconds,
         body_timeout=settings.body_read_timeout_seconds,
         max_connections=bounded_connections(settings.max_connections),
     )
+    if settings.workers > 1:
+        serve_workers(settings, limits)
+        return
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+    tracing = configure_tracing("temporal-gateway-api")
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
         http=guarded_protocol(limits),
-        ws="none",  # no WebSocket endpoints: do not even import a WebSocket implementation
-        backlog=2048,
-        log_config=None,  # configure_logging already routes uvicorn's loggers
-        access_log=False,  # RequestContextMiddleware writes the access line
-        timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
-        server_header=False,  # no "server: uvicorn" banner
-        # The API decides which X-Forwarded-For to believe (API_TRUSTED_PROXIES); uvicorn's
-        # default would believe any from 127.0.0.1 and rewrite the client address.
-        proxy_headers=False,
+        # Said here, or uvicorn would take WEB_CONCURRENCY from the environment, and refuse
+        # to start with it above 1 and an app object.
+        workers=1,
+        **uvicorn_options(settings),
     )
     tracing.shutdown()  # flush the spans of the last requests
 
