@@ -1,5 +1,6 @@
 """``API_WORKERS=2``: uvicorn's supervisor and two workers on one port, a real
-``python -m gateway_api`` against the session's real Temporal.
+``python -m gateway_api`` (and the ``gateway-api`` command the image runs) against the
+session's real Temporal.
 
 Both workers answer on the port (each access line carries its pid), the metrics port serves
 their sum (checked against each worker's own files), the guarded protocol holds in each, and
@@ -26,7 +27,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.procs import ApiProcess, eventually
+from support.procs import VENV_BIN, ApiProcess, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +48,13 @@ spec:
 """
 
 
-def start_api(logs_dir, temporal_server, tmp_path, env: dict[str, str]) -> ApiProcess:
+def start_api(logs_dir, temporal_server, tmp_path, env: dict[str, str], **options) -> ApiProcess:
     routes = tmp_path / "routes.yaml"
     routes.write_text(ROUTE.format(task_queue=f"idle-{uuid.uuid4().hex[:8]}"))
     return ApiProcess(
         logs_dir,
         temporal=temporal_server.address,
+        **options,
         env={
             "API_WORKERS": "2",
             "API_ROUTES_PATH": str(routes),
@@ -264,7 +266,8 @@ def test_two_workers_share_the_port_the_guards_and_one_metrics_endpoint(
 def test_a_worker_killed_mid_request_is_replaced_and_stops_counting_as_in_flight(
     logs_dir, temporal_server, tmp_path
 ) -> None:
-    api = start_api(logs_dir, temporal_server, tmp_path, {})  # no directory given: a private one
+    # The gateway-api command, as the image runs it; no directory given: a private one.
+    api = start_api(logs_dir, temporal_server, tmp_path, {}, args=[VENV_BIN / "gateway-api"])
     try:
         workers = wait_for_workers(api, 2)
         (line,) = [line for line in log_lines(api) if line.get("event") == "starting workers"]

@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -82,12 +83,16 @@ def test_the_worker_config_makes_the_guarded_protocol_where_it_is_loaded() -> No
     assert copy.timeout_graceful_shutdown == 7
 
 
-def test_a_worker_unpickles_its_config_without_importing_the_app() -> None:
-    # uvicorn kills a worker that has not answered its health check within 5 s, and the
-    # thread that answers starts only once the config is unpickled.
+def test_a_worker_starts_without_importing_the_app() -> None:
+    # uvicorn kills a worker that has not answered its health check within 5 s, and the thread
+    # that answers starts only after the worker has run its supervisor's script (here the
+    # gateway-api command, as multiprocessing's spawn runs it) and unpickled its config.
     config = WorkerConfig("gateway_api.processes:worker_app", LIMITS, workers=2)
+    script = Path(sys.executable).parent / "gateway-api"
     check = (
-        "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+        "import pickle, runpy, sys; "
+        f"runpy.run_path({str(script)!r}, run_name='__mp_main__'); "
+        "pickle.loads(sys.stdin.buffer.read()); "
         "heavy = sorted(m for m in ('fastapi', 'temporalio', 'gateway_api.server', "
         "'gateway_api.app') if m in sys.modules); print(heavy)"
     )

@@ -1,6 +1,12 @@
 """The API's processes: one (the default), or uvicorn's supervisor and ``API_WORKERS`` workers
 sharing one port.
 
+uvicorn runs on uvloop with the httptools parser (uvicorn[standard], the ecosystem's fast
+path), its protocol guarded against slow clients (:mod:`gateway_api.server`); why this server
+and not granian or hypercorn is in docs/performance.md. uvicorn handles SIGTERM as Kubernetes
+expects: it stops accepting connections, lets in-flight requests finish (up to
+``API_GRACEFUL_SHUTDOWN_SECONDS``), then runs the lifespan shutdown.
+
 With workers, the parent binds the port and the metrics port and supervises; uvicorn starts
 each worker with ``spawn``, a fresh interpreter that inherits only the environment and the
 listening socket. Each worker builds its own settings, logging, tracing and app
@@ -23,6 +29,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,12 +40,18 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from pydantic import ValidationError
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.server import ConnectionLimits, OncePerInterval
+from gateway_api.server import (
+    ConnectionLimits,
+    OncePerInterval,
+    bounded_connections,
+    guarded_protocol,
+)
 from gateway_api.workers import WorkerConfig
 from gateway_core.logging import configure_logging
 from gateway_core.metrics import serve_metrics
@@ -48,6 +61,45 @@ log = structlog.get_logger(__name__)
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 WORKER_APP = f"{__name__}:worker_app"
+
+
+def serve() -> None:
+    """Read the settings from the environment and serve until SIGTERM or SIGINT.
+
+    Raises:
+        SystemExit: 2 for a setting that is not valid (named on stderr); uvicorn's 3 when the
+            app cannot start.
+    """
+    try:
+        settings = ApiSettings()
+    except ValidationError as exc:
+        # Before logging is set up, and without a traceback: the message names the setting.
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            where = f"API_{field.upper()}: " if field else ""
+            print(f"configuration error: {where}{error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_process(settings)
+    limits = ConnectionLimits(
+        header_timeout=settings.header_read_timeout_seconds,
+        body_timeout=settings.body_read_timeout_seconds,
+        max_connections=bounded_connections(settings.max_connections),
+    )
+    if settings.workers > 1:
+        serve_workers(settings, limits)
+        return
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+    tracing = configure_tracing("temporal-gateway-api")
+    uvicorn.run(
+        create_app(settings),
+        http=guarded_protocol(limits),
+        # Said here, or uvicorn would take WEB_CONCURRENCY from the environment, and refuse
+        # to start with it above 1 and an app object.
+        workers=1,
+        **uvicorn_options(settings),
+    )
+    tracing.shutdown()  # flush the spans of the last requests
 
 
 def uvicorn_options(settings: ApiSettings) -> dict[str, Any]:
