@@ -1,4 +1,4 @@
-"""The API's Prometheus metrics (served on their own port by ``__main__``).
+"""The API's Prometheus metrics (served on their own port, :mod:`gateway_api.processes`).
 
 Names follow OpenTelemetry's semantic conventions where one exists (``http.server.*``).
 Label values are bounded: route templates and route names, methods, status codes, outcomes and
