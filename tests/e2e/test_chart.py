@@ -339,6 +339,7 @@ def test_keda_scales_the_worker_on_its_task_queue(helm, cluster) -> None:
         (["api.rateLimit.perCaller=lots"], "perCaller"),
         (["api.auth.oidc.issuer=not-a-url"], "issuer"),
         (["api.corsOrigins={example.com/path}"], "corsOrigins"),
+        (["api.workers=0"], "/api/workers"),
     ],
 )
 def test_the_values_schema_refuses_bad_values(helm, sets, message) -> None:
@@ -483,6 +484,28 @@ def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) ->
     c = container(find(docs, "Deployment", "tg-temporal-gateway-api"))
     assert "API_KEYS_FILE" not in env_of(c)
     assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+def test_api_workers_get_a_writable_directory_for_their_metrics(helm, cluster) -> None:
+    docs = helm.template("--set", "api.workers=2", release="workers", namespace="profile-default")
+    server_dry_run(cluster, docs, "profile-default")  # the restricted Pod Security Standard
+    api = find(docs, "Deployment", "workers-temporal-gateway-api")
+    c = container(api)
+    env = env_of(c)
+    assert env["API_WORKERS"] == "2"
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True, "hence the volume"
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == env["PROMETHEUS_MULTIPROC_DIR"]]
+    assert not mount.get("readOnly")
+    volumes = api["spec"]["template"]["spec"]["volumes"]
+    (volume,) = [v for v in volumes if v["name"] == mount["name"]]
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert volume["emptyDir"]["sizeLimit"]
+
+    # One worker, the default: no directory and no volume for it.
+    c = container(find(helm.template(), "Deployment", "tg-temporal-gateway-api"))
+    assert env_of(c)["API_WORKERS"] == "1"
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(c)
+    assert mount["name"] not in {m["name"] for m in c["volumeMounts"]}
 
 
 def test_notes_give_the_curl_line(helm) -> None:

@@ -3,12 +3,14 @@
 structlog renders JSON when stdout is not a terminal (a pod, a log file) and readable console
 lines when it is. The standard library's loggers (uvicorn, temporalio) go through the same
 renderer, so one service never mixes formats. Request-scoped fields (``request_id``, ``route``,
-``workflow_id``) come from structlog's contextvars.
+``workflow_id``) come from structlog's contextvars. When several processes of a service share
+one stdout (the API's workers), each line carries its ``pid``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Literal
 
@@ -20,8 +22,14 @@ from gateway_core.telemetry import add_trace_ids
 LogFormat = Literal["auto", "json", "console"]
 
 
-def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "auto") -> None:
-    """Route structlog and stdlib logging to stdout in one format."""
+def configure_logging(
+    *, service: str, level: str = "INFO", fmt: LogFormat = "auto", pid: bool = False
+) -> None:
+    """Route structlog and stdlib logging to stdout in one format.
+
+    Args:
+        pid: add the process id to every line, to tell apart processes writing to one stdout.
+    """
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -61,6 +69,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 _add_service(service),
+                *([_add_pid] if pid else []),
                 renderer,
             ],
         )
@@ -82,6 +91,13 @@ def _add_service(service: str) -> structlog.types.Processor:
         return event
 
     return add
+
+
+def _add_pid(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    event.setdefault("pid", os.getpid())
+    return event
 
 
 def _lift_temporal_context(

@@ -6,7 +6,8 @@ serves the same exposition (prometheus_client's own handler, content negotiation
 included) from the standard library's threading HTTP server, with no ``Server`` header.
 
 Which address to bind is the caller's choice: all interfaces in a pod (the chart's
-NetworkPolicy decides who may connect), loopback on a developer's machine.
+NetworkPolicy decides who may connect), loopback on a developer's machine. So is the registry:
+the default one of the process, or one that sums several processes (the API's workers).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import socket
 import threading
 from http.server import ThreadingHTTPServer
 
-from prometheus_client import REGISTRY, MetricsHandler
+from prometheus_client import REGISTRY, CollectorRegistry, MetricsHandler
 
 
 class _Handler(MetricsHandler):
@@ -32,10 +33,13 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Serve the default registry at ``http://host:port/metrics`` from a daemon thread."""
+def serve_metrics(
+    port: int, host: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY
+) -> ThreadingHTTPServer:
+    """Serve ``registry`` at ``http://host:port/metrics`` from a daemon thread."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     server_class: type[_Server] = type("MetricsServer", (_Server,), {"address_family": family})
-    server = server_class((host, port), _Handler)
+    handler: type[_Handler] = type("Handler", (_Handler,), {"registry": registry})
+    server = server_class((host, port), handler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

@@ -114,7 +114,13 @@ class ApiSettings(BaseSettings):
     max_connections: int = Field(default=4096, ge=1)
     """Open connections per API process; one more is answered 503 and closed at once, so an
     attack meets this bound rather than the open-file limit (raised to its hard limit at start,
-    and this bound lowered below it if needed). Below it, probes keep answering."""
+    and this bound lowered below it if needed). Below it, probes keep answering. Per process,
+    not divided between ``workers``: the open-file limit it stays below is each process's."""
+    workers: int = Field(default=1, ge=1)
+    """Server processes sharing the port (uvicorn's supervisor and its workers). One: a pod is
+    one process and scales by replicas, which Kubernetes schedules, probes and restarts one by
+    one. More: one per CPU of a pod that has several (docs/performance.md); the metrics port
+    then serves the sum over all of them (Prometheus' multiprocess mode)."""
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "API_LOG_LEVEL")
     )

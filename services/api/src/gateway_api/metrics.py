@@ -1,11 +1,18 @@
-"""The API's Prometheus metrics (served on their own port by ``__main__``).
+"""The API's Prometheus metrics (served on their own port, :mod:`gateway_api.processes`).
 
 Names follow OpenTelemetry's semantic conventions where one exists (``http.server.*``).
 Label values are bounded: route templates and route names, methods, status codes, outcomes and
 error codes, never workflow ids or raw paths.
+
+With several workers (``API_WORKERS``) each process writes its values to files in
+``PROMETHEUS_MULTIPROC_DIR`` and the metrics port serves their sum (:mod:`gateway_api.processes`):
+counters and histograms add up; each gauge's ``multiprocess_mode`` says how its values combine,
+over the live processes only, so a worker that died stops counting. One process ignores it.
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -21,6 +28,7 @@ HTTP_ACTIVE = Gauge(
     "http_server_active_requests",
     "HTTP requests in flight (semconv http.server.active_requests)",
     ["http_request_method"],
+    multiprocess_mode="livesum",  # the pod's requests in flight
 )
 WORKFLOW_STARTS = Counter(
     "temporal_gateway_workflow_starts_total",
@@ -47,7 +55,11 @@ REJECTIONS = Counter(
     ["code"],
 )
 TEMPORAL_CONNECTED = Gauge(
-    "temporal_gateway_temporal_connected", "1 while the API can reach Temporal, else 0"
+    "temporal_gateway_temporal_connected",
+    "1 while the API can reach Temporal, else 0",
+    # Each process has its own connection: 1 only while all of them are connected, since the
+    # requests of one that is not fail.
+    multiprocess_mode="livemin",
 )
 ROUTE_TABLE_LOADS = Counter(
     "temporal_gateway_route_table_loads_total",
@@ -55,9 +67,13 @@ ROUTE_TABLE_LOADS = Counter(
     ["result"],
 )
 ROUTE_TABLE_INFO = Gauge(
-    "temporal_gateway_route_table_info", "The route table in use (value 1)", ["version"]
+    "temporal_gateway_route_table_info",
+    "The route table in use (value 1)",
+    ["version"],
+    # 1 for each version some process serves: both, while a reload reaches one after the other.
+    multiprocess_mode="livemax",
 )
-ROUTES = Gauge("temporal_gateway_routes", "Routes in the table in use")
+ROUTES = Gauge("temporal_gateway_routes", "Routes in the table in use", multiprocess_mode="livemax")
 
 # Known outcomes start at zero, so rate() and increase() see the first failure.
 for _result in ("success", "failure"):
@@ -66,6 +82,14 @@ for _result in ("success", "failure"):
 
 def route_table_loaded(table: RouteTable) -> None:
     ROUTE_TABLE_LOADS.labels(result="success").inc()
-    ROUTE_TABLE_INFO.clear()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # A series cannot be removed from the shared files (prometheus_client warns and keeps
+        # it): the versions replaced go to 0 instead.
+        for family in ROUTE_TABLE_INFO.collect():
+            for sample in family.samples:
+                if sample.labels["version"] != table.version:
+                    ROUTE_TABLE_INFO.labels(**sample.labels).set(0)
+    else:
+        ROUTE_TABLE_INFO.clear()
     ROUTE_TABLE_INFO.labels(version=table.version).set(1)
     ROUTES.set(len(table.routes))
