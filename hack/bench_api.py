@@ -13,7 +13,8 @@ slow moment of this busy machine does not land on one contender):
 - D  bare SDK ``execute_workflow``;
 - E  the gateway's sync start, ``POST /workflows/shopping``;
 - B+auth  B against a second API with an API key and rate limits on (limits never reached);
-- B+trace B against a third API exporting its spans to a real Jaeger (``hack/jaeger.sh``).
+- B+trace B against a third API exporting its spans to a real Jaeger (``hack/jaeger.sh``);
+- B+workers  B against an API of ``API_WORKERS=2`` processes on one port (``--workers``).
 
 The HTTP contenders are driven by ``wrk`` (``apt-get install wrk``) with ``hack/bench/post.lua``,
 the SDK ones by ``hack/bench/sdk_load.py``: each load generator is a process of its own, never
@@ -25,7 +26,7 @@ RSS (``VmHWM``); writes every round's raw figures to
 move with the machine's load; compare ratios within one run.
 
 Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--rounds R]
-[--concurrency 1,16,64] [--only A,B] [--no-auth] [--no-trace] [--api-args ...]
+[--concurrency 1,16,64] [--only A,B] [--workers N] [--no-auth] [--no-trace] [--api-args ...]
 [--servers uvicorn-h11,uvicorn-httptools,granian]``
 """
 
@@ -258,7 +259,7 @@ async def check_temporal_http_api_starts(temporal: TemporalDevServer) -> None:
 
 def fmt_row(key: str, what: str, s: dict[str, float]) -> str:
     return (
-        f"  {key:<8}{what:<34}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
+        f"  {key:<10}{what:<32}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
         f"p99 {s['p99']:7.2f} ms  cpu {s['cpu_ms']:5.2f} ms/req  errors {s['errors']:.0f}"
     )
 
@@ -312,13 +313,16 @@ def report(
         auth = ratio("B+auth", "B")
         show("B+auth/B (auth + limits)", auth, "≥ 0.95", auth >= 0.95 if auth else None)
         show("B+trace/B (tracing exporting)", ratio("B+trace", "B"))
+        show("B+workers/B (the process model)", ratio("B+workers", "B"))
         for key in rows:
             if key.startswith("B@"):
                 show(f"{key}/B", ratio(key, "B"))
     lines.append("\npeak RSS (VmHWM, summed over a server's processes)")
     for name, mib in rss.items():
         if mib is not None:
-            lines.append(f"  {name:<10}{mib:7.1f} MiB   goal ≤ 150 MiB: {verdict(mib <= 150)}")
+            # The goal is one process's; the workers' sum is their supervisor's and theirs.
+            goal = "" if name == "api+workers" else f"   goal ≤ 150 MiB: {verdict(mib <= 150)}"
+            lines.append(f"  {name:<12}{mib:7.1f} MiB{goal}")
     print("\n".join(lines))
     return summary
 
@@ -379,6 +383,15 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
             })  # fmt: skip
             contenders.append(
                 Contender("B+trace", "B, exporting spans to Jaeger", traced.url,
+                          "/workflows/shopping/async", BODY)
+            )  # fmt: skip
+        if args.workers > 1:
+            # The process model: the same API, API_WORKERS processes sharing its port.
+            several = api(
+                "api+workers", {**NO_LIMITS, **untraced, "API_WORKERS": str(args.workers)}
+            )
+            contenders.append(
+                Contender("B+workers", f"B, API_WORKERS={args.workers}", several.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
         for server in filter(None, args.servers.split(",")):
@@ -456,6 +469,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--only", default="", help="contender keys, e.g. A,B,C")
+    parser.add_argument("--workers", type=int, default=2, help="B+workers' API_WORKERS; 1: none")
     parser.add_argument("--no-auth", dest="auth", action="store_false")
     parser.add_argument("--no-trace", dest="trace", action="store_false")
     parser.add_argument("--label", default="", help="kept in the JSON")
