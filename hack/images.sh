@@ -14,7 +14,7 @@
 #   XDG_CACHE_HOME  default cache root ($HOME/.cache)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-# shellcheck source=lib/images.sh
+# shellcheck source-path=SCRIPTDIR source=lib/images.sh
 source "$root/hack/lib/images.sh"
 
 chart_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$root/charts/temporal-gateway/Chart.yaml")"

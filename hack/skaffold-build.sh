@@ -22,7 +22,7 @@
 #   and those of hack/lib/images.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-# shellcheck source=lib/images.sh
+# shellcheck source-path=SCRIPTDIR source=lib/images.sh
 source "$root/hack/lib/images.sh"
 
 dependencies() { # DOCKERFILE

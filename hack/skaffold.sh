@@ -41,6 +41,6 @@ if [[ ! -x "$dir/skaffold" ]]; then
     log "built in $(( $(date +%s) - t0 ))s"
   fi
 fi
-helm3="$(HELM_BUILD_VERSION="$helm3_version" HELM_BUILD_DIR= "$here/helm.sh")/helm"
+helm3="$(HELM_BUILD_VERSION="$helm3_version" HELM_BUILD_DIR='' "$here/helm.sh")/helm"
 [[ "$(readlink "$dir/helm" 2>/dev/null)" == "$helm3" ]] || ln -sfn "$helm3" "$dir/helm"
 printf '%s\n' "$dir"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by hack/images.sh and hack/skaffold-build.sh: builds one of the project's images with
 # podman (hack/podman.sh) where the public base images cannot be pulled (these machines reach no
 # container registry). The base images are built here first and handed in as build arguments:
@@ -15,6 +16,7 @@
 # UV_IMAGE (image holding /uv; default: the local one), XDG_CACHE_HOME ($HOME/.cache).
 # The caller sets `root` (the repository) and `set -euo pipefail`.
 
+# shellcheck disable=SC2154 # root: the caller's
 podman() { "$root/hack/podman.sh" "$@"; }
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
