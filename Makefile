@@ -97,12 +97,14 @@ e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTT
 	$(ASSETS) $(VENV)/bin/pytest tests/e2e
 
 # Not part of `test` yet (docs/deploy.md, The single-node cluster): kubelet, kube-proxy, the
-# controllers and CoreDNS build for about 18 minutes the first time.
-cluster-test: install ## the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
+# controllers and CoreDNS build for about 18 minutes the first time, skaffold and its Helm 3
+# (hack/skaffold.sh) about 11 more.
+cluster-test: install ## the chart on a real single-node cluster (containerd, kubelet, CNI bridge), by helm and skaffold
 	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			containerd containernetworking-plugins iptables; }
-	$(ASSETS) NODE_ASSETS="$$(hack/node-assets.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
+	$(ASSETS) NODE_ASSETS="$$(hack/node-assets.sh)" SKAFFOLD_DIR="$$(hack/skaffold.sh)" \
+		$(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) $(OPENAPI_TOOLS)/node_modules .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log
