@@ -86,8 +86,9 @@ ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack
 	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)" \
 	NODE_ASSETS="$$(hack/node-assets.sh)"
 
+# skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
 test: lint node-packages ## lint, then every test (unit, integration, e2e, the chart on a real node)
-	$(ASSETS) $(VENV)/bin/pytest
+	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold"
 
 unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
@@ -95,19 +96,20 @@ unit: install ## only the unit tests (no network)
 integration: install ## only the tests against a real Temporal dev server
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" $(VENV)/bin/pytest tests/integration
 
-e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver)
-	$(ASSETS) $(VENV)/bin/pytest tests/e2e
+e2e: install openapi-tools node-packages ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver, a real node)
+	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" tests/e2e
 
-# Not part of `test` yet (docs/deploy.md, The single-node cluster): kubelet, kube-proxy, the
-# controllers and CoreDNS build for about 18 minutes the first time.
-# The single-node cluster's runtime, CNI plugins and iptables come from Debian's packages.
+# The single-node cluster (docs/deploy.md): kubelet, kube-proxy, the controllers and CoreDNS
+# build for about 18 minutes the first time (NODE_ASSETS, with the other tools), skaffold and its
+# Helm 3 (hack/skaffold.sh, for cluster-test only) about 11 more. The runtime, CNI plugins and
+# iptables come from Debian's packages.
 node-packages:
 	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			containerd containernetworking-plugins iptables; }
 
-cluster-test: install node-packages ## only the chart on a real single-node cluster (containerd, kubelet, CNI bridge)
-	$(ASSETS) $(VENV)/bin/pytest tests/e2e/test_node.py
+cluster-test: install node-packages ## only the chart on a real single-node cluster (containerd, kubelet, CNI bridge), by helm and skaffold
+	$(ASSETS) SKAFFOLD_DIR="$$(hack/skaffold.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)
 	rm -rf $(VENV) $(OPENAPI_TOOLS)/node_modules .data .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache api.log worker.log temporal.log jaeger.log

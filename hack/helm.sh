@@ -13,7 +13,9 @@
 #
 # Environment:
 #   HELM_BUILD_DIR      use/build this directory instead of the default cache
-#   HELM_BUILD_VERSION  override the pinned Helm version (4.x.y)
+#   HELM_BUILD_VERSION  override the pinned Helm version (4.x.y; 3.x.y builds Helm 3 from
+#                       helm.sh/helm/v3, which hack/skaffold.sh needs: skaffold 2.16 passes
+#                       itself as a post-renderer executable, and Helm 4 takes plugins only)
 #   XDG_CACHE_HOME      default cache root ($HOME/.cache)
 #   GO                  go command to use (default: go on PATH, else /usr/local/go/bin/go)
 #   GOMODCACHE, GOCACHE, GOPROXY, GOTOOLCHAIN are honoured as usual.
@@ -27,7 +29,7 @@ set -euo pipefail
 HELM_VERSION="${HELM_BUILD_VERSION:-4.3.1}"
 # ------------------------------------------------------------------------------
 
-HELM_MODULE="helm.sh/helm/v4"
+HELM_MODULE="helm.sh/helm/v${HELM_VERSION%%.*}"
 BINARIES=(helm)
 STAMP_NAME=".helm.stamp"
 STAMP_CONTENT="helm=v${HELM_VERSION} binaries=${BINARIES[*]}"
@@ -68,7 +70,7 @@ module_field() { # module@version field
 
 # --- helm ---------------------------------------------------------------------
 # The version variables are the ones helm's own Makefile sets for a release
-# build (helm.sh/helm/v4/internal/version): version=<tag>, metadata empty for
+# build (helm.sh/helm/v4/internal/version, the same in v3): version=<tag>, metadata empty for
 # a tagged build, gitCommit and gitTreeState. Module zips carry no VCS
 # information, so gitCommit stays empty; the tree is exactly the tagged one,
 # hence gitTreeState=clean.

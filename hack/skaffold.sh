@@ -3,13 +3,20 @@
 # go.mod's replace directives apply (`go install ...@version` refuses a module with them).
 # The version is the one hack/kube-schemas.sh takes skaffold.yaml's schema from.
 #
+# The directory also holds the helm that skaffold runs: Helm 3 (hack/helm.sh), as skaffold 2.16
+# asks it `helm version --client` and passes itself as a `--post-renderer` executable, and
+# Helm 4 refuses both (its post-renderers are plugins; skaffold learns that after 2.16).
+#
 # Usage:
-#   SKAFFOLD_DIR="$(hack/skaffold.sh)"   # $SKAFFOLD_DIR/skaffold
+#   SKAFFOLD_DIR="$(hack/skaffold.sh)"   # $SKAFFOLD_DIR/skaffold, $SKAFFOLD_DIR/helm
+#   PATH="$SKAFFOLD_DIR:$PATH" skaffold run ...
 # Only the directory is printed on stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 module="$(sed -n 's/^SKAFFOLD="\(.*\)"$/\1/p' "$here/kube-schemas.sh")"
 version="${module##*@}"
+# The newest Helm 3 on the module proxy.
+helm3_version=3.22.0
 dir="${SKAFFOLD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/skaffold/$version}"
 log() { printf '[skaffold] %s\n' "$*" >&2; }
 
@@ -34,4 +41,6 @@ if [[ ! -x "$dir/skaffold" ]]; then
     log "built in $(( $(date +%s) - t0 ))s"
   fi
 fi
+helm3="$(HELM_BUILD_VERSION="$helm3_version" HELM_BUILD_DIR='' "$here/helm.sh")/helm"
+[[ "$(readlink "$dir/helm" 2>/dev/null)" == "$helm3" ]] || ln -sfn "$helm3" "$dir/helm"
 printf '%s\n' "$dir"

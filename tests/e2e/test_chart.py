@@ -1041,6 +1041,35 @@ def test_skaffold_config_is_valid_for_the_newest_schema() -> None:
     assert list(jsonschema.Draft7Validator(schema).iter_errors(broken)), "the schema has teeth"
 
 
+def test_skaffold_podman_profile_builds_the_same_images_from_the_same_files() -> None:
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    (profile,) = [p for p in config["profiles"] if p["name"] == "podman"]
+    default = {a["image"]: a for a in config["build"]["artifacts"]}
+    custom = {a["image"]: a for a in profile["build"]["artifacts"]}
+    assert set(custom) == set(default)
+    assert profile["build"]["tagPolicy"] == config["build"]["tagPolicy"]
+    assert profile["build"]["local"]["push"] is False
+    for image, artifact in custom.items():
+        assert artifact["context"] == default[image]["context"]
+        script, dockerfile = artifact["custom"]["buildCommand"].split()
+        context = ROOT / artifact["context"]
+        assert (context / script).resolve() == ROOT / "hack" / "skaffold-build.sh"
+        assert dockerfile == default[image]["docker"]["dockerfile"]
+        deps = artifact["custom"]["dependencies"]["command"]
+        assert deps == f"{script} --dependencies {dockerfile}"
+        listed = subprocess.run(
+            [context / script, "--dependencies", dockerfile],
+            capture_output=True, text=True, check=True, cwd=context, timeout=60,
+        )  # fmt: skip
+        files = json.loads(listed.stdout)
+        assert files[0] == dockerfile
+        assert all((context / f).is_file() for f in files)
+        if artifact["context"] == ".":
+            # What the Dockerfile copies is watched: the lock file and this service's sources.
+            assert "uv.lock" in files
+            assert any(f.startswith("libs/gateway-core/src/") for f in files)
+
+
 def test_skaffold_builds_four_images_and_deploys_the_chart_it_renders(helm, cluster) -> None:
     config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
     artifacts = config["build"]["artifacts"]

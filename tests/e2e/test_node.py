@@ -1,7 +1,9 @@
 """The chart on a real single-node cluster (``support.node``): the images built by
 ``hack/images.sh`` loaded into the node's containerd, CoreDNS for the Services' names, then
 ``helm install`` with the dev values, ``helm test``, a WorkflowRoute applied and served, and pods
-killed under load without losing a workflow.
+killed under load without losing a workflow. Before that, ``skaffold run`` (its ``podman``
+profile) builds the images, imports them into the node's containerd and deploys the chart as
+skaffold.yaml says, in a namespace of its own; ``skaffold delete`` removes it again.
 
 The node's CNI is the reference bridge plugin: it does not enforce NetworkPolicies, so the chart's
 policies are applied but not exercised here (``test_chart.py`` checks what they allow).
@@ -10,6 +12,8 @@ policies are applied but not exercised here (``test_chart.py`` checks what they 
 from __future__ import annotations
 
 import base64
+import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,12 +21,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
-from support.images import build_images, podman
+from support.images import PODMAN, build_images, podman
 from support.kube import ControlPlane
 from support.node import DNS_IP, Node, node_assets
-from support.procs import ROOT, eventually
-from support.tools import helm_dir
+from support.procs import ROOT, Process, eventually
+from support.tools import helm_dir, skaffold_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
 
@@ -161,6 +166,189 @@ def _available(plane: ControlPlane, namespace: str, name: str) -> bool:
     return any(
         c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions", [])
     )
+
+
+# --- skaffold -------------------------------------------------------------------------------
+# These tests come first in the file, so skaffold's release is gone before `tg` is installed:
+# both operators watch every namespace, and two of them would both serve a route. The names of
+# their cluster-wide objects differ by release (temporal-gateway-operator and
+# tg-temporal-gateway-operator); the CRD is in the chart's crds/, which helm installs when it is
+# missing and never deletes, so neither release owns it.
+
+SKAFFOLD_NS = "tg-skaffold"
+SKAFFOLD_RELEASE = "temporal-gateway"  # skaffold.yaml's
+SKAFFOLD_GLOBAL = "global:\n  collect-metrics: false\n  survey: {disable-prompt: true}\n"
+
+
+@pytest.fixture(scope="module")
+def docker_api(tmp_path_factory, logs_dir) -> Iterator[str]:
+    """podman's Docker-compatible API on hack/podman.sh's storage: skaffold reads the ID of each
+    image its custom builder made there (and refuses to build for an unpushed image without
+    one: "Cannot connect to the Docker daemon")."""
+    socket = tmp_path_factory.mktemp("podman-api") / "docker.sock"
+    service = Process(
+        "podman-api", [PODMAN, "system", "service", "--time=0", f"unix://{socket}"],
+        log_dir=logs_dir,
+    )  # fmt: skip
+    try:
+        eventually(lambda: service.alive() and socket.exists(), timeout=30)
+        yield f"unix://{socket}"
+    finally:
+        service.stop()
+
+
+class Skaffold:
+    """``skaffold`` (``hack/skaffold.sh``) against the node: its kubeconfig, podman's Docker API,
+    the node's containerd for the custom builder, a global config and an artifact cache of the
+    test's own (so the first run builds, and so imports, whatever an earlier run left cached)."""
+
+    def __init__(self, node: Node, plane: ControlPlane, docker_host: str, workdir: Path,
+                 logs: Path) -> None:  # fmt: skip
+        self.plane, self.workdir, self.logs, self.runs = plane, workdir, logs, 0
+        (workdir / "config").write_text(SKAFFOLD_GLOBAL)
+        tools = skaffold_dir()
+        self.binary = tools / "skaffold"
+        self.env = {
+            # skaffold's helm (Helm 3) and kubectl first.
+            "PATH": f"{tools}:{plane.kubectl_bin.parent}:{os.environ['PATH']}",
+            "DOCKER_HOST": docker_host,
+            "TG_CONTAINERD_ADDRESS": str(node.socket),
+            "CONTAINERD_SNAPSHOTTER": "native",
+            "KUBECONFIG": str(plane.kubeconfig),
+        }
+
+    def __call__(self, *args: str, timeout: float = 1500) -> tuple[int, str, float]:
+        self.runs += 1
+        command = [
+            str(self.binary), *args, "--kubeconfig", str(self.plane.kubeconfig),
+            "--config", str(self.workdir / "config"), "--update-check=false",
+            "--interactive=false",
+        ]  # fmt: skip
+        started = time.monotonic()
+        proc = Process(f"skaffold-{self.runs}-{args[0]}", command, log_dir=self.logs, env=self.env)
+        try:
+            code = proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.stop()
+            raise AssertionError(f"skaffold {args} still running after {timeout}s") from None
+        return code, proc.log(), time.monotonic() - started
+
+    def run(self) -> tuple[str, float]:
+        code, out, took = self(
+            "run", "-p", "podman", "--namespace", SKAFFOLD_NS,
+            "--cache-file", str(self.workdir / "cache"),
+        )  # fmt: skip
+        assert code == 0, f"skaffold run exited {code}:\n{out[-8000:]}"
+        return out, took
+
+
+@pytest.fixture(scope="module")
+def skaffold(node, docker_api, tmp_path_factory, logs_dir) -> Iterator[Skaffold]:
+    n, plane = node
+    runner = Skaffold(n, plane, docker_api, tmp_path_factory.mktemp("skaffold"), logs_dir)
+    try:
+        yield runner
+    finally:
+        # Whatever happened, nothing of skaffold's release stays for the tests after these.
+        runner("delete", "-p", "podman", "--namespace", SKAFFOLD_NS, timeout=600)
+        plane.kubectl_result("delete", "namespace", SKAFFOLD_NS, "--ignore-not-found",
+                             "--timeout=180s")  # fmt: skip
+
+
+def _images_in_node(n: Node) -> set[str]:
+    return set(n.ctr("images", "list", "--quiet").split())
+
+
+@pytest.mark.skaffold
+def test_skaffold_config_parses_and_is_the_latest_version() -> None:
+    skaffold_bin = skaffold_dir() / "skaffold"
+    env = {**os.environ, "PATH": f"{skaffold_dir()}:{os.environ['PATH']}"}
+    fix = subprocess.run(
+        [skaffold_bin, "fix", "--update-check=false"], capture_output=True, text=True, cwd=ROOT,
+        env=env, check=False, timeout=120,
+    )  # fmt: skip
+    assert fix.returncode == 0, fix.stderr
+    version = yaml.safe_load((ROOT / "skaffold.yaml").read_text())["apiVersion"]
+    assert f"config is already version {version}" in fix.stdout + fix.stderr
+    for profile in ([], ["-p", "podman"]):
+        diagnose = subprocess.run(
+            [skaffold_bin, "diagnose", "--yaml-only", "--update-check=false", *profile],
+            capture_output=True, text=True, cwd=ROOT, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert diagnose.returncode == 0, diagnose.stderr
+        effective = yaml.safe_load(diagnose.stdout)
+        builders = {next(k for k in ("docker", "custom") if k in a)
+                    for a in effective["build"]["artifacts"]}  # fmt: skip
+        assert builders == ({"custom"} if profile else {"docker"}), effective["build"]
+
+
+@pytest.mark.skaffold
+def test_skaffold_run_builds_with_podman_and_deploys_the_chart(node, skaffold) -> None:
+    n, plane = node
+    out, cold = skaffold.run()
+    print(f"skaffold run (podman profile): {cold:.0f}s")
+    # skaffold waited for every Deployment (its status check) before exiting 0; check anyway.
+    deployments = {
+        d["metadata"]["name"]: d for d in plane.get_json("deployments", "-n", SKAFFOLD_NS)["items"]
+    }
+    assert set(deployments) == {
+        f"{SKAFFOLD_RELEASE}-{c}" for c in ("api", "worker", "operator", "temporal-dev")
+    }
+    in_node = _images_in_node(n)
+    for name, deployment in deployments.items():
+        assert _available(plane, SKAFFOLD_NS, name), name
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        # skaffold's tag for an image it built and did not push: name:<image ID>, no digest.
+        assert re.fullmatch(r"temporal-gateway-[a-z-]+:[0-9a-f]{64}", container["image"])
+        assert f"docker.io/library/{container['image']}" in in_node
+        assert container["imagePullPolicy"] == "IfNotPresent"
+    assert "Not found. Building" in out
+
+    plane.kubectl("apply", "-n", SKAFFOLD_NS, "-f", str(ROOT / "k8s" / "routes" / "shopping.yaml"))
+    service = plane.get_json("service", f"{SKAFFOLD_RELEASE}-api", "-n", SKAFFOLD_NS)
+    port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
+    url = f"http://{service['spec']['clusterIP']}:{port}"
+    secret = plane.get_json("secret", f"{SKAFFOLD_RELEASE}-api-key", "-n", SKAFFOLD_NS)
+    key = base64.b64decode(secret["data"]["api-key"]).decode()
+    start = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
+
+    def served() -> dict:
+        response = httpx.post(f"{url}/workflows/shopping", json=start, timeout=60,
+                              headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    done = eventually(served, timeout=120, interval=1)
+    assert done["status"] == "completed"
+    assert done["result"] == "Ordered 5 Apples...Ordered 3 Bananas..."
+
+    # The same sources again: skaffold's inputDigest tags are in its cache, nothing is built.
+    out, warm = skaffold.run()
+    print(f"skaffold run again, nothing changed: {warm:.0f}s")
+    assert out.count("Found Locally") == 4, out
+    assert "Building [" not in out, out
+    assert "[images]" not in out, "hack/skaffold-build.sh ran"
+    for name in deployments:
+        assert _available(plane, SKAFFOLD_NS, name), name
+
+
+@pytest.mark.skaffold
+def test_skaffold_delete_removes_its_release(node, skaffold) -> None:
+    _, plane = node
+    code, out, took = skaffold("delete", "-p", "podman", "--namespace", SKAFFOLD_NS)
+    assert code == 0, out
+    print(f"skaffold delete: {took:.0f}s")
+    assert not plane.get_json("deployments", "-n", SKAFFOLD_NS)["items"]
+    releases = subprocess.run(
+        [str(skaffold_dir() / "helm"), "--kubeconfig", str(plane.kubeconfig), "list", "-q",
+         "-n", SKAFFOLD_NS],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    assert releases == []
+    clusterroles = plane.get_json("clusterroles")["items"]
+    assert f"{SKAFFOLD_RELEASE}-operator" not in {c["metadata"]["name"] for c in clusterroles}
+    # The CRD stays (crds/ is not deleted on uninstall), for the release installed next.
+    plane.kubectl("get", "crd", "workflowroutes.temporal-gateway.dev")
 
 
 def helm(plane: ControlPlane, *args: str, timeout: float = 900) -> str:

@@ -32,6 +32,11 @@ def helm_dir() -> Path:
     return cached_tool_dir("HELM_DIR", "helm.sh")
 
 
+def skaffold_dir() -> Path:
+    """skaffold, built from its Go module by ``hack/skaffold.sh``, and the Helm 3 it drives."""
+    return cached_tool_dir("SKAFFOLD_DIR", "skaffold.sh")
+
+
 def kube_schemas_dir() -> Path:
     """Schemas no API server has built in, from their projects' Go modules: the CRDs of the
     optional objects the chart renders (``crds/``) and skaffold's config schema."""
