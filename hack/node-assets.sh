@@ -3,8 +3,9 @@
 # (hack/envtest-assets.sh) and Debian's containerd, runc and CNI plugins: kubelet, kube-proxy,
 # kube-controller-manager and kube-scheduler from the same k8s.io/kubernetes release and wrapper
 # module (one `go build`, so they share the compile cache), the pause binary from the module's
-# own build/pause/linux/pause.c (gcc -static), and CoreDNS from its Go module, built inside its
-# module directory so its own go.mod (and its replace directives) apply.
+# own build/pause/linux/pause.c (gcc -static), and CoreDNS and Traefik (the ingress controller
+# k8s/ingress/traefik.yaml runs) from their Go modules, each built inside its module directory so
+# its own go.mod (and its replace directives) apply.
 #
 # Usage:
 #   NODE_ASSETS="$(hack/node-assets.sh)"
@@ -22,9 +23,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 K8S_VERSION="$(sed -n 's/^K8S_VERSION="\${ENVTEST_K8S_VERSION:-\([0-9.]*\)}"$/\1/p' "$here/envtest-assets.sh")"
 # CoreDNS 1.15.0: served by the module proxy; its go directive is met by the machine's Go.
 COREDNS_VERSION=1.15.0
+# Traefik 3.6.12, the version k8s/ingress/traefik.yaml names. Not 3.7.x: the module proxy serves
+# v3.7.11 to v3.7.13, but not the containous/go-http-auth pseudo-version their go.mod replaces
+# abbot/go-http-auth with (nor, for v3.7.13, fourteen of lego's DNS-provider SDKs); every
+# dependency of v3.6.12 is served. The web UI is not built: the module ships webui/static with
+# only a placeholder file, which is all its //go:embed needs, and the manifest leaves the
+# dashboard off.
+TRAEFIK_VERSION=3.6.12
 GIT_COMMIT_PLACEHOLDER="0000000000000000000000000000000000000000"
-BINARIES=(kubelet kube-proxy kube-controller-manager kube-scheduler pause coredns)
-STAMP_CONTENT="k8s=v${K8S_VERSION} coredns=v${COREDNS_VERSION} binaries=${BINARIES[*]}"
+BINARIES=(kubelet kube-proxy kube-controller-manager kube-scheduler pause coredns traefik)
+STAMP_CONTENT="k8s=v${K8S_VERSION} coredns=v${COREDNS_VERSION} traefik=v${TRAEFIK_VERSION} binaries=${BINARIES[*]}"
 
 log() { printf '[node-assets] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -36,7 +44,7 @@ module_field() { module_info "$1" | sed -n "s/^$2=//p" | head -n1; }
 source "$here/lib/k8s-module.sh"
 
 [[ -n "$K8S_VERSION" ]] || die "could not read K8S_VERSION from hack/envtest-assets.sh"
-dir="${NODE_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/node/k8s-${K8S_VERSION}-coredns-${COREDNS_VERSION}}"
+dir="${NODE_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/node/k8s-${K8S_VERSION}-coredns-${COREDNS_VERSION}-traefik-${TRAEFIK_VERSION}}"
 
 is_complete() {
   local b
@@ -57,7 +65,7 @@ main() {
   trap 'rm -rf "$work" "$stage"' EXIT
   export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
   unset GOOS GOARCH
-  local t0 moddir="$work/k8s" k8s_dir coredns_dir
+  local t0 t1 moddir="$work/k8s" k8s_dir coredns_dir traefik_dir traefik_date
   t0=$(date +%s)
 
   k8s_wrapper_module "$moddir"
@@ -78,8 +86,22 @@ main() {
   (cd "$coredns_dir" && GOFLAGS=-mod=readonly "$GO" build -trimpath -ldflags "-s -w" \
     -o "$stage/coredns" .) >&2
 
+  traefik_dir="$(module_field "github.com/traefik/traefik/v3@v${TRAEFIK_VERSION}" Dir)"
+  [[ -d "$traefik_dir" ]] || die "could not download Traefik v${TRAEFIK_VERSION}"
+  # The release's publication time as its build date, so a rebuild is the same binary.
+  traefik_date="$(sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' \
+    "$(module_field "github.com/traefik/traefik/v3@v${TRAEFIK_VERSION}" Info)")"
+  log "building traefik v${TRAEFIK_VERSION} in its module directory"
+  t1=$(date +%s)
+  (cd "$traefik_dir" && GOFLAGS=-mod=readonly "$GO" build -trimpath -ldflags "-s -w \
+    -X github.com/traefik/traefik/v3/pkg/version.Version=v${TRAEFIK_VERSION} \
+    -X github.com/traefik/traefik/v3/pkg/version.BuildDate=${traefik_date}" \
+    -o "$stage/traefik" ./cmd/traefik) >&2
+  log "built traefik in $(( $(date +%s) - t1 ))s"
+
   "$stage/kubelet" --version >&2
   "$stage/coredns" -version >&2
+  "$stage/traefik" version >&2
   for b in "${BINARIES[@]}"; do mv -f "$stage/$b" "$dir/$b"; done
   printf '%s\n' "$STAMP_CONTENT" >"$dir/.node-assets.stamp"
   log "done in $(( $(date +%s) - t0 ))s"
