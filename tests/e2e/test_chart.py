@@ -247,7 +247,7 @@ def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, prof
     if profile in ("default", "production"):
         assert "PodDisruptionBudget" in present
     if profile == "dev":
-        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "nginx"
+        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "traefik"
     if profile == "production":
         assert not any(name.endswith("temporal-dev") for _, name in names)
         assert {"ScaledObject", "TriggerAuthentication", "HorizontalPodAutoscaler"} <= present
@@ -621,7 +621,7 @@ def test_services_ingress_disruption_budgets_and_monitoring(cluster, release) ->
         "metrics": 9464,
     }
     ingress = cluster.get_json("ingress", f"{full}-api", "-n", namespace)
-    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["ingressClassName"] == "traefik"
     (rule,) = ingress["spec"]["rules"]
     assert rule["http"]["paths"][0]["backend"]["service"] == {
         "name": f"{full}-api",
@@ -1009,7 +1009,7 @@ def test_kustomize_base_and_kind_overlay_are_accepted(cluster, overlay) -> None:
         host, _, port = config["data"]["TEMPORAL_ADDRESS"].partition(":")
         service = find(docs, "Service", host)
         assert int(port) in [p["port"] for p in service["spec"]["ports"]]
-        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "nginx"
+        assert find(docs, "Ingress")["spec"]["ingressClassName"] == "traefik"
         assert container(api)["image"] == "temporal-gateway-api:dev"
 
 
