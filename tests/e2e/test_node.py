@@ -1,9 +1,11 @@
 """The chart on a real single-node cluster (``support.node``): the images built by
-``hack/images.sh`` loaded into the node's containerd, CoreDNS for the Services' names, then
-``helm install`` with the dev values, ``helm test``, a WorkflowRoute applied and served, and pods
-killed under load without losing a workflow. Before that, ``skaffold run`` (its ``podman``
-profile) builds the images, imports them into the node's containerd and deploys the chart as
-skaffold.yaml says, in a namespace of its own; ``skaffold delete`` removes it again.
+``hack/images.sh`` loaded into the node's containerd, CoreDNS for the Services' names, Traefik as
+the ingress controller (``k8s/ingress/traefik.yaml``, applied as it is), then ``helm install``
+with the dev values, ``helm test``, a WorkflowRoute applied and served, the seed's curl commands
+and an event stream through the chart's Ingress, and pods killed under load without losing a
+workflow. Before that, ``skaffold run`` (its ``podman`` profile) builds the images, imports them
+into the node's containerd and deploys the chart as skaffold.yaml says, in a namespace of its
+own; ``skaffold delete`` removes it again.
 
 The node's CNI is the reference bridge plugin: it does not enforce NetworkPolicies, so the chart's
 policies are applied but not exercised here (``test_chart.py`` checks what they allow).
@@ -12,8 +14,10 @@ policies are applied but not exercised here (``test_chart.py`` checks what they 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,11 +32,16 @@ from support.kube import ControlPlane
 from support.node import DNS_IP, Node, node_assets
 from support.procs import ROOT, Process, eventually
 from support.tools import helm_dir, skaffold_dir
+from temporal_gateway_client import TemporalAPIClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
 
 RELEASE = "tg"
 NS = "temporal-gateway"
+TRAEFIK = ROOT / "k8s" / "ingress" / "traefik.yaml"
+INGRESS_URL = "http://localhost"
+"""Where kind's walkthrough curls: the Traefik pod's hostPort 80 (the CNI portmap plugin's
+rules take this machine's port 80 to it)."""
 
 
 def _image_archive(ref: str, name: str, workdir: Path) -> Path:
@@ -143,15 +152,23 @@ def node(tmp_path_factory, logs_dir) -> Iterator[tuple[Node, ControlPlane]]:
     pause = _scratch_image(assets / "pause", "temporal-gateway-pause:1", workdir)
     coredns = _scratch_image(assets / "coredns", "tg-coredns:1.15.0", workdir)
     archives.append(_image_archive(coredns, "tg-coredns:1.15.0", workdir))
+    traefik_image = _traefik_image(assets / "traefik")
+    traefik = _scratch_image(assets / "traefik", f"tg-traefik:{traefik_image.split(':')[1]}",
+                             workdir)  # fmt: skip
     node = Node(workdir, logs_dir)
-    pause_archive = workdir / "pause.tar"
+    pause_archive, traefik_archive = workdir / "pause.tar", workdir / "traefik.tar"
     podman("save", "--format=docker-archive", "-o", str(pause_archive), pause)
+    podman("save", "--format=docker-archive", "-o", str(traefik_archive), traefik, timeout=600)
     try:
         plane = node.start()
         started = time.monotonic()
         node.import_image(pause_archive)
         for archive in archives:
             node.import_image(archive)
+        node.import_image(traefik_archive)
+        # The manifest names Traefik's own image; the node cannot pull, so the same release,
+        # built from its module, answers to that name in this node's containerd only.
+        node.ctr("images", "tag", traefik, f"docker.io/library/{traefik_image}")
         print(f"images imported in {time.monotonic() - started:.0f}s")
         node.wait_ready()
         plane.kubectl("apply", "-f", "-", input=COREDNS)
@@ -159,6 +176,19 @@ def node(tmp_path_factory, logs_dir) -> Iterator[tuple[Node, ControlPlane]]:
         yield node, plane
     finally:
         node.stop()
+
+
+def _traefik_image(binary: Path) -> str:
+    """The image ``k8s/ingress/traefik.yaml`` runs, checked to be the release that was built."""
+    docs = [d for d in yaml.safe_load_all(TRAEFIK.read_text()) if d]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    version = subprocess.run(
+        [binary, "version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    built = next(line.split()[1] for line in version.splitlines() if line.startswith("Version:"))
+    assert image == f"traefik:{built}", f"{TRAEFIK} runs {image}, hack/node-assets.sh built {built}"
+    return str(image)
 
 
 def _available(plane: ControlPlane, namespace: str, name: str) -> bool:
@@ -395,6 +425,15 @@ def api(release: ControlPlane) -> tuple[str, str]:
     return f"http://{service['spec']['clusterIP']}:{port}", key
 
 
+@pytest.fixture(scope="module")
+def ingress(node) -> str:
+    """Traefik, from ``k8s/ingress/traefik.yaml`` as a user applies it; its URL on this machine."""
+    _, plane = node
+    plane.kubectl("apply", "-f", str(TRAEFIK))
+    eventually(lambda: _available(plane, "traefik", "traefik"), timeout=180, interval=1)
+    return INGRESS_URL
+
+
 def test_an_applied_route_is_served_within_seconds(release: ControlPlane, api) -> None:
     url, key = api
     start = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
@@ -486,3 +525,139 @@ def test_helm_test_passes_with_real_pods(release: ControlPlane, api) -> None:
     out = helm(release, "test", RELEASE, "--namespace", NS, "--logs", "--timeout=5m")
     print(f"helm test: {time.monotonic() - started:.0f}s")
     assert "Succeeded" in out, out
+
+
+def _curl(*args: str, key: str) -> tuple[int, str]:
+    """Run the real curl, print the command (``key`` shown as $TOKEN) and its answer; the
+    status and the body."""
+    shown = shlex.join(args).replace(key, "$TOKEN")
+    print(f"$ curl {shown}")
+    done = subprocess.run(
+        ["curl", "-sS", "--max-time", "60", "-w", "\n%{http_code}", *args],
+        capture_output=True, text=True, check=False, timeout=90,
+    )  # fmt: skip
+    assert done.returncode == 0, f"curl {shown}: {done.stderr}"
+    body, _, status = done.stdout.rpartition("\n")
+    print(f"{body}\n[HTTP {status}]")
+    return int(status), body
+
+
+def test_the_seed_curl_commands_answer_through_the_ingress(
+    release: ControlPlane, api, ingress: str
+) -> None:
+    """The seed guide's commands, with the chart's key, and the ingress' URL for the seed's
+    http://localhost:8000; the dev values' Ingress matches any host, so no Host header."""
+    _, key = api
+    auth = ("-H", f"Authorization: Bearer {key}")
+    as_json = ("-H", "Content-Type: application/json")
+
+    def curl(*args: str) -> tuple[int, str]:
+        return _curl(*args, key=key)
+
+    release.kubectl("apply", "-n", NS, "-f", str(ROOT / "k8s" / "routes" / "shopping.yaml"))
+
+    def healthy() -> bool:
+        status, body = curl(f"{ingress}/")
+        return status == 200 and json.loads(body)["temporal_connected"] is True
+
+    eventually(healthy, timeout=120, interval=1)  # Traefik has loaded the Ingress
+
+    def synchronous() -> dict:
+        items = '{"items":[{"fruit":"APPLE","amount":5},{"fruit":"BANANA","amount":3}]}'
+        status, body = curl("-X", "POST", f"{ingress}/workflows/shopping", *auth, *as_json,
+                            "-d", items)  # fmt: skip
+        assert status == 200, body
+        return json.loads(body)
+
+    done = eventually(synchronous, timeout=120, interval=1)  # the route may still be syncing
+    assert done["status"] == "completed"
+    assert done["result"] == "Ordered 5 Apples...Ordered 3 Bananas..."
+
+    status, body = curl("-X", "POST", f"{ingress}/workflows/shopping/async", *auth, *as_json,
+                        "-d", '{"items":[{"fruit":"ORANGE","amount":10}]}')  # fmt: skip
+    assert status in (200, 202), body
+    started = json.loads(body)
+    assert started["status"] == "started"
+    workflow_id = started["workflow_id"]
+
+    def completed() -> dict:
+        status, body = curl(f"{ingress}/workflows/{workflow_id}/status", *auth)
+        assert status == 200, body
+        answer = json.loads(body)
+        return answer if answer["status"] == "COMPLETED" else {}
+
+    assert eventually(completed, timeout=60, interval=1)["workflow_id"] == workflow_id
+    status, body = curl(f"{ingress}/workflows/{workflow_id}/result", *auth)
+    assert status == 200, body
+    assert json.loads(body) == {
+        "workflow_id": workflow_id, "status": "completed", "result": "Ordered 10 Oranges..."
+    }  # fmt: skip
+
+    # A closed workflow's stream: its events, then `end`, and the response is over.
+    status, body = curl("-N", "-H", "Accept: text/event-stream", *auth,
+                        f"{ingress}/workflows/{workflow_id}/events")  # fmt: skip
+    assert status == 200, body
+    assert body.rstrip().endswith('event: end\ndata: {"status":"COMPLETED"}'), body[-300:]
+
+    status, body = curl(f"{ingress}/workflows/shopping-workflow-no-such-id/status", *auth)
+    assert status == 404, body
+    assert json.loads(body)["code"] == "workflow-not-found"
+    status, body = curl("-X", "POST", f"{ingress}/workflows/shopping", *as_json,
+                        "-d", '{"items":[{"fruit":"APPLE","amount":5}]}')  # fmt: skip
+    assert status == 401, body
+
+    # They went through Traefik's router for the chart's Ingress, to an API pod.
+    def logged() -> list[str]:
+        logs = release.kubectl("logs", "-n", "traefik", "deployment/traefik")
+        wanted = f'"GET /workflows/{workflow_id}/result HTTP/1.1" 200'
+        return [line for line in logs.splitlines() if wanted in line]
+
+    (line,) = eventually(logged, timeout=30, interval=1)
+    print(f"traefik's access log: {line}")
+    assert f'"{NS}-{RELEASE}-temporal-gateway-api' in line, line
+    assert '@kubernetes" "http://' in line, line
+    assert ':8000" ' in line, line
+
+
+def test_an_event_stream_through_the_ingress_is_not_buffered(
+    release: ControlPlane, api, ingress: str
+) -> None:
+    """Events of a running order reach the client through Traefik while the workflow waits
+    for its approval: the stream is passed on as it comes, not once the response is done."""
+    _, key = api
+    headers = {"Authorization": f"Bearer {key}"}
+    release.kubectl("apply", "-n", NS, "-f", str(ROOT / "k8s" / "routes" / "orders.yaml"))
+    order = {"customer": "alice", "items": [{"fruit": "APPLE", "amount": 2}]}
+
+    def start() -> dict:
+        response = httpx.post(f"{ingress}/workflows/orders/async", json=order, headers=headers,
+                              timeout=30)  # fmt: skip
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    workflow_id = eventually(start, timeout=120, interval=1)["workflow_id"]
+    seen: list[tuple[str, object]] = []
+    approved_after = -1
+    with (
+        TemporalAPIClient(ingress, headers=headers, timeout=60) as streaming,
+        TemporalAPIClient(ingress, headers=headers, timeout=60) as other,
+    ):
+        for event in streaming.events(workflow_id):
+            seen.append((event.event, event.data))
+            if (
+                approved_after < 0
+                and event.event == "status"
+                and event.data == {"status": "RUNNING"}
+            ):
+                # Only this approval lets the order close: everything so far came through
+                # while the response was still open.
+                approved_after = len(seen)
+                other.signal(workflow_id, "approve", {"approver": "bob"})
+        result = other.get_result(workflow_id)
+    print(f"events through the ingress: {seen}")
+    assert approved_after > 0, seen
+    assert seen[-1] == ("end", {"status": "COMPLETED"}), seen
+    later = [data.get("signal_name") for kind, data in seen[approved_after:]
+             if kind == "history" and isinstance(data, dict)]  # fmt: skip
+    assert "approve" in later, seen
+    assert result["status"] == "completed", result
