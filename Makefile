@@ -79,8 +79,9 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
 # the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR), the single-node
-# cluster its kubelet, kube-proxy, controllers, CoreDNS and pause (NODE_ASSETS; envtest's Go build
-# cache makes them a few minutes more); building them the first time takes minutes.
+# cluster its kubelet, kube-proxy, controllers, CoreDNS, pause and Traefik (NODE_ASSETS; envtest's
+# Go build cache makes the Kubernetes ones a few minutes more, Traefik takes about 15 on two
+# cores); building them the first time takes minutes.
 ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" HELM_DIR="$$(hack/helm.sh)" \
 	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)" \
@@ -100,9 +101,9 @@ e2e: install openapi-tools node-packages ## only the end-to-end tests (all proce
 	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" tests/e2e
 
 # The single-node cluster (docs/deploy.md): kubelet, kube-proxy, the controllers and CoreDNS
-# build for about 18 minutes the first time (NODE_ASSETS, with the other tools), skaffold and its
-# Helm 3 (hack/skaffold.sh, for cluster-test only) about 11 more. The runtime, CNI plugins and
-# iptables come from Debian's packages.
+# build for about 18 minutes the first time and Traefik about 15 more (NODE_ASSETS, with the
+# other tools), skaffold and its Helm 3 (hack/skaffold.sh, for cluster-test only) about 11 more.
+# The runtime, CNI plugins and iptables come from Debian's packages.
 node-packages:
 	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
