@@ -27,7 +27,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.procs import VENV_BIN, ApiProcess, eventually
+from support.procs import VENV_BIN, ApiProcess, eventually, refuses_connections
 
 pytestmark = pytest.mark.e2e
 
@@ -238,14 +238,7 @@ def test_two_workers_share_the_port_the_guards_and_one_metrics_endpoint(
         eventually(lambda: scrape(api)[ACTIVE_GETS] == 1)
         api.signal(signal.SIGTERM)
 
-        def refuses_new_connections() -> bool:
-            try:
-                httpx.get(api.url + "/livez", timeout=1)
-            except httpx.ConnectError:
-                return True
-            return False
-
-        eventually(refuses_new_connections, timeout=10)
+        eventually(lambda: refuses_connections(api.url), timeout=10)
         assert waiting.thread.is_alive(), "the in-flight request should still be waiting"
         waiting.thread.join(30)
         assert isinstance(waiting.outcome, httpx.Response), waiting.outcome

@@ -13,7 +13,13 @@ import pytest
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
-from support.procs import ApiProcess, assert_eventually, eventually, sample_worker
+from support.procs import (
+    ApiProcess,
+    assert_eventually,
+    eventually,
+    refuses_connections,
+    sample_worker,
+)
 from temporal_gateway_client import TemporalAPIClient, WorkflowStillRunning
 
 pytestmark = pytest.mark.e2e
@@ -77,14 +83,7 @@ def test_api_drains_in_flight_requests_on_sigterm(
         eventually(lambda: _started_on(temporal_server.address, task_queue), timeout=20)
         slow_api.signal(signal.SIGTERM)
 
-        def refuses_new_connections() -> bool:
-            try:
-                httpx.get(slow_api.url + "/livez", timeout=1)
-            except httpx.ConnectError:
-                return True
-            return False
-
-        eventually(refuses_new_connections, timeout=10)
+        eventually(lambda: refuses_connections(slow_api.url), timeout=10)
         assert caller.is_alive(), "the in-flight request should still be running"
         caller.join(30)
         response = outcome["response"]

@@ -28,6 +28,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def refuses_connections(url: str) -> bool:
+    """Whether a server at ``url`` refuses new connections (it has let go of its port)."""
+    try:
+        httpx.get(url + "/livez", timeout=1)
+    except httpx.ConnectError:
+        return True
+    return False
+
+
 def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.1) -> Any:
     """Call ``check`` until it returns a truthy value without raising; return that value."""
     deadline = time.monotonic() + timeout
