@@ -82,10 +82,9 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 # cluster its kubelet, kube-proxy, controllers, CoreDNS, pause and Traefik (NODE_ASSETS; envtest's
 # Go build cache makes the Kubernetes ones a few minutes more, Traefik takes about 15 on two
 # cores); building them the first time takes minutes.
-ASSETS = KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" JAEGER_BIN_DIR="$$(hack/jaeger.sh)" \
-	PROMETHEUS_DIR="$$(hack/prometheus.sh)" HELM_DIR="$$(hack/helm.sh)" \
-	KUBE_SCHEMAS_DIR="$$(hack/kube-schemas.sh)" REDIS_DIR="$$(hack/redis.sh)" \
-	NODE_ASSETS="$$(hack/node-assets.sh)"
+# hack/assets.sh builds them (and the four images) in three groups side by side, and prints
+# their directories as `export` lines.
+ASSETS = vars="$$(hack/assets.sh)" && eval "$$vars" &&
 
 # skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
 test: lint node-packages ## lint, then every test (unit, integration, e2e, the chart on a real node)
