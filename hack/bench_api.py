@@ -14,7 +14,11 @@ slow moment of this busy machine does not land on one contender):
 - E  the gateway's sync start, ``POST /workflows/shopping``;
 - B+auth  B against a second API with an API key and rate limits on (limits never reached);
 - B+trace B against a third API exporting its spans to a real Jaeger (``hack/jaeger.sh``);
-- B+workers  B against an API of ``API_WORKERS=2`` processes on one port (``--workers``).
+- B+workers  B against an API of ``API_WORKERS=2`` processes on one port (``--workers``);
+- A.signal / B.signal  the SDK's ``handle.signal`` against ``POST /workflows/{id}/signals/approve``,
+  each on an order of its own in the namespace of the starts (so every signal is only recorded);
+- A.query / B.query  the SDK's ``handle.query`` against ``GET /workflows/{id}/queries/progress``,
+  on one order waiting for approval on the worker's namespace (the worker answers each one).
 
 The HTTP contenders are driven by ``wrk`` (``apt-get install wrk``) with ``hack/bench/post.lua``,
 the SDK ones by ``hack/bench/sdk_load.py``: each load generator is a process of its own, never
@@ -69,6 +73,8 @@ TEMPORAL_BODY = {
     "taskQueue": {"name": "shopping-task-queue"},
     "input": [BODY],  # the HTTP API's payload shorthand: each JSON value one json/plain payload
 }
+ORDER = {"customer": "bench", "items": [{"fruit": "APPLE", "amount": 1}]}
+APPROVAL = {"approver": "bench"}
 POST_LUA = ROOT / "hack" / "bench" / "post.lua"
 SDK_LOAD = ROOT / "hack" / "bench" / "sdk_load.py"
 SERVE = ROOT / "hack" / "bench" / "serve.py"
@@ -85,7 +91,8 @@ class Contender:
     path: str = ""
     body: Any = None
     header: str = ""
-    sdk_mode: str = ""
+    sdk_mode: str = ""  # "start", "execute", or "signal <id>" / "query <id>"
+    method: str = "POST"
     pid: int = 0  # the process whose CPU time a request costs: the API's, or the SDK load's
     rounds: dict[int, list[dict[str, int]]] = field(default_factory=dict)
 
@@ -114,7 +121,8 @@ class SdkLoad:
 
     def run(self, mode: str, concurrency: int, seconds: float) -> dict[str, int]:
         assert self.popen.stdin is not None
-        self.popen.stdin.write(f"{mode} {concurrency} {seconds}\n")
+        name, *target = mode.split()  # "signal <id>": the id goes last
+        self.popen.stdin.write(" ".join([name, str(concurrency), str(seconds), *target]) + "\n")
         self.popen.stdin.flush()
         return dict(json.loads(self._line()))
 
@@ -135,6 +143,7 @@ def run_wrk(c: Contender, concurrency: int, seconds: float, out: Path) -> dict[s
         "BENCH_PATH": c.path,
         "BENCH_BODY": json.dumps(c.body),
         "BENCH_HEADER": c.header,
+        "BENCH_METHOD": c.method,
         "BENCH_ID_PREFIX": f"bench-{c.key.lower()}-{uuid.uuid4().hex[:12]}",
         "BENCH_OUT": str(out),
     }
@@ -314,6 +323,8 @@ def report(
         show("B+auth/B (auth + limits)", auth, "≥ 0.95", auth >= 0.95 if auth else None)
         show("B+trace/B (tracing exporting)", ratio("B+trace", "B"))
         show("B+workers/B (the process model)", ratio("B+workers", "B"))
+        show("B.signal/A.signal (signal)", ratio("B.signal", "A.signal"))
+        show("B.query/A.query (query)", ratio("B.query", "A.query"))
         for key in rows:
             if key.startswith("B@"):
                 show(f"{key}/B", ratio(key, "B"))
@@ -325,6 +336,27 @@ def report(
             lines.append(f"  {name:<12}{mib:7.1f} MiB{goal}")
     print("\n".join(lines))
     return summary
+
+
+def start_order(api: ApiProcess) -> str:
+    """An order through the gateway (so the gateway may act on it): it waits for approval."""
+    answer = httpx.post(f"{api.url}/workflows/orders/async", json=ORDER, timeout=30)
+    answer.raise_for_status()
+    return str(answer.json()["workflow_id"])
+
+
+def lifecycle_contenders(plain: ApiProcess, sync: ApiProcess) -> list[Contender]:
+    """Signal and query, the SDK's calls against the gateway's, on orders started for them."""
+    signalled_by_sdk, signalled_by_api = start_order(plain), start_order(plain)
+    queried = start_order(sync)
+    return [
+        Contender("A.signal", "SDK signal", sdk_mode=f"signal {signalled_by_sdk}"),
+        Contender("B.signal", "gateway signal", plain.url,
+                  f"/workflows/{signalled_by_api}/signals/approve", APPROVAL),
+        Contender("A.query", "SDK query", sdk_mode=f"query {queried}"),
+        Contender("B.query", "gateway query", sync.url,
+                  f"/workflows/{queried}/queries/progress", method="GET"),
+    ]  # fmt: skip
 
 
 async def bench(args: argparse.Namespace, logs: Path) -> None:
@@ -402,11 +434,12 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 Contender(f"B@{server}", f"B under {server}", other.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
+        for proc in apis.values():
+            proc.wait_ready()
+        contenders += lifecycle_contenders(plain, sync)
         if args.only:
             keep = set(args.only.split(","))
             contenders = [c for c in contenders if c.key in keep]
-        for proc in apis.values():
-            proc.wait_ready()
         await check_temporal_http_api_starts(temporal)
         sdk = SdkLoad(temporal.address, logs)
 
