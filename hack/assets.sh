@@ -30,30 +30,17 @@ group() {
   ) &
   pids+=("$!") names+=("$name")
 }
-# Each function prints NAME=DIR lines; `dir=...` stands alone so that a failure (set -e) stops it.
-kubernetes() {
+# emit NAME SCRIPT: runs hack/SCRIPT.sh and prints NAME=<the directory it printed>; fails when it
+# does, which stops the rest of its group (the && chains).
+emit() {
   local dir
-  dir="$("$here/envtest-assets.sh")"
-  echo "KUBEBUILDER_ASSETS=$dir"
-  dir="$("$here/node-assets.sh")"
-  echo "NODE_ASSETS=$dir"
+  dir="$("$here/$2.sh")" || return
+  echo "$1=$dir"
 }
-go_tools() {
-  local dir
-  dir="$("$here/helm.sh")"
-  echo "HELM_DIR=$dir"
-  dir="$("$here/jaeger.sh")"
-  echo "JAEGER_BIN_DIR=$dir"
-  dir="$("$here/kube-schemas.sh")"
-  echo "KUBE_SCHEMAS_DIR=$dir"
-}
+kubernetes() { emit KUBEBUILDER_ASSETS envtest-assets && emit NODE_ASSETS node-assets; }
+go_tools() { emit HELM_DIR helm && emit JAEGER_BIN_DIR jaeger && emit KUBE_SCHEMAS_DIR kube-schemas; }
 debian_and_images() {
-  local dir
-  dir="$("$here/prometheus.sh")"
-  echo "PROMETHEUS_DIR=$dir"
-  dir="$("$here/redis.sh")"
-  echo "REDIS_DIR=$dir"
-  "$here/images.sh" >/dev/null
+  emit PROMETHEUS_DIR prometheus && emit REDIS_DIR redis && "$here/images.sh" >/dev/null
 }
 
 t0=$(date +%s)
