@@ -48,7 +48,8 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,9 @@ class Contender:
     header: str = ""
     sdk_mode: str = ""  # "start", "execute", or "signal <id>" / "query <id>"
     method: str = "POST"
+    # Called before each round, for a workflow of the round's own (Temporal caps the signals
+    # one execution takes); the contender's path or sdk_mode holds "{target}".
+    fresh_target: Callable[[], str] | None = None
     pid: int = 0  # the process whose CPU time a request costs: the API's, or the SDK load's
     rounds: dict[int, list[dict[str, int]]] = field(default_factory=dict)
 
@@ -346,13 +350,15 @@ def start_order(api: ApiProcess) -> str:
 
 
 def lifecycle_contenders(plain: ApiProcess, sync: ApiProcess) -> list[Contender]:
-    """Signal and query, the SDK's calls against the gateway's, on orders started for them."""
-    signalled_by_sdk, signalled_by_api = start_order(plain), start_order(plain)
+    """Signal and query, the SDK's calls against the gateway's, on orders started for them:
+    a fresh order for each round of signals, one order for every query."""
     queried = start_order(sync)
     return [
-        Contender("A.signal", "SDK signal", sdk_mode=f"signal {signalled_by_sdk}"),
+        Contender("A.signal", "SDK signal", sdk_mode="signal {target}",
+                  fresh_target=lambda: start_order(plain)),
         Contender("B.signal", "gateway signal", plain.url,
-                  f"/workflows/{signalled_by_api}/signals/approve", APPROVAL),
+                  "/workflows/{target}/signals/approve", APPROVAL,
+                  fresh_target=lambda: start_order(plain)),
         Contender("A.query", "SDK query", sdk_mode=f"query {queried}"),
         Contender("B.query", "gateway query", sync.url,
                   f"/workflows/{queried}/queries/progress", method="GET"),
@@ -450,6 +456,10 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 c.pid = next(p.pid for p in apis.values() if p.url == c.url)
 
         def run(c: Contender, concurrency: int, seconds: float) -> dict[str, int]:
+            if c.fresh_target is not None:
+                target = c.fresh_target()
+                c = replace(c, path=c.path.replace("{target}", target),
+                            sdk_mode=c.sdk_mode.replace("{target}", target))  # fmt: skip
             before = cpu_us(c.pid) if c.pid else 0
             if c.sdk_mode:
                 assert sdk is not None
