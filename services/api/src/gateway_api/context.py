@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowHandle
 
 from gateway_api.bodies import BodyLimits
 from gateway_api.config import ApiSettings
-from gateway_api.deps import Caller, current_table
+from gateway_api.deps import authenticate, current_table
 from gateway_api.errors import (
     Forbidden,
     MessageNotFound,
@@ -101,7 +101,8 @@ class Call:
         return f"{self.request.scope.get('root_path', '')}{path}"
 
 
-async def _call(request: Request, caller: Caller) -> Call:
+async def _call(request: Request) -> Call:
+    caller = await authenticate(request)
     state = request.state
     return Call(
         request, caller, state.temporal, current_table(state.routes), state.settings,
@@ -179,7 +180,8 @@ def _check(call: Call, route: CompiledRoute, operation: Operation) -> None:
 def on_route(operation: Operation) -> Callable[..., Coroutine[Any, Any, OnRoute]]:
     """The dependency resolving ``{route_path}`` for ``operation``."""
 
-    async def dependency(route_path: str, call: CallDep) -> OnRoute:
+    async def dependency(route_path: str, request: Request) -> OnRoute:
+        call = await _call(request)
         route = call.routes.get(route_path)
         if route is None:
             raise RouteNotFound(f"no workflow route is served at /workflows/{route_path}")
@@ -195,7 +197,8 @@ def by_id(operation: Operation) -> Callable[..., Coroutine[Any, Any, Target]]:
     """The dependency resolving ``{workflow_id}`` for ``operation``."""
     access = ACCESS_BY_OPERATION[operation]
 
-    async def dependency(workflow_id: str, call: CallDep) -> Target:
+    async def dependency(workflow_id: str, request: Request) -> Target:
+        call = await _call(request)
         annotate(call.request.state, workflow_id=workflow_id)
         route = call.routes.for_workflow_id(workflow_id)
         await call.rate_limit(route.name if route is not None else BY_ID)

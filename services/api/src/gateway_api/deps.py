@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from gateway_api.auth import Authenticator
 from gateway_api.config import ApiSettings
 from gateway_api.errors import RoutesNotLoaded, Unauthenticated
 from gateway_api.middleware import annotate
-from gateway_api.principals import Principal
+from gateway_api.principals import ANONYMOUS, Principal
 from gateway_api.ratelimit import OpenStreams, RateLimiter, client_address
 from gateway_api.routing import RouteStore
 from gateway_api.temporal import TemporalConnection
@@ -60,24 +60,40 @@ async def _streams(request: Request) -> OpenStreams:
     return streams
 
 
-async def _caller(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    api_key: Annotated[str | None, Security(_api_key)],
-) -> Principal:
-    # The lifespan's state read here, not through one dependency each: FastAPI's resolution of
-    # a dependency costs more than the attribute it returns, on every request.
+SECURITY_SCHEMES = {
+    scheme.scheme_name: scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for scheme in (_bearer, _api_key)
+}
+"""The two ways to send credentials, as the OpenAPI document's ``securitySchemes``."""
+SECURITY: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+"""The ``security`` requirement of every workflow operation: either scheme."""
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller of a workflow operation.
+
+    A plain call, not a FastAPI dependency: each dependency FastAPI resolves costs more than
+    the header it reads, on every request, and this runs on all of them. The schemes are the
+    same objects (so the same parsing), and :mod:`gateway_api.openapi` documents them.
+
+    Raises:
+        Unauthenticated: no credentials, two, or ones that do not check out.
+        RateLimited: the client's address failed to authenticate too often.
+    """
     state = request.state
     authenticator: Authenticator = state.authenticator
+    if authenticator.disabled:
+        annotate(state, principal=ANONYMOUS.id)
+        return ANONYMOUS
     limiter: RateLimiter = state.limiter
     settings: ApiSettings = state.settings
     address = client_address(request.scope, settings.trusted_proxies)
-    if not authenticator.disabled:
-        await limiter.refuse_if_failing(address)
+    await limiter.refuse_if_failing(address)
+    bearer = await _bearer(request)
     try:
         principal = await authenticator.authenticate(
             bearer.credentials if bearer else None,
-            api_key,
+            await _api_key(request),
             # Any Authorization header, whatever its scheme: HTTPBearer ignores a non-Bearer one,
             # and one next to an X-API-Key is ambiguous however it is spelled.
             authorization="authorization" in request.headers,
@@ -85,7 +101,7 @@ async def _caller(
     except Unauthenticated:
         await limiter.failed(address)
         raise
-    annotate(request.state, principal=principal.id)
+    annotate(state, principal=principal.id)
     return principal
 
 
@@ -93,5 +109,4 @@ Connection = Annotated[TemporalConnection, Depends(_connection)]
 Store = Annotated[RouteStore, Depends(_store)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
 Auth = Annotated[Authenticator, Depends(_authenticator)]
-Caller = Annotated[Principal, Depends(_caller)]
 Streams = Annotated[OpenStreams, Depends(_streams)]

@@ -15,7 +15,7 @@ the route table:
 - every by-id operation with ``workflow_id`` constrained to the id prefixes of the routes that
   allow it; one no route allows is left out;
 - errors as ``application/problem+json``, a ``security`` requirement on every operation
-  (``[]`` on the probes), ``servers`` honouring the root path.
+  (either credential; ``[]`` on the probes), ``servers`` honouring the root path.
 
 Route schemas are JSON Schema 2020-12, which OpenAPI 3.1 uses as is; each becomes a component,
 its local ``$ref``\\ s rewritten to point into it. Rebuilt when the table version changes, so a
@@ -38,6 +38,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from gateway_api import examples
+from gateway_api.deps import SECURITY, SECURITY_SCHEMES
 from gateway_api.errors import PROBLEM_JSON
 from gateway_api.routing import RouteStore
 from gateway_api.schemas import Problem
@@ -88,7 +89,11 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
         servers=servers,
     )
     routes = list(table.routes.values()) if table is not None else []
-    schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
+    components: dict[str, Any] = spec.setdefault("components", {})
+    # Credentials are read by gateway_api.deps.authenticate, not by FastAPI dependencies, so
+    # FastAPI does not know the schemes: every workflow operation takes either.
+    components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
+    schemas: dict[str, Any] = components.setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     paths: dict[str, dict[str, Any]] = {}
     for template, item in spec["paths"].items():
@@ -100,6 +105,7 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
                 paths.setdefault(template, {})[method] = op
                 continue
             _problem_responses(op)
+            op["security"] = copy.deepcopy(SECURITY)
             for path, documented in _expand(template, method, op, routes, schemas):
                 paths.setdefault(path, {})[method] = documented
     spec["paths"] = dict(sorted(paths.items()))
