@@ -136,6 +136,32 @@ async def test_bad_idempotency_key_is_422_naming_the_header(api: httpx.AsyncClie
     assert problem["errors"][0]["field"] == "header.Idempotency-Key"
 
 
+@pytest.mark.parametrize(
+    ("path", "headers", "field", "message"),
+    [
+        ("/workflows/shopping/async", {"Idempotency-Key": "x" * 129}, "header.Idempotency-Key",
+         "at most 128 characters"),
+        ("/workflows/orders/signal-with-start/approve", {"Idempotency-Key": "a/b"},
+         "header.Idempotency-Key", "must match"),
+        ("/workflows/order-1/updates/add_item", {"Idempotency-Key": "a b"},
+         "header.Idempotency-Key", "must match"),
+        ("/workflows/shopping", {"Callback-Url": "https://h.example/" + "x" * 2048},
+         "header.Callback-Url", "at most 2048 characters"),
+        ("/workflows/shopping/async", {"Callback-Outcomes": "x" * 201},
+         "header.Callback-Outcomes", "at most 200 characters"),
+    ],
+)  # fmt: skip
+async def test_headers_that_do_not_fit_are_422_naming_them_before_temporal_is_asked(
+    api: httpx.AsyncClient, path: str, headers: dict[str, str], field: str, message: str
+) -> None:
+    # Temporal is unreachable here: a header read after any call to it would be a 503.
+    response = await api.post(path, json=GOOD, headers=headers)
+    problem = assert_problem(response, 422, "validation-error")
+    assert problem["title"] == "Request is invalid"
+    assert problem["errors"][0]["field"] == field
+    assert message in problem["errors"][0]["message"]
+
+
 async def test_unknown_paths_and_methods_are_problems_too(api: httpx.AsyncClient) -> None:
     assert_problem(await api.get("/nowhere"), 404, "not-found")
     assert_problem(await api.delete("/"), 405, "method-not-allowed")

@@ -25,20 +25,20 @@ import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-from fastapi import Depends, Header
+from fastapi import Request
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api.context import OnRoute
-from gateway_api.errors import Forbidden, InvalidBody
+from gateway_api.errors import Forbidden, InvalidBody, InvalidRequest
+from gateway_api.params import CALLBACK_OUTCOMES, CALLBACK_URL
 from gateway_core.callbacks import (
     CALLBACK_WORKFLOW,
-    MAX_URL_LENGTH,
     CallbackRefused,
     CallbackRequest,
     DeliveryState,
@@ -53,8 +53,8 @@ from gateway_core.routes import Access, CallbacksSpec, FieldError
 
 log = structlog.get_logger(__name__)
 
-URL_FIELD = "header.Callback-Url"
-OUTCOMES_FIELD = "header.Callback-Outcomes"
+URL_FIELD = CALLBACK_URL.field
+OUTCOMES_FIELD = CALLBACK_OUTCOMES.field
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,35 +65,20 @@ class Asked:
     outcomes: str | None
 
 
-async def _asked(
-    callback_url: Annotated[
-        str | None,
-        Header(
-            alias="Callback-Url",
-            max_length=MAX_URL_LENGTH,
-            description="Call this URL (a signed POST, Standard Webhooks) when the workflow "
-            "closes. The route must allow callbacks and this destination; see docs/webhooks.md.",
-        ),
-    ] = None,
-    callback_outcomes: Annotated[
-        str | None,
-        Header(
-            alias="Callback-Outcomes",
-            max_length=200,
-            description="Comma-separated outcomes to report: completed, failed, cancelled, "
-            "terminated, timed_out. Unset: the route's default (all of them).",
-        ),
-    ] = None,
-) -> Asked | None:
+def asked(request: Request) -> Asked | None:
+    """The callback the request's headers ask for, if any (documented as
+    :data:`~gateway_api.params.CALLBACK_URL` and its outcomes).
+
+    Raises:
+        InvalidRequest: a header too long, or outcomes without a URL.
+    """
+    callback_url = CALLBACK_URL.read(request)
+    callback_outcomes = CALLBACK_OUTCOMES.read(request)
     if callback_url is None:
         if callback_outcomes is not None:
-            raise InvalidBody([FieldError(URL_FIELD, "required with Callback-Outcomes")])
+            raise InvalidRequest([FieldError(URL_FIELD, "required with Callback-Outcomes")])
         return None
     return Asked(callback_url.strip(), callback_outcomes)
-
-
-CallbackHeaders = Annotated[Asked | None, Depends(_asked)]
-"""The callback a start asks for, from its headers (documented in OpenAPI)."""
 
 
 @dataclass(frozen=True, slots=True)

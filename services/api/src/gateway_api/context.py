@@ -3,7 +3,7 @@
 :class:`Call` bundles the request, the authenticated caller and the lifespan's state, so a
 handler takes one parameter instead of seven. On top of it:
 
-- :func:`on_route` resolves ``{route_path}`` for the starts;
+- :func:`on_route` resolves ``{route_path}`` for the starts (called by them, not a dependency);
 - :func:`by_id` resolves ``{workflow_id}`` for everything else: the route is the one whose id
   prefix the id starts with (prefixes never overlap), which gives the Temporal namespace, the
   route's ``operations`` and the caller's access. No Temporal call is made to decide, so an id
@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from temporalio.client import Client, WorkflowHandle
 
 from gateway_api.bodies import BodyLimits
@@ -36,6 +36,7 @@ from gateway_api.errors import (
     WorkflowNotFound,
 )
 from gateway_api.middleware import annotate
+from gateway_api.params import PREFER
 from gateway_api.principals import Principal, allowed
 from gateway_api.ratelimit import BY_ID, RateLimiter
 from gateway_api.temporal import TemporalConnection
@@ -83,13 +84,14 @@ class Call:
     async def rate_limit(self, bucket: str) -> None:
         self.request.state.response_headers.extend(await self.limiter.check(self.caller.id, bucket))
 
-    def wait(self, default: float, *, prefer: str | None, query: float | None = None) -> float:
+    def wait(self, default: float, *, query: float | None = None) -> float:
         """How long to wait for a result: ``?wait=`` or ``Prefer: wait=N`` when given (for the
-        latter, ``Preference-Applied`` says so), else ``default``; at most the API's maximum."""
+        latter, ``Preference-Applied`` says so), else ``default``; at most the API's maximum.
+        Handlers that call this document :data:`~gateway_api.params.PREFER`."""
         limit = self.settings.max_wait_seconds
         if query is not None:
             return min(query, limit)
-        match = _PREFER_WAIT.search(prefer or "")
+        match = _PREFER_WAIT.search(PREFER.read(self.request) or "")
         if match is None:
             return min(default, limit)
         applied = min(float(match[1]), limit)
@@ -111,16 +113,6 @@ async def _call(request: Request) -> Call:
 
 
 CallDep = Annotated[Call, Depends(_call)]
-Prefer = Annotated[
-    str | None,
-    Header(
-        alias="Prefer",
-        description="RFC 7240 `wait=N`: wait up to N seconds for the answer (at most "
-        "API_MAX_WAIT_SECONDS), then 202 with a Location to poll. "
-        "`Preference-Applied` says what was used.",
-        examples=["wait=10"],
-    ),
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,20 +169,22 @@ def _check(call: Call, route: CompiledRoute, operation: Operation) -> None:
             )
 
 
-def on_route(operation: Operation) -> Callable[..., Coroutine[Any, Any, OnRoute]]:
-    """The dependency resolving ``{route_path}`` for ``operation``."""
+async def on_route(request: Request, operation: Operation) -> OnRoute:
+    """The route at ``{route_path}``, checked for ``operation``.
 
-    async def dependency(route_path: str, request: Request) -> OnRoute:
-        call = await _call(request)
-        route = call.routes.get(route_path)
-        if route is None:
-            raise RouteNotFound(f"no workflow route is served at /workflows/{route_path}")
-        annotate(call.request.state, route=route.name)
-        _check(call, route, operation)
-        await call.rate_limit(route.name)
-        return OnRoute(call, route)
-
-    return dependency
+    A plain call from the start handlers, not a dependency: they take only the request, as
+    FastAPI's resolution of each dependency and parameter costs more than its work
+    (:mod:`gateway_api.params`).
+    """
+    call = await _call(request)
+    route_path = request.path_params["route_path"]
+    route = call.routes.get(route_path)
+    if route is None:
+        raise RouteNotFound(f"no workflow route is served at /workflows/{route_path}")
+    annotate(call.request.state, route=route.name)
+    _check(call, route, operation)
+    await call.rate_limit(route.name)
+    return OnRoute(call, route)
 
 
 def by_id(operation: Operation) -> Callable[..., Coroutine[Any, Any, Target]]:

@@ -192,6 +192,12 @@ class InvalidBody(ApiError):
         return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
 
 
+class InvalidRequest(InvalidBody):
+    """A parameter (a header, the query, the path) does not fit; ``errors`` name it."""
+
+    title = "Request is invalid"
+
+
 class CallbackNotFound(ApiError):
     status, code, title = 404, "callback-not-found", "No callback for this workflow"
 
@@ -460,8 +466,7 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     errors = [
         FieldError(".".join(str(p) for p in err["loc"]), str(err["msg"])) for err in exc.errors()
     ]
-    problem = InvalidBody(errors or [FieldError("request", "invalid request")])
-    problem.title = "Request is invalid"
+    problem = InvalidRequest(errors or [FieldError("request", "invalid request")])
     return await _api_error(request, problem)
 
 

@@ -13,12 +13,13 @@ characters, so the id is always a single path segment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter
 
+from gateway_api.params import HeaderParam
 from gateway_core.routes import ACCESS_BY_OPERATION, Access, Operation
 
 
@@ -107,12 +108,15 @@ def endpoint(
     method: str | None = None,
     path: str | None = None,
     summary: str | None = None,
+    headers: Sequence[HeaderParam] = (),
     **kwargs: Any,
 ) -> Callable[[F], F]:
     """Register the decorated handler for ``operation`` at its table row's method and path.
 
     ``method``, ``path`` and ``summary`` override the row for a second form of the same
     operation (``GET`` for a query without arguments, the poll location of an update).
+    ``headers`` are the ones the handler reads itself (:mod:`gateway_api.params`), documented
+    as its parameters.
 
     The OpenAPI operationId is ``workflows.<handler name>``: stable while the code is, and
     unique because handler names are. :mod:`gateway_api.openapi` derives the per-route and
@@ -121,6 +125,8 @@ def endpoint(
     row = OPERATIONS[operation]
 
     extra = {**kwargs.pop("openapi_extra", {}), "x-gateway-operation": operation.value}
+    if headers:
+        extra["parameters"] = [h.openapi() for h in headers]
 
     def register(handler: F) -> F:
         kwargs.setdefault("operation_id", f"{OPERATION_ID_SCOPE}.{handler.__name__}")

@@ -22,16 +22,16 @@ from temporalio.service import RPCError
 
 from gateway_api import executions, idempotency
 from gateway_api.bodies import NO_BODY, read_optional_json
-from gateway_api.context import Prefer, Target, by_id
+from gateway_api.context import Target, by_id
 from gateway_api.endpoints.common import (
     check_argument,
     problems,
     raise_if_closed,
     update_answer,
 )
-from gateway_api.endpoints.starts import IdempotencyKey
 from gateway_api.errors import InvalidBody
 from gateway_api.operations import endpoint
+from gateway_api.params import IDEMPOTENCY_KEY, PREFER
 from gateway_api.schemas import QueryResponse, SignalResponse, UpdateResponse
 from gateway_core.routes import CompiledMessage, FieldError, MessageKind, Operation
 
@@ -121,6 +121,7 @@ async def query_without_argument(
 @endpoint(
     router,
     Operation.UPDATE,
+    headers=[IDEMPOTENCY_KEY, PREFER],
     response_model=UpdateResponse,
     openapi_extra=_OPTIONAL_BODY,
     responses={**_UPDATE_RUNNING, **problems(*_MESSAGE_PROBLEMS, 500)},
@@ -128,9 +129,8 @@ async def query_without_argument(
 async def update(
     name: str,
     target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
+    idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
     message = target.message(MessageKind.UPDATE, name)
     arg = await _argument(target, message)
     call = target.call
@@ -138,7 +138,7 @@ async def update(
         outcome = await executions.update(
             target.handle(), name, arg,
             update_id=idempotency.scoped(call.caller.id, idempotency_key),
-            wait=call.wait(target.route.spec.sync_wait_seconds, prefer=prefer),
+            wait=call.wait(target.route.spec.sync_wait_seconds),
         )  # fmt: skip
     except RPCError as exc:
         await raise_if_closed(target, exc)
@@ -152,6 +152,7 @@ async def update(
     method="GET",
     path="/workflows/{workflow_id}/updates/{name}/{update_id}",
     summary="The answer to an update sent before (waits while it runs)",
+    headers=[PREFER],
     response_model=UpdateResponse,
     responses={**_UPDATE_RUNNING, **problems(401, 403, 404, 405, 429, 500, 503, 504)},
 )
@@ -160,13 +161,12 @@ async def update_result(
     target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
     update_id: Annotated[str, Path(max_length=255)],
     wait: Annotated[float | None, Query(ge=0, description="Seconds to wait")] = None,
-    prefer: Prefer = None,
 ) -> UpdateResponse | JSONResponse:
     target.message(MessageKind.UPDATE, name)
     call = target.call
     outcome = await executions.update_result(
         target.handle(),
         update_id,
-        call.wait(call.settings.result_wait_seconds, prefer=prefer, query=wait),
+        call.wait(call.settings.result_wait_seconds, query=wait),
     )
     return update_answer(call, target.workflow_id, name, outcome)

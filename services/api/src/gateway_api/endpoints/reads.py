@@ -15,10 +15,11 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway_api import executions
-from gateway_api.context import Prefer, Target, by_id
+from gateway_api.context import Target, by_id
 from gateway_api.endpoints.common import STILL_RUNNING, problems, still_running
 from gateway_api.errors import WorkflowNotFound
 from gateway_api.operations import endpoint
+from gateway_api.params import PREFER
 from gateway_api.schemas import (
     PendingActivity,
     WorkflowDescription,
@@ -117,6 +118,7 @@ async def get_status(
 @endpoint(
     router,
     Operation.RESULT,
+    headers=[PREFER],
     response_model=WorkflowResponse,
     responses={**STILL_RUNNING, **problems(*_READ_PROBLEMS, 409, 500)},
 )
@@ -131,12 +133,11 @@ async def get_result(
             "maximum); the header `Prefer: wait=N` does the same",
         ),
     ] = None,
-    prefer: Prefer = None,
 ) -> WorkflowResponse | JSONResponse:
     call = target.call
     handle = target.handle(run_id)
     done, result = await executions.wait_result(
-        handle, call.wait(call.settings.result_wait_seconds, prefer=prefer, query=wait)
+        handle, call.wait(call.settings.result_wait_seconds, query=wait)
     )
     if not done:
         return still_running(call, target.workflow_id, run_id)

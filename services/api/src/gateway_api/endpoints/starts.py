@@ -3,7 +3,7 @@
 ``<path>`` is looked up in the route table, so exposing a new workflow takes a route document
 and the workflow code, and no new handler. Every request is checked completely before Temporal
 is called: credentials, route, operation, authorization and rate limits (the
-:func:`~gateway_api.context.on_route` dependency), then media type, size, shape and schema.
+:func:`~gateway_api.context.on_route`), headers, then media type, size, shape and schema.
 
 The with-start operations take ``{"input": <the workflow input>, "arg": <the message's
 argument>}``: the workflow's id comes from the route's rules as for a plain start, and the
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import RawValue
@@ -24,8 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api import callbacks, executions, idempotency, metrics
 from gateway_api.bodies import NO_BODY, read_json
-from gateway_api.callbacks import CallbackHeaders
-from gateway_api.context import OnRoute, Prefer, on_route
+from gateway_api.context import OnRoute, on_route
 from gateway_api.endpoints.common import (
     JSON_BODY,
     STILL_RUNNING,
@@ -43,23 +43,12 @@ from gateway_api.errors import (
 )
 from gateway_api.middleware import annotate
 from gateway_api.operations import endpoint
+from gateway_api.params import CALLBACK_OUTCOMES, CALLBACK_URL, IDEMPOTENCY_KEY, PREFER
 from gateway_api.schemas import UpdateResponse, WorkflowResponse
 from gateway_core.routes import FieldError, MessageKind, Operation, WorkflowIdError
 
 router = APIRouter(tags=["workflows"])
 
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="Makes retries safe: the same caller's same key and body return the same "
-        "workflow; the same key with another body is refused with 422. Scoped to the caller "
-        "(a digest of the principal before it), it becomes the workflow id after the route's "
-        "prefix (and, for an update, the update's id).",
-    ),
-]
 _WITH_START_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -79,6 +68,27 @@ _WITH_START_BODY: dict[str, Any] = {
     }
 }
 _START_PROBLEMS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503, 504)
+_START_HEADERS = (IDEMPOTENCY_KEY, CALLBACK_URL, CALLBACK_OUTCOMES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A start checked up to its body: route, caller, headers and callback."""
+
+    on: OnRoute
+    idempotency_key: str | None
+    callback: callbacks.Checked | None
+
+
+async def _begin(request: Request, operation: Operation) -> _Begun:
+    """Everything a start checks before reading its body.
+
+    The handlers take only the request and call this: each parameter and dependency FastAPI
+    resolves costs more than its work (:mod:`gateway_api.params`).
+    """
+    on = await on_route(request, operation)
+    key = IDEMPOTENCY_KEY.read(request)
+    return _Begun(on, key, await callbacks.check(on, callbacks.asked(request)))
 
 
 async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool, RawValue]:
@@ -139,25 +149,22 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
 @endpoint(
     router,
     Operation.SYNC_START,
+    headers=[*_START_HEADERS, PREFER],
     response_model=WorkflowResponse,
     openapi_extra=JSON_BODY,
     responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
 )
-async def start_and_wait(
-    on: Annotated[OnRoute, Depends(on_route(Operation.SYNC_START))],
-    callback: CallbackHeaders,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
-) -> WorkflowResponse | JSONResponse:
-    checked = await callbacks.check(on, callback)
-    handle = await _start(on, idempotency_key)
-    await callbacks.register(on, checked, handle.id, handle.result_run_id)
+async def start_and_wait(request: Request) -> WorkflowResponse | JSONResponse:
+    begun = await _begin(request, Operation.SYNC_START)
+    on = begun.on
+    handle = await _start(on, begun.idempotency_key)
+    await callbacks.register(on, begun.callback, handle.id, handle.result_run_id)
     route = on.route
     waited = metrics.SYNC_WAIT
     started = time.perf_counter()
     try:
         done, result = await executions.wait_result(
-            handle, on.call.wait(route.spec.sync_wait_seconds, prefer=prefer)
+            handle, on.call.wait(route.spec.sync_wait_seconds)
         )
     except WorkflowFailureError:
         waited.labels(route=route.name, outcome="failed").observe(time.perf_counter() - started)
@@ -172,18 +179,16 @@ async def start_and_wait(
 @endpoint(
     router,
     Operation.START,
+    headers=_START_HEADERS,
     response_model=WorkflowResponse,
     openapi_extra=JSON_BODY,
     responses=problems(*_START_PROBLEMS),
 )
-async def start_async(
-    on: Annotated[OnRoute, Depends(on_route(Operation.START))],
-    callback: CallbackHeaders,
-    idempotency_key: IdempotencyKey = None,
-) -> WorkflowResponse:
-    checked = await callbacks.check(on, callback)
-    handle = await _start(on, idempotency_key)
-    await callbacks.register(on, checked, handle.id, handle.result_run_id)
+async def start_async(request: Request) -> WorkflowResponse:
+    begun = await _begin(request, Operation.START)
+    on = begun.on
+    handle = await _start(on, begun.idempotency_key)
+    await callbacks.register(on, begun.callback, handle.id, handle.result_run_id)
     return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
 
 
@@ -203,32 +208,30 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
 @endpoint(
     router,
     Operation.SIGNAL_WITH_START,
+    headers=_START_HEADERS,
     response_model=WorkflowResponse,
     status_code=202,
     openapi_extra=_WITH_START_BODY,
     responses=problems(*_START_PROBLEMS),
 )
-async def signal_with_start(
-    name: str,
-    on: Annotated[OnRoute, Depends(on_route(Operation.SIGNAL_WITH_START))],
-    callback: CallbackHeaders,
-    idempotency_key: IdempotencyKey = None,
-) -> WorkflowResponse:
-    checked = await callbacks.check(on, callback)
+async def signal_with_start(request: Request) -> WorkflowResponse:
+    begun = await _begin(request, Operation.SIGNAL_WITH_START)
+    on, name = begun.on, request.path_params["name"]
     workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
-    workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
+    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
     handle = await executions.signal_with_start(
         on.client, on.route, workflow_input, name, arg,
         workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
-    await callbacks.register(on, checked, handle.id, None)
+    await callbacks.register(on, begun.callback, handle.id, None)
     return WorkflowResponse(workflow_id=handle.id, status="signaled", result=None)
 
 
 @endpoint(
     router,
     Operation.UPDATE_WITH_START,
+    headers=[*_START_HEADERS, PREFER],
     response_model=UpdateResponse,
     openapi_extra=_WITH_START_BODY,
     responses={
@@ -236,22 +239,17 @@ async def signal_with_start(
         **problems(*_START_PROBLEMS, 500),
     },
 )
-async def update_with_start(
-    name: str,
-    on: Annotated[OnRoute, Depends(on_route(Operation.UPDATE_WITH_START))],
-    callback: CallbackHeaders,
-    idempotency_key: IdempotencyKey = None,
-    prefer: Prefer = None,
-) -> UpdateResponse | JSONResponse:
-    checked = await callbacks.check(on, callback)
+async def update_with_start(request: Request) -> UpdateResponse | JSONResponse:
+    begun = await _begin(request, Operation.UPDATE_WITH_START)
+    on, name = begun.on, request.path_params["name"]
     workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
-    workflow_id, _, _ = await _input(on, workflow_input, idempotency_key)
+    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
     outcome = await executions.update_with_start(
         on.client, on.route, workflow_input, name, arg,
         workflow_id=workflow_id, principal=on.call.caller.id,
-        update_id=idempotency.scoped(on.call.caller.id, idempotency_key),
-        wait=on.call.wait(on.route.spec.sync_wait_seconds, prefer=prefer),
+        update_id=idempotency.scoped(on.call.caller.id, begun.idempotency_key),
+        wait=on.call.wait(on.route.spec.sync_wait_seconds),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
-    await callbacks.register(on, checked, workflow_id, None)
+    await callbacks.register(on, begun.callback, workflow_id, None)
     return update_answer(on.call, workflow_id, name, outcome)
