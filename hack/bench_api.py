@@ -31,7 +31,11 @@ move with the machine's load; compare ratios within one run.
 
 Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--rounds R]
 [--concurrency 1,16,64] [--only A,B] [--workers N] [--no-auth] [--no-trace] [--api-args ...]
-[--servers uvicorn-h11,uvicorn-httptools,granian]``
+[--servers uvicorn-h11,uvicorn-httptools,granian] [--baseline OTHER/.venv/bin/python]``
+
+``--baseline`` adds ``B@baseline``: B served by another checkout (``git worktree add ../before
+HEAD~1 && make -C ../before install``), in the same rounds, with the CPU a start costs there
+against here: a change's before and after from one run.
 """
 
 from __future__ import annotations
@@ -272,7 +276,7 @@ async def check_temporal_http_api_starts(temporal: TemporalDevServer) -> None:
 
 def fmt_row(key: str, what: str, s: dict[str, float]) -> str:
     return (
-        f"  {key:<10}{what:<32}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
+        f"  {key:<11} {what:<32}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
         f"p99 {s['p99']:7.2f} ms  cpu {s['cpu_ms']:5.2f} ms/req  errors {s['errors']:.0f}"
     )
 
@@ -332,6 +336,9 @@ def report(
         for key in rows:
             if key.startswith("B@"):
                 show(f"{key}/B", ratio(key, "B"))
+                cpu = rows["B"]["cpu_ms"] - rows[key]["cpu_ms"] if "B" in rows else None
+                if cpu is not None:
+                    lines.append(f"    {'B cpu - ' + key + ' cpu':<34}{cpu:+6.2f} ms")
     lines.append("\npeak RSS (VmHWM, summed over a server's processes)")
     for name, mib in rss.items():
         if mib is not None:
@@ -440,6 +447,15 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 Contender(f"B@{server}", f"B under {server}", other.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
+        if args.baseline:
+            # The same B from another checkout (its own venv's python), to measure a change
+            # in one run: like with like, on the same machine at the same moment.
+            before = api("api@baseline", {**NO_LIMITS, **untraced},
+                         args=[args.baseline, "-m", "gateway_api"])  # fmt: skip
+            contenders.append(
+                Contender("B@baseline", "B from the --baseline checkout", before.url,
+                          "/workflows/shopping/async", BODY)
+            )  # fmt: skip
         for proc in apis.values():
             proc.wait_ready()
         contenders += lifecycle_contenders(plain, sync)
@@ -519,6 +535,11 @@ def main() -> None:
     parser.add_argument("--api-args", default="", help="another command for the API processes")
     parser.add_argument(
         "--servers", default="", help="also B under these servers: uvicorn-h11,granian,..."
+    )
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="also B served by this python (another checkout's .venv/bin/python)",
     )
     parser.add_argument(
         "--api-env", default=[], action="append", help="NAME=value for the API processes"
