@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
 from gateway_api.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
+from gateway_api.operations import OPERATIONS
 from gateway_core.routes import build_table
 from support.gateway import shopping_route
 from support.procs import assert_eventually, free_port
@@ -77,6 +78,19 @@ async def test_no_credentials_is_401_with_a_challenge(api) -> None:
     assert response.headers["www-authenticate"] == 'Bearer realm="temporal-gateway"'
     for path in ("/workflows/x/status", "/workflows/x/result"):
         problem(await api.get(path), 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "operation", [o for o, row in OPERATIONS.items() if row.by_id], ids=lambda o: o.value
+)
+async def test_by_id_the_caller_is_checked_before_the_parameters(api, operation) -> None:
+    # Whether the handler takes its parameters itself or FastAPI resolves them, an anonymous
+    # caller learns nothing from them: 401 first, never a 422 about a parameter.
+    row = OPERATIONS[operation]
+    path = row.path.format(workflow_id="shopping-workflow-x", name="approve", update_id="u" * 300)
+    bad = {"run_id": "r" * 65, "wait": "-1", "last_event_id": "x"}
+    response = await api.request(row.method, path, params=bad, content=b"{")
+    problem(response, 401, "unauthenticated")
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
-"""What every workflow handler needs, resolved once per request by dependencies.
+"""What every workflow handler needs, resolved once per request.
 
 :class:`Call` bundles the request, the authenticated caller and the lifespan's state, so a
 handler takes one parameter instead of seven. On top of it:
 
 - :func:`on_route` resolves ``{route_path}`` for the starts (called by them, not a dependency);
-- :func:`by_id` resolves ``{workflow_id}`` for everything else: the route is the one whose id
+- :func:`on_workflow` resolves ``{workflow_id}`` for everything else (:func:`by_id` is it as a
+  dependency, for handlers with query parameters): the route is the one whose id
   prefix the id starts with (prefixes never overlap), which gives the Temporal namespace, the
   route's ``operations`` and the caller's access. No Temporal call is made to decide, so an id
   the caller may not read costs the same as one that does not exist.
@@ -187,19 +188,29 @@ async def on_route(request: Request, operation: Operation) -> OnRoute:
     return OnRoute(call, route)
 
 
-def by_id(operation: Operation) -> Callable[..., Coroutine[Any, Any, Target]]:
-    """The dependency resolving ``{workflow_id}`` for ``operation``."""
-    access = ACCESS_BY_OPERATION[operation]
+async def on_workflow(request: Request, operation: Operation) -> Target:
+    """The workflow at ``{workflow_id}``, checked for ``operation``: a plain call, as
+    :func:`on_route` is, from the handlers that take only the request."""
+    call = await _call(request)
+    workflow_id = request.path_params["workflow_id"]
+    annotate(call.request.state, workflow_id=workflow_id)
+    route = call.routes.for_workflow_id(workflow_id)
+    await call.rate_limit(route.name if route is not None else BY_ID)
+    if route is None or not (
+        call.may(route, Access.READ) or call.may(route, ACCESS_BY_OPERATION[operation])
+    ):
+        raise WorkflowNotFound.hiding(workflow_id, call.caller.id)
+    annotate(call.request.state, route=route.name)
+    _check(call, route, operation)
+    return Target(call, route, workflow_id)
 
-    async def dependency(workflow_id: str, request: Request) -> Target:
-        call = await _call(request)
-        annotate(call.request.state, workflow_id=workflow_id)
-        route = call.routes.for_workflow_id(workflow_id)
-        await call.rate_limit(route.name if route is not None else BY_ID)
-        if route is None or not (call.may(route, Access.READ) or call.may(route, access)):
-            raise WorkflowNotFound.hiding(workflow_id, call.caller.id)
-        annotate(call.request.state, route=route.name)
-        _check(call, route, operation)
-        return Target(call, route, workflow_id)
+
+def by_id(operation: Operation) -> Callable[[Request], Coroutine[Any, Any, Target]]:
+    """:func:`on_workflow` as a dependency, for the handlers that also take query parameters:
+    FastAPI resolves it before their parameters, so a caller is checked (401, 404) before a bad
+    parameter is (422)."""
+
+    async def dependency(request: Request) -> Target:
+        return await on_workflow(request, operation)
 
     return dependency

@@ -105,6 +105,7 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
                 paths.setdefault(template, {})[method] = op
                 continue
             _problem_responses(op)
+            _path_parameters_first(op)
             op["security"] = copy.deepcopy(SECURITY)
             for path, documented in _expand(template, method, op, routes, schemas):
                 paths.setdefault(path, {})[method] = documented
@@ -116,6 +117,17 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
     ]
     _prune_unused(spec)
     return spec
+
+
+_WHERE = {"path": 0, "query": 1, "header": 2, "cookie": 3}
+
+
+def _path_parameters_first(op: dict[str, Any]) -> None:
+    """Parameters in the order a reader meets them: the path's, then the query's, then headers.
+    FastAPI lists the ones it resolves before those :func:`~gateway_api.operations.endpoint`
+    documents for what a handler reads itself."""
+    if "parameters" in op:
+        op["parameters"].sort(key=lambda p: _WHERE[p["in"]])
 
 
 def _expand(

@@ -13,6 +13,8 @@ characters, so the id is always a single path segment.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -101,6 +103,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 OPERATION_ID_SCOPE = "workflows"
 
 
+_PATH_NAME = re.compile(r"{(\w+)}")
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    """A path parameter as FastAPI documents a ``str`` argument of that name."""
+    title = name.replace("_", " ").title()
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "title": title},
+    }
+
+
 def endpoint(
     router: APIRouter,
     operation: Operation,
@@ -109,6 +125,7 @@ def endpoint(
     path: str | None = None,
     summary: str | None = None,
     headers: Sequence[HeaderParam] = (),
+    openapi_extra: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Callable[[F], F]:
     """Register the decorated handler for ``operation`` at its table row's method and path.
@@ -116,22 +133,34 @@ def endpoint(
     ``method``, ``path`` and ``summary`` override the row for a second form of the same
     operation (``GET`` for a query without arguments, the poll location of an update).
     ``headers`` are the ones the handler reads itself (:mod:`gateway_api.params`), documented
-    as its parameters.
+    as its parameters, as are the path's names that the handler reads from
+    ``request.path_params`` instead of taking them as arguments.
 
     The OpenAPI operationId is ``workflows.<handler name>``: stable while the code is, and
     unique because handler names are. :mod:`gateway_api.openapi` derives the per-route and
     per-message ids from it.
     """
     row = OPERATIONS[operation]
+    openapi_extra = openapi_extra or {}
 
-    extra = {**kwargs.pop("openapi_extra", {}), "x-gateway-operation": operation.value}
-    if headers:
-        extra["parameters"] = [h.openapi() for h in headers]
+    template = path or row.path
 
     def register(handler: F) -> F:
         kwargs.setdefault("operation_id", f"{OPERATION_ID_SCOPE}.{handler.__name__}")
+        declared = inspect.signature(handler).parameters
+        parameters = [
+            *(
+                _path_parameter(name)
+                for name in _PATH_NAME.findall(template)
+                if name not in declared
+            ),
+            *(h.openapi() for h in headers),
+        ]
+        extra = {**openapi_extra, "x-gateway-operation": operation.value}
+        if parameters:
+            extra["parameters"] = parameters
         router.add_api_route(
-            path or row.path,
+            template,
             handler,
             methods=[method or row.method],
             summary=summary or row.summary,

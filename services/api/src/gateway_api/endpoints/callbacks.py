@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.callbacks import CallbackState, delivery_handle
-from gateway_api.context import Target, by_id
+from gateway_api.context import Target, by_id, on_workflow
 from gateway_api.endpoints.common import problems
 from gateway_api.errors import CallbackBusy, CallbackNotFound
 from gateway_api.operations import endpoint
@@ -65,9 +65,8 @@ async def callbacks(
     status_code=202,
     responses=problems(401, 403, 404, 405, 409, 429, 503, 504),
 )
-async def redeliver(
-    target: Annotated[Target, Depends(by_id(Operation.REDELIVER_CALLBACK))],
-) -> JSONResponse:
+async def redeliver(request: Request) -> JSONResponse:
+    target = await on_workflow(request, Operation.REDELIVER_CALLBACK)
     rpc_timeout = target.call.rpc_timeout
     handle = await delivery_handle(target.client, target.workflow_id, None, rpc_timeout)
     try:

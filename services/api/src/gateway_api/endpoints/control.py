@@ -3,15 +3,13 @@ closes) and terminate (at once, no workflow code runs), authorized separately.""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from gateway_api import executions
 from gateway_api.bodies import NO_BODY, read_optional_json
-from gateway_api.context import Target, by_id
+from gateway_api.context import on_workflow
 from gateway_api.endpoints.common import problems, raise_if_closed
 from gateway_api.errors import InvalidBody
 from gateway_api.operations import endpoint
@@ -25,9 +23,8 @@ _PROBLEMS = problems(401, 403, 404, 405, 409, 422, 429, 503, 504)
 @endpoint(
     router, Operation.CANCEL, response_model=ControlResponse, status_code=202, responses=_PROBLEMS
 )
-async def cancel(
-    target: Annotated[Target, Depends(by_id(Operation.CANCEL))],
-) -> ControlResponse:
+async def cancel(request: Request) -> ControlResponse:
+    target = await on_workflow(request, Operation.CANCEL)
     try:
         await executions.cancel(target.handle(), target.call.rpc_timeout)
     except RPCError as exc:
@@ -48,9 +45,8 @@ async def cancel(
         }
     },
 )
-async def terminate(
-    target: Annotated[Target, Depends(by_id(Operation.TERMINATE))],
-) -> ControlResponse:
+async def terminate(request: Request) -> ControlResponse:
+    target = await on_workflow(request, Operation.TERMINATE)
     body = await read_optional_json(target.call.request, target.call.limits)
     try:
         reason = None if body is NO_BODY else TerminateRequest.model_validate(body).reason

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
 from gateway_api import executions, idempotency
 from gateway_api.bodies import NO_BODY, read_optional_json
-from gateway_api.context import Target, by_id
+from gateway_api.context import Target, by_id, on_workflow
 from gateway_api.endpoints.common import (
     check_argument,
     problems,
@@ -51,6 +51,11 @@ _UPDATE_RUNNING: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _addressed(request: Request, operation: Operation) -> tuple[Target, str]:
+    """The workflow and the message name the path gives, the caller checked for ``operation``."""
+    return await on_workflow(request, operation), request.path_params["name"]
+
+
 async def _argument(target: Target, message: CompiledMessage) -> Any:
     arg = await read_optional_json(target.call.request, target.call.limits)
     check_argument(message, arg, "body")
@@ -65,9 +70,8 @@ async def _argument(target: Target, message: CompiledMessage) -> Any:
     openapi_extra=_OPTIONAL_BODY,
     responses=problems(*_MESSAGE_PROBLEMS),
 )
-async def signal(
-    name: str, target: Annotated[Target, Depends(by_id(Operation.SIGNAL))]
-) -> SignalResponse:
+async def signal(request: Request) -> SignalResponse:
+    target, name = await _addressed(request, Operation.SIGNAL)
     message = target.message(MessageKind.SIGNAL, name)
     arg = await _argument(target, message)
     args = [] if arg is NO_BODY else [arg]
@@ -92,9 +96,8 @@ async def _query(target: Target, name: str, arg: Any) -> QueryResponse:
     openapi_extra=_OPTIONAL_BODY,
     responses=problems(*_MESSAGE_PROBLEMS, 500),
 )
-async def query(
-    name: str, target: Annotated[Target, Depends(by_id(Operation.QUERY))]
-) -> QueryResponse:
+async def query(request: Request) -> QueryResponse:
+    target, name = await _addressed(request, Operation.QUERY)
     message = target.message(MessageKind.QUERY, name)
     return await _query(target, name, await _argument(target, message))
 
@@ -107,9 +110,8 @@ async def query(
     response_model=QueryResponse,
     responses=problems(401, 403, 404, 405, 409, 422, 429, 500, 503, 504),
 )
-async def query_without_argument(
-    name: str, target: Annotated[Target, Depends(by_id(Operation.QUERY))]
-) -> QueryResponse:
+async def query_without_argument(request: Request) -> QueryResponse:
+    target, name = await _addressed(request, Operation.QUERY)
     message = target.message(MessageKind.QUERY, name)
     if message.validator is not None:
         raise InvalidBody(
@@ -126,11 +128,9 @@ async def query_without_argument(
     openapi_extra=_OPTIONAL_BODY,
     responses={**_UPDATE_RUNNING, **problems(*_MESSAGE_PROBLEMS, 500)},
 )
-async def update(
-    name: str,
-    target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
-) -> UpdateResponse | JSONResponse:
-    idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
+async def update(request: Request) -> UpdateResponse | JSONResponse:
+    target, name = await _addressed(request, Operation.UPDATE)
+    idempotency_key = IDEMPOTENCY_KEY.read(request)
     message = target.message(MessageKind.UPDATE, name)
     arg = await _argument(target, message)
     call = target.call

@@ -1,6 +1,6 @@
 """Reading one workflow: describe, status and result.
 
-The route comes from the workflow id (:func:`~gateway_api.context.by_id`), so a workflow of a
+The route comes from the workflow id (:func:`~gateway_api.context.on_workflow`), so a workflow of a
 route in another Temporal namespace is found there, and a route that does not allow an
 operation answers 405 for its workflows too.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway_api import executions
-from gateway_api.context import Target, by_id
+from gateway_api.context import Target, by_id, on_workflow
 from gateway_api.endpoints.common import STILL_RUNNING, problems, still_running
 from gateway_api.errors import WorkflowNotFound
 from gateway_api.operations import endpoint
@@ -103,9 +103,8 @@ def _enum_name(state: int) -> str:
     response_model=WorkflowStatusResponse,
     responses=problems(*_READ_PROBLEMS),
 )
-async def get_status(
-    target: Annotated[Target, Depends(by_id(Operation.STATUS))],
-) -> WorkflowStatusResponse:
+async def get_status(request: Request) -> WorkflowStatusResponse:
+    target = await on_workflow(request, Operation.STATUS)
     desc = await _describe(target)
     return WorkflowStatusResponse(
         workflow_id=target.workflow_id,
