@@ -334,11 +334,12 @@ def report(
         show("B.signal/A.signal (signal)", ratio("B.signal", "A.signal"))
         show("B.query/A.query (query)", ratio("B.query", "A.query"))
         for key in rows:
-            if key.startswith("B@"):
-                show(f"{key}/B", ratio(key, "B"))
-                cpu = rows["B"]["cpu_ms"] - rows[key]["cpu_ms"] if "B" in rows else None
-                if cpu is not None:
-                    lines.append(f"    {'B cpu - ' + key + ' cpu':<34}{cpu:+6.2f} ms")
+            # B@server, B@baseline, B.signal@baseline: each against the same contender here.
+            base = key.partition("@")[0]
+            if key != base and base in rows:
+                show(f"{key}/{base}", ratio(key, base))
+                cpu = rows[base]["cpu_ms"] - rows[key]["cpu_ms"]
+                lines.append(f"    {base + ' cpu - ' + key + ' cpu':<34}{cpu:+6.2f} ms")
     lines.append("\npeak RSS (VmHWM, summed over a server's processes)")
     for name, mib in rss.items():
         if mib is not None:
@@ -356,19 +357,26 @@ def start_order(api: ApiProcess) -> str:
     return str(answer.json()["workflow_id"])
 
 
-def lifecycle_contenders(plain: ApiProcess, sync: ApiProcess) -> list[Contender]:
+def lifecycle_contenders(
+    plain: ApiProcess, sync: ApiProcess, baseline: tuple[ApiProcess, ApiProcess] | None
+) -> list[Contender]:
     """Signal and query, the SDK's calls against the gateway's, on orders started for them:
-    a fresh order for each round of signals, one order for every query."""
+    a fresh order for each round of signals, one order for every query. With ``--baseline``,
+    the same two against the other checkout's API processes (``plain``'s and ``sync``'s)."""
     queried = start_order(sync)
+    signals = [("B.signal", "gateway signal", plain)]
+    queries = [("B.query", "gateway query", sync)]
+    if baseline is not None:
+        signals.append(("B.signal@baseline", "B.signal from the --baseline checkout", baseline[0]))
+        queries.append(("B.query@baseline", "B.query from the --baseline checkout", baseline[1]))
     return [
         Contender("A.signal", "SDK signal", sdk_mode="signal {target}",
                   fresh_target=lambda: start_order(plain)),
-        Contender("B.signal", "gateway signal", plain.url,
-                  "/workflows/{target}/signals/approve", APPROVAL,
-                  fresh_target=lambda: start_order(plain)),
+        *(Contender(key, what, api.url, "/workflows/{target}/signals/approve", APPROVAL,
+                    fresh_target=lambda: start_order(plain)) for key, what, api in signals),
         Contender("A.query", "SDK query", sdk_mode=f"query {queried}"),
-        Contender("B.query", "gateway query", sync.url,
-                  f"/workflows/{queried}/queries/progress", method="GET"),
+        *(Contender(key, what, api.url, f"/workflows/{queried}/queries/progress", method="GET")
+          for key, what, api in queries),
     ]  # fmt: skip
 
 
@@ -452,13 +460,18 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
             # in one run: like with like, on the same machine at the same moment.
             before = api("api@baseline", {**NO_LIMITS, **untraced},
                          args=[args.baseline, "-m", "gateway_api"])  # fmt: skip
+            before_sync = api("api-sync@baseline", {**NO_LIMITS, **untraced},
+                              namespace="default",
+                              args=[args.baseline, "-m", "gateway_api"])  # fmt: skip
             contenders.append(
                 Contender("B@baseline", "B from the --baseline checkout", before.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
         for proc in apis.values():
             proc.wait_ready()
-        contenders += lifecycle_contenders(plain, sync)
+        contenders += lifecycle_contenders(
+            plain, sync, (before, before_sync) if args.baseline else None
+        )
         if args.only:
             keep = set(args.only.split(","))
             contenders = [c for c in contenders if c.key in keep]
