@@ -276,7 +276,7 @@ async def check_temporal_http_api_starts(temporal: TemporalDevServer) -> None:
 
 def fmt_row(key: str, what: str, s: dict[str, float]) -> str:
     return (
-        f"  {key:<11} {what:<32}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
+        f"  {key:<17} {what:<32}{s['rps']:9.1f}/s  p50 {s['p50']:7.2f}  p95 {s['p95']:7.2f}  "
         f"p99 {s['p99']:7.2f} ms  cpu {s['cpu_ms']:5.2f} ms/req  errors {s['errors']:.0f}"
     )
 
@@ -345,7 +345,7 @@ def report(
         if mib is not None:
             # The goal is one process's; the workers' sum is their supervisor's and theirs.
             goal = "" if name == "api+workers" else f"   goal ≤ 150 MiB: {verdict(mib <= 150)}"
-            lines.append(f"  {name:<12}{mib:7.1f} MiB{goal}")
+            lines.append(f"  {name:<17}{mib:7.1f} MiB{goal}")
     print("\n".join(lines))
     return summary
 
@@ -367,8 +367,8 @@ def lifecycle_contenders(
     signals = [("B.signal", "gateway signal", plain)]
     queries = [("B.query", "gateway query", sync)]
     if baseline is not None:
-        signals.append(("B.signal@baseline", "B.signal from the --baseline checkout", baseline[0]))
-        queries.append(("B.query@baseline", "B.query from the --baseline checkout", baseline[1]))
+        signals.append(("B.signal@baseline", "B.signal, the --baseline checkout", baseline[0]))
+        queries.append(("B.query@baseline", "B.query, the --baseline checkout", baseline[1]))
     return [
         Contender("A.signal", "SDK signal", sdk_mode="signal {target}",
                   fresh_target=lambda: start_order(plain)),
