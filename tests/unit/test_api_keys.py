@@ -14,9 +14,11 @@ import httpx
 import pytest
 import yaml
 from asgi_lifespan import LifespanManager
+from fastapi.routing import APIRoute
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from gateway_api.endpoints import callbacks, control, events, messages, reads
 from gateway_api.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
 from gateway_api.operations import OPERATIONS
 from gateway_core.routes import build_table
@@ -80,17 +82,31 @@ async def test_no_credentials_is_401_with_a_challenge(api) -> None:
         problem(await api.get(path), 401, "unauthenticated")
 
 
-@pytest.mark.parametrize(
-    "operation", [o for o, row in OPERATIONS.items() if row.by_id], ids=lambda o: o.value
+# Every handler by id, second forms included (a GET query, an update's poll): the registered
+# routes of each family, not the operation table.
+BY_ID_ROUTES = sorted(
+    (method, route.path)
+    for family in (callbacks, control, events, messages, reads)
+    for route in family.router.routes
+    if isinstance(route, APIRoute) and "{workflow_id}" in route.path
+    for method in route.methods
 )
-async def test_by_id_the_caller_is_checked_before_the_parameters(api, operation) -> None:
+
+
+@pytest.mark.parametrize(("method", "template"), BY_ID_ROUTES)
+async def test_by_id_the_caller_is_checked_before_the_parameters(api, method, template) -> None:
     # Whether the handler takes its parameters itself or FastAPI resolves them, an anonymous
     # caller learns nothing from them: 401 first, never a 422 about a parameter.
-    row = OPERATIONS[operation]
-    path = row.path.format(workflow_id="shopping-workflow-x", name="approve", update_id="u" * 300)
+    path = template.format(workflow_id="shopping-workflow-x", name="approve", update_id="u" * 300)
     bad = {"run_id": "r" * 65, "wait": "-1", "last_event_id": "x"}
-    response = await api.request(row.method, path, params=bad, content=b"{")
+    response = await api.request(method, path, params=bad, content=b"{")
     problem(response, 401, "unauthenticated")
+
+
+def test_every_operation_by_id_is_among_those_routes() -> None:
+    by_id = {(row.method, row.path) for row in OPERATIONS.values() if row.by_id}
+    assert by_id <= set(BY_ID_ROUTES)
+    assert ("GET", "/workflows/{workflow_id}/updates/{name}/{update_id}") in BY_ID_ROUTES
 
 
 @pytest.mark.parametrize(
