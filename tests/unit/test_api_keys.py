@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 import yaml
 from asgi_lifespan import LifespanManager
 from fastapi.routing import APIRoute
@@ -192,11 +193,20 @@ async def test_rotation_without_restart(api, keys: Path) -> None:
     problem(await start(api, bearer(VIEWER)), 401, "unauthenticated")  # removed as well
 
 
-async def test_a_broken_key_file_keeps_the_last_good_keys(api, keys: Path) -> None:
-    await asyncio.to_thread(keys.write_text, "keys: [{id: ci, sha256: not-hex}]\n")
-    for _ in range(10):  # it stays so over several reload periods
-        problem(await start(api, bearer(CI)), 503, "temporal-unavailable")
-        await asyncio.sleep(0.05)
+@pytest.mark.parametrize(
+    "text",
+    ["keys: [{id: ci, sha256: not-hex}]\n", ""],  # empty: caught while rewritten in place
+    ids=["broken", "empty"],
+)
+async def test_a_broken_key_file_keeps_the_last_good_keys(api, keys: Path, text) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.to_thread(keys.write_text, text)
+        # The reloader has read the file once it says it refused it.
+        await assert_eventually(
+            lambda: any(e["event"].startswith("api key file rejected") for e in logs), timeout=10
+        )
+    problem(await start(api, bearer(CI)), 503, "temporal-unavailable")
+    problem(await start(api, bearer(ADMIN)), 503, "temporal-unavailable")
 
 
 async def test_a_missing_key_file_stops_the_api(tmp_path: Path) -> None:
@@ -220,6 +230,8 @@ async def test_a_missing_key_file_stops_the_api(tmp_path: Path) -> None:
         ("keys: [{id: a, sha256: " + "a" * 64 + "}, {id: b, sha256: " + "a" * 64 + "}]", "twice"),
         ("keys: {", "invalid YAML"),
         ("- just a list", "Input should be"),
+        ("", "empty"),
+        (" \n\n", "empty"),
     ],
 )
 def test_invalid_key_files(text, message) -> None:

@@ -88,8 +88,12 @@ class KeySet:
 def parse_keys(text: str, *, source: str) -> KeySet:
     """
     Raises:
-        KeyFileError: not YAML, not the documented shape, or one digest listed twice.
+        KeyFileError: empty, not YAML, not the documented shape, or one digest listed twice.
     """
+    if not text.strip():
+        # Most often a file caught while it is rewritten in place: refusing it keeps the keys
+        # in use instead of refusing every caller until the next check.
+        raise KeyFileError(f"{source}: empty (a file with no keys says `keys: []`)")
     try:
         data = yaml.safe_load(text) or {}
         parsed = KeyFile.model_validate(data)
