@@ -276,39 +276,38 @@ async def test_operator_killed_while_a_route_changes(plane, operator, kube_api, 
     client = await Client.connect(stack.temporal.address)
     path = f"faults-{uuid.uuid4().hex[:6]}"
     body = {"items": [{"fruit": "APPLE", "amount": 1}]}
-    http = httpx.AsyncClient(base_url=kube_api.url, timeout=5)
-    apply(plane, (ROOT / "k8s" / "routes" / "shopping.yaml").read_text())
+    async with httpx.AsyncClient(base_url=kube_api.url, timeout=5) as http:
+        apply(plane, (ROOT / "k8s" / "routes" / "shopping.yaml").read_text())
 
-    async def shopping_served() -> bool:
-        return (await http.post("/workflows/shopping/async", json=body)).status_code == 200
+        async def shopping_served() -> bool:
+            return (await http.post("/workflows/shopping/async", json=body)).status_code == 200
 
-    await assert_eventually(shopping_served, timeout=90, interval=0.5)
-    version = (await http.get("/")).json()["routes_version"]
-    async with CarefulLoad([kube_api.url], "/workflows/shopping/async", body) as load:
-        await load.acknowledged(5)
-        operator.proc.signal(signal.SIGKILL)
-        operator.proc.popen.wait()
-        killed_at = time.monotonic()
-        apply(plane, [new_route(path)])
-        await load.acknowledged(10)  # served all along, from the last table
-        assert (await http.get("/")).json()["routes_version"] == version
-        missing = await http.post(f"/workflows/{path}/async", json=body)
-        assert missing.status_code == 404  # nobody reconciled the change yet
-        operator.start()
+        await assert_eventually(shopping_served, timeout=90, interval=0.5)
+        version = (await http.get("/")).json()["routes_version"]
+        async with CarefulLoad([kube_api.url], "/workflows/shopping/async", body) as load:
+            await load.acknowledged(5)
+            operator.proc.signal(signal.SIGKILL)
+            operator.proc.popen.wait()
+            killed_at = time.monotonic()
+            apply(plane, [new_route(path)])
+            await load.acknowledged(10)  # served all along, from the last table
+            assert (await http.get("/")).json()["routes_version"] == version
+            missing = await http.post(f"/workflows/{path}/async", json=body)
+            assert missing.status_code == 404  # nobody reconciled the change yet
+            operator.start()
 
-        async def served() -> bool:
-            response = await http.post(f"/workflows/{path}/async", json=body)
-            return response.status_code == 200
+            async def served() -> bool:
+                response = await http.post(f"/workflows/{path}/async", json=body)
+                return response.status_code == 200
 
-        await assert_eventually(served, timeout=90, interval=0.5)
-        back_at = time.monotonic()
-        await load.acknowledged(5)
-    # The shopping queue is shared with other tests: look each acknowledged id up instead.
-    found = [
-        await client.get_workflow_handle(i).describe() for i in load.tally.acknowledged.values()
-    ]
-    check("operator killed", load.tally, (len(found), 0), (killed_at, back_at))
-    await http.aclose()
+            await assert_eventually(served, timeout=90, interval=0.5)
+            back_at = time.monotonic()
+            await load.acknowledged(5)
+        # The shopping queue is shared with other tests: look each acknowledged id up instead.
+        found = [
+            await client.get_workflow_handle(i).describe() for i in load.tally.acknowledged.values()
+        ]
+        check("operator killed", load.tally, (len(found), 0), (killed_at, back_at))
     plane.kubectl("delete", "workflowroute", path, "-n", "default")
 
 

@@ -135,12 +135,12 @@ def test_no_generated_request_breaks_the_api(fuzzed_api: ApiProcess) -> None:
     # by-id operations (events and callbacks included) and one per declared message.
     assert len(operations) == 36
     seen: Counter[str] = Counter()
-    session = requests.Session()
-    sent = sum(
-        fuzz_operation(fuzzed_api.url, operation, mode, session, seen)
-        for operation in operations
-        for mode in schemathesis.GenerationMode
-    )
+    with requests.Session() as session:  # its pooled sockets closed here, not at some gc
+        sent = sum(
+            fuzz_operation(fuzzed_api.url, operation, mode, session, seen)
+            for operation in operations
+            for mode in schemathesis.GenerationMode
+        )
     counts = dict(sorted(seen.items()))
     print(f"\nfuzzed {sent} requests over {len(operations)} operations, by status: {counts}")
     assert sent >= len(operations) * 2 * 5
