@@ -353,11 +353,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 "delete", "pods", "--all", "-A", "--grace-period=0", "--force", "--wait=false"
             )
 
-            def sandboxes_gone() -> bool:
-                return not self.ctr("containers", "list", "-q", check=False).strip()
+            # Stopped is enough: the kubelet forgets stopped containers only at its next garbage
+            # collection (about a minute), and the shims, mounts and namespaces go below anyway.
+            def nothing_runs() -> bool:
+                tasks = self.ctr("tasks", "list", check=False).splitlines()[1:]
+                return not any(line.split()[-1:] == ["RUNNING"] for line in tasks)
 
             with contextlib.suppress(AssertionError):
-                eventually(sandboxes_gone, timeout=60, interval=1)
+                eventually(nothing_runs, timeout=60, interval=1)
         for proc in reversed(self._procs):
             if "kube-proxy" in proc.name:
                 proc.stop()
