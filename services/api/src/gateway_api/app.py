@@ -126,7 +126,8 @@ def create_app(
     )
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(endpoints.router)
+    for router in endpoints.ROUTERS:
+        app.include_router(router)
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:

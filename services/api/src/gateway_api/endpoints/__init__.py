@@ -1,4 +1,5 @@
-"""The workflow endpoints, a module per family of operations; :data:`router` serves them all.
+"""The workflow endpoints, a module per family of operations; the app includes each of
+:data:`ROUTERS`.
 
 Each handler is registered at the method and path of its row in
 :data:`gateway_api.operations.OPERATIONS`. Fixed paths come before ``{workflow_id}`` ones, so
@@ -11,6 +12,8 @@ from fastapi import APIRouter
 
 from gateway_api.endpoints import callbacks, control, events, listing, messages, reads, starts
 
-router = APIRouter()
-for family in (starts, listing, reads, events, messages, control, callbacks):
-    router.include_router(family.router)
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    family.router for family in (starts, listing, reads, events, messages, control, callbacks)
+)
+"""In the order they are matched. The app includes them directly: one more level of routers
+would be matched on every request too."""
