@@ -130,7 +130,7 @@ class TlsRelay:
     headers: list[dict[str, str]] = field(default_factory=list)
     """The header block of every request the clients sent, decoded."""
     handshakes: int = 0
-    """Completed handshakes (failed ones never reach the relay)."""
+    """Completed handshakes."""
 
     def __post_init__(self) -> None:
         self.address = f"127.0.0.1:{self.port}"
@@ -151,11 +151,10 @@ class TlsRelay:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(
-                self._serve, "127.0.0.1", self.port, ssl=self._context,
-                ssl_handshake_timeout=10,
-            )
-        )  # fmt: skip
+            # TLS starts in _serve, not here: a connection still in its handshake is then one of
+            # the tasks stop() ends, instead of a transport the closed loop leaves to the gc.
+            asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        )
         self._ready.set()
         self._loop.run_forever()
 
@@ -174,18 +173,26 @@ class TlsRelay:
         self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.handshakes += 1
-        host, port = self.upstream.rsplit(":", 1)
         try:
-            up_reader, up_writer = await asyncio.open_connection(host, int(port))
-        except OSError:
-            writer.close()
-            return
-        decoder = _HeaderReader(self.headers)
-        await asyncio.gather(
-            _pipe(reader, up_writer, decoder.feed), _pipe(up_reader, writer, None),
-            return_exceptions=True,
-        )  # fmt: skip
+            try:
+                await writer.start_tls(self._context, ssl_handshake_timeout=10)
+            except (OSError, ssl.SSLError, TimeoutError):
+                return
+            self.handshakes += 1
+            host, port = self.upstream.rsplit(":", 1)
+            try:
+                up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            except OSError:
+                return
+            decoder = _HeaderReader(self.headers)
+            await asyncio.gather(
+                _pipe(reader, up_writer, decoder.feed), _pipe(up_reader, writer, None),
+                return_exceptions=True,
+            )  # fmt: skip
+        except asyncio.CancelledError:
+            pass  # stop() ends it; raised, Python 3.11's start_server would log it as an error
+        finally:
+            writer.transport.abort()  # closed now, whatever state its TLS is in
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tap) -> None:  # type: ignore[no-untyped-def]
