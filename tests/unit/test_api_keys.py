@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.endpoints import callbacks, control, events, messages, reads
+from gateway_api.endpoints import ROUTERS
 from gateway_api.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
 from gateway_api.operations import OPERATIONS
 from gateway_core.routes import build_table
@@ -84,11 +84,11 @@ async def test_no_credentials_is_401_with_a_challenge(api) -> None:
 
 
 # Every handler by id, second forms included (a GET query, an update's poll): the registered
-# routes of each family, not the operation table.
+# routes the app serves, not the operation table.
 BY_ID_ROUTES = sorted(
     (method, route.path)
-    for family in (callbacks, control, events, messages, reads)
-    for route in family.router.routes
+    for router in ROUTERS
+    for route in router.routes
     if isinstance(route, APIRoute) and "{workflow_id}" in route.path
     for method in route.methods
 )
