@@ -9,7 +9,9 @@ stopping=0
 stop_all() {
   ((stopping)) && return
   stopping=1
-  [[ -n "${tail_pid:-}" ]] && kill "$tail_pid" 2>/dev/null
+  # tail got the same Ctrl-C or SIGTERM and may be gone: under set -e a failed kill here would
+  # end this trap before anything is stopped.
+  [[ -n "${tail_pid:-}" ]] && kill "$tail_pid" 2>/dev/null || true
   say ""
   say "stopping…"
   "$ROOT/scripts/stop_api_services.sh"
