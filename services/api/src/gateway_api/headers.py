@@ -11,7 +11,8 @@ ingress, which is the better place for it.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DOC_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -31,25 +32,35 @@ STATIC_HEADERS = (
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
         self.app = app
-        self.static = list(STATIC_HEADERS)
+        static = [*STATIC_HEADERS, ("Cache-Control", "no-store")]
         if hsts_seconds:
-            self.static.append(("Strict-Transport-Security", f"max-age={hsts_seconds}"))
+            static.append(("Strict-Transport-Security", f"max-age={hsts_seconds}"))
+        # Encoded once: these go on every response.
+        self.api = _encoded([*static, ("Content-Security-Policy", API_CSP)])
+        self.docs = _encoded([*static, ("Content-Security-Policy", DOCS_CSP)])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in DOC_PATHS else API_CSP
+        defaults = self.docs if scope["path"] in DOC_PATHS else self.api
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.static:
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", csp)
-                headers.setdefault("Cache-Control", "no-store")
-                for name, value in scope.get("state", {}).get("response_headers", ()):
-                    headers.setdefault(name, value)
+                # Each header only when the response has none of that name, as
+                # MutableHeaders.setdefault would do, in one pass over the response's headers.
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                recorded = scope.get("state", {}).get("response_headers", ())
+                for name, value in (*defaults, *_encoded(recorded)):
+                    if name not in present:
+                        present.add(name)
+                        headers.append((name, value))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _encoded(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
