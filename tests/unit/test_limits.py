@@ -128,6 +128,27 @@ async def test_unauthenticated_requests_spend_no_tokens(tmp_path) -> None:
         ).status_code == 503
 
 
+async def test_a_lockout_for_failed_authentications_ends_as_its_bucket_refills(tmp_path):
+    """Two wrong keys use up the address's bucket: the right key is refused too (429), until
+    the bucket has refilled (a second), and then it passes again."""
+    async with offline_api(tmp_path, rate_limit_auth_failures="20/s burst 2") as api:
+        assert (
+            await api.post("/workflows/free/async", json={}, headers=as_(BOB))
+        ).status_code == 503
+        for _ in range(2):
+            wrong = await api.post("/workflows/free/async", json={}, headers=as_(new_key()))
+            assert wrong.status_code == 401
+        refused = await api.post("/workflows/free/async", json={}, headers=as_(BOB))
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate-limited"
+
+        async def let_in() -> bool:
+            r = await api.post("/workflows/free/async", json={}, headers=as_(BOB))
+            return r.status_code == 503
+
+        await assert_eventually(let_in, timeout=5, interval=0.05)
+
+
 def nested(depth: int) -> Any:
     body: Any = 1
     for _ in range(depth):
