@@ -15,10 +15,13 @@ import pytest
 import structlog
 import yaml
 from asgi_lifespan import LifespanManager
+from fastapi import Request
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from gateway_api.deps import bearer_token
 from gateway_api.endpoints import ROUTERS
 from gateway_api.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
 from gateway_api.operations import OPERATIONS
@@ -133,6 +136,21 @@ async def test_bearer_tokens_are_refused_when_no_issuer_is_configured(api) -> No
 async def test_other_schemes_are_not_credentials(api) -> None:
     response = await start(api, {"Authorization": f"Basic {CI}"})
     assert "invalid_token" not in problem(response, 401, "unauthenticated")["detail"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "Bearer", "Bearer ", "Bearer  tgw_x ", "bearer tgw_x", "BEARER a b", "Basic x",
+     " Bearer x", "Bearer\tx", "Token tgw_x", "Bearer tgw_x\t"],
+)  # fmt: skip
+async def test_bearer_tokens_are_read_as_fastapis_http_bearer_reads_them(value) -> None:
+    """``deps.bearer_token`` parses by hand what ``HTTPBearer`` (which documents the scheme)
+    would: the same token, or none, for every shape of the header."""
+    headers = [] if value is None else [(b"authorization", value.encode())]
+    request = Request({"type": "http", "headers": headers})
+    credentials = await HTTPBearer(auto_error=False)(request)
+    expected = credentials.credentials if credentials is not None else None
+    assert bearer_token(value) == expected
 
 
 async def test_two_credentials_are_refused(api) -> None:

@@ -69,12 +69,26 @@ SECURITY: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
 """The ``security`` requirement of every workflow operation: either scheme."""
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an ``Authorization: Bearer …`` header, parsed as FastAPI's
+    ``HTTPBearer`` does (a scheme of any case, the credentials stripped); None for a missing,
+    empty or other-scheme header. By hand, since ``HTTPBearer`` builds a pydantic model of the
+    two strings on every request."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    if not scheme or not credentials or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
 async def authenticate(request: Request) -> Principal:
     """The caller of a workflow operation.
 
     A plain call, not a FastAPI dependency: each dependency FastAPI resolves costs more than
-    the header it reads, on every request, and this runs on all of them. The schemes are the
-    same objects (so the same parsing), and :mod:`gateway_api.openapi` documents them.
+    the header it reads, on every request, and this runs on all of them. The headers are read
+    as the two scheme objects read them, and :mod:`gateway_api.openapi` documents the schemes.
 
     Raises:
         Unauthenticated: no credentials, two, or ones that do not check out.
@@ -89,14 +103,15 @@ async def authenticate(request: Request) -> Principal:
     settings: ApiSettings = state.settings
     address = client_address(request.scope, settings.trusted_proxies)
     await limiter.refuse_if_failing(address)
-    bearer = await _bearer(request)
+    headers = request.headers
+    authorization = headers.get("authorization")
     try:
         principal = await authenticator.authenticate(
-            bearer.credentials if bearer else None,
-            await _api_key(request),
-            # Any Authorization header, whatever its scheme: HTTPBearer ignores a non-Bearer one,
-            # and one next to an X-API-Key is ambiguous however it is spelled.
-            authorization="authorization" in request.headers,
+            bearer_token(authorization),
+            headers.get(_api_key.model.name) or None,  # empty: none, as APIKeyHeader reads it
+            # Any Authorization header, whatever its scheme: a non-Bearer one is no bearer
+            # token, and one next to an X-API-Key is ambiguous however it is spelled.
+            authorization=authorization is not None,
         )
     except Unauthenticated:
         await limiter.failed(address)
