@@ -95,9 +95,16 @@ def test_quotas(text, quota) -> None:
     [
         ({}, ["API_KEYS_FILE", "API_JWT_ISSUER", "API_AUTH_DISABLED"]),
         ({"API_KEYS_FILE": "/k", "API_JWT_LEEWAY_SECONDS": "600"}, ["API_JWT_LEEWAY_SECONDS"]),
+        # A key file that is missing, empty or broken: one line naming it, not a traceback.
+        ({"API_KEYS_FILE": "/nonexistent/keys.yaml"}, ["API_KEYS_FILE", "cannot read"]),
+        ({"API_KEYS_FILE": "{tmp}/empty.yaml"}, ["API_KEYS_FILE", "empty.yaml: empty"]),
+        ({"API_KEYS_FILE": "{tmp}/broken.yaml"}, ["API_KEYS_FILE", "broken.yaml: keys.0"]),
     ],
 )
-def test_the_process_refuses_to_start_naming_the_setting(env, names) -> None:
+def test_the_process_refuses_to_start_naming_the_setting(env, names, tmp_path) -> None:
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "broken.yaml").write_text("keys:\n  - id: x\n")
+    env = {name: value.replace("{tmp}", str(tmp_path)) for name, value in env.items()}
     clean = {k: v for k, v in os.environ.items() if not k.startswith("API_")}
     done = subprocess.run(
         [sys.executable, "-m", "gateway_api"],

@@ -111,6 +111,19 @@ def parse_keys(text: str, *, source: str) -> KeySet:
     return KeySet(by_digest)
 
 
+def read_keys(path: Path) -> tuple[bytes, KeySet]:
+    """The file's content and its keys.
+
+    Raises:
+        KeyFileError: the file is missing, unreadable or invalid.
+    """
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read: {exc.strerror}") from exc
+    return content, parse_keys(content.decode(errors="replace"), source=str(path))
+
+
 class KeyRing:
     """The current key set, reloaded when the file changes."""
 
@@ -125,12 +138,7 @@ class KeyRing:
         Raises:
             KeyFileError: the file is missing, unreadable or invalid.
         """
-        try:
-            content = self.path.read_bytes()
-        except OSError as exc:
-            raise KeyFileError(f"{self.path}: cannot read: {exc.strerror}") from exc
-        self.keys = parse_keys(content.decode(errors="replace"), source=str(self.path))
-        self._content = content
+        self._content, self.keys = read_keys(self.path)
         log.info("api keys loaded", path=str(self.path), keys=len(self.keys.by_digest))
 
     def reload(self) -> bool:

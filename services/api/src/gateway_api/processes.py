@@ -46,6 +46,7 @@ from uvicorn.supervisors import Multiprocess
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
+from gateway_api.keys import KeyFileError, read_keys
 from gateway_api.server import (
     ConnectionLimits,
     OncePerInterval,
@@ -67,17 +68,22 @@ def serve() -> None:
     """Read the settings from the environment and serve until SIGTERM or SIGINT.
 
     Raises:
-        SystemExit: 2 for a setting that is not valid (named on stderr); uvicorn's 3 when the
-            app cannot start.
+        SystemExit: 2 for a setting that is not valid, the key file included (named on
+            stderr); uvicorn's 3 when the app cannot start.
     """
     try:
         settings = ApiSettings()
+        if settings.keys_file is not None:
+            read_keys(settings.keys_file)  # the lifespan loads it; a broken one is said here
     except ValidationError as exc:
         # Before logging is set up, and without a traceback: the message names the setting.
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"])
             where = f"API_{field.upper()}: " if field else ""
             print(f"configuration error: {where}{error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyFileError as exc:
+        print(f"configuration error: API_KEYS_FILE: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_process(settings)
     limits = ConnectionLimits(
