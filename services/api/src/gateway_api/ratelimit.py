@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import redis.exceptions
 from starlette.types import Scope
 from throttled.asyncio import MemoryStore, RateLimiterType, RedisStore, Throttled, per_duration
+from throttled.asyncio.rate_limiter import BaseRateLimiter
 from throttled.exceptions import BaseThrottledError
 
 from gateway_api.config import ApiSettings, parse_quota
@@ -50,7 +51,9 @@ routes; ``*`` keeps it apart from every route's name."""
 @dataclass(frozen=True, slots=True)
 class _Bucket:
     name: str
-    throttle: Throttled
+    limiter: BaseRateLimiter
+    """Throttled's limiter for the quota, called directly: the ``Throttled`` around it adds
+    waiting and hooks, which these checks never use, to each call."""
     burst: int
     window: int
     """Seconds for an empty bucket to refill, the ``w`` of ``RateLimit-Policy``."""
@@ -68,7 +71,7 @@ def _bucket(name: str, quota: str, store: Any) -> _Bucket | None:
         key_prefix=KEY_PREFIX,
     )
     window = max(1, math.ceil(burst * period.total_seconds() / limit))
-    return _Bucket(name, throttle, burst, window)
+    return _Bucket(name, throttle.limiter, burst, window)
 
 
 class RateLimiter:
@@ -112,7 +115,7 @@ class RateLimiter:
             if time.monotonic() - last >= bucket.window:
                 del self._failed_at[address]
                 return
-        state = await _call(bucket.throttle.peek(f"auth-failures|{address}"))
+        state = await _call(bucket.limiter.peek(f"auth-failures|{address}"))
         if state.remaining < 1:
             retry = max(1, math.ceil(state.retry_after or bucket.window / bucket.burst))
             raise RateLimited(
@@ -129,7 +132,7 @@ class RateLimiter:
             self._failed_at[address] = time.monotonic()
             if len(self._failed_at) > MEMORY_BUCKETS:  # as the store forgets its oldest
                 del self._failed_at[next(iter(self._failed_at))]
-        await _call(self._failures.throttle.limit(f"auth-failures|{address}"))
+        await _call(self._failures.limiter.limit(f"auth-failures|{address}"))
 
     async def check(self, principal: str, route: str) -> list[tuple[str, str]]:
         """Take one token from the caller's bucket for ``route`` and one from the global
@@ -143,7 +146,7 @@ class RateLimiter:
         for bucket, key in ((self._caller, f"{principal}|{route}"), (self._global, "all")):
             if bucket is None:
                 continue
-            result = await _call(bucket.throttle.limit(key))
+            result = await _call(bucket.limiter.limit(key))
             state = result.state
             if result.limited:
                 retry = max(1, math.ceil(state.retry_after))
