@@ -4,17 +4,24 @@ Temporal should be: a request that passes every check gets 503 ``temporal-unavai
 from __future__ import annotations
 
 import json
+import random
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import throttled.utils
 from asgi_lifespan import LifespanManager
+from throttled.asyncio import MemoryStore, RateLimiterType, Throttled, per_duration
 
 from gateway_api.app import create_app
+from gateway_api.config import parse_quota
 from gateway_api.keys import entry_yaml, new_key
+from gateway_api.ratelimit import MemoryGcra
 from gateway_core.routes import build_table
 from support.gateway import dev_settings, route, shopping_route
 from support.procs import assert_eventually, free_port
@@ -356,3 +363,29 @@ async def test_cors_only_for_configured_origins(tmp_path) -> None:
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert refused.status_code == 400
+
+
+async def test_the_memory_buckets_answer_as_throttleds_memory_store(monkeypatch) -> None:
+    """``MemoryGcra`` computes throttled-py's GCRA without its store's layers: over a random
+    walk of spends, peeks and waits on several quotas, it gives throttled's own answers."""
+    clock = [1000.0]
+    monkeypatch.setattr(throttled.utils, "now_mono_f", lambda: clock[0])
+    rng = random.Random(7)
+    tats: OrderedDict[tuple[str, str], float] = OrderedDict()
+    for n, quota in enumerate(["3/s", "20/s burst 1", "5/m burst 2", "2/s burst 5"]):
+        limit, period, burst = parse_quota(quota) or (0, timedelta(), 0)
+        rates = per_duration(period, limit, burst)
+        theirs = Throttled(using=RateLimiterType.GCRA.value, quota=rates,
+                           store=MemoryStore()).limiter  # fmt: skip
+        ours = MemoryGcra(f"q{n}", rates, tats, clock=lambda: clock[0])
+        limited = 0
+        for _ in range(400):
+            clock[0] += rng.choice([0.0, 0.0, 0.01, 0.1, 0.37, 1.0, 7.0])
+            key = rng.choice(["a", "b"])
+            if rng.random() < 0.25:
+                assert await ours.peek(key) == await theirs.peek(key), (quota, key)
+                continue
+            mine, expected = await ours.limit(key), await theirs.limit(key)
+            assert (mine.limited, mine.state) == (expected.limited, expected.state), quota
+            limited += mine.limited
+        assert limited, f"{quota}: the walk never emptied a bucket"
