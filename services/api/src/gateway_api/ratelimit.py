@@ -1,10 +1,11 @@
 """Rate limits: a token bucket per caller and route, one for the whole API, and one per client
 address for failed authentications (so keys cannot be guessed as fast as the server answers).
 
-Buckets are throttled-py's GCRA, which is a token bucket stated in time rather than tokens: a
-bucket holds ``burst`` requests and refills at ``limit`` per period, with sub-second precision
-and one atomic operation per check (a Lua script in Redis). In memory by default, so each API
-process counts on its own; with ``API_RATE_LIMIT_REDIS_URL`` every replica shares the buckets.
+Buckets are a GCRA, which is a token bucket stated in time rather than tokens: a bucket holds
+``burst`` requests and refills at ``limit`` per period, with sub-second precision. In memory by
+default (:class:`MemoryGcra`, throttled-py's computation without its store's layers), so each API
+process counts on its own; with ``API_RATE_LIMIT_REDIS_URL`` every replica shares the buckets
+through throttled-py's Redis store, one atomic Lua script per check.
 
 Each checked request gets the IETF ``RateLimit`` headers of its tightest bucket, both the
 fields most clients read (``RateLimit-Limit``, ``-Remaining``, ``-Reset``) and the current
