@@ -146,7 +146,6 @@ class RateLimiter:
                 server=url.get_secret_value(),
                 options={"SOCKET_TIMEOUT": timeout, "SOCKET_CONNECT_TIMEOUT": timeout},
             )
-        self.backend = "memory" if url is None else "redis"
         self._caller = _bucket("caller", settings.rate_limit, store)
         self._global = _bucket("global", settings.rate_limit_global, store)
         self._failures = _bucket("auth-failures", settings.rate_limit_auth_failures, store)
