@@ -488,6 +488,11 @@ class CompiledRoute:
     messages: Mapping[tuple[MessageKind, str], CompiledMessage] = field(
         default_factory=dict, repr=False, compare=False
     )
+    grants: Mapping[Access, tuple[frozenset[str], frozenset[str]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Per kind of operation, the scopes and the groups that grant it: the ``authorization``
+    block as sets, for the check every request makes. A kind the block leaves out is absent."""
 
     @property
     def name(self) -> str:
@@ -585,7 +590,13 @@ def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> Compiled
                 )
             )
             messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
-    return CompiledRoute(document=route, validator=validator, messages=messages)
+    policy = route.spec.authorization
+    grants = {
+        access: (frozenset(requirement.scopes), frozenset(requirement.groups))
+        for access in Access
+        if policy is not None and (requirement := policy.requirement(access)) is not None
+    }
+    return CompiledRoute(document=route, validator=validator, messages=messages, grants=grants)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,4 @@ class Authenticator:
         entry = self.keys.keys.find(key)
         if entry is None:
             raise Unauthenticated("unknown API key", token_given=True)
-        return Principal(
-            id=f"key:{entry.id}", method="api-key", scopes=entry.scopes, groups=entry.groups
-        )
+        return entry.principal

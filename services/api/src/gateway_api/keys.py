@@ -29,12 +29,14 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway_api.principals import Principal
 from gateway_core.errors import GatewayError
 
 log = structlog.get_logger(__name__)
@@ -56,6 +58,13 @@ class KeyEntry(BaseModel):
     sha256: str = Field(pattern=_HEX64)
     scopes: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
+
+    @cached_property
+    def principal(self) -> Principal:
+        """The caller this key is, built once: every request with the key gets this one."""
+        return Principal(
+            id=f"key:{self.id}", method="api-key", scopes=self.scopes, groups=self.groups
+        )
 
 
 class KeyFile(BaseModel):

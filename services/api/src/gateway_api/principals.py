@@ -45,11 +45,8 @@ def allowed(principal: Principal, route: CompiledRoute, access: Access, admin_sc
     """Whether ``principal`` may do ``access`` on workflows of ``route``."""
     if principal.is_admin(admin_scope):
         return True
-    policy = route.spec.authorization
-    requirement = policy.requirement(access) if policy is not None else None
-    if requirement is None:
+    grant = route.grants.get(access)
+    if grant is None:
         return False
-    return bool(
-        principal.scopes.intersection(requirement.scopes)
-        or principal.groups.intersection(requirement.groups)
-    )
+    scopes, groups = grant
+    return not (scopes.isdisjoint(principal.scopes) and groups.isdisjoint(principal.groups))
