@@ -24,9 +24,9 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias
 
 import redis.exceptions
 from starlette.types import Scope
@@ -38,8 +38,7 @@ from throttled.rate_limiter import Quota, RateLimitResult, RateLimitState
 from gateway_api.config import ApiSettings, parse_quota
 from gateway_api.errors import RateLimited, RateLimiterUnavailable, TooManyStreams
 
-T = TypeVar("T")
-Limiter: TypeAlias = "BaseRateLimiter | MemoryGcra"
+Limiter: TypeAlias = "SharedGcra | MemoryGcra"
 KEY_PREFIX = "temporal-gateway"
 MEMORY_BUCKETS = 100_000
 """The in-memory store is an LRU of this many buckets: far more (caller, route) pairs than one
@@ -56,11 +55,34 @@ routes; ``*`` keeps it apart from every route's name."""
 class _Bucket:
     name: str
     limiter: Limiter
-    """With Redis, throttled's limiter for the quota, called directly (the ``Throttled``
-    around it adds waiting and hooks, which these checks never use); in memory, ours."""
     burst: int
     window: int
     """Seconds for an empty bucket to refill, the ``w`` of ``RateLimit-Policy``."""
+    limit_header: tuple[str, str]
+    policy_header: tuple[str, str]
+    """The two ``RateLimit`` headers that are the same on every answer, made once."""
+
+
+class SharedGcra:
+    """One bucket in Redis, shared by every replica: throttled-py's limiter for the quota,
+    called directly (the ``Throttled`` around it adds waiting and hooks, which these checks
+    never use), with a store that does not answer reported as
+    :class:`~gateway_api.errors.RateLimiterUnavailable`."""
+
+    def __init__(self, limiter: BaseRateLimiter) -> None:
+        self._limiter = limiter
+
+    async def limit(self, key: str) -> RateLimitResult:
+        try:
+            return await self._limiter.limit(key)
+        except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+            raise RateLimiterUnavailable("the rate limit store did not answer") from exc
+
+    async def peek(self, key: str) -> RateLimitState:
+        try:
+            return await self._limiter.peek(key)
+        except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+            raise RateLimiterUnavailable("the rate limit store did not answer") from exc
 
 
 class MemoryGcra:
@@ -125,13 +147,18 @@ def _bucket(
     rates = per_duration(period, limit, burst)
     limiter: Limiter
     if isinstance(store, RedisStore):
-        limiter = Throttled(
-            using=RateLimiterType.GCRA.value, quota=rates, store=store, key_prefix=KEY_PREFIX
-        ).limiter
+        limiter = SharedGcra(
+            Throttled(
+                using=RateLimiterType.GCRA.value, quota=rates, store=store, key_prefix=KEY_PREFIX
+            ).limiter
+        )
     else:
         limiter = MemoryGcra(name, rates, store)
     window = max(1, math.ceil(burst * period.total_seconds() / limit))
-    return _Bucket(name, limiter, burst, window)
+    return _Bucket(
+        name, limiter, burst, window, limit_header=("RateLimit-Limit", str(burst)),
+        policy_header=("RateLimit-Policy", f'"{name}";q={burst};w={window}'),
+    )  # fmt: skip
 
 
 class RateLimiter:
@@ -162,7 +189,7 @@ class RateLimiter:
         bucket = self._failures
         if bucket is None:
             return
-        state = await _call(bucket.limiter.peek(f"auth-failures|{address}"))
+        state = await bucket.limiter.peek(f"auth-failures|{address}")
         if state.remaining < 1:
             retry = max(1, math.ceil(state.retry_after or bucket.window / bucket.burst))
             raise RateLimited(
@@ -173,7 +200,7 @@ class RateLimiter:
     async def failed(self, address: str) -> None:
         """Spend a token of ``address``'s failed-authentication bucket."""
         if self._failures is not None:
-            await _call(self._failures.limiter.limit(f"auth-failures|{address}"))
+            await self._failures.limiter.limit(f"auth-failures|{address}")
 
     async def check(self, principal: str, route: str) -> list[tuple[str, str]]:
         """Take one token from the caller's bucket for ``route`` and one from the global
@@ -187,7 +214,7 @@ class RateLimiter:
         for bucket, key in ((self._caller, f"{principal}|{route}"), (self._global, "all")):
             if bucket is None:
                 continue
-            result = await _call(bucket.limiter.limit(key))
+            result = await bucket.limiter.limit(key)
             state = result.state
             if result.limited:
                 retry = max(1, math.ceil(state.retry_after))
@@ -200,13 +227,6 @@ class RateLimiter:
             if tightest is None or state.remaining < tightest[1]:
                 tightest = (bucket, state.remaining, state.reset_after)
         return [] if tightest is None else _headers(*tightest)
-
-
-async def _call(operation: Awaitable[T]) -> T:
-    try:
-        return await operation
-    except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
-        raise RateLimiterUnavailable("the rate limit store did not answer") from exc
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -240,13 +260,13 @@ def _trusted(address: str, trusted: Sequence[Network]) -> bool:
 
 
 def _headers(bucket: _Bucket, remaining: int, reset_after: float) -> list[tuple[str, str]]:
-    reset = math.ceil(reset_after)
+    left, reset = str(remaining), str(math.ceil(reset_after))
     return [
-        ("RateLimit-Limit", str(bucket.burst)),
-        ("RateLimit-Remaining", str(remaining)),
-        ("RateLimit-Reset", str(reset)),
-        ("RateLimit-Policy", f'"{bucket.name}";q={bucket.burst};w={bucket.window}'),
-        ("RateLimit", f'"{bucket.name}";r={remaining};t={reset}'),
+        bucket.limit_header,
+        ("RateLimit-Remaining", left),
+        ("RateLimit-Reset", reset),
+        bucket.policy_header,
+        ("RateLimit", f'"{bucket.name}";r={left};t={reset}'),
     ]
 
 
