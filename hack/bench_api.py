@@ -50,6 +50,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -599,8 +600,12 @@ def main() -> None:
     args.git = subprocess.run(
         ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
-    with tempfile.TemporaryDirectory(prefix="bench-") as logs:
-        asyncio.run(bench(args, Path(logs)))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: servers stopped
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as logs:
+            asyncio.run(bench(args, Path(logs)))
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted; the servers it started are stopped") from None
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,9 @@ def main() -> None:
     contenders = {"this": sys.executable}
     if args.baseline:
         contenders["baseline"] = args.baseline
+    # SIGTERM as Ctrl-C, so the Temporal server and the measuring child are stopped on the way
+    # out, not left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logs = Path(tempfile.mkdtemp(prefix="bench-in-process-"))
     temporal = TemporalDevServer(logs)
     try:
