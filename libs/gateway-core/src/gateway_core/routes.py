@@ -590,11 +590,11 @@ def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> Compiled
                 )
             )
             messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
-    policy = route.spec.authorization
+    policy = route.spec.authorization or AuthorizationSpec()  # none: administrators only
     grants = {
         access: (frozenset(requirement.scopes), frozenset(requirement.groups))
         for access in Access
-        if policy is not None and (requirement := policy.requirement(access)) is not None
+        if (requirement := policy.requirement(access)) is not None
     }
     return CompiledRoute(document=route, validator=validator, messages=messages, grants=grants)
 

@@ -63,6 +63,10 @@ class _Bucket:
     """The two ``RateLimit`` headers that are the same on every answer, made once."""
 
 
+STORE_ERRORS = (BaseThrottledError, redis.exceptions.RedisError, OSError)
+"""What a Redis store that does not answer raises through throttled-py."""
+
+
 class SharedGcra:
     """One bucket in Redis, shared by every replica: throttled-py's limiter for the quota,
     called directly (the ``Throttled`` around it adds waiting and hooks, which these checks
@@ -75,13 +79,13 @@ class SharedGcra:
     async def limit(self, key: str) -> RateLimitResult:
         try:
             return await self._limiter.limit(key)
-        except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise RateLimiterUnavailable("the rate limit store did not answer") from exc
 
     async def peek(self, key: str) -> RateLimitState:
         try:
             return await self._limiter.peek(key)
-        except (BaseThrottledError, redis.exceptions.RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise RateLimiterUnavailable("the rate limit store did not answer") from exc
 
 
