@@ -37,9 +37,10 @@ Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--r
 [--concurrency 1,16,64] [--only A,B] [--workers N] [--no-auth] [--no-trace] [--api-args ...]
 [--servers uvicorn-h11,uvicorn-httptools,granian] [--baseline OTHER/.venv/bin/python]``
 
-``--baseline`` adds ``B@baseline``: B served by another checkout (``git worktree add ../before
-HEAD~1 && make -C ../before install``), in the same rounds, with the CPU a start costs there
-against here: a change's before and after from one run.
+``--baseline`` adds ``B@baseline`` (and ``B+auth@baseline``, the signal and the query): B served
+by another checkout (``git worktree add ../before HEAD~1 && make -C ../before install``), in the
+same rounds, with the CPU a start costs there against here: a change's before and after from
+one run.
 """
 
 from __future__ import annotations
@@ -500,6 +501,13 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 Contender("B@baseline", "B from the --baseline checkout", before.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
+            if args.auth:  # and B+auth, for a change to authentication or limits
+                before_auth = api("api+auth@baseline", {**env, **untraced},
+                                  args=[args.baseline, "-m", "gateway_api"])  # fmt: skip
+                contenders.append(
+                    Contender("B+auth@baseline", "B+auth from the --baseline checkout",
+                              before_auth.url, "/workflows/shopping/async", BODY, header)
+                )  # fmt: skip
         for proc in apis.values():
             proc.wait_ready()
         contenders += lifecycle_contenders(
