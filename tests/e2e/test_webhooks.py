@@ -4,11 +4,14 @@ client's shipped verifier."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +46,10 @@ class Receiver:
     server: ThreadingHTTPServer
     deliveries: list[Delivery] = field(default_factory=list)
     script: dict[str, list[int]] = field(default_factory=dict)
+    answers: dict[str, list[Callable[[BaseHTTPRequestHandler], None]]] = field(default_factory=dict)
+    """Per path, answers written by hand (an attacker's receiver), one per request."""
+    sent: dict[str, int] = field(default_factory=dict)
+    """Per path, the body bytes a hand-written answer got onto the connection."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -66,6 +73,12 @@ def _receiver() -> Receiver:
                 )
                 queue = receiver.script.get(self.path, [])
                 status = queue.pop(0) if queue else 200
+                answers = receiver.answers.get(self.path, [])
+                answer = answers.pop(0) if answers else None
+            if answer is not None:
+                with contextlib.suppress(OSError):  # the client hung up: as it should
+                    answer(self)
+                return
             self.send_response(status)
             if 300 <= status < 400:
                 self.send_header("Location", receiver.base + "/redirected")
@@ -378,3 +391,89 @@ def test_the_worker_counts_attempts_by_route_outcome_and_result(hooks: Hooks) ->
     found = eventually(counted)
     assert found["delivered"] >= 1
     assert found["failed"] >= 1
+
+
+# -- an attacker's receiver --------------------------------------------------------------------
+
+_MiB = 1 << 20
+
+
+def _peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """``size`` bytes of zeros, gzipped: 1 GiB of them is about 1 MiB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(_MiB)
+    return b"".join([*(packer.compress(block) for _ in range(size // _MiB)), packer.flush()])
+
+
+def _streamed(receiver: Receiver, path: str, total: int, *, gzip: bytes = b"") -> Callable:
+    """An answer of ``total`` bytes (or the gzip ``gzip``), written a MiB at a time, counted."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(gzip) or total))
+        if gzip:
+            handler.send_header("Content-Encoding", "gzip")
+        handler.end_headers()
+        data = memoryview(gzip or b"x" * _MiB)
+        sent = 0
+        while sent < (len(gzip) or total):
+            chunk = data[sent : sent + _MiB] if gzip else data[: min(_MiB, total - sent)]
+            handler.wfile.write(chunk)
+            sent += len(chunk)
+            receiver.sent[path] = sent
+
+    return answer
+
+
+def _drip(receiver: Receiver, path: str) -> Callable:
+    """A 200 whose body comes a byte at a time, for ever (until the client hangs up)."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(1 << 30))
+        handler.end_headers()
+        while True:
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            receiver.sent[path] = receiver.sent.get(path, 0) + 1
+            time.sleep(0.05)
+
+    return answer
+
+
+def test_a_receiver_cannot_exhaust_the_workers_memory(hooks: Hooks) -> None:
+    """A gzip bomb (1 MiB expanding to 1 GiB) and a 400 MiB plain body: the worker reads a few
+    KiB of each, decodes nothing, and records the status and an excerpt."""
+    bomb = _gzip_of_zeros(1024 * _MiB)
+    hooks.receiver.answers["/bomb"] = [_streamed(hooks.receiver, "/bomb", 0, gzip=bomb)]
+    hooks.receiver.answers["/huge"] = [_streamed(hooks.receiver, "/huge", 400 * _MiB)]
+    before = _peak_rss_mib(hooks.worker.pid)
+    bombed = _started(hooks, "cb-ok", "/bomb")
+    huge = _started(hooks, "cb-ok", "/huge")
+    for workflow_id in (bombed, huge):
+        state = _settled(hooks, workflow_id, "delivered")
+        assert state["attempts"][-1]["status_code"] == 200
+        assert state["attempts"][-1]["excerpt"] is not None
+    after = _peak_rss_mib(hooks.worker.pid)
+    assert after - before < 64, f"the worker's peak RSS grew from {before:.0f} to {after:.0f} MiB"
+    # The worker hung up long before the body's end (socket buffers hold a few MiB at most).
+    assert hooks.receiver.sent.get("/huge", 0) < 64 * _MiB
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_at_the_attempt_timeout(hooks: Hooks) -> None:
+    hooks.receiver.answers["/drip"] = [_drip(hooks.receiver, "/drip")]
+    workflow_id = _started(hooks, "cb-ok", "/drip")
+    state = _settled(hooks, workflow_id, "delivered")  # the second attempt gets a plain 200
+    first, second = state["attempts"][:2]
+    assert first["delivered"] is False
+    assert first["error"] == "timed out after 3s"
+    assert second["delivered"] is True
+    assert 0 < hooks.receiver.sent["/drip"] < 3 / 0.05 + 10  # about 3 s of bytes, not more

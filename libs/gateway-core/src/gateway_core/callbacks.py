@@ -147,6 +147,8 @@ class AttemptResult:
     retryable: bool = True
     address: str | None = None
     """The address connected to (after the checks)."""
+    excerpt: str | None = None
+    """The start of the receiver's answer (at most a few hundred characters, never decoded)."""
 
 
 @dataclass
@@ -156,6 +158,8 @@ class Attempt:
     delivered: bool
     status_code: int | None
     error: str | None
+    excerpt: str | None = None
+    """The start of the receiver's answer, when it gave one."""
 
 
 @dataclass

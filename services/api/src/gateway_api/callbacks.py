@@ -207,6 +207,8 @@ class CallbackAttempt(BaseModel):
     delivered: bool
     status_code: int | None
     error: str | None
+    excerpt: str | None = None
+    """The start of the receiver's answer (at most 200 bytes of it, as sent)."""
 
 
 class CallbackState(BaseModel):

@@ -42,6 +42,11 @@ from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets
 USER_AGENT = "temporal-gateway-webhooks/0.1"
 # Receivers that say "later" or "too many": worth another attempt, unlike other 4xx.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+RESPONSE_READ_BYTES = 4096
+"""The most of a receiver's answer an attempt reads: enough for an error message, and a bound
+on what any receiver can make the worker hold."""
+EXCERPT_BYTES = 200
+"""The most of it kept in the attempt's record."""
 _CLOSE_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: Outcome.COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: Outcome.FAILED,
@@ -188,6 +193,7 @@ class CallbackActivities:
         timestamp = int(time.time())
         headers = {
             "Host": parts.netloc,
+            "Accept-Encoding": "identity",
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "webhook-id": attempt.webhook_id,
@@ -195,20 +201,31 @@ class CallbackActivities:
             "webhook-signature": sign(keys, attempt.webhook_id, timestamp, body),
         }
         extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        # The receiver is an outside party: one deadline for the whole exchange (httpx's
+        # timeout is per read, so a body trickled a byte at a time would never trip it), and at
+        # most RESPONSE_READ_BYTES of its answer, read raw: with identity asked for and nothing
+        # decoded, a gzip bomb stays the few KiB read of it.
         try:
-            async with httpx.AsyncClient(
-                follow_redirects=False, trust_env=False, timeout=attempt.timeout_seconds
-            ) as http:
-                response = await http.post(
-                    pinned, content=body, headers=headers, extensions=extensions
-                )
-        except httpx.TimeoutException:
+            async with (
+                asyncio.timeout(attempt.timeout_seconds),
+                httpx.AsyncClient(
+                    follow_redirects=False, trust_env=False, timeout=attempt.timeout_seconds
+                ) as http,
+                http.stream(
+                    "POST", pinned, content=body, headers=headers, extensions=extensions
+                ) as response,
+            ):
+                head = await _read_head(response)
+        except (httpx.TimeoutException, TimeoutError):
             return _failed(f"timed out after {attempt.timeout_seconds:g}s", address)
         except httpx.HTTPError as exc:
             return _failed(f"{type(exc).__name__}: {exc}", address)
         status = response.status_code
+        excerpt = _excerpt(head)
         if 200 <= status < 300:
-            return AttemptResult(delivered=True, status_code=status, address=address)
+            return AttemptResult(
+                delivered=True, status_code=status, address=address, excerpt=excerpt
+            )
         if 300 <= status < 400:
             where = response.headers.get("location", "?")
             return AttemptResult(
@@ -217,6 +234,7 @@ class CallbackActivities:
                 error=f"HTTP {status}: redirects are not followed (to {where[:200]})",
                 retryable=False,
                 address=address,
+                excerpt=excerpt,
             )
         retryable = status >= 500 or status in _RETRYABLE_4XX
         return AttemptResult(
@@ -225,7 +243,26 @@ class CallbackActivities:
             error=f"HTTP {status}",
             retryable=retryable,
             address=address,
+            excerpt=excerpt,
         )
+
+
+async def _read_head(response: httpx.Response) -> bytes:
+    """At most :data:`RESPONSE_READ_BYTES` of the body as sent (never decoded); the rest is
+    left unread and the connection closed with the response."""
+    head = bytearray()
+    async for chunk in response.aiter_raw():
+        head += chunk[: RESPONSE_READ_BYTES - len(head)]
+        if len(head) >= RESPONSE_READ_BYTES:
+            break
+    return bytes(head)
+
+
+def _excerpt(head: bytes) -> str | None:
+    """The start of the receiver's answer as printable text, for the attempt's record."""
+    text = head[:EXCERPT_BYTES].decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    return text or None
 
 
 def _failed(error: str, address: str) -> AttemptResult:

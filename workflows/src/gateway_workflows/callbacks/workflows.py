@@ -141,7 +141,7 @@ class CallbackDelivery:
             state.attempt_count += 1
             state.attempts.append(
                 Attempt(state.attempt_count, at.isoformat(), result.delivered,
-                        result.status_code, result.error)
+                        result.status_code, result.error, result.excerpt)
             )  # fmt: skip
             del state.attempts[:-KEPT_ATTEMPTS]
             if result.delivered:
