@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format crds unit integration e2e envtest images node-packages cluster-test bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit integration e2e envtest images node-packages cluster-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ format: install ## apply ruff's fixes and formatting
 # The CRD is generated from the route model (gateway_core.routes); the chart ships a copy.
 CRD_FILES := k8s/crds/workflowroutes.temporal-gateway.dev.yaml \
 	charts/temporal-gateway/crds/workflowroutes.temporal-gateway.dev.yaml
+
+docs: install ## write the docs' generated tables (the error codes, the operations) from the code
+	$(VENV)/bin/python hack/docs.py
 
 crds: install ## regenerate the WorkflowRoute CRD (both copies) from the route model
 	$(VENV)/bin/python -m gateway_operator.crd $(CRD_FILES)

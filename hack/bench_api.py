@@ -68,7 +68,7 @@ from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from gateway_api.keys import entry_yaml, new_key  # noqa: E402
+from gateway_api.security.keys import entry_yaml, new_key  # noqa: E402
 from support.procs import (  # noqa: E402
     ApiProcess,
     Process,

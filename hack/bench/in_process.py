@@ -87,7 +87,7 @@ async def measure(root: Path, requests: int) -> dict[str, float]:
 
     from gateway_api.app import create_app
     from gateway_api.config import ApiSettings
-    from gateway_api.keys import entry_yaml, new_key
+    from gateway_api.security.keys import entry_yaml, new_key
     from gateway_core.routes import load_routes
     from support.gateway import dev_settings
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from gateway_api.auth import DISABLED_WARNING
+from gateway_api.security.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.procs import ROOT, free_port
 from temporal_gateway_client import (

@@ -21,7 +21,7 @@ import requests
 import schemathesis
 from hypothesis import strategies as st
 
-from gateway_api.keys import entry_yaml, new_key
+from gateway_api.security.keys import entry_yaml, new_key
 from support.openapi_tools import routes_with_messages
 from support.procs import ApiProcess, sample_worker
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.keys import entry_yaml, new_key
+from gateway_api.security.keys import entry_yaml, new_key
 from gateway_core.metrics import serve_metrics
 from support.procs import ApiProcess, eventually, free_port
 

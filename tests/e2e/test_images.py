@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway_api.keys import hash_key, new_key
+from gateway_api.security.keys import hash_key, new_key
 from support.images import Container, Image, build_images, chart_containers, chart_env, podman
 from support.kube import ConfigMapVolumeStandIn, ControlPlane, wait_for_condition
 from support.procs import ROOT, eventually, free_port

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.keys import entry_yaml, new_key
+from gateway_api.security.keys import entry_yaml, new_key
 from support.procs import ApiProcess
 from support.redis_server import RedisServer
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.auth import DISABLED_WARNING
+from gateway_api.security.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.procs import ROOT, Process, eventually, free_port
 

@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway_api.executions import MEMO_PRINCIPAL, MEMO_REQUEST_SHA256, MEMO_ROUTE, body_digest
-from gateway_api.keys import new_key
+from gateway_api.security.keys import new_key
+from gateway_api.temporal.executions import (
+    MEMO_PRINCIPAL,
+    MEMO_REQUEST_SHA256,
+    MEMO_ROUTE,
+    body_digest,
+)
 from support.gateway import api_client, route, write_keys_file
 
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from temporalio.client import Client
 
-from gateway_api.executions import MEMO_ROUTE
-from gateway_api.idempotency import scope
+from gateway_api.temporal.executions import MEMO_ROUTE
+from gateway_api.temporal.idempotency import scope
 from support.gateway import api_client, route, shopping_route
 from support.procs import assert_eventually
 

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from gateway_api.executions import MEMO_PRINCIPAL
+from gateway_api.temporal.executions import MEMO_PRINCIPAL
 from support.gateway import api_client, shopping_route
 from support.oidc import AUDIENCE, Provider, SigningKey
 from support.procs import assert_eventually

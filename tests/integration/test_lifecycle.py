@@ -16,9 +16,9 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from gateway_api.executions import MEMO_REQUEST_SHA256, MEMO_ROUTE
-from gateway_api.idempotency import scoped
-from gateway_api.principals import ANONYMOUS
+from gateway_api.security.principals import ANONYMOUS
+from gateway_api.temporal.executions import MEMO_REQUEST_SHA256, MEMO_ROUTE
+from gateway_api.temporal.idempotency import scoped
 from support.gateway import api_client, lifecycle_route, route
 from support.procs import assert_eventually
 

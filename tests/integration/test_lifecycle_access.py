@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.idempotency import scoped
-from gateway_api.keys import new_key
+from gateway_api.security.keys import new_key
+from gateway_api.temporal.idempotency import scoped
 from gateway_core.routes import Access
 from support.gateway import api_client, lifecycle_route, write_keys_file
 from support.procs import assert_eventually

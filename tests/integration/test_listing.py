@@ -11,7 +11,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 
-from gateway_api.keys import new_key
+from gateway_api.security.keys import new_key
 from support.gateway import api_client, route, write_keys_file
 from support.procs import assert_eventually
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway_api.executions import MEMO_PRINCIPAL, MEMO_ROUTE, MEMO_ROUTE_PATH
-from gateway_api.keys import new_key
+from gateway_api.security.keys import new_key
+from gateway_api.temporal.executions import MEMO_PRINCIPAL, MEMO_ROUTE, MEMO_ROUTE_PATH
 from support.gateway import api_client, route, write_keys_file
 from support.procs import assert_eventually
 

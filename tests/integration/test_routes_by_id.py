@@ -14,7 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway_api.temporal import TemporalConnection
+from gateway_api.temporal.connection import TemporalConnection
 from support.gateway import api_client, lifecycle_route
 from support.procs import EXTRA_NAMESPACE
 

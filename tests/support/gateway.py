@@ -15,7 +15,7 @@ from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.keys import entry_yaml
+from gateway_api.security.keys import entry_yaml
 from gateway_core.routes import (
     CompiledRoute,
     RouteMetadata,

@@ -19,12 +19,12 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
+from gateway_api.api.deps import bearer_token
+from gateway_api.api.endpoints import ROUTERS
+from gateway_api.api.operations import OPERATIONS
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.deps import bearer_token
-from gateway_api.endpoints import ROUTERS
-from gateway_api.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
-from gateway_api.operations import OPERATIONS
+from gateway_api.security.keys import KeyFileError, entry_yaml, hash_key, new_key, parse_keys
 from gateway_core.routes import build_table
 from support.gateway import shopping_route
 from support.procs import assert_eventually, free_port
@@ -259,7 +259,7 @@ def test_invalid_key_files(text, message) -> None:
 
 def test_the_cli_prints_a_key_and_an_entry_without_it() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "gateway_api.keys", "new", "--id", "ci", "--scopes",
+        [sys.executable, "-m", "gateway_api.security.keys", "new", "--id", "ci", "--scopes",
          "shopping:start", "shopping:read", "--groups", "shop"],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
@@ -276,7 +276,7 @@ def test_the_cli_prints_a_key_and_an_entry_without_it() -> None:
     assert entry.scopes == {"shopping:start", "shopping:read"}
     assert entry.groups == {"shop"}
     again = subprocess.run(
-        [sys.executable, "-m", "gateway_api.keys", "hash", "--id", "ci"],
+        [sys.executable, "-m", "gateway_api.security.keys", "hash", "--id", "ci"],
         input=key + "\n", capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert hash_key(key) in again.stdout

@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway_api.app import create_app
-from gateway_api.auth import DISABLED_WARNING
+from gateway_api.security.auth import DISABLED_WARNING
 from gateway_core.routes import load_routes
 from support.gateway import dev_settings
 from support.procs import ROOT, free_port

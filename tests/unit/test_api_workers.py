@@ -16,9 +16,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway_api import metrics
 from gateway_api.config import ApiSettings
-from gateway_api.processes import MULTIPROC_DIR, metrics_dir, uvicorn_options
-from gateway_api.server import ConnectionLimits
-from gateway_api.workers import WorkerConfig
+from gateway_api.server.http_server import ConnectionLimits
+from gateway_api.server.processes import MULTIPROC_DIR, metrics_dir, uvicorn_options
+from gateway_api.server.worker_config import WorkerConfig
 from gateway_core.routes import RouteTable
 
 LIMITS = ConnectionLimits(header_timeout=3.0, body_timeout=4.0, max_connections=50)
@@ -87,13 +87,13 @@ def test_a_worker_starts_without_importing_the_app() -> None:
     # uvicorn kills a worker that has not answered its health check within 5 s, and the thread
     # that answers starts only after the worker has run its supervisor's script (here the
     # gateway-api command, as multiprocessing's spawn runs it) and unpickled its config.
-    config = WorkerConfig("gateway_api.processes:worker_app", LIMITS, workers=2)
+    config = WorkerConfig("gateway_api.server.processes:worker_app", LIMITS, workers=2)
     script = Path(sys.executable).parent / "gateway-api"
     check = (
         "import pickle, runpy, sys; "
         f"runpy.run_path({str(script)!r}, run_name='__mp_main__'); "
         "pickle.loads(sys.stdin.buffer.read()); "
-        "heavy = sorted(m for m in ('fastapi', 'temporalio', 'gateway_api.server', "
+        "heavy = sorted(m for m in ('fastapi', 'temporalio', 'gateway_api.server.http_server', "
         "'gateway_api.app') if m in sys.modules); print(heavy)"
     )
     done = subprocess.run(

@@ -1,7 +1,7 @@
 """Every authorization decision, as a table: every principal, route and kind of access.
 
 The expected sets are written out by hand (not derived from the rules), so a change to
-:func:`gateway_api.principals.allowed` that changes any decision fails a row here.
+:func:`gateway_api.security.principals.allowed` that changes any decision fails a row here.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
-from gateway_api.oidc import algorithms_for, principal_from_claims
-from gateway_api.principals import ANONYMOUS, Principal, allowed
+from gateway_api.security.oidc import algorithms_for, principal_from_claims
+from gateway_api.security.principals import ANONYMOUS, Principal, allowed
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,

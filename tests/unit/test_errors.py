@@ -7,6 +7,9 @@ be (not found, unavailable) in the integration tests.
 
 from __future__ import annotations
 
+import importlib.util
+
+import httpx
 import pytest
 from google.protobuf.any_pb2 import Any as AnyProto
 from temporalio.api.common.v1 import GrpcStatus
@@ -21,7 +24,10 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway_api.errors import _failure_problem, _rpc_problem
+from gateway_api.errors import codes, problem_classes
+from gateway_api.temporal.failures import translate
+from support.procs import ROOT
+from temporal_gateway_client.errors import PROBLEM_CODES, error_for
 
 
 def rpc_error(code: RPCStatusCode, *details) -> RPCError:
@@ -54,7 +60,8 @@ def rpc_error(code: RPCStatusCode, *details) -> RPCError:
     ],
 )
 def test_rpc_errors_map_by_status_code(error, status, code) -> None:
-    assert _rpc_problem(error)[:2] == (status, code)
+    problem = translate(error)
+    assert (problem.status, problem.code) == (status, code)
 
 
 @pytest.mark.parametrize(
@@ -69,5 +76,37 @@ def test_rpc_errors_map_by_status_code(error, status, code) -> None:
     ],
 )  # fmt: skip
 def test_workflow_failures_map_by_cause_type(cause, status, code, failure_type) -> None:
-    got_status, got_code, _, ext = _failure_problem(WorkflowFailureError(cause=cause))
-    assert (got_status, got_code, ext["failure_type"]) == (status, code, failure_type)
+    problem = translate(WorkflowFailureError(cause=cause))
+    assert (problem.status, problem.code) == (status, code)
+    assert problem.extensions()["failure_type"] == failure_type
+
+
+def test_every_problem_is_a_class_with_a_code_and_a_when() -> None:
+    classes = list(problem_classes())
+    assert len({c.code for c in classes}) >= 45
+    for cls in classes:
+        assert cls.code, cls
+        assert cls.title, cls
+        assert 400 <= cls.status < 600, cls
+        assert (cls.__doc__ or "").strip(), f"{cls.__name__} says nowhere when"
+
+
+def test_the_python_client_knows_every_code() -> None:
+    assert codes() - set(PROBLEM_CODES) == set()
+
+
+def test_the_docs_error_tables_are_the_codes() -> None:
+    spec = importlib.util.spec_from_file_location("docs_tool", ROOT / "hack" / "docs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs)
+    assert docs.stale() == [], "run make docs"
+
+
+@pytest.mark.parametrize("cls", list(problem_classes()), ids=lambda c: c.code)
+def test_the_client_raises_its_kind_for_each_code(cls) -> None:
+    response = httpx.Response(cls.status, json={"code": cls.code, "title": cls.title})
+    error = error_for(response)
+    assert isinstance(error, PROBLEM_CODES[cls.code])
+    assert (error.status, error.code) == (cls.status, cls.code)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway_api import idempotency
 from gateway_api.errors import IdempotencyKeyInFlight
+from gateway_api.temporal import idempotency
 
 
 def test_keys_are_scoped_to_the_principal_and_stay_id_safe() -> None:

@@ -20,8 +20,8 @@ from throttled.asyncio import MemoryStore, RateLimiterType, Throttled, per_durat
 
 from gateway_api.app import create_app
 from gateway_api.config import parse_quota
-from gateway_api.keys import entry_yaml, new_key
-from gateway_api.ratelimit import MemoryGcra
+from gateway_api.security.keys import entry_yaml, new_key
+from gateway_api.security.ratelimit import MemoryGcra
 from gateway_core.routes import build_table
 from support.gateway import dev_settings, route, shopping_route
 from support.procs import assert_eventually, free_port

@@ -11,9 +11,9 @@ import httpx
 import jsonschema
 import pytest
 
-from gateway_api import examples
 from gateway_api.app import create_app
-from gateway_api.openapi import build
+from gateway_api.openapi import examples
+from gateway_api.openapi.document import build
 from gateway_core.routes import Operation, RouteTable, build_table, load_routes
 from support.gateway import dev_settings, route
 from support.procs import ROOT

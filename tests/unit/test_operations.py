@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.openapi.utils import get_openapi
 
+from gateway_api.api.operations import OPERATIONS
 from gateway_api.app import create_app
-from gateway_api.operations import OPERATIONS
 from gateway_core.routes import Operation, build_table
 from support.gateway import dev_settings
 

@@ -13,7 +13,7 @@ from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.errors import InvalidQuery
-from gateway_api.visibility import decode_page_token, encode_page_token, parse, restriction
+from gateway_api.temporal.visibility import decode_page_token, encode_page_token, parse, restriction
 from gateway_core.routes import CompiledRoute, Operation, build_table
 from support.gateway import dev_settings, route
 from support.procs import free_port

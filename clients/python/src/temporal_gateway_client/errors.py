@@ -74,12 +74,34 @@ class WorkflowStillRunning(GatewayError, TimeoutError):
     """``wait_for_workflow`` gave up before the workflow finished; it is still running."""
 
 
-_FAILURE_CODES = {
-    "workflow-failed",
-    "workflow-timed-out",
-    "workflow-canceled",
-    "workflow-terminated",
+_INVALID = ("malformed-json", "malformed-request", "duplicate-header", "invalid-query",
+            "temporal-invalid-argument", "unauthenticated", "forbidden",
+            "operation-not-allowed", "method-not-allowed", "request-timeout",
+            "workflow-already-started", "idempotency-key-in-flight", "callback-busy",
+            "body-too-large", "payload-too-large", "unsupported-media-type",
+            "validation-error", "input-limit-exceeded", "idempotency-key-reused",
+            "rate-limited", "too-many-streams", "client-disconnected")  # fmt: skip
+_NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-not-found",
+              "signal-not-found", "query-not-found", "update-not-found")  # fmt: skip
+_UNAVAILABLE = ("temporal-error", "temporal-access-denied", "temporal-namespace-not-found",
+                "temporal-unavailable", "temporal-busy", "routes-not-loaded",
+                "rate-limiter-unavailable", "identity-provider-unavailable",
+                "temporal-timeout")  # fmt: skip
+_FAILED = ("workflow-failed", "workflow-timed-out", "workflow-canceled",
+           "workflow-terminated")  # fmt: skip
+
+PROBLEM_CODES: dict[str, type[GatewayError]] = {
+    **dict.fromkeys(_INVALID, InvalidRequest),
+    **dict.fromkeys(_NOT_FOUND, WorkflowNotFound),
+    **dict.fromkeys(_UNAVAILABLE, GatewayUnavailable),
+    **dict.fromkeys(_FAILED, WorkflowFailed),
+    "workflow-closed": WorkflowClosed,
+    "update-rejected": UpdateRejected,
+    # A handler's failure in a workflow that goes on running, and the gateway's own fault.
+    **dict.fromkeys(("update-failed", "query-failed", "internal-error"), GatewayError),
 }
+"""Every problem code the API answers with, and the exception the client raises for it (a
+test checks this against the API's own list); an unknown code falls back on the status."""
 
 
 def error_for(response: httpx.Response) -> GatewayError:
@@ -94,12 +116,9 @@ def error_for(response: httpx.Response) -> GatewayError:
     if problem.get("detail"):
         message += f": {problem['detail']}"
     status = response.status_code
-    if code in _FAILURE_CODES:
-        return WorkflowFailed(message, status=status, problem=problem)
-    if code == "workflow-closed":
-        return WorkflowClosed(message, status=status, problem=problem)
-    if code == "update-rejected":
-        return UpdateRejected(message, status=status, problem=problem)
+    kind = PROBLEM_CODES.get(code)
+    if kind is not None and kind is not GatewayUnavailable:
+        return kind(message, status=status, problem=problem)
     if status == 404:
         return WorkflowNotFound(message, status=status, problem=problem)
     if status in (502, 503, 504):

@@ -91,7 +91,7 @@ class IdConflictPolicy(StrEnum):
 
 class Operation(StrEnum):
     """The HTTP operations a route may allow. The API's operation table
-    (``gateway_api.operations``) gives each its method and path."""
+    (``gateway_api.api.operations``) gives each its method and path."""
 
     START = "start"
     """``POST /workflows/<path>/async``: start and return the id at once."""

@@ -1,5 +1,5 @@
 """``python -m gateway_api`` and the ``gateway-api`` command: serve the API with uvicorn,
-settings from the environment (:func:`gateway_api.processes.serve`).
+settings from the environment (:func:`gateway_api.server.processes.serve`).
 
 Nothing is imported at the top of this module. A worker process (``API_WORKERS`` above 1)
 is a new interpreter that first runs the script that started its supervisor, here the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from gateway_api.processes import serve  # see the module docstring
+    from gateway_api.server.processes import serve  # see the module docstring
 
     serve()
 

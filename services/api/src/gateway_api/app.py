@@ -25,15 +25,17 @@ from temporalio.client import Interceptor
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.envconfig import ClientConnectConfig
 
-from gateway_api import endpoints, errors, health, openapi
-from gateway_api.auth import Authenticator
+from gateway_api.api import endpoints, health, problem_handlers
+from gateway_api.api.deps import SERVICES_KEY, Services
 from gateway_api.config import ApiSettings
-from gateway_api.guards import HeadAsGetMiddleware, RequestGuardMiddleware
-from gateway_api.headers import SecurityHeadersMiddleware
-from gateway_api.middleware import RequestContextMiddleware, TraceContextMiddleware
-from gateway_api.ratelimit import OpenStreams, RateLimiter
-from gateway_api.routing import RouteStore
-from gateway_api.temporal import TemporalConnection
+from gateway_api.http.guards import HeadAsGetMiddleware, RequestGuardMiddleware
+from gateway_api.http.middleware import RequestContextMiddleware, TraceContextMiddleware
+from gateway_api.http.security_headers import SecurityHeadersMiddleware
+from gateway_api.openapi import document as openapi
+from gateway_api.route_store import RouteStore
+from gateway_api.security.auth import Authenticator
+from gateway_api.security.ratelimit import OpenStreams, RateLimiter
+from gateway_api.temporal.connection import TemporalConnection
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
@@ -98,12 +100,14 @@ def create_app(
             )
         try:
             yield {
-                "temporal": connection,
-                "routes": store,
-                "settings": settings,
-                "authenticator": authenticator,
-                "limiter": limiter,
-                "streams": OpenStreams(settings.events_max_streams),
+                SERVICES_KEY: Services(
+                    temporal=connection,
+                    routes=store,
+                    settings=settings,
+                    authenticator=authenticator,
+                    limiter=limiter,
+                    streams=OpenStreams(settings.events_max_streams),
+                )
             }
         finally:
             for task in tasks:
@@ -124,7 +128,7 @@ def create_app(
         # absolute Location from the Host header, and turn a POST into whatever the client does.
         redirect_slashes=False,
     )
-    errors.install(app)
+    problem_handlers.install(app)
     app.include_router(health.router)
     for router in endpoints.ROUTERS:
         app.include_router(router)

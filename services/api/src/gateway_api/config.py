@@ -9,6 +9,7 @@ issuer, or both), and ``API_AUTH_DISABLED=true`` is refused there.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -17,9 +18,19 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gateway_api.bodies import BodyLimits
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
 from gateway_core.logging import LogFormat
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """What a request body may hold (:mod:`gateway_api.http.bodies` enforces it)."""
+
+    max_bytes: int
+    max_depth: int
+    max_string_length: int
+    max_items: int
+
 
 Environment = Literal["development", "production"]
 IPNetwork = IPv4Network | IPv6Network

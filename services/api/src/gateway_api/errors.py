@@ -1,46 +1,46 @@
-"""Every error the API answers with, in one place, as RFC 9457 problem+json.
+"""The API's error vocabulary: every problem a client can receive, each a class.
 
-Each problem has a stable ``code`` that clients can branch on. Domain errors carry their HTTP
-status and code as class attributes; Temporal's errors are translated here by exception type and
-gRPC status code, never by message text. Whatever a handler knew about the request (the route,
-the workflow id) is added from ``request.state`` so a caller never loses the id of a workflow
-that was started.
+Each class carries its HTTP status, its stable ``code`` (what clients branch on), its title,
+and a docstring saying when it is answered (README's and docs/api.md's error tables are
+generated from them: ``python -m gateway_api.errors``). Nothing here renders or translates:
+:mod:`gateway_api.http.problems` turns a problem into RFC 9457 problem+json, and
+:mod:`gateway_api.temporal.failures` turns Temporal's exceptions into problems through one
+table.
+
+::
+
+    GatewayError (gateway_core)
+    └── ApiError
+        ├── BadRequest (400): MalformedJson, MalformedRequest, DuplicateHeader, InvalidQuery,
+        │                     TemporalInvalidArgument
+        ├── Unauthenticated (401)
+        ├── Forbidden (403)
+        ├── NotFound (404): RouteNotFound, WorkflowNotFound, PathNotFound, CallbackNotFound,
+        │                   SignalNotFound, QueryNotFound, UpdateNotFound
+        ├── OperationNotAllowed, MethodNotAllowed (405)
+        ├── RequestTimeout (408)
+        ├── Conflict (409): WorkflowIdTaken, IdempotencyKeyInFlight, WorkflowClosed,
+        │                   WorkflowCanceled, WorkflowTerminated, CallbackBusy
+        ├── BodyTooLarge, PayloadTooLarge (413)
+        ├── UnsupportedMediaType (415)
+        ├── InvalidBody (422): InvalidRequest; InputLimitExceeded, IdempotencyKeyReused,
+        │                      UpdateRejected
+        ├── TooManyRequests (429): RateLimited, TooManyStreams
+        ├── ClientDisconnected (499, logged only)
+        ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
+        ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound
+        ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
+        │                             RateLimiterUnavailable, IdentityProviderUnavailable
+        └── GatewayTimeout (504): TemporalTimeout, WorkflowTimedOut
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from http import HTTPStatus
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
-import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
-from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
-from temporalio.client import (
-    WorkflowFailureError,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
-    WorkflowUpdateFailedError,
-)
-from temporalio.exceptions import (
-    ApplicationError,
-    CancelledError,
-    FailureError,
-    TerminatedError,
-    TimeoutError,
-    WorkflowAlreadyStartedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
-
-from gateway_api import metrics
 from gateway_core.errors import GatewayError
-from gateway_core.routes import FieldError, MessageKind, WorkflowIdError
-
-log = structlog.get_logger(__name__)
+from gateway_core.routes import FieldError, MessageKind
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://temporal-gateway.dev/problems/"
@@ -49,11 +49,12 @@ RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(GatewayError):
-    """An error with a fixed HTTP status and problem code."""
+    """A problem with a fixed HTTP status and code; subclasses without a ``code`` of their own
+    are families, not answers."""
 
-    status: int = 500
-    code: str = "internal-error"
-    title: str = "Internal error"
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = ""
+    title: ClassVar[str] = ""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -65,10 +66,60 @@ class ApiError(GatewayError):
 
     def headers(self) -> dict[str, str]:
         """Response headers the problem needs (``WWW-Authenticate``, ``Retry-After``)."""
+        if self.status == 503:
+            return {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return {}
 
 
+def _field_errors(errors: Sequence[FieldError]) -> list[dict[str, str]]:
+    return [{"field": e.field, "message": e.message} for e in errors]
+
+
+# -- 400 ---------------------------------------------------------------------------------------
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class MalformedJson(BadRequest):
+    """The body is not JSON (or holds `NaN`, a lone surrogate, an overflowing number)."""
+
+    code, title = "malformed-json", "Request body is not valid JSON"
+
+
+class MalformedRequest(BadRequest):
+    """The request is not valid HTTP/1.1 (answered by the server itself)."""
+
+    code, title = "malformed-request", "Bad Request"
+
+
+class DuplicateHeader(BadRequest):
+    """`Authorization`, `X-API-Key`, `Idempotency-Key`, `Content-Type` or `Content-Encoding`
+    sent twice."""
+
+    code, title = "duplicate-header", "A header is sent more than once"
+
+
+class InvalidQuery(BadRequest):
+    """A list query that is malformed or tries to leave its restriction."""
+
+    code, title = "invalid-query", "The list query is not allowed"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": self.message}]}
+
+
+# -- 401, 403 ----------------------------------------------------------------------------------
+
+
 class Unauthenticated(ApiError):
+    """No credentials, or wrong ones; see `WWW-Authenticate`."""
+
     status, code, title = 401, "unauthenticated", "Authentication required"
 
     def __init__(self, detail: str, *, token_given: bool = False) -> None:
@@ -82,11 +133,285 @@ class Unauthenticated(ApiError):
 
 
 class Forbidden(ApiError):
+    """The route does not let this caller do this (start, or act on a workflow it may read)."""
+
     status, code, title = 403, "forbidden", "Not allowed on this route"
 
 
-class RateLimited(ApiError):
-    status, code, title = 429, "rate-limited", "Too many requests"
+# -- 404 ---------------------------------------------------------------------------------------
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class RouteNotFound(NotFound):
+    """No route is served at that path."""
+
+    code, title = "route-not-found", "No such workflow route"
+
+
+class WorkflowNotFound(NotFound):
+    """No workflow with that id that the caller may read (the same answer either way)."""
+
+    code, title = "workflow-not-found", "Workflow not found"
+
+    @classmethod
+    def hiding(cls, workflow_id: str | None, principal: str | None) -> WorkflowNotFound:
+        """The one 404 for a workflow that does not exist and one the caller may not see, so
+        the answer says nothing about which it is."""
+        return cls(f"no workflow {workflow_id!r} that {principal or 'anonymous'} may read")
+
+
+class PathNotFound(NotFound):
+    """No endpoint at that path."""
+
+    code, title = "not-found", "Not Found"
+
+
+class CallbackNotFound(NotFound):
+    """The workflow was started without a completion webhook."""
+
+    code, title = "callback-not-found", "No callback for this workflow"
+
+
+class SignalNotFound(NotFound):
+    """The route declares no signal of that name."""
+
+    code, title = "signal-not-found", "No such signal on this route"
+
+
+class QueryNotFound(NotFound):
+    """The route declares no query of that name."""
+
+    code, title = "query-not-found", "No such query on this route"
+
+
+class UpdateNotFound(NotFound):
+    """The route declares no update of that name, or the workflow has no update with that id
+    (its poll location)."""
+
+    code, title = "update-not-found", "No such update"
+
+
+_MESSAGE_NOT_FOUND: dict[MessageKind, type[NotFound]] = {
+    MessageKind.SIGNAL: SignalNotFound,
+    MessageKind.QUERY: QueryNotFound,
+    MessageKind.UPDATE: UpdateNotFound,
+}
+
+
+def message_not_found(kind: MessageKind, detail: str) -> NotFound:
+    """The 404 for a signal, query or update name the route does not declare."""
+    return _MESSAGE_NOT_FOUND[kind](detail)
+
+
+# -- 405, 408 ----------------------------------------------------------------------------------
+
+
+class OperationNotAllowed(ApiError):
+    """The route does not allow this operation (its `operations` list)."""
+
+    status, code, title = 405, "operation-not-allowed", "Operation not allowed on this route"
+
+
+class MethodNotAllowed(ApiError):
+    """The path exists, but not with this method."""
+
+    status, code, title = 405, "method-not-allowed", "Method Not Allowed"
+
+
+class RequestTimeout(ApiError):
+    """The request headers did not arrive in time (answered by the server itself)."""
+
+    status, code, title = 408, "request-timeout", "Request Timeout"
+
+
+# -- 409 ---------------------------------------------------------------------------------------
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+ID_TAKEN = (
+    "the workflow id this request maps to belongs to a workflow this caller did not start; "
+    "a new request needs a new Idempotency-Key (or another business key)"
+)
+"""The one detail for every id taken by someone else's workflow, or one not started here."""
+
+
+class WorkflowIdTaken(Conflict):
+    """The id is taken by a workflow this caller did not start (another caller's business
+    key, or one started outside the gateway). One answer, whatever the body and whoever
+    started it, so it says nothing about the other request."""
+
+    code, title = "workflow-already-started", "Workflow already started"
+
+    def __init__(self, detail: str = ID_TAKEN) -> None:
+        super().__init__(detail)
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """The first request with this key is still starting its workflow; retry (`Retry-After`).
+    The IETF Idempotency-Key draft's 409."""
+
+    code, title = "idempotency-key-in-flight", "A request with this key is in flight"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class WorkflowClosed(Conflict):
+    """A signal, update, cancel or terminate for a workflow that has closed, or a query it no
+    longer answers."""
+
+    code, title = "workflow-closed", "Workflow is closed"
+
+    def __init__(self, detail: str, *, workflow_status: str) -> None:
+        super().__init__(detail)
+        self.workflow_status = workflow_status
+
+    def extensions(self) -> dict[str, Any]:
+        return {"workflow_status": self.workflow_status}
+
+
+class WorkflowCanceled(Conflict):
+    """The workflow was canceled."""
+
+    code, title = "workflow-canceled", "Workflow was canceled"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"failure_type": "Canceled"}
+
+
+class WorkflowTerminated(Conflict):
+    """The workflow was terminated."""
+
+    code, title = "workflow-terminated", "Workflow was terminated"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"failure_type": "Terminated"}
+
+
+class CallbackBusy(Conflict):
+    """The callback is waiting or delivering, or its redelivery window has passed."""
+
+    code, title = "callback-busy", "The callback cannot be redelivered now"
+
+
+# -- 413, 415 ----------------------------------------------------------------------------------
+
+
+class BodyTooLarge(ApiError):
+    """The body exceeds `API_MAX_BODY_BYTES`."""
+
+    status, code, title = 413, "body-too-large", "Request body too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"limit_bytes": self.limit}
+
+
+class PayloadTooLarge(ApiError):
+    """The encoded input exceeds Temporal's blob limit (`API_TEMPORAL_BLOB_LIMIT_BYTES`)."""
+
+    status, code, title = 413, "payload-too-large", "Workflow input too large for Temporal"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the encoded workflow input is {size} bytes; Temporal accepts at most {limit}"
+        )
+        self.size, self.limit = size, limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"limit_bytes": self.limit, "size_bytes": self.size}
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is not `application/json` in UTF-8, or has a `Content-Encoding`."""
+
+    status, code, title = 415, "unsupported-media-type", "Request body must be application/json"
+
+    def __init__(self, detail: str, *, accept_encoding: bool = False) -> None:
+        super().__init__(detail)
+        self.accept_encoding = accept_encoding
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 15.5.16: a 415 for the content coding says which codings are accepted.
+        return {"Accept-Encoding": "identity"} if self.accept_encoding else {}
+
+
+# -- 422 ---------------------------------------------------------------------------------------
+
+
+class InvalidBody(ApiError):
+    """The body (or a header) fails the route's schema; `errors` names each field."""
+
+    status, code, title = 422, "validation-error", "Request body is invalid"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{first.field}: {first.message}{more}")
+        self.errors = list(errors)
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": _field_errors(self.errors)}
+
+
+class InvalidRequest(InvalidBody):
+    """A parameter (a header, the query, the path) does not fit; ``errors`` name it."""
+
+    title = "Request is invalid"
+
+
+class InputLimitExceeded(ApiError):
+    """Too deep, a string too long, too many items (checked before the schema)."""
+
+    status, code, title = 422, "input-limit-exceeded", "Request body exceeds an input limit"
+
+    def __init__(self, field: str, message: str, limit: int) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.limit = field, message, limit
+
+    def extensions(self) -> dict[str, Any]:
+        return {"errors": [{"field": self.field, "message": self.message}], "limit": self.limit}
+
+
+class IdempotencyKeyReused(ApiError):
+    """This caller's Idempotency-Key was used with another body (the IETF draft's 422)."""
+
+    status, code, title = 422, "idempotency-key-reused", "Idempotency key reused with another body"
+
+
+class UpdateRejected(ApiError):
+    """The workflow's validator refused the update (`detail` is its message)."""
+
+    status, code, title = 422, "update-rejected", "The workflow rejected the update"
+
+    def __init__(self, detail: str, *, failure_type: str | None) -> None:
+        super().__init__(detail)
+        self.failure_type = failure_type
+
+    def extensions(self) -> dict[str, Any]:
+        return {"failure_type": self.failure_type}
+
+
+# -- 429, 499 ----------------------------------------------------------------------------------
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+
+class RateLimited(TooManyRequests):
+    """A rate limit is used up; see `Retry-After` and the `RateLimit` headers."""
+
+    code, title = "rate-limited", "Too many requests"
 
     def __init__(
         self, detail: str, *, retry_after: int, headers: Sequence[tuple[str, str]] = ()
@@ -102,139 +427,13 @@ class RateLimited(ApiError):
         return {**self.rate_headers, "Retry-After": str(self.retry_after)}
 
 
-class RateLimiterUnavailable(ApiError):
-    status, code, title = 503, "rate-limiter-unavailable", "Rate limit store unreachable"
+class TooManyStreams(TooManyRequests):
+    """Too many open `/events` streams for this caller."""
 
-
-class IdentityProviderUnavailable(ApiError):
-    status, code, title = 503, "identity-provider-unavailable", "Identity provider unreachable"
-
-
-class InputLimitExceeded(ApiError):
-    status, code, title = 422, "input-limit-exceeded", "Request body exceeds an input limit"
-
-    def __init__(self, field: str, message: str, limit: int) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.limit = field, message, limit
-
-    def extensions(self) -> dict[str, Any]:
-        return {"errors": [{"field": self.field, "message": self.message}], "limit": self.limit}
-
-
-class PayloadTooLarge(ApiError):
-    status, code, title = 413, "payload-too-large", "Workflow input too large for Temporal"
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(
-            f"the encoded workflow input is {size} bytes; Temporal accepts at most {limit}"
-        )
-        self.size, self.limit = size, limit
-
-    def extensions(self) -> dict[str, Any]:
-        return {"limit_bytes": self.limit, "size_bytes": self.size}
-
-
-class RouteNotFound(ApiError):
-    status, code, title = 404, "route-not-found", "No such workflow route"
-
-
-class WorkflowNotFound(ApiError):
-    status, code, title = 404, "workflow-not-found", "Workflow not found"
-
-    @classmethod
-    def hiding(cls, workflow_id: str | None, principal: str | None) -> WorkflowNotFound:
-        """The one 404 for a workflow that does not exist and one the caller may not see, so
-        the answer says nothing about which it is."""
-        return cls(f"no workflow {workflow_id!r} that {principal or 'anonymous'} may read")
-
-
-class OperationNotAllowed(ApiError):
-    status, code, title = 405, "operation-not-allowed", "Operation not allowed on this route"
-
-
-class MalformedJson(ApiError):
-    status, code, title = 400, "malformed-json", "Request body is not valid JSON"
-
-
-class UnsupportedMediaType(ApiError):
-    status, code, title = 415, "unsupported-media-type", "Request body must be application/json"
-
-    def __init__(self, detail: str, *, accept_encoding: bool = False) -> None:
-        super().__init__(detail)
-        self.accept_encoding = accept_encoding
+    code, title = "too-many-streams", "Too many open event streams"
 
     def headers(self) -> dict[str, str]:
-        # RFC 9110 15.5.16: a 415 for the content coding says which codings are accepted.
-        return {"Accept-Encoding": "identity"} if self.accept_encoding else {}
-
-
-class BodyTooLarge(ApiError):
-    status, code, title = 413, "body-too-large", "Request body too large"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the request body exceeds the limit of {limit} bytes")
-        self.limit = limit
-
-    def extensions(self) -> dict[str, Any]:
-        return {"limit_bytes": self.limit}
-
-
-class InvalidBody(ApiError):
-    status, code, title = 422, "validation-error", "Request body is invalid"
-
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"{first.field}: {first.message}{more}")
-        self.errors = list(errors)
-
-    def extensions(self) -> dict[str, Any]:
-        return {"errors": [{"field": e.field, "message": e.message} for e in self.errors]}
-
-
-class InvalidRequest(InvalidBody):
-    """A parameter (a header, the query, the path) does not fit; ``errors`` name it."""
-
-    title = "Request is invalid"
-
-
-class CallbackNotFound(ApiError):
-    status, code, title = 404, "callback-not-found", "No callback for this workflow"
-
-
-class CallbackBusy(ApiError):
-    status, code, title = 409, "callback-busy", "The callback cannot be redelivered now"
-
-
-class IdempotencyKeyReused(ApiError):
-    """The IETF Idempotency-Key draft's 422: the caller's own key, with another request body."""
-
-    status, code, title = 422, "idempotency-key-reused", "Idempotency key reused with another body"
-
-
-class IdempotencyKeyInFlight(ApiError):
-    """The draft's 409: the first request with this key is still being processed."""
-
-    status, code, title = 409, "idempotency-key-in-flight", "A request with this key is in flight"
-
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": "1"}
-
-
-class WorkflowIdTaken(ApiError):
-    """The request's workflow id belongs to a workflow this caller's request did not start.
-    One answer, whatever the body and whoever (or whatever) started it, so it says nothing
-    about the other request."""
-
-    status, code, title = 409, "workflow-already-started", "Workflow already started"
-
-
-class DuplicateHeader(ApiError):
-    status, code, title = 400, "duplicate-header", "A header is sent more than once"
-
-
-class PathNotFound(ApiError):
-    status, code, title = 404, "not-found", "Not Found"
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class ClientDisconnected(ApiError):
@@ -244,27 +443,40 @@ class ClientDisconnected(ApiError):
     status, code, title = 499, "client-disconnected", "Client closed the request"
 
 
-class MessageNotFound(ApiError):
-    status, title = 404, "No such signal, query or update on this route"
+# -- 500 ---------------------------------------------------------------------------------------
 
-    def __init__(self, kind: MessageKind, detail: str) -> None:
+
+class InternalError(ApiError):
+    """A fault in the gateway itself (logged with its traceback; never an expected answer)."""
+
+    status, code, title = 500, "internal-error", "Internal error"
+
+    def __init__(self, detail: str = "") -> None:
         super().__init__(detail)
-        self.code = f"{kind.value}-not-found"
 
 
-class WorkflowClosed(ApiError):
-    status, code, title = 409, "workflow-closed", "Workflow is closed"
+class WorkflowFailed(InternalError):
+    """The workflow failed; `failure_type` is its error type (e.g. `OutOfStock`)."""
 
-    def __init__(self, detail: str, *, workflow_status: str) -> None:
+    code, title = "workflow-failed", "Workflow failed"
+
+    def __init__(
+        self, detail: str, *, failure_type: str | None, non_retryable: bool | None = None
+    ) -> None:
         super().__init__(detail)
-        self.workflow_status = workflow_status
+        self.failure_type, self.non_retryable = failure_type, non_retryable
 
     def extensions(self) -> dict[str, Any]:
-        return {"workflow_status": self.workflow_status}
+        extensions: dict[str, Any] = {"failure_type": self.failure_type}
+        if self.non_retryable is not None:
+            extensions["non_retryable"] = self.non_retryable
+        return extensions
 
 
-class UpdateRejected(ApiError):
-    status, code, title = 422, "update-rejected", "The workflow rejected the update"
+class UpdateFailed(InternalError):
+    """The update's handler failed in the workflow."""
+
+    code, title = "update-failed", "The update failed"
 
     def __init__(self, detail: str, *, failure_type: str | None) -> None:
         super().__init__(detail)
@@ -274,236 +486,134 @@ class UpdateRejected(ApiError):
         return {"failure_type": self.failure_type}
 
 
-class UpdateNotFound(ApiError):
-    status, code, title = 404, "update-not-found", "No such update"
+class QueryFailed(InternalError):
+    """The query's handler failed in the workflow."""
+
+    code, title = "query-failed", "The query failed"
 
 
-class InvalidQuery(ApiError):
-    status, code, title = 400, "invalid-query", "The list query is not allowed"
+# -- 502, 503, 504 -----------------------------------------------------------------------------
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+
+class BadGateway(ApiError):
+    status = 502
+
+
+class TemporalProblem(ApiError):
+    """A refusal by Temporal's service, with its gRPC status name when it answered one."""
+
+    def __init__(self, detail: str, *, grpc_status: str | None = None) -> None:
+        super().__init__(detail)
+        self.grpc_status = grpc_status
 
     def extensions(self) -> dict[str, Any]:
-        return {"errors": [{"field": self.field, "message": self.message}]}
+        return {"grpc_status": self.grpc_status} if self.grpc_status else {}
 
 
-class TooManyStreams(ApiError):
-    status, code, title = 429, "too-many-streams", "Too many open event streams"
+class TemporalInvalidArgument(TemporalProblem, BadRequest):
+    """Temporal refused the request's arguments."""
 
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
-
-
-class RoutesNotLoaded(ApiError):
-    status, code, title = 503, "routes-not-loaded", "No route table loaded yet"
+    code, title = "temporal-invalid-argument", "Temporal refused the request"
 
 
-class TemporalUnavailable(ApiError):
-    status, code, title = 503, "temporal-unavailable", "Temporal is unreachable"
+class TemporalError(TemporalProblem, BadGateway):
+    """Temporal returned an error the gateway has no better name for."""
+
+    code, title = "temporal-error", "Temporal returned an error"
 
 
-def _problem(
-    request: Request,
-    status: int,
-    code: str,
-    title: str,
-    detail: str | None = None,
-    extensions: dict[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + code,
-        "title": title,
-        "status": status,
-        "code": code,
-        "instance": request.url.path,
-    }
-    if detail:
-        body["detail"] = detail
-    state = request.scope.get("state", {})
-    for key in ("request_id", "trace_id", "workflow_id"):
-        if state.get(key):
-            body[key] = state[key]
-    body.update(extensions or {})
-    if status == 503:
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+class TemporalAccessDenied(TemporalProblem, BadGateway):
+    """Temporal refused the gateway's credentials."""
+
+    code, title = "temporal-access-denied", "Temporal refused the gateway's credentials"
 
 
-def _rpc_problem(exc: RPCError) -> tuple[int, str, str]:
-    """Status, code and title for a Temporal service error, from its gRPC status code."""
-    match exc.status:
-        case RPCStatusCode.NOT_FOUND:
-            details = exc.grpc_status.details if exc.grpc_status else []
-            if any(d.Is(NamespaceNotFoundFailure.DESCRIPTOR) for d in details):
-                return 502, "temporal-namespace-not-found", "Temporal namespace not found"
-            return 404, "workflow-not-found", "Workflow not found"
-        case RPCStatusCode.UNAVAILABLE:
-            return 503, "temporal-unavailable", "Temporal is unreachable"
-        case RPCStatusCode.RESOURCE_EXHAUSTED:
-            return 503, "temporal-busy", "Temporal is rate limiting the gateway"
-        case RPCStatusCode.DEADLINE_EXCEEDED:
-            return 504, "temporal-timeout", "Temporal did not answer in time"
-        case RPCStatusCode.INVALID_ARGUMENT:
-            return 400, "temporal-invalid-argument", "Temporal refused the request"
-        case RPCStatusCode.PERMISSION_DENIED | RPCStatusCode.UNAUTHENTICATED:
-            return 502, "temporal-access-denied", "Temporal refused the gateway's credentials"
-        case _:
-            return 502, "temporal-error", "Temporal returned an error"
+class TemporalNamespaceNotFound(TemporalProblem, BadGateway):
+    """The route's Temporal namespace does not exist."""
+
+    code, title = "temporal-namespace-not-found", "Temporal namespace not found"
 
 
-def _failure_problem(exc: WorkflowFailureError) -> tuple[int, str, str, dict[str, Any]]:
-    """Status, code, title and extensions for a workflow that closed without a result."""
-    cause = exc.cause
-    match cause:
-        case TimeoutError():
-            return 504, "workflow-timed-out", "Workflow timed out", {"failure_type": "Timeout"}
-        case CancelledError():
-            return 409, "workflow-canceled", "Workflow was canceled", {"failure_type": "Canceled"}
-        case TerminatedError():
-            return (
-                409,
-                "workflow-terminated",
-                "Workflow was terminated",
-                {"failure_type": "Terminated"},
-            )
-        case ApplicationError():
-            ext = {
-                "failure_type": cause.type or "ApplicationError",
-                "non_retryable": cause.non_retryable,
-            }
-            return 500, "workflow-failed", "Workflow failed", ext
-        case _:
-            return 500, "workflow-failed", "Workflow failed", {"failure_type": type(cause).__name__}
+class ServiceUnavailable(ApiError):
+    status = 503
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return await render(request, exc)
+class TemporalUnavailable(TemporalProblem, ServiceUnavailable):
+    """Temporal is unreachable; see `Retry-After`."""
+
+    code, title = "temporal-unavailable", "Temporal is unreachable"
 
 
-async def render(request: Request, exc: ApiError) -> JSONResponse:
-    """The problem for ``exc``, counted in the metrics; also for middlewares, which run
-    outside the app's exception handlers."""
-    if exc.status < 500:
-        metrics.REJECTIONS.labels(code=exc.code).inc()
-    elif isinstance(exc, TemporalUnavailable):
-        metrics.TEMPORAL_ERRORS.labels(grpc_code="NOT_CONNECTED").inc()
-    return _problem(
-        request, exc.status, exc.code, exc.title, exc.detail, exc.extensions(), exc.headers()
-    )
+class TemporalBusy(TemporalProblem, ServiceUnavailable):
+    """Temporal is rate limiting the gateway; see `Retry-After`."""
+
+    code, title = "temporal-busy", "Temporal is rate limiting the gateway"
 
 
-async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RPCError)
-    status, code, title = _rpc_problem(exc)
-    metrics.TEMPORAL_ERRORS.labels(grpc_code=exc.status.name).inc()
-    if code == WorkflowNotFound.code:
-        state = request.scope.get("state", {})
-        hidden = WorkflowNotFound.hiding(state.get("workflow_id"), state.get("principal"))
-        return await _api_error(request, hidden)
-    log.warning("temporal error", grpc_status=exc.status.name, error=exc.message)
-    return _problem(request, status, code, title, exc.message, {"grpc_status": exc.status.name})
+class RoutesNotLoaded(ServiceUnavailable):
+    """No route table has loaded yet (a ConfigMap not mounted yet)."""
+
+    code, title = "routes-not-loaded", "No route table loaded yet"
 
 
-async def _already_started(request: Request, exc: Exception) -> JSONResponse:
-    """A non-idempotent start whose id exists (a fixed-id template with ``Fail``)."""
-    assert isinstance(exc, WorkflowAlreadyStartedError)
-    return await render(request, WorkflowIdTaken(ID_TAKEN))
+class RateLimiterUnavailable(ServiceUnavailable):
+    """The shared rate limits' Redis cannot be reached."""
+
+    code, title = "rate-limiter-unavailable", "Rate limit store unreachable"
 
 
-ID_TAKEN = (
-    "the workflow id this request maps to belongs to a workflow this caller did not start; "
-    "a new request needs a new Idempotency-Key (or another business key)"
-)
-"""The one detail for every id taken by someone else's workflow, or one not started here."""
+class IdentityProviderUnavailable(ServiceUnavailable):
+    """The OIDC provider's signing keys cannot be fetched."""
+
+    code, title = "identity-provider-unavailable", "Identity provider unreachable"
 
 
-async def _workflow_failed(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, WorkflowFailureError)
-    status, code, title, ext = _failure_problem(exc)
-    return _problem(request, status, code, title, str(exc.cause), ext)
+class GatewayTimeout(ApiError):
+    status = 504
 
 
-async def _update_failed(request: Request, exc: Exception) -> JSONResponse:
-    """An update whose handler failed (a validator's rejection is told apart before this, in
-    ``executions``, and is 422 ``update-rejected``)."""
-    assert isinstance(exc, WorkflowUpdateFailedError)
-    cause = exc.cause
-    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-    # The workflow's own message: str() of an ApplicationError puts its type in front.
-    detail = cause.message if isinstance(cause, FailureError) else str(cause)
-    return _problem(
-        request, 500, "update-failed", "The update failed", detail,
-        {"failure_type": failure_type or "ApplicationError"},
-    )  # fmt: skip
+class TemporalTimeout(TemporalProblem, GatewayTimeout):
+    """A Temporal call did not answer in time."""
+
+    code, title = "temporal-timeout", "Temporal did not answer in time"
 
 
-async def _query_failed(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, WorkflowQueryFailedError)
-    return _problem(request, 500, "query-failed", "The query failed", exc.message)
+class WorkflowTimedOut(GatewayTimeout):
+    """The workflow timed out (its execution or run timeout)."""
+
+    code, title = "workflow-timed-out", "Workflow timed out"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"failure_type": "Timeout"}
 
 
-async def _query_rejected(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, WorkflowQueryRejectedError)
-    status = exc.status.name if exc.status is not None else "UNSPECIFIED"
-    return _problem(
-        request, 409, "workflow-closed", "Workflow is closed",
-        f"the workflow is {status} and no longer answers this query",
-        {"workflow_status": status},
-    )  # fmt: skip
+def problem_classes() -> Iterator[type[ApiError]]:
+    """Every class that is an answer (has a code), in order of status then code."""
+
+    def walk(cls: type[ApiError]) -> Iterator[type[ApiError]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+
+    found = {cls for cls in walk(ApiError) if "code" in vars(cls) or "title" in vars(cls)}
+    answers = {cls for cls in found if cls.code}
+    return iter(sorted(answers, key=lambda c: (c.status, c.code, c.__name__)))
 
 
-async def _workflow_id_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, WorkflowIdError)
-    return await _api_error(request, InvalidBody(exc.errors))
+def codes() -> frozenset[str]:
+    """Every problem code the API can answer with."""
+    return frozenset(cls.code for cls in problem_classes())
 
 
-async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        FieldError(".".join(str(p) for p in err["loc"]), str(err["msg"])) for err in exc.errors()
-    ]
-    problem = InvalidRequest(errors or [FieldError("request", "invalid request")])
-    return await _api_error(request, problem)
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    phrase = HTTPStatus(exc.status_code).phrase
-    code = phrase.lower().replace(" ", "-").replace("'", "")
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
-    return _problem(request, exc.status_code, code, phrase, detail, headers=exc.headers)
-
-
-async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
-    log.info("client disconnected", reason="before its request body was read")
-    return await render(request, ClientDisconnected("the client closed the connection"))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return await internal_error(request)
-
-
-async def internal_error(request: Request) -> JSONResponse:
-    """The problem for an exception no handler knows; logs it with its traceback."""
-    log.exception("unhandled error")
-    return _problem(request, 500, "internal-error", "Internal error")
-
-
-def install(app: FastAPI) -> None:
-    """Register every handler on the app."""
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RPCError, _rpc_error)
-    app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
-    app.add_exception_handler(WorkflowFailureError, _workflow_failed)
-    app.add_exception_handler(WorkflowIdError, _workflow_id_error)
-    app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)
-    app.add_exception_handler(WorkflowQueryFailedError, _query_failed)
-    app.add_exception_handler(WorkflowQueryRejectedError, _query_rejected)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ClientDisconnect, _client_disconnect)
-    app.add_exception_handler(Exception, _unexpected)
+def markdown_table() -> str:
+    """README's and docs/api.md's error table: a row per code, with its class's docstring's
+    first paragraph as "when" (``make docs`` writes it, a unit test checks it)."""
+    rows = ["| status | code | when |", "| --- | --- | --- |"]
+    seen: set[str] = set()
+    for cls in problem_classes():
+        if cls.code in seen or cls.status == 499:  # a subclass sharing its family's code
+            continue
+        seen.add(cls.code)
+        when = " ".join((cls.__doc__ or "").split("\n\n")[0].split())
+        rows.append(f"| {cls.status} | `{cls.code}` | {when} |")
+    return "\n".join(rows) + "\n"

@@ -1,11 +1,12 @@
-"""The API's Prometheus metrics (served on their own port, :mod:`gateway_api.processes`).
+"""The API's Prometheus metrics (served on their own port, :mod:`gateway_api.server.processes`).
 
 Names follow OpenTelemetry's semantic conventions where one exists (``http.server.*``).
 Label values are bounded: route templates and route names, methods, status codes, outcomes and
 error codes, never workflow ids or raw paths.
 
 With several workers (``API_WORKERS``) each process writes its values to files in
-``PROMETHEUS_MULTIPROC_DIR`` and the metrics port serves their sum (:mod:`gateway_api.processes`):
+``PROMETHEUS_MULTIPROC_DIR`` and the metrics port serves their sum
+(:mod:`gateway_api.server.processes`):
 counters and histograms add up; each gauge's ``multiprocess_mode`` says how its values combine,
 over the live processes only, so a worker that died stops counting. One process ignores it.
 """

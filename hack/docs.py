@@ -1,0 +1,53 @@
+"""Write the documentation's generated tables from the code (``make docs``), or check them
+(``--check``, run by a unit test): the error table from :mod:`gateway_api.errors`.
+
+A generated table sits between ``<!-- generated: NAME (make docs) -->`` and
+``<!-- end: NAME -->`` in any of :data:`FILES`; everything else in those files is prose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway_api import errors
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = ("README.md", "docs/api.md", "docs/workflowroutes.md", "docs/security.md")
+SECTIONS: dict[str, Callable[[], str]] = {"errors": errors.markdown_table}
+_BLOCK = re.compile(
+    r"(<!-- generated: (?P<name>[\w-]+) \(make docs\) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)",
+    re.S,
+)
+
+
+def render(text: str) -> str:
+    """``text`` with every generated section written anew."""
+    return _BLOCK.sub(lambda m: m[1] + SECTIONS[m["name"]]() + m[4], text)
+
+
+def stale() -> list[str]:
+    """The files whose generated sections differ from the code's."""
+    return [name for name in FILES if render(text := (ROOT / name).read_text()) != text]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        if out_of_date := stale():
+            print(f"out of date (run make docs): {', '.join(out_of_date)}", file=sys.stderr)
+            return 1
+        return 0
+    for name in FILES:
+        path = ROOT / name
+        path.write_text(render(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""What every workflow handler needs, resolved once per request.
+
+:class:`Call` bundles the request, the authenticated caller and the lifespan's state, so a
+handler takes one parameter instead of seven. On top of it:
+
+- :func:`on_route` resolves ``{route_path}`` for the starts (called by them, not a dependency);
+- :func:`on_workflow` resolves ``{workflow_id}`` for everything else (:func:`by_id` is it as a
+  dependency, for handlers with query parameters): the route is the one whose id
+  prefix the id starts with (prefixes never overlap), which gives the Temporal namespace, the
+  route's ``operations`` and the caller's access. No Temporal call is made to decide, so an id
+  the caller may not read costs the same as one that does not exist.
+
+Both check, in order: credentials (401), route (404), operation (405), access (403, or 404 by
+id when the caller may not even read the route, so ids do not leak), then rate limits (429).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from temporalio.client import Client, WorkflowHandle
+
+from gateway_api.api.deps import authenticate, context, current_table, services
+from gateway_api.config import ApiSettings, BodyLimits
+from gateway_api.errors import (
+    Forbidden,
+    OperationNotAllowed,
+    RouteNotFound,
+    WorkflowNotFound,
+    message_not_found,
+)
+from gateway_api.http.context import RequestContext
+from gateway_api.http.request_headers import PREFER
+from gateway_api.security.principals import Principal, allowed
+from gateway_api.security.ratelimit import BY_ID, RateLimiter
+from gateway_api.temporal.connection import TemporalConnection
+from gateway_core.routes import (
+    ACCESS_BY_OPERATION,
+    ALSO_NEEDS,
+    Access,
+    CompiledMessage,
+    CompiledRoute,
+    MessageKind,
+    Operation,
+    RouteTable,
+)
+
+# RFC 7240 ``Prefer: wait=N`` among other preferences (``respond-async, wait=10``).
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d{1,6})\"?", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to a workflow endpoint, with everything the gateway knows about it."""
+
+    request: Request
+    context: RequestContext
+    caller: Principal
+    connection: TemporalConnection
+    routes: RouteTable
+    settings: ApiSettings
+    limiter: RateLimiter
+
+    def may(self, route: CompiledRoute, access: Access) -> bool:
+        return allowed(self.caller, route, access, self.settings.admin_scope)
+
+    @property
+    def rpc_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.rpc_timeout_seconds)
+
+    @property
+    def limits(self) -> BodyLimits:
+        return self.settings.body_limits
+
+    def header(self, name: str, value: str) -> None:
+        """Send ``name: value`` with the response, whatever it turns out to be."""
+        self.context.response_headers.append((name, value))
+
+    async def rate_limit(self, bucket: str) -> None:
+        self.context.response_headers.extend(await self.limiter.check(self.caller.id, bucket))
+
+    def wait(self, default: float, *, query: float | None = None) -> float:
+        """How long to wait for a result: ``?wait=`` or ``Prefer: wait=N`` when given (for the
+        latter, ``Preference-Applied`` says so), else ``default``; at most the API's maximum.
+        Handlers that call this document :data:`~gateway_api.http.request_headers.PREFER`."""
+        limit = self.settings.max_wait_seconds
+        if query is not None:
+            return min(query, limit)
+        match = _PREFER_WAIT.search(PREFER.read(self.request) or "")
+        if match is None:
+            return min(default, limit)
+        applied = min(float(match[1]), limit)
+        # Only a preference that was sent is answered (RFC 7240); ?wait= is none.
+        self.header("Preference-Applied", f"wait={applied:g}")
+        return applied
+
+    def location(self, path: str) -> str:
+        return f"{self.request.scope.get('root_path', '')}{path}"
+
+
+async def _call(request: Request) -> Call:
+    caller = await authenticate(request)
+    shared = services(request)
+    return Call(
+        request, context(request), caller, shared.temporal, current_table(shared.routes),
+        shared.settings, shared.limiter,
+    )  # fmt: skip
+
+
+CallDep = Annotated[Call, Depends(_call)]
+
+
+@dataclass(frozen=True, slots=True)
+class OnRoute:
+    """A start on a route the caller may use."""
+
+    call: Call
+    route: CompiledRoute
+
+    @property
+    def client(self) -> Client:
+        return self.call.connection.client_for(self.route.spec.namespace)
+
+    def message(self, kind: MessageKind, name: str) -> CompiledMessage:
+        return _message(self.route, kind, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One workflow, by id, of a route the caller may use for the operation."""
+
+    call: Call
+    route: CompiledRoute
+    workflow_id: str
+
+    @property
+    def client(self) -> Client:
+        return self.call.connection.client_for(self.route.spec.namespace)
+
+    def handle(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(self.workflow_id, run_id=run_id)
+
+    def message(self, kind: MessageKind, name: str) -> CompiledMessage:
+        return _message(self.route, kind, name)
+
+    def url(self, suffix: str = "") -> str:
+        return self.call.location(f"/workflows/{quote(self.workflow_id, safe='')}{suffix}")
+
+
+def _message(route: CompiledRoute, kind: MessageKind, name: str) -> CompiledMessage:
+    found = route.message(kind, name)
+    if found is None:
+        raise message_not_found(kind, f"route {route.name!r} declares no {kind.value} {name!r}")
+    return found
+
+
+def _check(call: Call, route: CompiledRoute, operation: Operation) -> None:
+    if not route.allows(operation):
+        raise OperationNotAllowed(f"route {route.name!r} does not allow {operation.value!r}")
+    for access in (ACCESS_BY_OPERATION[operation], ALSO_NEEDS.get(operation)):
+        if access is not None and not call.may(route, access):
+            raise Forbidden(
+                f"{call.caller.id} may not {access.value} workflows of route {route.name!r}"
+            )
+
+
+async def on_route(request: Request, operation: Operation) -> OnRoute:
+    """The route at ``{route_path}``, checked for ``operation``.
+
+    A plain call from the start handlers, not a dependency: they take only the request, as
+    FastAPI's resolution of each dependency and parameter costs more than its work
+    (:mod:`gateway_api.http.request_headers`).
+    """
+    call = await _call(request)
+    route_path = request.path_params["route_path"]
+    route = call.routes.get(route_path)
+    if route is None:
+        raise RouteNotFound(f"no workflow route is served at /workflows/{route_path}")
+    call.context.annotate(route=route.name)
+    _check(call, route, operation)
+    await call.rate_limit(route.name)
+    return OnRoute(call, route)
+
+
+async def on_workflow(request: Request, operation: Operation) -> Target:
+    """The workflow at ``{workflow_id}``, checked for ``operation``: a plain call, as
+    :func:`on_route` is, from the handlers that take only the request."""
+    call = await _call(request)
+    workflow_id = request.path_params["workflow_id"]
+    call.context.annotate(workflow_id=workflow_id)
+    route = call.routes.for_workflow_id(workflow_id)
+    await call.rate_limit(route.name if route is not None else BY_ID)
+    if route is None or not (
+        call.may(route, Access.READ) or call.may(route, ACCESS_BY_OPERATION[operation])
+    ):
+        raise WorkflowNotFound.hiding(workflow_id, call.caller.id)
+    call.context.annotate(route=route.name)
+    _check(call, route, operation)
+    return Target(call, route, workflow_id)
+
+
+def by_id(operation: Operation) -> Callable[[Request], Coroutine[Any, Any, Target]]:
+    """:func:`on_workflow` as a dependency, for the handlers that also take query parameters:
+    FastAPI resolves it before their parameters, so a caller is checked (401, 404) before a bad
+    parameter is (422)."""
+
+    async def dependency(request: Request) -> Target:
+        return await on_workflow(request, operation)
+
+    return dependency

@@ -1,0 +1,243 @@
+"""A workflow's progress as server-sent events (``text/event-stream``), until it closes.
+
+The stream follows the run that is the workflow's latest when it opens (or ``?run_id=``) by
+long-polling its history. Each history event is one ``history`` message whose ``id`` is the
+event id; ``status`` messages say when the status this stream has announced changes (to
+``RUNNING``, then to how it closed); after the close event an ``end`` message says there is no
+more, and the stream closes. Messages carry no payloads: only event types, times and names
+(activity types, signals, updates, timers).
+
+A connection lives at most ``events_max_seconds``; it then ends without ``end``, and the client
+reconnects with ``Last-Event-ID`` (an ``EventSource`` does so by itself) and gets only later
+events. The header wins over ``?last_event_id=``: an ``EventSource`` reconnects to the URL it
+was opened with, so the query keeps the first position while the header has the latest.
+
+Before the first byte, the workflow must exist (else the usual 404) and the caller must have
+fewer than ``events_max_streams`` streams open in this process (else 429): every failure is a
+problem document, never an empty stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, timedelta
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Header, Query
+from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
+from starlette.types import Receive, Scope, Send
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.service import RPCError
+
+from gateway_api.api.deps import Streams
+from gateway_api.api.dispatch import Target, by_id
+from gateway_api.api.endpoints.common import problems
+from gateway_api.api.endpoints.reads import RunId
+from gateway_api.api.operations import endpoint
+from gateway_core.routes import Operation
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["workflows"])
+
+RECONNECT_MILLISECONDS = 3000
+"""The ``retry:`` a client waits before it reconnects: soon, since it loses nothing."""
+LONG_POLL = timedelta(seconds=70)
+"""Deadline of one history long poll: Temporal answers an idle one after about 20 s, so this
+only cuts a call to a server that stopped answering."""
+
+_CLOSED_BY = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "FAILED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "TIMED_OUT",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "CANCELED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "TERMINATED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "CONTINUED_AS_NEW",
+}
+
+LastEventIdHeader = Annotated[
+    int | None,
+    Header(alias="Last-Event-ID", ge=0, description="Resume after this event id"),
+]
+LastEventIdQuery = Annotated[
+    int | None,
+    Query(ge=0, description="Resume after this event id, for clients that cannot set headers"),
+]
+
+
+def event_type_name(event_type: int) -> str:
+    """``EVENT_TYPE_WORKFLOW_EXECUTION_STARTED`` as ``WorkflowExecutionStarted``."""
+    name = EventType.Name(event_type).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _failure_type(failure: Any) -> str | None:
+    info = failure.application_failure_info
+    return str(info.type) if failure.HasField("application_failure_info") and info.type else None
+
+
+class Progress:
+    """What a run's history has said so far: its status, and the names later events refer
+    to by event id (an activity's completion names only its scheduled event)."""
+
+    def __init__(self) -> None:
+        self.status: str | None = None
+        self._activities: dict[int, str] = {}
+        self._updates: dict[str, str] = {}
+
+    def see(self, event: HistoryEvent) -> dict[str, Any]:
+        """Take ``event`` into account; its ``history`` message."""
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            self.status = "RUNNING"
+        self.status = _CLOSED_BY.get(event.event_type, self.status)
+        return {
+            "event_id": event.event_id,
+            "event_type": event_type_name(event.event_type),
+            "time": event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
+            **{k: v for k, v in self._details(event).items() if v not in (None, "")},
+        }
+
+    def _details(self, event: HistoryEvent) -> dict[str, Any]:
+        kind = event.WhichOneof("attributes")
+        if kind is None:
+            return {}
+        a = getattr(event, kind)
+        match kind:
+            case "workflow_execution_started_event_attributes":
+                return {"workflow_type": a.workflow_type.name, "task_queue": a.task_queue.name,
+                        "attempt": a.attempt}  # fmt: skip
+            case "activity_task_scheduled_event_attributes":
+                self._activities[event.event_id] = a.activity_type.name
+                return {"activity_type": a.activity_type.name, "activity_id": a.activity_id}
+            case "workflow_execution_signaled_event_attributes":
+                return {"signal_name": a.signal_name}
+            case (
+                "timer_started_event_attributes"
+                | "timer_fired_event_attributes"
+                | ("timer_canceled_event_attributes")
+            ):
+                return {"timer_id": a.timer_id}
+            case "workflow_execution_update_admitted_event_attributes":
+                return {"update_name": a.request.input.name, "update_id": a.request.meta.update_id}
+            case "workflow_execution_update_accepted_event_attributes":
+                request = a.accepted_request
+                self._updates[request.meta.update_id] = request.input.name
+                return {"update_name": request.input.name, "update_id": request.meta.update_id}
+            case "workflow_execution_update_rejected_event_attributes":
+                request = a.rejected_request
+                return {"update_name": request.input.name, "update_id": request.meta.update_id}
+            case "workflow_execution_update_completed_event_attributes":
+                return {"update_name": self._updates.get(a.meta.update_id),
+                        "update_id": a.meta.update_id}  # fmt: skip
+            case "marker_recorded_event_attributes":
+                return {"marker_name": a.marker_name}
+            case "workflow_execution_failed_event_attributes":
+                return {"failure_type": _failure_type(a.failure)}
+            case "workflow_execution_continued_as_new_event_attributes":
+                return {"new_run_id": a.new_execution_run_id}
+            case _ if kind.startswith("child_workflow_execution_") or kind.startswith(
+                "start_child_workflow_execution_"
+            ):
+                return {"workflow_type": a.workflow_type.name}
+            case _ if kind.startswith("activity_task_"):
+                details: dict[str, Any] = {
+                    "activity_type": self._activities.get(a.scheduled_event_id),
+                    "scheduled_event_id": a.scheduled_event_id,
+                }
+                if kind == "activity_task_started_event_attributes":
+                    details["attempt"] = a.attempt
+                if kind == "activity_task_failed_event_attributes":
+                    details["failure_type"] = _failure_type(a.failure)
+                return details
+        return {}
+
+
+async def follow(
+    target: Target, run_id: str, after: int, max_seconds: float
+) -> AsyncIterator[ServerSentEvent]:
+    """The messages of one connection: the run's events after event ``after``, for at most
+    ``max_seconds``."""
+    yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
+    history = target.handle(run_id).fetch_history_events(wait_new_event=True, rpc_timeout=LONG_POLL)
+    progress = Progress()
+    announced: str | None = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_seconds
+    while True:
+        try:
+            event = await asyncio.wait_for(history.__anext__(), max(0, deadline - loop.time()))
+        except TimeoutError:
+            yield ServerSentEvent(comment="the stream's time is up: reconnect with Last-Event-ID")
+            return
+        except StopAsyncIteration:
+            return
+        except RPCError as exc:
+            # The status line has gone out: all the client can be told is that the stream
+            # ended early, and it reconnects with Last-Event-ID.
+            log.warning("history stream interrupted", grpc_status=exc.status.name,
+                        error=exc.message)  # fmt: skip
+            return
+        message = progress.see(event)
+        fresh = event.event_id > after
+        if fresh:
+            yield JSONServerSentEvent(message, event="history", id=str(event.event_id))
+        closed = event.event_type in _CLOSED_BY
+        if progress.status != announced and (fresh or closed):
+            announced = progress.status
+            yield JSONServerSentEvent({"status": announced}, event="status")
+        if closed:
+            yield JSONServerSentEvent({"status": announced}, event="end")
+            return
+
+
+class EventStream(EventSourceResponse):
+    """An event stream that calls ``on_close`` once it is over, however it ended."""
+
+    def __init__(
+        self, content: AsyncIterator[ServerSentEvent], *, on_close: Callable[[], None], ping: float
+    ) -> None:
+        super().__init__(
+            content, ping=ping, ping_message_factory=lambda: ServerSentEvent(comment="keep-alive")
+        )
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+@endpoint(
+    router,
+    Operation.EVENTS,
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "`history`, `status` and `end` messages; JSON in each `data` field.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problems(401, 404, 405, 422, 429, 503, 504),
+    },
+)
+async def events(
+    target: Annotated[Target, Depends(by_id(Operation.EVENTS))],
+    streams: Streams,
+    run_id: RunId = None,
+    last_event_id: LastEventIdQuery = None,
+    last_event_id_header: LastEventIdHeader = None,
+) -> EventSourceResponse:
+    call = target.call
+    # Asked before the stream opens, so a workflow that does not exist is a 404.
+    description = await target.handle(run_id).describe(rpc_timeout=call.rpc_timeout)
+    after = last_event_id_header if last_event_id_header is not None else last_event_id
+    caller = call.caller.id
+    response = EventStream(
+        follow(target, description.run_id, after or 0, call.settings.events_max_seconds),
+        on_close=lambda: streams.close(caller),
+        ping=call.settings.events_heartbeat_seconds,
+    )
+    streams.open(caller)  # last: from here on, the response's end closes it
+    return response

@@ -1,0 +1,277 @@
+"""Starting workflows on a route: ``POST /workflows/<path>`` and its variants.
+
+``<path>`` is looked up in the route table, so exposing a new workflow takes a route document
+and the workflow code, and no new handler. Every request is checked completely before Temporal
+is called: credentials, route, operation, authorization and rate limits (the
+:func:`~gateway_api.api.dispatch.on_route`), headers, then media type, size, shape and schema.
+
+The with-start operations take ``{"input": <the workflow input>, "arg": <the message's
+argument>}``: the workflow's id comes from the route's rules as for a plain start, and the
+signal or update reaches the running workflow with that id, or the one started for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.common import RawValue
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from gateway_api import metrics
+from gateway_api.api.dispatch import OnRoute, on_route
+from gateway_api.api.endpoints.common import (
+    JSON_BODY,
+    STILL_RUNNING,
+    check_argument,
+    problems,
+    still_running,
+    update_answer,
+)
+from gateway_api.api.operations import endpoint
+from gateway_api.api.schemas import UpdateResponse, WorkflowResponse
+from gateway_api.errors import (
+    ApiError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    InvalidBody,
+    WorkflowIdTaken,
+)
+from gateway_api.http.bodies import NO_BODY, read_json
+from gateway_api.http.request_headers import (
+    CALLBACK_OUTCOMES,
+    CALLBACK_URL,
+    IDEMPOTENCY_KEY,
+    PREFER,
+)
+from gateway_api.temporal import executions, idempotency
+from gateway_api.temporal import webhooks as callbacks
+from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
+
+router = APIRouter(tags=["workflows"])
+
+_WITH_START_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "`input`: the workflow input, checked against the route's JSON Schema; "
+        "`arg`: the signal's or update's argument, checked against its schema (leave it out "
+        "when it takes none).",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["input"],
+                    "properties": {"input": {"type": "object"}, "arg": {}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+_START_PROBLEMS = (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503, 504)
+_START_HEADERS = (IDEMPOTENCY_KEY, CALLBACK_URL, CALLBACK_OUTCOMES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Begun:
+    """A start checked up to its body: route, caller, headers and callback."""
+
+    on: OnRoute
+    idempotency_key: str | None
+    callback: callbacks.Checked | None
+
+
+async def _begin(request: Request, operation: Operation) -> _Begun:
+    """Everything a start checks before reading its body.
+
+    The handlers take only the request and call this: each parameter and dependency FastAPI
+    resolves costs more than its work (:mod:`gateway_api.http.request_headers`).
+    """
+    on = await on_route(request, operation)
+    key = IDEMPOTENCY_KEY.read(request)
+    call = on.call
+    checked = await callbacks.check(
+        on.route, call.settings, callbacks.asked(request),
+        caller=call.caller.id, may_read=call.may(on.route, Access.READ),
+    )  # fmt: skip
+    return _Begun(on, key, checked)
+
+
+async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None:
+    """Start the callback's delivery, if one was asked for, and say where it is shown."""
+    if begun.callback is None:
+        return
+    on = begun.on
+    await callbacks.register(
+        on.client, on.call.settings, on.route, begun.callback, workflow_id, run_id
+    )
+    on.call.header("Link", f'<{on.call.location(callbacks.path(workflow_id))}>; rel="callbacks"')
+
+
+async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool, RawValue]:
+    """Check the workflow input; its workflow id, whether that id is deterministic, and the
+    input encoded once for Temporal."""
+    starts = metrics.WORKFLOW_STARTS
+    route = on.route
+    try:
+        if errors := route.validate(body):
+            raise InvalidBody(errors)
+        key = idempotency.scoped(on.call.caller.id, idempotency_key)
+        workflow_id, deterministic = route.workflow_id(body, key)
+    except (ApiError, WorkflowIdError):
+        starts.labels(route=route.name, outcome="rejected").inc()
+        raise
+    on.call.context.annotate(workflow_id=workflow_id)
+    try:
+        encoded = await executions.encode_input(
+            on.call.connection.data_converter, body, on.call.settings.temporal_blob_limit_bytes
+        )
+    except ApiError:
+        starts.labels(route=route.name, outcome="rejected").inc()
+        raise
+    return workflow_id, deterministic, encoded
+
+
+async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any, Any]:
+    route, call = on.route, on.call
+    body = await read_json(call.request, call.limits)
+    workflow_id, deterministic, encoded = await _input(on, body, idempotency_key)
+    starts = metrics.WORKFLOW_STARTS
+    try:
+        with idempotency.starting(workflow_id) if deterministic else contextlib.nullcontext():
+            handle, created = await executions.start(
+                on.client,
+                route,
+                body,
+                workflow_id=workflow_id,
+                idempotent=deterministic,
+                rpc_timeout=call.rpc_timeout,
+                principal=call.caller.id,
+                encoded=encoded,
+            )
+    except (IdempotencyKeyReused, IdempotencyKeyInFlight, WorkflowIdTaken,
+            WorkflowAlreadyStartedError):  # fmt: skip
+        starts.labels(route=route.name, outcome="conflict").inc()
+        raise
+    except Exception:
+        starts.labels(route=route.name, outcome="error").inc()
+        raise
+    starts.labels(route=route.name, outcome="started" if created else "existing").inc()
+    # Said by the request's access line (one log event per start): a new workflow, or the one
+    # an Idempotency-Key or id reuse policy found.
+    call.context.started = created
+    return handle
+
+
+@endpoint(
+    router,
+    Operation.SYNC_START,
+    headers=[*_START_HEADERS, PREFER],
+    response_model=WorkflowResponse,
+    openapi_extra=JSON_BODY,
+    responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
+)
+async def start_and_wait(request: Request) -> WorkflowResponse | JSONResponse:
+    begun = await _begin(request, Operation.SYNC_START)
+    on = begun.on
+    handle = await _start(on, begun.idempotency_key)
+    await _register(begun, handle.id, handle.result_run_id)
+    route = on.route
+    waited = metrics.SYNC_WAIT
+    started = time.perf_counter()
+    try:
+        done, result = await executions.wait_result(
+            handle, on.call.wait(route.spec.sync_wait_seconds)
+        )
+    except WorkflowFailureError:
+        waited.labels(route=route.name, outcome="failed").observe(time.perf_counter() - started)
+        raise
+    outcome = "completed" if done else "running"
+    waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
+    if not done:
+        return still_running(on.call, handle.id)
+    return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)
+
+
+@endpoint(
+    router,
+    Operation.START,
+    headers=_START_HEADERS,
+    response_model=WorkflowResponse,
+    openapi_extra=JSON_BODY,
+    responses=problems(*_START_PROBLEMS),
+)
+async def start_async(request: Request) -> WorkflowResponse:
+    begun = await _begin(request, Operation.START)
+    on = begun.on
+    handle = await _start(on, begun.idempotency_key)
+    await _register(begun, handle.id, handle.result_run_id)
+    return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
+
+
+async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, Any]:
+    """The workflow input and the message argument, each checked against its schema."""
+    message = on.message(kind, name)
+    body = await read_json(on.call.request, on.call.limits)
+    if not isinstance(body, dict) or "input" not in body:
+        raise InvalidBody([FieldError("input", "field required")])
+    if unknown := sorted(set(body) - {"input", "arg"}):
+        raise InvalidBody([FieldError(k, "unknown field") for k in unknown])
+    arg = body.get("arg", NO_BODY)
+    check_argument(message, arg, "arg")
+    return body["input"], arg
+
+
+@endpoint(
+    router,
+    Operation.SIGNAL_WITH_START,
+    headers=_START_HEADERS,
+    response_model=WorkflowResponse,
+    status_code=202,
+    openapi_extra=_WITH_START_BODY,
+    responses=problems(*_START_PROBLEMS),
+)
+async def signal_with_start(request: Request) -> WorkflowResponse:
+    begun = await _begin(request, Operation.SIGNAL_WITH_START)
+    on, name = begun.on, request.path_params["name"]
+    workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
+    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
+    handle = await executions.signal_with_start(
+        on.client, on.route, workflow_input, name, arg,
+        workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
+    )  # fmt: skip
+    metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
+    await _register(begun, handle.id, None)
+    return WorkflowResponse(workflow_id=handle.id, status="signaled", result=None)
+
+
+@endpoint(
+    router,
+    Operation.UPDATE_WITH_START,
+    headers=[*_START_HEADERS, PREFER],
+    response_model=UpdateResponse,
+    openapi_extra=_WITH_START_BODY,
+    responses={
+        202: {"model": UpdateResponse, "description": "Still running: poll the Location."},
+        **problems(*_START_PROBLEMS, 500),
+    },
+)
+async def update_with_start(request: Request) -> UpdateResponse | JSONResponse:
+    begun = await _begin(request, Operation.UPDATE_WITH_START)
+    on, name = begun.on, request.path_params["name"]
+    workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
+    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
+    outcome = await executions.update_with_start(
+        on.client, on.route, workflow_input, name, arg,
+        workflow_id=workflow_id, principal=on.call.caller.id,
+        update_id=idempotency.scoped(on.call.caller.id, begun.idempotency_key),
+        wait=on.call.wait(on.route.spec.sync_wait_seconds),
+    )  # fmt: skip
+    metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
+    await _register(begun, workflow_id, None)
+    return update_answer(on.call, workflow_id, name, outcome)

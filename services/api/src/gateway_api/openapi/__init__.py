@@ -1,0 +1,1 @@
+"""The OpenAPI document, per route, with examples from the routes' own schemas."""

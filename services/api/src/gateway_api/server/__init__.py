@@ -1,0 +1,1 @@
+"""The processes and the HTTP server that run the app."""

@@ -1,0 +1,444 @@
+"""Starting, waiting for and describing workflows: the API's only Temporal calls.
+
+Workflow ids come from the route (:meth:`CompiledRoute.workflow_id`): its prefix plus its
+template, or the caller's ``Idempotency-Key``, or a random id when there is neither. A
+deterministic id comes with the route's explicit reuse/conflict policies, so a retried request
+finds the first workflow instead of starting a second. The SHA-256 of the canonical request
+body and the principal are kept in the workflow's memo: the same id, principal and body return
+the existing workflow, the same principal with another body is refused (422), and anything
+else is the one 409 for an id that is not the caller's. The memo also records, for audit and for
+authorization by id, the route path that started the workflow and the principal that asked.
+
+The input is encoded once, with the client's own data converter, before the start call: an
+input Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413
+instead, and the start sends that same payload. What does not depend on the request (timeouts,
+policies, the route's memo payloads) is built once per compiled route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
+from temporalio.common import RawValue, WorkflowIDConflictPolicy
+from temporalio.converter import DataConverter
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from gateway_api.errors import (
+    ID_TAKEN,
+    ApiError,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
+    UpdateNotFound,
+    UpdateRejected,
+    WorkflowClosed,
+    WorkflowIdTaken,
+)
+from gateway_api.http.bodies import NO_BODY
+from gateway_core.routes import CompiledRoute, RouteTable
+
+MEMO_ROUTE = "gateway.route"
+MEMO_ROUTE_PATH = "gateway.route_path"
+MEMO_PRINCIPAL = "gateway.principal"
+MEMO_REQUEST_SHA256 = "gateway.request_sha256"
+MIN_WAIT_SECONDS = 0.5
+"""Even ``wait=0`` gives Temporal this long to answer, so a finished result (of a workflow or
+an update) is returned, and an update is accepted before its 202 says where to poll."""
+
+
+def body_digest(body: Any) -> str:
+    """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteStart:
+    """What every start of one compiled route sends that does not depend on the request:
+    built once per route (and again after a reload replaces the route), not per request."""
+
+    route: CompiledRoute
+    options: dict[str, Any]
+    conflict_policy: WorkflowIDConflictPolicy
+    memo: dict[str, Payload]
+
+
+_route_starts: dict[tuple[str, str], _RouteStart] = {}
+
+
+async def _route_start(converter: DataConverter, route: CompiledRoute) -> _RouteStart:
+    key = (route.name, route.spec.path)
+    cached = _route_starts.get(key)
+    if cached is not None and cached.route is route:
+        return cached
+    policy = route.spec.workflow_id
+    name, path = await converter.encode([route.name, route.spec.path])
+    cached = _RouteStart(
+        route=route,
+        options={
+            "task_queue": route.spec.task_queue,
+            "execution_timeout": route.execution_timeout,
+            "run_timeout": route.run_timeout,
+            "id_reuse_policy": policy.reuse_policy.to_temporal(),
+        },
+        conflict_policy=policy.conflict_policy.to_temporal(),
+        # Pre-encoded payloads go into the memo as they are.
+        memo={MEMO_ROUTE: name, MEMO_ROUTE_PATH: path},
+    )
+    _route_starts[key] = cached
+    return cached
+
+
+async def _start_options(
+    converter: DataConverter,
+    route: CompiledRoute,
+    workflow_id: str,
+    principal: str,
+    digest: str | None,
+) -> tuple[_RouteStart, dict[str, Any]]:
+    """What every start of the route's workflow sends, whichever call starts it."""
+    constant = await _route_start(converter, route)
+    memo: dict[str, Any] = {**constant.memo, MEMO_PRINCIPAL: principal}
+    if digest is not None:
+        memo[MEMO_REQUEST_SHA256] = digest
+    return constant, {"id": workflow_id, **constant.options, "memo": memo}
+
+
+async def encode_input(converter: DataConverter, body: Any, limit: int) -> RawValue:
+    """The workflow input, encoded once with the client's converter: its size is checked
+    here, and the SDK sends this payload as it is (a ``RawValue`` passes its converter).
+
+    Raises:
+        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+    """
+    (payload,) = converter.payload_converter.to_payloads([body])
+    sent = payload
+    if converter.payload_codec is not None:  # what Temporal stores is the codec's output
+        (sent,) = await converter.payload_codec.encode([payload])
+    size = sent.ByteSize()
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+    return RawValue(payload)
+
+
+async def start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    *,
+    workflow_id: str,
+    idempotent: bool,
+    rpc_timeout: timedelta,
+    principal: str,
+    encoded: RawValue | None = None,
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start the route's workflow, or find the one this idempotent request already started
+    (the same principal, the same body); the handle, and whether this call started it.
+    ``encoded``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
+
+    Raises:
+        IdempotencyKeyReused: the principal's own workflow with this id has another body.
+        WorkflowIdTaken: the id is another principal's workflow, or one not started by the
+            gateway: one answer, whatever the body.
+        WorkflowAlreadyStartedError: the id exists and the request is not idempotent.
+    """
+    # The digest only matters when a repeat can find this workflow again: a deterministic id.
+    digest = body_digest(body) if idempotent else None
+    constant, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, digest
+    )
+    try:
+        handle = await client.start_workflow(
+            route.spec.workflow_type,
+            encoded if encoded is not None else body,
+            **options,
+            id_conflict_policy=constant.conflict_policy,
+            rpc_timeout=rpc_timeout,
+        )
+    except WorkflowAlreadyStartedError:
+        if not idempotent:
+            raise
+        handle = client.get_workflow_handle(workflow_id)
+        existing = await handle.describe(rpc_timeout=rpc_timeout)
+        owner = await existing.memo_value(MEMO_PRINCIPAL, None)
+        found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
+        if owner != principal or found is None:
+            raise WorkflowIdTaken(ID_TAKEN) from None
+        if found != digest:
+            raise IdempotencyKeyReused(
+                f"workflow {workflow_id!r} was started by this caller's request with the same "
+                "id (from the Idempotency-Key or the route's id template) and another body; a "
+                "new request needs a new key"
+            ) from None
+        return handle, False
+    return handle, True
+
+
+def _args(arg: Any) -> list[Any]:
+    return [] if arg is NO_BODY else [arg]
+
+
+async def signal_with_start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    signal: str,
+    arg: Any,
+    *,
+    workflow_id: str,
+    rpc_timeout: timedelta,
+    principal: str,
+) -> WorkflowHandle[Any, Any]:
+    """Signal the running workflow with this id, or start it with the signal as its first
+    event (one atomic call in Temporal)."""
+    _, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, body_digest(body)
+    )
+    return await client.start_workflow(
+        route.spec.workflow_type,
+        body,
+        **options,
+        start_signal=signal,
+        start_signal_args=_args(arg),
+        rpc_timeout=rpc_timeout,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOutcome:
+    """An update that completed (``done``, with its ``result``) or is still running."""
+
+    update_id: str
+    done: bool
+    result: Any = None
+
+
+async def _finish_update(
+    workflow: WorkflowHandle[Any, Any], accepted: Awaitable[WorkflowUpdateHandle[Any]], wait: float
+) -> UpdateOutcome:
+    deadline = asyncio.get_running_loop().time() + wait
+    update = await accepted
+    remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+    try:
+        result = await asyncio.wait_for(update.result(), remaining)
+    except TimeoutError:
+        return UpdateOutcome(update.id, done=False)
+    except WorkflowUpdateFailedError as exc:
+        # A rejection and a failed handler arrive alike (stage COMPLETED, a failure outcome);
+        # only an accepted update is written to the history.
+        if await _was_accepted(workflow, update.id):
+            raise
+        cause = exc.cause
+        raise UpdateRejected(
+            cause.message if isinstance(cause, FailureError) else str(cause),
+            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
+        ) from None
+    return UpdateOutcome(update.id, done=True, result=result)
+
+
+async def _was_accepted(workflow: WorkflowHandle[Any, Any], update_id: str) -> bool:
+    """Whether the workflow's history records the update as accepted (a failure path only:
+    the history is read to its end)."""
+    async for event in workflow.fetch_history_events():
+        if (
+            event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            and event.workflow_execution_update_accepted_event_attributes.accepted_request.meta
+            .update_id == update_id
+        ):  # fmt: skip
+            return True
+    return False
+
+
+async def update(
+    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, update_id: str | None, wait: float
+) -> UpdateOutcome:
+    """Send an update and wait up to ``wait`` seconds for its result.
+
+    Raises:
+        WorkflowUpdateFailedError: the workflow refused the update or its handler failed.
+    """
+    update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
+    accepted = handle.start_update(
+        name,
+        args=_args(arg),
+        id=update_id,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        rpc_timeout=timedelta(seconds=wait),
+    )
+    return await _bounded(handle, accepted, wait, update_id)
+
+
+async def update_with_start(
+    client: Client,
+    route: CompiledRoute,
+    body: Any,
+    name: str,
+    arg: Any,
+    *,
+    workflow_id: str,
+    update_id: str | None,
+    principal: str,
+    wait: float,
+) -> UpdateOutcome:
+    """Send an update to the running workflow with this id, starting it first if needed."""
+    update_id = update_id or uuid.uuid4().hex
+    wait = max(wait, MIN_WAIT_SECONDS)
+    _, options = await _start_options(
+        client.data_converter, route, workflow_id, principal, body_digest(body)
+    )
+    operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        route.spec.workflow_type,
+        body,
+        **options,
+        # The only policy update-with-start takes: the point is to reach a running workflow.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    accepted = client.start_update_with_start_workflow(
+        name,
+        args=_args(arg),
+        start_workflow_operation=operation,
+        id=update_id,
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        rpc_timeout=timedelta(seconds=wait),
+    )
+    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+
+
+async def _bounded(
+    workflow: WorkflowHandle[Any, Any],
+    accepted: Awaitable[WorkflowUpdateHandle[Any]],
+    wait: float,
+    update_id: str,
+) -> UpdateOutcome:
+    try:
+        return await _finish_update(workflow, accepted, wait)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:  # not accepted in time: still admitted
+        return UpdateOutcome(update_id, done=False)
+
+
+async def update_result(
+    handle: WorkflowHandle[Any, Any], update_id: str, wait: float
+) -> UpdateOutcome:
+    """The outcome of an update sent before, waiting up to ``wait`` seconds.
+
+    Raises:
+        UpdateNotFound: the workflow exists and has no update with this id.
+    """
+    update = handle.get_update_handle(update_id)
+    try:
+        result = await update.result(rpc_timeout=timedelta(seconds=max(wait, MIN_WAIT_SECONDS)))
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return UpdateOutcome(update_id, done=False)
+    except RPCError as exc:
+        # NOT_FOUND says the same for a missing update and a missing workflow: ask which.
+        if exc.status != RPCStatusCode.NOT_FOUND or await _missing(handle):
+            raise
+        raise UpdateNotFound(f"no update {update_id!r} on workflow {handle.id!r}") from None
+    return UpdateOutcome(update_id, done=True, result=result)
+
+
+async def _missing(handle: WorkflowHandle[Any, Any]) -> bool:
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return True
+        raise
+    return False
+
+
+async def closed_or_missing(handle: WorkflowHandle[Any, Any], exc: RPCError) -> ApiError | None:
+    """After NOT_FOUND from a call to a running workflow: :class:`WorkflowClosed` when the
+    workflow exists but has closed, None when it does not exist (the original error stands)."""
+    if exc.status != RPCStatusCode.NOT_FOUND:
+        return None
+    try:
+        desc = await handle.describe()
+    except RPCError:
+        return None
+    status = desc.status.name if desc.status else "UNSPECIFIED"
+    return WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+
+
+async def cancel(handle: WorkflowHandle[Any, Any], rpc_timeout: timedelta) -> None:
+    """Ask the workflow to cancel.
+
+    Raises:
+        WorkflowClosed: it has closed. Temporal accepts a cancel request for a closed workflow
+            and does nothing, so the status is checked first.
+    """
+    desc = await handle.describe(rpc_timeout=rpc_timeout)
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        status = desc.status.name if desc.status else "UNSPECIFIED"
+        raise WorkflowClosed(f"workflow {handle.id!r} is {status}", workflow_status=status)
+    await handle.cancel(rpc_timeout=rpc_timeout)
+
+
+async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
+    """``(True, result)`` once the workflow completes within ``wait`` seconds, else
+    ``(False, None)``.
+
+    Raises:
+        WorkflowFailureError: the workflow failed, timed out, or was canceled or terminated.
+    """
+    try:
+        # However short the wait, a closed workflow's result is fetched, not refused.
+        return True, await asyncio.wait_for(handle.result(), max(wait, MIN_WAIT_SECONDS))
+    except TimeoutError:
+        return False, None
+
+
+async def describe(
+    client: Client, workflow_id: str, rpc_timeout: timedelta
+) -> WorkflowExecutionDescription:
+    return await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
+
+
+async def describe_if_exists(
+    client: Client, workflow_id: str, rpc_timeout: timedelta
+) -> WorkflowExecutionDescription | None:
+    """The description, or None when Temporal has no such workflow."""
+    try:
+        return await describe(client, workflow_id, rpc_timeout)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def started_by(
+    desc: WorkflowExecutionDescription, routes: RouteTable
+) -> CompiledRoute | None:
+    """The route in ``routes`` that started the workflow; None for a workflow not started
+    through the gateway, or through a route that is gone."""
+    path = await desc.memo_value(MEMO_ROUTE_PATH, None)
+    return routes.get(path) if isinstance(path, str) else None
+
+
+async def check_payload_size(converter: DataConverter, body: Any, limit: int) -> None:
+    """
+    Raises:
+        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+    """
+    await encode_input(converter, body, limit)

@@ -1,0 +1,137 @@
+"""Temporal's errors as the API's problems, through one table each: gRPC status codes of the
+service's refusals, and the exception types of workflows, updates and queries that ended
+badly (as httpx maps its transport's exceptions). Never by message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+from temporalio.client import (
+    WorkflowFailureError,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    TerminatedError,
+    TimeoutError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from gateway_api.errors import (
+    ApiError,
+    QueryFailed,
+    TemporalAccessDenied,
+    TemporalBusy,
+    TemporalError,
+    TemporalInvalidArgument,
+    TemporalNamespaceNotFound,
+    TemporalProblem,
+    TemporalTimeout,
+    TemporalUnavailable,
+    UpdateFailed,
+    WorkflowCanceled,
+    WorkflowClosed,
+    WorkflowFailed,
+    WorkflowIdTaken,
+    WorkflowNotFound,
+    WorkflowTerminated,
+    WorkflowTimedOut,
+)
+
+RPC_PROBLEMS: dict[RPCStatusCode, type[TemporalProblem]] = {
+    RPCStatusCode.UNAVAILABLE: TemporalUnavailable,
+    RPCStatusCode.RESOURCE_EXHAUSTED: TemporalBusy,
+    RPCStatusCode.DEADLINE_EXCEEDED: TemporalTimeout,
+    RPCStatusCode.INVALID_ARGUMENT: TemporalInvalidArgument,
+    RPCStatusCode.PERMISSION_DENIED: TemporalAccessDenied,
+    RPCStatusCode.UNAUTHENTICATED: TemporalAccessDenied,
+}
+"""A service refusal's problem by its gRPC status; any other status is :class:`TemporalError`,
+and NOT_FOUND is the workflow's (or the namespace's) absence."""
+
+
+def _rpc(exc: RPCError, workflow_id: str | None, principal: str | None) -> ApiError:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        details = exc.grpc_status.details if exc.grpc_status else []
+        if any(d.Is(NamespaceNotFoundFailure.DESCRIPTOR) for d in details):
+            return TemporalNamespaceNotFound(exc.message, grpc_status=exc.status.name)
+        return WorkflowNotFound.hiding(workflow_id, principal)
+    problem = RPC_PROBLEMS.get(exc.status, TemporalError)
+    return problem(exc.message, grpc_status=exc.status.name)
+
+
+def workflow_failure(exc: WorkflowFailureError) -> ApiError:
+    """The problem for a workflow that closed without a result."""
+    cause = exc.cause
+    match cause:
+        case TimeoutError():
+            return WorkflowTimedOut(str(cause))
+        case CancelledError():
+            return WorkflowCanceled(str(cause))
+        case TerminatedError():
+            return WorkflowTerminated(str(cause))
+        case ApplicationError():
+            return WorkflowFailed(
+                str(cause),
+                failure_type=cause.type or "ApplicationError",
+                non_retryable=cause.non_retryable,
+            )
+        case _:
+            return WorkflowFailed(str(cause), failure_type=type(cause).__name__)
+
+
+def _update_failed(exc: WorkflowUpdateFailedError) -> ApiError:
+    """An update whose handler failed (a validator's rejection is told apart before this, in
+    :mod:`gateway_api.temporal.executions`, and is 422 ``update-rejected``)."""
+    cause = exc.cause
+    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
+    # The workflow's own message: str() of an ApplicationError puts its type in front.
+    detail = cause.message if isinstance(cause, FailureError) else str(cause)
+    return UpdateFailed(detail, failure_type=failure_type or "ApplicationError")
+
+
+def _query_rejected(exc: WorkflowQueryRejectedError) -> ApiError:
+    status = exc.status.name if exc.status is not None else "UNSPECIFIED"
+    return WorkflowClosed(
+        f"the workflow is {status} and no longer answers this query", workflow_status=status
+    )
+
+
+TRANSLATIONS: dict[type[Exception], Callable[[Any], ApiError]] = {
+    WorkflowAlreadyStartedError: lambda _: WorkflowIdTaken(),
+    WorkflowFailureError: workflow_failure,
+    WorkflowUpdateFailedError: _update_failed,
+    WorkflowQueryFailedError: lambda exc: QueryFailed(exc.message),
+    WorkflowQueryRejectedError: _query_rejected,
+}
+"""Temporal's exceptions (other than service refusals) and the problem each becomes; a
+non-idempotent start whose id exists is the one 409 for an id that is not the caller's."""
+
+
+def translate(
+    exc: Exception, *, workflow_id: str | None = None, principal: str | None = None
+) -> ApiError:
+    """The problem for one of Temporal's exceptions (:data:`TRANSLATED`). A missing workflow is
+    the one 404 that also hides workflows ``principal`` may not read.
+
+    Raises:
+        TypeError: ``exc`` is not one of them.
+    """
+    if isinstance(exc, RPCError):
+        return _rpc(exc, workflow_id, principal)
+    for kind, translation in TRANSLATIONS.items():
+        if isinstance(exc, kind):
+            return translation(exc)
+    raise TypeError(f"no translation for {type(exc).__name__}")
+
+
+TRANSLATED: tuple[type[Exception], ...] = (RPCError, *TRANSLATIONS)
+"""Every exception type :func:`translate` knows."""
