@@ -1,5 +1,6 @@
 """Write the documentation's generated tables from the code (``make docs``), or check them
-(``--check``, run by a unit test): the error table from :mod:`gateway_api.errors`.
+(``--check``, run by a unit test): the error table from :mod:`gateway_api.errors`, and the
+operation table from :data:`gateway_core.routes.OPERATIONS`.
 
 A generated table sits between ``<!-- generated: NAME (make docs) -->`` and
 ``<!-- end: NAME -->`` in any of :data:`FILES`; everything else in those files is prose.
@@ -14,10 +15,42 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway_api import errors
+from gateway_core.routes import DEFAULT_OPERATIONS, OPERATIONS, Access, Addressed
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("README.md", "docs/api.md", "docs/workflowroutes.md", "docs/security.md")
-SECTIONS: dict[str, Callable[[], str]] = {"errors": errors.markdown_table}
+
+
+def _refused(access: Access, addressed: Addressed) -> str:
+    if addressed is Addressed.ROUTE:
+        return "403"
+    if addressed is Addressed.ROUTES:
+        return "the route's workflows are left out"
+    return "404" if access is Access.READ else "403 with `read`, else 404"
+
+
+def operations_table() -> str:
+    """Every operation's row: what a route's ``operations`` names it, its method and path, the
+    access it needs, the answer without it, and whether a route serves it by default."""
+    rows = [
+        "| operation | method and path | needs | without it | by default |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for op, row in OPERATIONS.items():
+        path = row.path.replace("{route_path}", "<path>").replace("{workflow_id}", "{id}")
+        needs = f"`{row.access}`" + (f" and `{row.also_needs}`" if row.also_needs else "")
+        default = "yes" if op in DEFAULT_OPERATIONS else "no (list it)"
+        rows.append(
+            f"| `{op}` | `{row.method} {path}` | {needs} | {_refused(row.access, row.addressed)} "
+            f"| {default} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+SECTIONS: dict[str, Callable[[], str]] = {
+    "errors": errors.markdown_table,
+    "operations": operations_table,
+}
 _BLOCK = re.compile(
     r"(<!-- generated: (?P<name>[\w-]+) \(make docs\) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)",
     re.S,

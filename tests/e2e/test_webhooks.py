@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_workflows.callbacks.signing import new_secret
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
-from temporal_gateway_client import webhooks
+from temporal_gateway_client import TemporalAPIClient, WorkflowNotFound, webhooks
 
 pytestmark = pytest.mark.e2e
 
@@ -369,6 +369,18 @@ def test_a_workflow_without_a_callback_has_none(hooks: Hooks) -> None:
     response = httpx.get(f"{hooks.api.url}/workflows/{workflow_id}/callbacks")
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "callback-not-found"
+    with TemporalAPIClient(hooks.api.url) as client, pytest.raises(WorkflowNotFound) as raised:
+        client.redeliver_callback(workflow_id)
+    assert raised.value.code == "callback-not-found"
+
+
+def test_the_python_client_reads_and_redelivers_a_callback(hooks: Hooks) -> None:
+    workflow_id = _started(hooks, "cb-ok", "/by-client")
+    _settled(hooks, workflow_id, "delivered")
+    with TemporalAPIClient(hooks.api.url) as client:
+        assert client.callbacks(workflow_id)["status"] == "delivered"
+        assert client.redeliver_callback(workflow_id)["status"] == "delivering"
+    assert len(_arrived(hooks, "/by-client", 2)) == 2
 
 
 def test_the_worker_counts_attempts_by_route_outcome_and_result(hooks: Hooks) -> None:

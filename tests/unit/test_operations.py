@@ -6,9 +6,15 @@ from __future__ import annotations
 import pytest
 from fastapi.openapi.utils import get_openapi
 
-from gateway_api.api.operations import OPERATIONS
 from gateway_api.app import create_app
-from gateway_core.routes import Operation, build_table
+from gateway_core.routes import (
+    DEFAULT_OPERATIONS,
+    OPERATIONS,
+    Addressed,
+    Operation,
+    WorkflowRouteSpec,
+    build_table,
+)
 from support.gateway import dev_settings
 
 
@@ -44,17 +50,19 @@ def test_no_handler_claims_an_operation_that_does_not_exist() -> None:
     assert set(REGISTERED) <= {o.value for o in Operation}
 
 
-def test_by_id_rows_address_one_workflow_and_starts_a_route() -> None:
-    starts = {
-        Operation.START, Operation.SYNC_START, Operation.SIGNAL_WITH_START,
-        Operation.UPDATE_WITH_START,
-    }  # fmt: skip
-    for operation, row in OPERATIONS.items():
-        if operation in starts:
-            assert "{route_path}" in row.path, operation
-            assert not row.by_id, operation
-        elif operation is not Operation.LIST:
-            assert row.by_id, operation
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+def test_a_rows_path_names_what_it_addresses(operation) -> None:
+    row = OPERATIONS[operation]
+    assert ("{route_path}" in row.path) is (row.addressed is Addressed.ROUTE)
+    assert ("{workflow_id}" in row.path) is (row.addressed is Addressed.WORKFLOW)
+    assert row.by_id is (row.addressed is Addressed.WORKFLOW)
+
+
+def test_a_route_without_operations_serves_the_frozen_default_list() -> None:
+    spec = WorkflowRouteSpec(path="p", workflow_type="W", task_queue="q")
+    assert spec.operations == DEFAULT_OPERATIONS
+    assert set(DEFAULT_OPERATIONS) <= set(Operation)
+    assert len(set(DEFAULT_OPERATIONS)) == len(DEFAULT_OPERATIONS) == 16
 
 
 def test_the_second_forms_of_query_and_update() -> None:

@@ -3,7 +3,8 @@ the async client cannot drift apart; each only adds the I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -163,3 +164,33 @@ def count_workflows(query: str | None = None, *, route: str | None = None) -> Re
 def events(workflow_id: str, *, last_event_id: str | None = None) -> Request:
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
     return Request("GET", f"{_id(workflow_id)}/events", headers=headers)
+
+
+def callbacks(workflow_id: str, *, run_id: str | None = None) -> Request:
+    return Request("GET", f"{_id(workflow_id)}/callbacks", params={"run_id": run_id})
+
+
+def redeliver_callback(workflow_id: str) -> Request:
+    return Request("POST", f"{_id(workflow_id)}/callbacks/redeliver")
+
+
+BY_OPERATION: dict[str, Callable[..., Request]] = {
+    "syncStart": functools.partial(start, wait=True, idempotency_key=None),
+    "start": functools.partial(start, wait=False, idempotency_key=None),
+    "signalWithStart": signal_with_start,
+    "updateWithStart": update_with_start,
+    "list": list_workflows,
+    "describe": describe,
+    "status": status,
+    "result": result,
+    "events": events,
+    "signal": signal,
+    "query": query,
+    "update": update,
+    "cancel": cancel,
+    "terminate": terminate,
+    "callbacks": callbacks,
+    "redeliverCallback": redeliver_callback,
+}
+"""The call that sends each API operation (by the name a route's ``operations`` uses); a test
+holds it to the API's operation table, so a new operation the client lacks fails CI."""

@@ -202,3 +202,13 @@ class AsyncTemporalAPIClient:
 
     async def terminate(self, workflow_id: str, reason: str | None = None) -> dict[str, Any]:
         return await self._json(_calls.terminate(workflow_id, reason))
+
+    # Completion webhooks ----------------------------------------------------------------------
+
+    async def callbacks(self, workflow_id: str, *, run_id: str | None = None) -> dict[str, Any]:
+        """The workflow's completion webhook: its state, attempts and last error."""
+        return await self._json(_calls.callbacks(workflow_id, run_id=run_id))
+
+    async def redeliver_callback(self, workflow_id: str) -> dict[str, Any]:
+        """Send the workflow's completion webhook again (to the URL its starter chose)."""
+        return await self._json(_calls.redeliver_callback(workflow_id))

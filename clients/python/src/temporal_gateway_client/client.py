@@ -256,3 +256,13 @@ class TemporalAPIClient:
     def terminate(self, workflow_id: str, reason: str | None = None) -> dict[str, Any]:
         """Stop the workflow at once; ``reason`` goes into its history."""
         return self._json(_calls.terminate(workflow_id, reason))
+
+    # Completion webhooks ----------------------------------------------------------------------
+
+    def callbacks(self, workflow_id: str, *, run_id: str | None = None) -> dict[str, Any]:
+        """The workflow's completion webhook: its state, attempts and last error."""
+        return self._json(_calls.callbacks(workflow_id, run_id=run_id))
+
+    def redeliver_callback(self, workflow_id: str) -> dict[str, Any]:
+        """Send the workflow's completion webhook again (to the URL its starter chose)."""
+        return self._json(_calls.redeliver_callback(workflow_id))

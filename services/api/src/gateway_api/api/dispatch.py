@@ -1,14 +1,16 @@
-"""What every workflow handler needs, resolved once per request.
+"""The check every workflow operation makes, once per request, before its handler runs
+(:func:`gateway_api.api.operations.endpoint` calls these from the operation's row).
 
-:class:`Call` bundles the request, the authenticated caller and the lifespan's state, so a
+:class:`Call` bundles the request, the authenticated caller and the lifespan's services, so a
 handler takes one parameter instead of seven. On top of it:
 
-- :func:`on_route` resolves ``{route_path}`` for the starts (called by them, not a dependency);
-- :func:`on_workflow` resolves ``{workflow_id}`` for everything else (:func:`by_id` is it as a
-  dependency, for handlers with query parameters): the route is the one whose id
-  prefix the id starts with (prefixes never overlap), which gives the Temporal namespace, the
-  route's ``operations`` and the caller's access. No Temporal call is made to decide, so an id
-  the caller may not read costs the same as one that does not exist.
+- :func:`on_route` resolves ``{route_path}`` for the starts;
+- :func:`on_workflow` resolves ``{workflow_id}`` for everything by id: the route is the one
+  whose id prefix the id starts with (prefixes never overlap), which gives the Temporal
+  namespace, the route's ``operations`` and the caller's access. No Temporal call is made to
+  decide, so an id the caller may not read costs the same as one that does not exist;
+- :func:`call_of` only authenticates, for the listing (which narrows itself to the caller's
+  routes).
 
 Both check, in order: credentials (401), route (404), operation (405), access (403, or 404 by
 id when the caller may not even read the route, so ids do not leak), then rate limits (429).
@@ -17,13 +19,12 @@ id when the caller may not even read the route, so ids do not leak), then rate l
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Request
 from temporalio.client import Client, WorkflowHandle
 
 from gateway_api.api.deps import authenticate, context, current_table, services
@@ -104,16 +105,14 @@ class Call:
         return f"{self.request.scope.get('root_path', '')}{path}"
 
 
-async def _call(request: Request) -> Call:
+async def call_of(request: Request) -> Call:
+    """The call, its caller authenticated (for the operations on the caller's routes)."""
     caller = await authenticate(request)
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
         shared.settings, shared.limiter,
     )  # fmt: skip
-
-
-CallDep = Annotated[Call, Depends(_call)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ async def on_route(request: Request, operation: Operation) -> OnRoute:
     FastAPI's resolution of each dependency and parameter costs more than its work
     (:mod:`gateway_api.http.request_headers`).
     """
-    call = await _call(request)
+    call = await call_of(request)
     route_path = request.path_params["route_path"]
     route = call.routes.get(route_path)
     if route is None:
@@ -191,7 +190,7 @@ async def on_route(request: Request, operation: Operation) -> OnRoute:
 async def on_workflow(request: Request, operation: Operation) -> Target:
     """The workflow at ``{workflow_id}``, checked for ``operation``: a plain call, as
     :func:`on_route` is, from the handlers that take only the request."""
-    call = await _call(request)
+    call = await call_of(request)
     workflow_id = request.path_params["workflow_id"]
     call.context.annotate(workflow_id=workflow_id)
     route = call.routes.for_workflow_id(workflow_id)
@@ -203,14 +202,3 @@ async def on_workflow(request: Request, operation: Operation) -> Target:
     call.context.annotate(route=route.name)
     _check(call, route, operation)
     return Target(call, route, workflow_id)
-
-
-def by_id(operation: Operation) -> Callable[[Request], Coroutine[Any, Any, Target]]:
-    """:func:`on_workflow` as a dependency, for the handlers that also take query parameters:
-    FastAPI resolves it before their parameters, so a caller is checked (401, 404) before a bad
-    parameter is (422)."""
-
-    async def dependency(request: Request) -> Target:
-        return await on_workflow(request, operation)
-
-    return dependency

@@ -1,108 +1,42 @@
-"""The operation table: every HTTP operation the gateway serves, in one place.
+"""Registering handlers at their operation's row (:data:`gateway_core.routes.OPERATIONS`).
 
-Each row names the :class:`~gateway_core.routes.Operation` (what a route's ``operations`` list
-allows), the HTTP method and path, and a summary. The access kind an operation needs is
-:data:`~gateway_core.routes.ACCESS_BY_OPERATION`. Handlers are registered with
-:func:`endpoint`, which takes method and path from the table, so adding an operation is one row
-here, one handler in the module of its family (``endpoints/``) and its tests.
+``@endpoint(router, Operation.X)`` takes the method, path and summary from the row and checks
+the caller once, in the wrapper it registers, before the handler runs: credentials, route,
+operation, access and rate limits (:mod:`gateway_api.api.dispatch`). The handler names its
+operation once, in the decorator, and receives what was checked as its parameter annotated
+:class:`~gateway_api.api.dispatch.OnRoute` (a start), :class:`~gateway_api.api.dispatch.Target`
+(one workflow by id) or :class:`~gateway_api.api.dispatch.Call` (the caller's routes), as the
+row's ``addressed`` says.
 
-Paths name either a route (``{route_path}``: the starts) or a workflow (``{workflow_id}``:
-everything else). A workflow id never contains ``/``: the gateway makes ids from its own
-characters, so the id is always a single path segment.
+A handler that takes nothing else is registered as a function of the request alone, and the
+check is a plain call: FastAPI's resolution of each dependency and parameter costs more than
+its work on the request path (docs/performance.md). A handler with parameters of its own (a
+query string, a header) gets the check as a dependency instead, so FastAPI runs it before it
+validates those parameters: a caller is refused (401, 404) before a bad parameter is (422).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
+from gateway_api.api.dispatch import Call, OnRoute, Target, call_of, on_route, on_workflow
 from gateway_api.http.request_headers import HeaderParam
-from gateway_core.routes import ACCESS_BY_OPERATION, Access, Operation
+from gateway_core.routes import OPERATIONS, Addressed, Operation
 
-
-@dataclass(frozen=True, slots=True)
-class OperationSpec:
-    method: str
-    path: str
-    summary: str
-
-    @property
-    def by_id(self) -> bool:
-        """Whether the operation addresses one workflow (its route comes from the id)."""
-        return "{workflow_id}" in self.path
-
-
-OPERATIONS: dict[Operation, OperationSpec] = {
-    Operation.SYNC_START: OperationSpec(
-        "POST", "/workflows/{route_path}", "Start a workflow and wait for its result"
-    ),
-    Operation.START: OperationSpec(
-        "POST", "/workflows/{route_path}/async", "Start a workflow and return its id at once"
-    ),
-    Operation.SIGNAL_WITH_START: OperationSpec(
-        "POST",
-        "/workflows/{route_path}/signal-with-start/{name}",
-        "Signal a workflow, starting it first if it is not running",
-    ),
-    Operation.UPDATE_WITH_START: OperationSpec(
-        "POST",
-        "/workflows/{route_path}/update-with-start/{name}",
-        "Update a workflow, starting it first if it is not running, and wait for the answer",
-    ),
-    Operation.LIST: OperationSpec("GET", "/workflows", "List the workflows the caller may read"),
-    Operation.DESCRIBE: OperationSpec("GET", "/workflows/{workflow_id}", "Describe a workflow"),
-    Operation.STATUS: OperationSpec(
-        "GET", "/workflows/{workflow_id}/status", "A workflow's status"
-    ),
-    Operation.RESULT: OperationSpec(
-        "GET", "/workflows/{workflow_id}/result", "A workflow's result (waits while it runs)"
-    ),
-    Operation.EVENTS: OperationSpec(
-        "GET", "/workflows/{workflow_id}/events", "A workflow's progress as server-sent events"
-    ),
-    Operation.SIGNAL: OperationSpec(
-        "POST", "/workflows/{workflow_id}/signals/{name}", "Send a signal to a workflow"
-    ),
-    Operation.QUERY: OperationSpec(
-        "POST", "/workflows/{workflow_id}/queries/{name}", "Query a running workflow"
-    ),
-    Operation.UPDATE: OperationSpec(
-        "POST",
-        "/workflows/{workflow_id}/updates/{name}",
-        "Update a workflow and wait for its answer",
-    ),
-    Operation.CANCEL: OperationSpec(
-        "POST", "/workflows/{workflow_id}/cancel", "Ask a workflow to cancel (it may clean up)"
-    ),
-    Operation.TERMINATE: OperationSpec(
-        "POST", "/workflows/{workflow_id}/terminate", "Stop a workflow at once, with a reason"
-    ),
-    Operation.CALLBACKS: OperationSpec(
-        "GET", "/workflows/{workflow_id}/callbacks", "A workflow's completion webhook and attempts"
-    ),
-    Operation.REDELIVER_CALLBACK: OperationSpec(
-        "POST",
-        "/workflows/{workflow_id}/callbacks/redeliver",
-        "Send a workflow's completion webhook again",
-    ),
-}
-"""Every operation's method, path and summary; a test checks that every Operation has a row
-and every row a handler."""
-
-
-def access(operation: Operation) -> Access:
-    return ACCESS_BY_OPERATION[operation]
-
-
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 OPERATION_ID_SCOPE = "workflows"
 
-
+_CHECKED: dict[Addressed, type] = {
+    Addressed.ROUTE: OnRoute,
+    Addressed.WORKFLOW: Target,
+    Addressed.ROUTES: Call,
+}
 _PATH_NAME = re.compile(r"{(\w+)}")
 
 
@@ -117,6 +51,60 @@ def _path_parameter(name: str) -> dict[str, Any]:
     }
 
 
+def _checker(operation: Operation) -> Callable[[Request], Awaitable[Any]]:
+    """The check the row's ``addressed`` calls for, as a function of the request."""
+    addressed = OPERATIONS[operation].addressed
+    if addressed is Addressed.ROUTE:
+        return functools.partial(on_route, operation=operation)
+    if addressed is Addressed.WORKFLOW:
+        return functools.partial(on_workflow, operation=operation)
+    return call_of
+
+
+def _checked_wrapper(handler: F, operation: Operation) -> Callable[..., Awaitable[Any]]:
+    """``handler`` behind the check, with the signature FastAPI should read."""
+    signature = inspect.signature(handler, eval_str=True)
+    wanted = _CHECKED[OPERATIONS[operation].addressed]
+    names = [n for n, p in signature.parameters.items() if p.annotation is wanted]
+    if len(names) != 1:
+        raise TypeError(
+            f"{handler.__name__}: {operation.value!r} hands its handler one {wanted.__name__} "
+            f"parameter; found {len(names)}"
+        )
+    (checked,) = names
+    check = _checker(operation)
+    others = [p for n, p in signature.parameters.items() if n != checked]
+    if not others:
+
+        async def plain(request: Request) -> Any:
+            return await handler(await check(request))
+
+        plain.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[
+                inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  annotation=Request)
+            ]
+        )  # fmt: skip
+        return functools.wraps(handler, assigned=("__name__", "__qualname__", "__doc__"))(plain)
+
+    async def dependency(request: Request) -> Any:
+        return await check(request)
+
+    async def with_parameters(**kwargs: Any) -> Any:
+        return await handler(**kwargs)
+
+    parameters = [
+        p.replace(annotation=Annotated[wanted, Depends(dependency)]) if n == checked else p
+        for n, p in signature.parameters.items()
+    ]
+    with_parameters.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in parameters]
+    )
+    return functools.wraps(handler, assigned=("__name__", "__qualname__", "__doc__"))(
+        with_parameters
+    )
+
+
 def endpoint(
     router: APIRouter,
     operation: Operation,
@@ -128,27 +116,27 @@ def endpoint(
     openapi_extra: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Callable[[F], F]:
-    """Register the decorated handler for ``operation`` at its table row's method and path.
+    """Register the decorated handler for ``operation`` at its row's method and path, behind
+    the operation's check (the module docstring).
 
     ``method``, ``path`` and ``summary`` override the row for a second form of the same
     operation (``GET`` for a query without arguments, the poll location of an update).
     ``headers`` are the ones the handler reads itself (:mod:`gateway_api.http.request_headers`),
-    documented
-    as its parameters, as are the path's names that the handler reads from
+    documented as its parameters, as are the path's names that the handler reads from
     ``request.path_params`` instead of taking them as arguments.
 
     The OpenAPI operationId is ``workflows.<handler name>``: stable while the code is, and
-    unique because handler names are. :mod:`gateway_api.openapi.document` derives the per-route and
-    per-message ids from it.
+    unique because handler names are. :mod:`gateway_api.openapi.document` derives the per-route
+    and per-message ids from it.
     """
     row = OPERATIONS[operation]
     openapi_extra = openapi_extra or {}
-
     template = path or row.path
 
     def register(handler: F) -> F:
         kwargs.setdefault("operation_id", f"{OPERATION_ID_SCOPE}.{handler.__name__}")
-        declared = inspect.signature(handler).parameters
+        wrapper = _checked_wrapper(handler, operation)
+        declared = inspect.signature(wrapper).parameters
         parameters = [
             *(
                 _path_parameter(name)
@@ -162,7 +150,7 @@ def endpoint(
             extra["parameters"] = parameters
         router.add_api_route(
             template,
-            handler,
+            wrapper,
             methods=[method or row.method],
             summary=summary or row.summary,
             openapi_extra=extra,

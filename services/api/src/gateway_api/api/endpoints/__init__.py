@@ -2,7 +2,7 @@
 :data:`ROUTERS`.
 
 Each handler is registered at the method and path of its row in
-:data:`gateway_api.api.operations.OPERATIONS`. Fixed paths come before ``{workflow_id}`` ones, so
+:data:`gateway_core.routes.OPERATIONS`. Fixed paths come before ``{workflow_id}`` ones, so
 ``GET /workflows/count`` is never read as a workflow id.
 """
 

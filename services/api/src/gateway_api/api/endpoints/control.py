@@ -3,11 +3,11 @@ closes) and terminate (at once, no workflow code runs), authorized separately.""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
-from gateway_api.api.dispatch import on_workflow
+from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems, raise_if_closed
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import ControlResponse, TerminateRequest
@@ -23,8 +23,7 @@ _PROBLEMS = problems(401, 403, 404, 405, 409, 422, 429, 503, 504)
 @endpoint(
     router, Operation.CANCEL, response_model=ControlResponse, status_code=202, responses=_PROBLEMS
 )
-async def cancel(request: Request) -> ControlResponse:
-    target = await on_workflow(request, Operation.CANCEL)
+async def cancel(target: Target) -> ControlResponse:
     try:
         await executions.cancel(target.handle(), target.call.rpc_timeout)
     except RPCError as exc:
@@ -45,8 +44,7 @@ async def cancel(request: Request) -> ControlResponse:
         }
     },
 )
-async def terminate(request: Request) -> ControlResponse:
-    target = await on_workflow(request, Operation.TERMINATE)
+async def terminate(target: Target) -> ControlResponse:
     body = await read_optional_json(target.call.request, target.call.limits)
     try:
         reason = None if body is NO_BODY else TerminateRequest.model_validate(body).reason

@@ -25,7 +25,7 @@ from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 from temporalio.api.enums.v1 import EventType
@@ -33,7 +33,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.service import RPCError
 
 from gateway_api.api.deps import Streams
-from gateway_api.api.dispatch import Target, by_id
+from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.endpoints.reads import RunId
 from gateway_api.api.operations import endpoint
@@ -223,7 +223,7 @@ class EventStream(EventSourceResponse):
     },
 )
 async def events(
-    target: Annotated[Target, Depends(by_id(Operation.EVENTS))],
+    target: Target,
     streams: Streams,
     run_id: RunId = None,
     last_event_id: LastEventIdQuery = None,

@@ -19,7 +19,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Query
 
-from gateway_api.api.dispatch import Call, CallDep
+from gateway_api.api.dispatch import Call
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import WorkflowCount, WorkflowList, WorkflowSummary
@@ -107,7 +107,7 @@ async def _prepare(
 
 @endpoint(router, Operation.LIST, response_model=WorkflowList, responses=_PROBLEMS)
 async def list_workflows(
-    call: CallDep,
+    call: Call,
     query: QueryText = None,
     page_size: PageSize = None,
     page_token: PageToken = None,
@@ -160,7 +160,7 @@ async def list_workflows(
     responses=_PROBLEMS,
 )
 async def count_workflows(
-    call: CallDep, query: QueryText = None, route: RouteParam = None
+    call: Call, query: QueryText = None, route: RouteParam = None
 ) -> WorkflowCount:
     checked, routes = await _prepare(call, query, route)
     if not routes:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 from temporalio.service import RPCError
 
-from gateway_api.api.dispatch import Target, by_id, on_workflow
+from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import (
     check_argument,
     problems,
@@ -52,9 +52,10 @@ _UPDATE_RUNNING: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _addressed(request: Request, operation: Operation) -> tuple[Target, str]:
-    """The workflow and the message name the path gives, the caller checked for ``operation``."""
-    return await on_workflow(request, operation), request.path_params["name"]
+def _name(target: Target) -> str:
+    """The message name the path gives."""
+    name: str = target.call.request.path_params["name"]
+    return name
 
 
 async def _argument(target: Target, message: CompiledMessage) -> Any:
@@ -71,8 +72,8 @@ async def _argument(target: Target, message: CompiledMessage) -> Any:
     openapi_extra=_OPTIONAL_BODY,
     responses=problems(*_MESSAGE_PROBLEMS),
 )
-async def signal(request: Request) -> SignalResponse:
-    target, name = await _addressed(request, Operation.SIGNAL)
+async def signal(target: Target) -> SignalResponse:
+    name = _name(target)
     message = target.message(MessageKind.SIGNAL, name)
     arg = await _argument(target, message)
     args = [] if arg is NO_BODY else [arg]
@@ -97,8 +98,8 @@ async def _query(target: Target, name: str, arg: Any) -> QueryResponse:
     openapi_extra=_OPTIONAL_BODY,
     responses=problems(*_MESSAGE_PROBLEMS, 500),
 )
-async def query(request: Request) -> QueryResponse:
-    target, name = await _addressed(request, Operation.QUERY)
+async def query(target: Target) -> QueryResponse:
+    name = _name(target)
     message = target.message(MessageKind.QUERY, name)
     return await _query(target, name, await _argument(target, message))
 
@@ -111,8 +112,8 @@ async def query(request: Request) -> QueryResponse:
     response_model=QueryResponse,
     responses=problems(401, 403, 404, 405, 409, 422, 429, 500, 503, 504),
 )
-async def query_without_argument(request: Request) -> QueryResponse:
-    target, name = await _addressed(request, Operation.QUERY)
+async def query_without_argument(target: Target) -> QueryResponse:
+    name = _name(target)
     message = target.message(MessageKind.QUERY, name)
     if message.validator is not None:
         raise InvalidBody(
@@ -129,9 +130,9 @@ async def query_without_argument(request: Request) -> QueryResponse:
     openapi_extra=_OPTIONAL_BODY,
     responses={**_UPDATE_RUNNING, **problems(*_MESSAGE_PROBLEMS, 500)},
 )
-async def update(request: Request) -> UpdateResponse | JSONResponse:
-    target, name = await _addressed(request, Operation.UPDATE)
-    idempotency_key = IDEMPOTENCY_KEY.read(request)
+async def update(target: Target) -> UpdateResponse | JSONResponse:
+    name = _name(target)
+    idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
     message = target.message(MessageKind.UPDATE, name)
     arg = await _argument(target, message)
     call = target.call
@@ -159,7 +160,7 @@ async def update(request: Request) -> UpdateResponse | JSONResponse:
 )
 async def update_result(
     name: str,
-    target: Annotated[Target, Depends(by_id(Operation.UPDATE))],
+    target: Target,
     update_id: Annotated[str, Path(max_length=255)],
     wait: Annotated[float | None, Query(ge=0, description="Seconds to wait")] = None,
 ) -> UpdateResponse | JSONResponse:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
-from gateway_api.api.dispatch import Target, by_id, on_workflow
+from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import STILL_RUNNING, problems, still_running
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import (
@@ -58,9 +58,7 @@ def _status(desc: WorkflowExecutionDescription) -> str:
     response_model=WorkflowDescription,
     responses=problems(*_READ_PROBLEMS),
 )
-async def describe(
-    target: Annotated[Target, Depends(by_id(Operation.DESCRIBE))], run_id: RunId = None
-) -> WorkflowDescription:
+async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
     desc = await _describe(target, run_id)
     raw = desc.raw_description
     memo: dict[str, Any] = {
@@ -104,8 +102,7 @@ def _enum_name(state: int) -> str:
     response_model=WorkflowStatusResponse,
     responses=problems(*_READ_PROBLEMS),
 )
-async def get_status(request: Request) -> WorkflowStatusResponse:
-    target = await on_workflow(request, Operation.STATUS)
+async def get_status(target: Target) -> WorkflowStatusResponse:
     desc = await _describe(target)
     return WorkflowStatusResponse(
         workflow_id=target.workflow_id,
@@ -123,7 +120,7 @@ async def get_status(request: Request) -> WorkflowStatusResponse:
     responses={**STILL_RUNNING, **problems(*_READ_PROBLEMS, 409, 500)},
 )
 async def get_result(
-    target: Annotated[Target, Depends(by_id(Operation.RESULT))],
+    target: Target,
     run_id: RunId = None,
     wait: Annotated[
         float | None,

@@ -17,14 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.common import RawValue
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api import metrics
-from gateway_api.api.dispatch import OnRoute, on_route
+from gateway_api.api.dispatch import OnRoute
 from gateway_api.api.endpoints.common import (
     JSON_BODY,
     STILL_RUNNING,
@@ -86,13 +86,10 @@ class _Begun:
     callback: callbacks.Checked | None
 
 
-async def _begin(request: Request, operation: Operation) -> _Begun:
-    """Everything a start checks before reading its body.
-
-    The handlers take only the request and call this: each parameter and dependency FastAPI
-    resolves costs more than its work (:mod:`gateway_api.http.request_headers`).
-    """
-    on = await on_route(request, operation)
+async def _begin(on: OnRoute) -> _Begun:
+    """Everything a start checks after its route and before reading its body: the headers
+    it reads itself (:mod:`gateway_api.http.request_headers`) and the callback."""
+    request = on.call.request
     key = IDEMPOTENCY_KEY.read(request)
     call = on.call
     checked = await callbacks.check(
@@ -176,9 +173,8 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
     openapi_extra=JSON_BODY,
     responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
 )
-async def start_and_wait(request: Request) -> WorkflowResponse | JSONResponse:
-    begun = await _begin(request, Operation.SYNC_START)
-    on = begun.on
+async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
+    begun = await _begin(on)
     handle = await _start(on, begun.idempotency_key)
     await _register(begun, handle.id, handle.result_run_id)
     route = on.route
@@ -206,9 +202,8 @@ async def start_and_wait(request: Request) -> WorkflowResponse | JSONResponse:
     openapi_extra=JSON_BODY,
     responses=problems(*_START_PROBLEMS),
 )
-async def start_async(request: Request) -> WorkflowResponse:
-    begun = await _begin(request, Operation.START)
-    on = begun.on
+async def start_async(on: OnRoute) -> WorkflowResponse:
+    begun = await _begin(on)
     handle = await _start(on, begun.idempotency_key)
     await _register(begun, handle.id, handle.result_run_id)
     return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
@@ -236,9 +231,9 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
     openapi_extra=_WITH_START_BODY,
     responses=problems(*_START_PROBLEMS),
 )
-async def signal_with_start(request: Request) -> WorkflowResponse:
-    begun = await _begin(request, Operation.SIGNAL_WITH_START)
-    on, name = begun.on, request.path_params["name"]
+async def signal_with_start(on: OnRoute) -> WorkflowResponse:
+    begun = await _begin(on)
+    name = on.call.request.path_params["name"]
     workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
     workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
     handle = await executions.signal_with_start(
@@ -261,9 +256,9 @@ async def signal_with_start(request: Request) -> WorkflowResponse:
         **problems(*_START_PROBLEMS, 500),
     },
 )
-async def update_with_start(request: Request) -> UpdateResponse | JSONResponse:
-    begun = await _begin(request, Operation.UPDATE_WITH_START)
-    on, name = begun.on, request.path_params["name"]
+async def update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
+    begun = await _begin(on)
+    name = on.call.request.path_params["name"]
     workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
     workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
     outcome = await executions.update_with_start(

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway_api.api.dispatch import Target, by_id, on_workflow
+from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.operations import endpoint
 from gateway_api.errors import CallbackBusy, CallbackNotFound
@@ -44,9 +44,7 @@ def _not_found(target: Target) -> CallbackNotFound:
     response_model=CallbackState,
     responses=problems(401, 404, 405, 429, 503, 504),
 )
-async def callbacks(
-    target: Annotated[Target, Depends(by_id(Operation.CALLBACKS))], run_id: RunId = None
-) -> CallbackState:
+async def callbacks(target: Target, run_id: RunId = None) -> CallbackState:
     rpc_timeout = target.call.rpc_timeout
     handle = await delivery_handle(target.client, target.workflow_id, run_id, rpc_timeout)
     try:
@@ -65,8 +63,7 @@ async def callbacks(
     status_code=202,
     responses=problems(401, 403, 404, 405, 409, 429, 503, 504),
 )
-async def redeliver(request: Request) -> JSONResponse:
-    target = await on_workflow(request, Operation.REDELIVER_CALLBACK)
+async def redeliver(target: Target) -> JSONResponse:
     rpc_timeout = target.call.rpc_timeout
     handle = await delivery_handle(target.client, target.workflow_id, None, rpc_timeout)
     try:

@@ -1,0 +1,68 @@
+"""WorkflowRoute documents: the data that puts a workflow behind an HTTP route.
+
+A route is a Kubernetes-shaped document (``apiVersion``/``kind``/``metadata``/``spec``) so the
+same file works as a local config under ``make run`` and as a custom resource reconciled by the
+operator. This package parses and validates those documents (:mod:`.spec`), compiles each
+route's JSON Schemas once (:mod:`.compiled`), and builds an immutable :class:`RouteTable` that
+the API swaps as a whole (:mod:`.table`, read and written as YAML by :mod:`.documents`). The
+operations a route may serve, and what each needs, are one table (:mod:`.operations`).
+
+Import from here; the modules behind it are the package's own layout.
+"""
+
+from gateway_core.routes.compiled import (
+    CompiledMessage,
+    CompiledRoute,
+    FieldError,
+    StrictValidator,
+    WorkflowIdError,
+    compile_route,
+)
+from gateway_core.routes.documents import dump_table, load_routes, parse_documents
+from gateway_core.routes.operations import (
+    ACCESS_BY_OPERATION,
+    ALSO_NEEDS,
+    DEFAULT_OPERATIONS,
+    OPERATIONS,
+    Access,
+    Addressed,
+    MessageKind,
+    Operation,
+    OperationRow,
+)
+from gateway_core.routes.spec import (
+    API_GROUP,
+    API_VERSION,
+    ID_PREFIX_PATTERN,
+    ID_TEMPLATE_PATTERN,
+    ID_VALUE_PATTERN,
+    KIND,
+    MAX_TIMEOUT_SECONDS,
+    MESSAGE_NAME_PATTERN,
+    PATH_PATTERN,
+    SECRET_NAME_PATTERN,
+    AuthorizationSpec,
+    CallbacksSpec,
+    GrantName,
+    IdConflictPolicy,
+    IdReusePolicy,
+    MessageSpec,
+    Requirement,
+    RouteMetadata,
+    WorkflowIdSpec,
+    WorkflowRoute,
+    WorkflowRouteSpec,
+)
+from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
+
+__all__ = [
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
+    "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND",
+    "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN",
+    "SECRET_NAME_PATTERN", "Access", "Addressed", "AuthorizationSpec", "CallbacksSpec",
+    "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
+    "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
+    "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
+    "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
+    "load_routes", "parse_documents", "prefix_conflict",
+]  # fmt: skip

@@ -1,0 +1,224 @@
+"""Routes compiled for the request path: their JSON Schemas checked and compiled once, their
+``authorization`` block turned into sets, and the workflow id a request maps to."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, cast
+
+import jsonschema
+from jsonschema.protocols import Validator
+
+from gateway_core.errors import GatewayError, RouteConfigError
+from gateway_core.routes.operations import Access, MessageKind, Operation
+from gateway_core.routes.spec import (
+    ID_VALUE_PATTERN,
+    MESSAGE_FIELDS,
+    PLACEHOLDER,
+    AuthorizationSpec,
+    MessageSpec,
+    WorkflowRoute,
+    WorkflowRouteSpec,
+)
+
+
+def _is_strict_integer(_checker: object, instance: object) -> bool:
+    # JSON Schema counts 5.0 as an integer; workflows typed `int` would then receive a float.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_BaseValidator = jsonschema.Draft202012Validator
+StrictValidator: type[Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    _BaseValidator,
+    type_checker=_BaseValidator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason a request body does not match its route's schema."""
+
+    field: str
+    message: str
+
+
+def _field_name(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _explain(error: jsonschema.ValidationError) -> Iterator[FieldError]:
+    path = list(error.absolute_path)
+    instance = error.instance
+    # For these two the interesting field is a child the error does not point at: name it.
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "required" and isinstance(instance, Mapping):
+        for name in cast(list[str], error.validator_value):
+            if name not in instance:
+                yield FieldError(_field_name([*path, name]), "field required")
+        return
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = set(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+        for name in sorted(instance):
+            if name not in known and not any(p.search(name) for p in patterns):
+                yield FieldError(_field_name([*path, name]), "unknown field")
+        return
+    yield FieldError(_field_name(path), error.message)
+
+
+class WorkflowIdError(GatewayError):
+    """The workflow id cannot be made from this request (a missing key, a bad body value)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def _errors(validator: Validator, body: Any) -> list[FieldError]:
+    errors = [e for err in validator.iter_errors(body) for e in _explain(err)]
+    return sorted(set(errors), key=lambda e: (e.field, e.message))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMessage:
+    """A declared signal, query or update with its argument's schema compiled once."""
+
+    kind: MessageKind
+    spec: MessageSpec
+    validator: Validator | None = field(repr=False, compare=False)
+    """None: the handler takes no argument."""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def validate(self, arg: Any) -> list[FieldError]:
+        """Every way ``arg`` fails the declared schema; empty when valid."""
+        return [] if self.validator is None else _errors(self.validator, arg)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    """A validated route with its schemas compiled once, ready for the request path."""
+
+    document: WorkflowRoute
+    validator: Validator = field(repr=False, compare=False)
+    messages: Mapping[tuple[MessageKind, str], CompiledMessage] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    grants: Mapping[Access, tuple[frozenset[str], frozenset[str]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """Per kind of operation, the scopes and the groups that grant it: the ``authorization``
+    block as sets, for the check every request makes. A kind the block leaves out is absent."""
+
+    @property
+    def name(self) -> str:
+        return self.document.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.document.metadata.namespace
+
+    @property
+    def spec(self) -> WorkflowRouteSpec:
+        return self.document.spec
+
+    def validate(self, body: Any) -> list[FieldError]:
+        """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
+        return _errors(self.validator, body)
+
+    def message(self, kind: MessageKind, name: str) -> CompiledMessage | None:
+        """The declared signal, query or update called ``name``; None if not declared."""
+        return self.messages.get((kind, name))
+
+    def allows(self, operation: Operation) -> bool:
+        return operation in self.spec.operations
+
+    def workflow_id(self, body: Any, idempotency_key: str | None) -> tuple[str, bool]:
+        """The id for a request to this route, and whether it is deterministic (so a repeat
+        of the request must find the same workflow instead of starting another).
+
+        Raises:
+            WorkflowIdError: the template needs a key or body value the request lacks.
+        """
+        policy = self.spec.workflow_id
+        if policy.template is None:
+            if idempotency_key:
+                return self.spec.id_prefix + idempotency_key, True
+            return self.spec.id_prefix + uuid.uuid4().hex, False
+        errors: list[FieldError] = []
+
+        def value(match: re.Match[str]) -> str:
+            if match[2] is None:  # {idempotencyKey}
+                if not idempotency_key:
+                    errors.append(FieldError("header.Idempotency-Key", "required by this route"))
+                return idempotency_key or ""
+            raw = body.get(match[2]) if isinstance(body, Mapping) else None
+            text = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+            if not ID_VALUE_PATTERN.match(text):
+                errors.append(
+                    FieldError(match[2], "must be 1-128 characters of A-Z a-z 0-9 . _ : - "
+                               "(it is part of the workflow id)")
+                )  # fmt: skip
+            return text
+
+        rendered = PLACEHOLDER.sub(value, policy.template)
+        if errors:
+            raise WorkflowIdError(errors)
+        return self.spec.id_prefix + rendered, True
+
+    @property
+    def execution_timeout(self) -> timedelta | None:
+        s = self.spec.execution_timeout_seconds
+        return timedelta(seconds=s) if s else None
+
+    @property
+    def run_timeout(self) -> timedelta | None:
+        s = self.spec.run_timeout_seconds
+        return timedelta(seconds=s) if s else None
+
+
+def _compile_schema(schema: dict[str, Any], *, source: str, where: str) -> Validator:
+    try:
+        StrictValidator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        inner = ".".join(str(p) for p in exc.absolute_path)
+        raise RouteConfigError(
+            exc.message, source=source, field=where + (f".{inner}" if inner else "")
+        ) from exc
+    return StrictValidator(schema)
+
+
+def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> CompiledRoute:
+    """Check a route's JSON Schemas (its input's and its messages') and compile them.
+
+    Raises:
+        RouteConfigError: a schema is not a valid JSON Schema.
+    """
+    validator = _compile_schema(route.spec.input_schema, source=source, where="spec.inputSchema")
+    messages: dict[tuple[MessageKind, str], CompiledMessage] = {}
+    for kind, attr in MESSAGE_FIELDS.items():
+        for i, spec in enumerate(route.spec.messages(kind)):
+            compiled = (
+                None
+                if spec.input_schema is None
+                else _compile_schema(
+                    spec.input_schema, source=source, where=f"spec.{attr}[{i}].inputSchema"
+                )
+            )
+            messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
+    policy = route.spec.authorization or AuthorizationSpec()  # none: administrators only
+    grants = {
+        access: (frozenset(requirement.scopes), frozenset(requirement.groups))
+        for access in Access
+        if (requirement := policy.requirement(access)) is not None
+    }
+    return CompiledRoute(document=route, validator=validator, messages=messages, grants=grants)

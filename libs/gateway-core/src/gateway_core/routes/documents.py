@@ -1,0 +1,75 @@
+"""Route documents as YAML: files and folders read into a table, and a table written back (the
+operator's ConfigMap)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from gateway_core.errors import RouteConfigError
+from gateway_core.routes.compiled import CompiledRoute, compile_route
+from gateway_core.routes.spec import API_VERSION, KIND, WorkflowRoute
+from gateway_core.routes.table import RouteTable, build_table
+
+
+def dump_table(table: RouteTable) -> str:
+    """The table as a YAML stream of WorkflowRoute documents, sorted by path: what the operator
+    writes into the route-table ConfigMap and :func:`parse_documents` reads back."""
+    docs = [
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": route.name, "namespace": route.namespace},
+            "spec": route.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        for route in table.routes.values()
+    ]
+    header = f"# temporal-gateway route table {table.version}: {len(docs)} route(s)\n"
+    return header + yaml.safe_dump_all(docs, sort_keys=True) if docs else header
+
+
+def parse_documents(text: str, *, source: str) -> list[CompiledRoute]:
+    """Parse a YAML stream of WorkflowRoute documents (other kinds are ignored).
+
+    Raises:
+        RouteConfigError: the YAML is malformed or a WorkflowRoute is invalid.
+    """
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise RouteConfigError(f"invalid YAML: {exc}", source=source) from exc
+    compiled = []
+    for doc in docs:
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            continue
+        try:
+            route = WorkflowRoute.model_validate(doc)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise RouteConfigError(
+                first["msg"], source=source, field=".".join(str(p) for p in first["loc"])
+            ) from exc
+        compiled.append(compile_route(route, source=source))
+    return compiled
+
+
+def load_routes(path: Path) -> RouteTable:
+    """Load a route table from a YAML file or a directory of ``*.yaml``/``*.yml`` files.
+
+    Raises:
+        RouteConfigError: a file is missing, unreadable or invalid, or paths collide.
+    """
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+    else:
+        files = [path]
+    routes: list[CompiledRoute] = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RouteConfigError(f"cannot read: {exc.strerror}", source=str(file)) from exc
+        routes.extend(parse_documents(text, source=str(file)))
+    return build_table(routes, source=str(path))

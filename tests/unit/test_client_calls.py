@@ -1,0 +1,35 @@
+"""The Python client sends every operation of the API's table at the row's method and path."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from gateway_core.routes import OPERATIONS, Operation
+from temporal_gateway_client import _calls
+
+_SAMPLES = {"route": "r1", "workflow_id": "w1", "name": "n1", "workflow_input": {"a": 1},
+            "body": {"a": 1}}  # fmt: skip
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+def test_the_client_sends_each_operation_at_its_rows_method_and_path(operation) -> None:
+    row = OPERATIONS[operation]
+    build = _calls.BY_OPERATION[operation.value]
+    names = [
+        n for n, p in inspect.signature(build).parameters.items()
+        if p.default is inspect.Parameter.empty and p.kind is not p.KEYWORD_ONLY
+    ]  # fmt: skip
+    request = build(*(_SAMPLES[n] for n in names))
+    assert request.method == row.method
+    assert _pattern(row.path).match(request.path), (request.path, row.path)
+
+
+def test_the_client_names_no_operation_the_api_lacks() -> None:
+    assert set(_calls.BY_OPERATION) == {o.value for o in Operation}
