@@ -246,7 +246,13 @@ def test_one_signed_delivery_per_outcome(hooks: Hooks) -> None:
         else:
             assert data["failure"]["message"]
     failed = hooks.receiver.at("/failed")[0].event["data"]["failure"]
-    assert failed == {"message": "the shop is out of stock", "type": "OutOfStock"}
+    assert failed["type"] == "OutOfStock"
+    assert failed["message"] == "the shop is out of stock"
+    assert failed["non_retryable"] is True
+    assert failed["chain"][-1]["kind"] == "application"
+    terminated = hooks.receiver.at("/terminated")[0].event["data"]["failure"]
+    assert terminated["type"] is None
+    assert [link["kind"] for link in terminated["chain"]] == ["terminated"]
 
 
 def test_outcomes_not_asked_for_are_not_delivered(hooks: Hooks) -> None:

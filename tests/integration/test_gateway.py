@@ -4,6 +4,7 @@ every edge the foundation issue lists."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -99,6 +100,30 @@ async def test_sync_call_past_its_wait_gets_202_and_loses_nothing(
         first = await api.get(location)
         assert first.status_code == 202
         await assert_eventually(completed, timeout=20)
+
+
+async def test_a_failure_through_an_activity_is_the_activitys_own_type(
+    temporal_server, task_queue
+) -> None:
+    charge = route("charge", "ChargeWorkflow", task_queue)
+    async with api_client(temporal_server.address, [charge]) as api:
+        response = await api.post("/workflows/charge", json={"sku": "sku-9"})
+        problem = response.json()
+        assert response.status_code == 500, problem
+        assert problem["code"] == "workflow-failed"
+        assert (problem["failure_type"], problem["detail"]) == ("OutOfStock", "out of stock: sku-9")
+        failure = problem["failure"]
+        assert failure["details"] == [{"sku": "sku-9"}]
+        assert failure["non_retryable"] is True
+        assert [link["kind"] for link in failure["chain"]] == ["activity", "application"]
+        assert failure["chain"][0]["activity_type"] == "out_of_stock_activity"
+
+        # The event stream's end and the history event say the same.
+        stream = await api.get(f"/workflows/{problem['workflow_id']}/events")
+        ends = [line for line in stream.text.splitlines() if line.startswith('data: {"status')]
+        assert '"failure_type":"OutOfStock"' in stream.text
+        end = json.loads(ends[-1].removeprefix("data: "))
+        assert end["failure"] == failure
 
 
 async def test_failed_workflow_is_an_error_with_id_and_failure_type(

@@ -44,7 +44,14 @@ class WorkflowFailed(GatewayError):
 
     @property
     def failure_type(self) -> str | None:
+        """The workflow author's error type (``OutOfStock``), None for a generic error."""
         return self.problem.get("failure_type")
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """The whole failure: ``type``, ``message``, ``non_retryable``, ``details`` and the
+        cause ``chain`` (docs/api.md, Failures)."""
+        return self.problem.get("failure")
 
 
 class GatewayUnavailable(GatewayError):
