@@ -151,8 +151,8 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         "log_dir": logs_dir,
         "temporal": temporal_server.address,
         "module": "support.slow_worker",
+        "task_queue": queue,
         "env": {
-            "WORKER_TASK_QUEUE": queue,
             "WORKER_CALLBACK_TASK_QUEUE": callback_queue,
             "WORKER_CALLBACK_SECRETS_DIR": str(secrets),
             "PYTHONPATH": str(ROOT / "tests"),
