@@ -52,3 +52,6 @@ def test_server_dir() -> Path:
     """Temporal's Java time-skipping test server (``temporal-test-server``, a launcher of its
     jars), resolved from Maven Central by ``hack/test-server.sh``."""
     return cached_tool_dir("TEST_SERVER_DIR", "test-server.sh")
+
+
+test_server_dir.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
