@@ -94,7 +94,7 @@ unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
 
 # Temporal's Java time-skipping test server (hack/test-server.sh, from Maven Central, once).
-workflows: install ## only the shipped workflows' tests: days of timers in seconds (time skipping)
+workflows: install ## only the shipped workflows' tests: days of timers in seconds (time skipping), replays of committed histories
 	TEST_SERVER_DIR="$$(hack/test-server.sh)" $(VENV)/bin/pytest tests/workflows
 
 integration: install ## only the tests against a real Temporal dev server
