@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.client import Client
@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.registry import WORKFLOWS, build_activities
+from support.grpc_relay import GrpcRelay
 from support.procs import EXTRA_NAMESPACE, TemporalDevServer
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
@@ -50,3 +51,12 @@ async def extra_worker(temporal_server: TemporalDevServer, task_queue: str) -> A
     client = await Client.connect(temporal_server.address, namespace=EXTRA_NAMESPACE)
     async with _worker(client, task_queue):
         yield
+
+
+@pytest.fixture
+def relay(temporal_server: TemporalDevServer) -> Iterator[GrpcRelay]:
+    """A way to the session's Temporal that records every gRPC call made through it: give an
+    API its ``address`` to count what that API asked Temporal (``workflow_calls()``)."""
+    relay = GrpcRelay(temporal_server.address)
+    yield relay
+    relay.stop()
