@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -60,3 +61,11 @@ def relay(temporal_server: TemporalDevServer) -> Iterator[GrpcRelay]:
     relay = GrpcRelay(temporal_server.address)
     yield relay
     relay.stop()
+
+
+@pytest.fixture
+def keys_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test module's ``KEYS`` (a :class:`support.gateway.ApiKeys`) as an API key file."""
+    keys = request.module.KEYS
+    path: Path = keys.write(tmp_path / "keys.yaml")
+    return path

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 from gateway_api.executions import MEMO_PRINCIPAL, MEMO_REQUEST_SHA256, MEMO_ROUTE, body_digest
 from gateway_api.keys import new_key
-from support.gateway import api_client, route, write_keys_file
+from support.gateway import ApiKeys, api_client, route
 
 
 def scope(principal: str) -> str:
@@ -24,20 +23,12 @@ def scope(principal: str) -> str:
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
-KEYS = {
-    "alpha": (new_key(), ["alpha:start", "alpha:read"]),
-    "starter": (new_key(), ["alpha:start"]),
-    "beta": (new_key(), ["beta:start", "beta:read"]),
-}
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    return write_keys_file(tmp_path / "keys.yaml", KEYS)
-
-
-def auth(name: str, **headers: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[name][0], **headers}
+KEYS = ApiKeys({
+    "alpha": ["alpha:start", "alpha:read"],
+    "starter": ["alpha:start"],
+    "beta": ["beta:start", "beta:read"],
+})  # fmt: skip
+auth = KEYS.auth
 
 
 def routes(task_queue: str) -> list:
@@ -180,8 +171,8 @@ async def test_failed_authentications_are_rate_limited_per_address(
         guesses = [await status("203.0.113.7", new_key()) for _ in range(40)]
         assert guesses[:30] == [401] * 30
         assert set(guesses[30:]) == {429}
-        assert await status("203.0.113.7", KEYS["alpha"][0]) == 429  # no oracle while refused
-        assert await status("203.0.113.8", KEYS["alpha"][0]) == 404  # another client is fine
+        assert await status("203.0.113.7", KEYS["alpha"]) == 429  # no oracle while refused
+        assert await status("203.0.113.8", KEYS["alpha"]) == 404  # another client is fine
 
     # Without trusted proxies the header is anyone's to write, so it changes nothing.
     async with api_client(
