@@ -32,7 +32,7 @@ ARTIFACT="io.temporal:temporal-test-server:${VERSION}"
 MAIN_CLASS="io.temporal.testserver.TestServer"
 LAUNCHER="temporal-test-server"
 STAMP_NAME=".test-server.stamp"
-STAMP_CONTENT="artifact=${ARTIFACT} launcher=2"
+STAMP_CONTENT="artifact=${ARTIFACT} launcher=1"
 
 log() { printf '[test-server] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
