@@ -46,3 +46,12 @@ def kube_schemas_dir() -> Path:
 def redis_dir() -> Path:
     """Debian's ``redis-server`` and ``redis-cli``, unpacked by ``hack/redis.sh``."""
     return cached_tool_dir("REDIS_DIR", "redis.sh")
+
+
+def test_server_dir() -> Path:
+    """Temporal's Java time-skipping test server (``temporal-test-server``, a launcher of its
+    jars), resolved from Maven Central by ``hack/test-server.sh``."""
+    return cached_tool_dir("TEST_SERVER_DIR", "test-server.sh")
+
+
+test_server_dir.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
