@@ -11,7 +11,6 @@ arguments, drift between a route and its workflow) is listed in ``examples/worke
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from temporalio.client import Client
 
-from support.procs import ROOT, TEMPORAL_BIN, ApiProcess, Process, eventually
+from support.procs import ROOT, ApiProcess, Process, eventually, polled
 from support.tools import workers_dir
 
 pytestmark = pytest.mark.e2e
@@ -71,16 +70,6 @@ def _routes(queues: dict[str, str]) -> list[dict[str, Any]]:
     return docs
 
 
-def _polling(temporal: str, queue: str) -> bool:
-    done = subprocess.run(
-        [TEMPORAL_BIN, "task-queue", "describe", "--address", temporal, "--task-queue", queue,
-         "-o", "json"],
-        capture_output=True, text=True, check=True, timeout=10,
-    )  # fmt: skip
-    pollers = json.loads(done.stdout).get("pollers") or []
-    return any(p.get("taskQueueType") == "workflow" for p in pollers)
-
-
 @pytest.fixture(scope="module")
 def polyglot(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Polyglot]:
     built = workers_dir()
@@ -106,7 +95,7 @@ def polyglot(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Polyglot]:
         api.wait_ready()
         for lang, worker in workers.items():
             eventually(
-                lambda w=worker, q=queues[lang]: w.alive() and _polling(temporal_server.address, q),
+                lambda w=worker, q=queues[lang]: w.alive() and polled(temporal_server.address, q),
                 timeout=60,
             )
         yield Polyglot(api, temporal_server.address, queues)
@@ -411,4 +400,4 @@ def test_workers_stay_up(polyglot) -> None:
     with polyglot.http() as http:
         assert _ok(http.get("/readyz"))
     for queue in polyglot.queues.values():
-        assert _polling(polyglot.temporal, queue)
+        assert polled(polyglot.temporal, queue)
