@@ -50,5 +50,5 @@ def redis_dir() -> Path:
 
 def workers_dir() -> Path:
     """The example workers of ``examples/workers`` built by ``hack/workers.sh``: ``go/worker``,
-    ``go/codec-server``, ``typescript/lib/worker.js`` (and ``java/worker.jar`` once there)."""
+    ``go/codec-server``, ``typescript/lib/worker.js`` and ``java/worker.jar``."""
     return cached_tool_dir("WORKERS_DIR", "workers.sh")
