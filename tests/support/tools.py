@@ -55,3 +55,9 @@ def test_server_dir() -> Path:
 
 
 test_server_dir.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def workers_dir() -> Path:
+    """The example workers of ``examples/workers`` built by ``hack/workers.sh``: ``go/worker``,
+    ``go/codec-server``, ``typescript/lib/worker.js`` and ``java/worker.jar``."""
+    return cached_tool_dir("WORKERS_DIR", "workers.sh")
