@@ -28,7 +28,8 @@ table.
         ├── TooManyRequests (429): RateLimited, TooManyStreams
         ├── ClientDisconnected (499, logged only)
         ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
-        ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound
+        ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
+        │                     RouteWorkerMismatch
         ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
         │                             RateLimiterUnavailable, IdentityProviderUnavailable
         └── GatewayTimeout (504): TemporalTimeout, WorkflowTimedOut
@@ -529,6 +530,35 @@ class TemporalNamespaceNotFound(TemporalProblem, BadGateway):
     """The route's Temporal namespace does not exist."""
 
     code, title = "temporal-namespace-not-found", "Temporal namespace not found"
+
+
+class RouteWorkerMismatch(BadGateway):
+    """The route declares a signal, query or update that the workflow's worker does not
+    handle (its `__temporal_workflow_metadata` says so): nothing was sent. `route_declares` and
+    `worker_handles` list both sides."""
+
+    code, title = "route-worker-mismatch", "The route and the workflow's worker disagree"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        kind: str,
+        name: str,
+        route_declares: list[str],
+        worker_handles: list[str],
+    ) -> None:
+        super().__init__(detail)
+        self.kind, self.name = kind, name
+        self.route_declares, self.worker_handles = route_declares, worker_handles
+
+    def extensions(self) -> dict[str, Any]:
+        return {
+            "message_kind": self.kind,
+            "message_name": self.name,
+            "route_declares": self.route_declares,
+            "worker_handles": self.worker_handles,
+        }
 
 
 class ServiceUnavailable(ApiError):
