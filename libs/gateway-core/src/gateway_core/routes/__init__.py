@@ -17,6 +17,7 @@ from gateway_core.routes.compiled import (
     StrictValidator,
     WorkflowIdError,
     compile_route,
+    spec_digest,
 )
 from gateway_core.routes.documents import dump_table, load_routes, parse_documents
 from gateway_core.routes.operations import (
@@ -53,16 +54,16 @@ from gateway_core.routes.spec import (
     WorkflowRoute,
     WorkflowRouteSpec,
 )
-from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
+from gateway_core.routes.table import EMPTY, PrefixIndex, RouteTable, build_table, prefix_conflict
 
 __all__ = [
-    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
-    "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND",
-    "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN",
-    "SECRET_NAME_PATTERN", "Access", "Addressed", "AuthorizationSpec", "CallbacksSpec",
-    "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
-    "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
-    "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
-    "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
-    "load_routes", "parse_documents", "prefix_conflict",
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS", "EMPTY",
+    "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS",
+    "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN", "SECRET_NAME_PATTERN", "Access",
+    "Addressed", "AuthorizationSpec", "CallbacksSpec", "CompiledMessage", "CompiledRoute",
+    "FieldError", "GrantName", "IdConflictPolicy", "IdReusePolicy", "MessageKind", "MessageSpec",
+    "Operation", "OperationRow", "PrefixIndex", "Requirement", "RouteMetadata", "RouteTable",
+    "StrictValidator", "WorkflowIdError", "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec",
+    "build_table", "compile_route", "dump_table", "load_routes", "parse_documents",
+    "prefix_conflict", "spec_digest"
 ]  # fmt: skip
