@@ -285,6 +285,9 @@ def manifest() -> dict[str, Any]:
                         _column("Task Queue", ".spec.taskQueue"),
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
                         _column(
+                            "Workers", '.status.conditions[?(@.type=="WorkerAvailable")].status'
+                        ),
+                        _column(
                             "Reason",
                             '.status.conditions[?(@.type=="Accepted")].reason',
                             priority=1,
