@@ -1,9 +1,17 @@
-"""The API's route table: loaded at start, reloaded when its files change.
+"""The API's route table, and where it comes from.
 
-In a cluster the table is the operator's ConfigMap, mounted as a directory; under ``make run``
-it is ``k8s/routes``. Either way the same loader reads WorkflowRoute documents. The table is
-immutable and swapped whole, so a request in flight keeps the table it started with. A broken
-new table is refused and the last good one stays, which the log and the metrics say.
+Two sources fill the :class:`RouteStore`:
+
+- files (``API_ROUTES_SOURCE=files``): a folder of WorkflowRoute documents (``k8s/routes``
+  under ``make run``, or a ConfigMap of route files on a cluster without the operator), loaded
+  at start and reloaded when its contents change;
+- the cluster (``kubernetes``, :mod:`.kube`): the WorkflowRoutes themselves, listed and
+  watched through the Kubernetes API, each served once the operator's ``Accepted`` condition
+  says so for its current generation. A change reaches every pod in about a second, whatever
+  the kubelet's sync period, and the table has no size limit but the routes' own.
+
+The table is immutable and swapped whole, so a request in flight keeps the table it started
+with. A broken table is refused and the last good one stays, which the log and the metrics say.
 """
 
 from __future__ import annotations
@@ -51,9 +59,18 @@ class RouteStore:
     def __init__(self, path: Path | None, *, table: RouteTable | None = None) -> None:
         self.path = path
         self.table = table
+        self.source_error: str | None = None
+        """Why the table may be behind its source (None: it is current), for ``/readyz``."""
         self._fingerprint: str | None = None
         if table is not None:
             metrics.route_table_loaded(table)
+
+    def set_source_error(self, error: str | None) -> None:
+        """The source cannot be read (or can again): the table stays, and says it may lag."""
+        if error == self.source_error:
+            return
+        self.source_error = error
+        metrics.ROUTE_SOURCE_UP.set(0 if error else 1)
 
     def load(self) -> None:
         """The first load. Invalid files stop the API (there is no good table to keep); missing
@@ -108,3 +125,11 @@ class RouteStore:
         self.table = table
         metrics.route_table_loaded(table)
         log.info("route table loaded", version=table.version, paths=sorted(table.routes))
+
+    def swap(self, table: RouteTable, *, changed: int) -> None:
+        """Serve ``table``, in which ``changed`` routes differ from the last one (the
+        cluster source's incremental swap: no list of every path in the log)."""
+        self.table = table
+        metrics.route_table_loaded(table)
+        log.info("route table updated", version=table.version, routes=len(table.routes),
+                 changed=changed)  # fmt: skip
