@@ -231,7 +231,7 @@ def test_api_may_only_read_workflowroutes(plane) -> None:
 
     for verb in ("get", "list", "watch"):
         assert can(verb, "workflowroutes.temporal-gateway.dev", "-A")
-    assert not can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", "x")
+    assert not can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-A")
     assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", "default")
     assert not can("get", "configmaps", "-n", NS)
     assert not can("get", "secrets", "-n", NS)
