@@ -229,3 +229,40 @@ def test_minimal_examples(schema, expected) -> None:
 def test_no_example_rather_than_a_wrong_one(schema) -> None:
     valid = jsonschema.Draft202012Validator(schema).is_valid
     assert examples.example(schema, valid) == (False, None)
+
+
+async def test_documents_are_cached_with_an_etag_and_one_per_route() -> None:
+    app = create_app(dev_settings(), routes=load_routes(ROOT / "k8s" / "routes"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        first = await client.get("/openapi.json")
+        assert first.status_code == 200
+        etag = first.headers["etag"]
+        again = await client.get("/openapi.json", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        one = await client.get("/workflows/orders/openapi.json")
+        assert one.status_code == 200
+        paths = one.json()["paths"]
+        assert "/workflows/orders" in paths
+        assert not any(p.startswith("/workflows/shopping") for p in paths)
+        assert one.headers["etag"] != etag
+        cached = await client.get(
+            "/workflows/orders/openapi.json", headers={"If-None-Match": one.headers["etag"]}
+        )
+        assert cached.status_code == 304
+        missing = await client.get("/workflows/nope/openapi.json")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "route-not-found"
+
+
+def test_prefix_index_finds_overlaps_both_ways() -> None:
+    from gateway_core.routes import PrefixIndex
+
+    index = PrefixIndex({"order-": "a", "shop-eu-": "b"})
+    assert index.conflict("order-eu-") == ("order-", "a")
+    assert index.conflict("shop-") == ("shop-eu-", "b")
+    assert index.conflict("orders-") is None
+    index.remove("order-")
+    assert index.conflict("order-eu-") is None
+    assert index.lengths() == (8,)

@@ -27,6 +27,8 @@ from gateway_operator.workers import WorkerChecker
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # Kubernetes events for problems only
+    # kopf logs each handler call at INFO: a line per event, 4,000 for 2,000 routes applied.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     config: OperatorSettings = memo.settings
     memo.api = await api_client()

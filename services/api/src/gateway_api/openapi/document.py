@@ -25,21 +25,24 @@ route applied at run time shows up in ``/docs`` at once.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES
 from gateway_api.api.schemas import Problem
-from gateway_api.errors import PROBLEM_JSON
+from gateway_api.errors import PROBLEM_JSON, RouteNotFound
 from gateway_api.openapi import examples
 from gateway_api.route_store import RouteStore
 from gateway_core.routes import (
+    EMPTY,
     CompiledMessage,
     CompiledRoute,
     MessageKind,
@@ -73,10 +76,27 @@ _WORKFLOWS_TAG = {
 _REGEX_SYNTAX = re.compile(r"([\\^$.*+?()[\]{}|/])")
 
 
-def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]]) -> dict[str, Any]:
+Fragment = tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]
+"""One route's documented start operations (path, operation) and the schemas they add."""
+
+
+def build(
+    app: FastAPI,
+    table: RouteTable | None,
+    servers: list[dict[str, Any]],
+    fragments: dict[tuple[str, ...], Fragment] | None = None,
+    *,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The document for ``table`` (no workflow operations before a table is loaded), the API
-    served at ``servers``."""
-    spec = get_openapi(
+    served at ``servers``; ``base``: FastAPI's generic document for these servers, if made
+    already (it is changed here).
+
+    ``fragments``: each route's start operations from an earlier build, by the route's digest;
+    what is missing is added. A table changed by one route documents that route again, not
+    the others (their examples, schemas and copies are most of the work).
+    """
+    spec = base or get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
@@ -91,6 +111,18 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     paths: dict[str, dict[str, Any]] = {}
+    generic = set(schemas)
+    # Every documented operation is a registered one with top-level keys replaced; a start's
+    # body always is (by the route's own schemas). So the registered operations say which of
+    # FastAPI's schemas the document refers to, whatever the table's size.
+    referring: list[Any] = [v for k, v in spec.items() if k not in ("components", "paths")]
+    for template, item in spec["paths"].items():
+        for op in item.values():
+            replaced = "{route_path}" in template or "{name}" in template
+            kept = op if not replaced else {
+                k: v for k, v in op.items() if k != "requestBody"
+            }  # fmt: skip
+            referring.append(kept)
     for template, item in spec["paths"].items():
         for method, op in item.items():
             if "x-gateway-operation" not in op:
@@ -102,7 +134,7 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
             _problem_responses(op)
             _path_parameters_first(op)
             op["security"] = copy.deepcopy(SECURITY)
-            for path, documented in _expand(template, method, op, routes, schemas):
+            for path, documented in _expand(template, method, op, routes, schemas, fragments):
                 paths.setdefault(path, {})[method] = documented
     spec["paths"] = dict(sorted(paths.items()))
     spec["tags"] = [
@@ -110,7 +142,7 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
         *({"name": _tag(r), "description": _route_description(r)} for r in routes),
         _WORKFLOWS_TAG,
     ]
-    _prune_unused(spec)
+    _prune_unused(spec, generic, referring)
     return spec
 
 
@@ -131,13 +163,21 @@ def _expand(
     op: dict[str, Any],
     routes: list[CompiledRoute],
     schemas: dict[str, Any],
+    fragments: dict[tuple[str, ...], Fragment] | None = None,
 ) -> Iterable[tuple[str, dict[str, Any]]]:
     """The documented forms of one registered operation."""
     operation = Operation(op["x-gateway-operation"])
     serving = [r for r in routes if r.allows(operation)]
     if "{route_path}" in template:
+        cache = {} if fragments is None else fragments
         for route in serving:
-            yield from _starts(template, op, operation, route, schemas)
+            key = (route.digest, route.spec.path, template, method)
+            found = cache.get(key)
+            if found is None:
+                added: dict[str, Any] = {}
+                found = cache[key] = (list(_starts(template, op, operation, route, added)), added)
+            schemas.update(found[1])
+            yield from found[0]
     elif "{workflow_id}" in template:
         if "{name}" not in template:
             if serving:
@@ -170,14 +210,18 @@ def _starts(
     route: CompiledRoute,
     schemas: dict[str, Any],
 ) -> Iterable[tuple[str, dict[str, Any]]]:
-    input_ref = _component(schemas, f"{route.spec.path}.input", route.spec.input_schema)
-    found, instance = examples.example(route.spec.input_schema, lambda x: not route.validate(x))
     kind = MESSAGE_KIND.get(operation)
     messages: list[CompiledMessage | None] = (
         [route.message(kind, m.name) for m in route.spec.messages(kind)] if kind else [None]
     )
+    if not messages:
+        return  # a with-start operation, and the route declares no message of its kind
+    input_ref = _component(schemas, f"{route.spec.path}.input", route.spec.input_schema)
+    found, instance = examples.example(route.spec.input_schema, lambda x: not route.validate(x))
     for message in messages:
-        documented = copy.deepcopy(op)
+        # Only top-level keys are set or replaced below: the rest is shared with ``op``, which
+        # nothing changes once built (a deep copy per route was most of a large table's cost).
+        documented = dict(op)
         _drop_parameter(documented, "route_path")
         _drop_parameter(documented, "name")
         path = template.replace("{route_path}", route.spec.path)
@@ -334,16 +378,26 @@ def _problem_responses(op: dict[str, Any]) -> None:
             response["content"] = {PROBLEM_JSON: {"schema": {"$ref": SCHEMAS + "Problem"}}}
 
 
-def _prune_unused(spec: dict[str, Any]) -> None:
-    """Drop schemas nothing refers to (FastAPI's validation error, replaced by Problem)."""
+_REF = re.compile(r'"\$ref": ?"' + re.escape(SCHEMAS) + r'([^"#/]+)')
+
+
+def _prune_unused(spec: dict[str, Any], generic: set[str], referring: list[Any]) -> None:
+    """Drop FastAPI's schemas nothing refers to (its validation error, replaced by Problem):
+    those of ``generic`` that no part of ``referring``, nor a schema kept, refers to. The
+    routes' own schemas are referred to by construction."""
     schemas = spec["components"]["schemas"]
-    while True:
-        text = json.dumps(spec)
-        unused = [n for n in schemas if f'"{SCHEMAS}{n}"' not in text]
-        if not unused:
-            return
-        for name in unused:
-            del schemas[name]
+    wanted = set(_REF.findall(json.dumps(referring)))
+    wanted |= set(_REF.findall(json.dumps(spec["components"].get("securitySchemes", {}))))
+    todo = list(wanted)
+    while todo:  # what the referenced schemas refer to
+        name = todo.pop()
+        if name in schemas:
+            for found in _REF.findall(json.dumps(schemas[name])):
+                if found not in wanted:
+                    wanted.add(found)
+                    todo.append(found)
+    for name in generic - wanted:
+        schemas.pop(name, None)
 
 
 def _tag(route: CompiledRoute) -> str:
@@ -358,25 +412,118 @@ def _route_description(route: CompiledRoute) -> str:
     )
 
 
+class Documents:
+    """The documents served, built once per table version (and root path) and kept as the
+    bytes sent: the whole table's at ``/openapi.json`` and each route's at
+    ``/workflows/<path>/openapi.json``, with an ``ETag`` so a client that has it gets 304."""
+
+    PER_ROUTE = 256
+    """Per-route documents kept (each a few kilobytes to tens): the most recently asked."""
+
+    def __init__(self, app: FastAPI, store: RouteStore) -> None:
+        self._app = app
+        self._store = store
+        self._fragments: dict[tuple[str, ...], Fragment] = {}
+        self._full: dict[tuple[str | None, str], tuple[bytes, str]] = {}
+        self._routes: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+        self._generic: tuple[str, dict[str, Any]] | None = None
+
+    def _servers(self, root_path: str) -> list[dict[str, Any]]:
+        return [{"url": root_path or "/"}, *self._app.servers]
+
+    def full_spec(self, root_path: str) -> dict[str, Any]:
+        table = self._store.table
+        fragments: dict[tuple[str, ...], Fragment] = {}
+        if table is not None:  # keep only the current routes' fragments
+            digests = {r.digest for r in table.routes.values()}
+            fragments = {k: v for k, v in self._fragments.items() if k[0] in digests}
+        spec = build(
+            self._app, table, self._servers(root_path), fragments, base=self._base(root_path)
+        )
+        self._fragments = fragments
+        return spec
+
+    def _base(self, root_path: str) -> dict[str, Any]:
+        """FastAPI's document of the handlers as registered: the same for every table."""
+        if self._generic is None or self._generic[0] != root_path:
+            servers = self._servers(root_path)
+            self._generic = (root_path, get_openapi(
+                title=self._app.title, version=self._app.version,
+                description=self._app.description, routes=self._app.routes, servers=servers,
+            ))  # fmt: skip
+        return copy.deepcopy(self._generic[1])
+
+    def full(self, root_path: str) -> tuple[bytes, str]:
+        table = self._store.table
+        key = (table.version if table else None, root_path)
+        found = self._full.get(key)
+        if found is None:
+            self._full.clear()
+            body = _encode(self.full_spec(root_path))
+            found = self._full[key] = (body, _etag("t", str(key[0]), root_path))
+        return found
+
+    def route(self, path: str, root_path: str) -> tuple[bytes, str] | None:
+        table = self._store.table
+        route = table.get(path) if table else None
+        if route is None:
+            return None
+        key = (route.digest + path, root_path)
+        found = self._routes.get(key)
+        if found is None:
+            one = EMPTY.changed([route])
+            spec = build(
+                self._app, one, self._servers(root_path), self._fragments,
+                base=self._base(root_path),
+            )  # fmt: skip
+            found = self._routes[key] = (_encode(spec), _etag("r", key[0], root_path))
+            while len(self._routes) > self.PER_ROUTE:
+                self._routes.popitem(last=False)
+        self._routes.move_to_end(key)
+        return found
+
+
+def _encode(spec: dict[str, Any]) -> bytes:
+    return json.dumps(spec, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _etag(*parts: str) -> str:
+    return '"' + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20] + '"'
+
+
+def _answer(request: Request, found: tuple[bytes, str]) -> Response:
+    body, etag = found
+    headers = {"ETag": etag}  # Cache-Control: the security headers' no-store, as everywhere
+    asked = request.headers.get("if-none-match", "")
+    if etag in (t.strip().removeprefix("W/") for t in asked.split(",")) or asked.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
 def install(app: FastAPI, store: RouteStore) -> None:
-    """Serve :func:`build`'s document at ``app.openapi_url``, cached per table version and root
-    path. FastAPI's own handler is replaced: it would list the root path as a server beside
-    ours, and behind a proxy a bare ``/`` is the proxy's root, not the API's."""
-    cache: dict[tuple[str | None, str], dict[str, Any]] = {}
+    """Serve :func:`build`'s document at ``app.openapi_url``, and each route's alone at
+    ``/workflows/<path>/openapi.json`` (a team's client generator reads only its route),
+    cached per table version and root path. FastAPI's own handler is replaced: it would list
+    the root path as a server beside ours, and behind a proxy a bare ``/`` is the proxy's root,
+    not the API's."""
+    documents = Documents(app, store)
 
-    def document(root_path: str) -> dict[str, Any]:
-        key = (store.table.version if store.table else None, root_path)
-        if key not in cache:
-            cache.clear()
-            servers = [{"url": root_path or "/"}, *app.servers]
-            cache[key] = build(app, store.table, servers)
-        return cache[key]
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
 
-    async def serve(request: Request) -> JSONResponse:
-        return JSONResponse(document(request.scope.get("root_path", "").rstrip("/")))
+    async def serve(request: Request) -> Response:
+        return _answer(request, documents.full(root(request)))
 
-    app.openapi = lambda: document("")  # type: ignore[method-assign]
+    async def serve_route(request: Request) -> Response:
+        found = documents.route(request.path_params["route_path"], root(request))
+        if found is None:
+            path = request.path_params["route_path"]
+            raise RouteNotFound(f"no workflow route is served at /workflows/{path}")
+        return _answer(request, found)
+
+    app.openapi = lambda: documents.full_spec("")  # type: ignore[method-assign]
     url = app.openapi_url
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != url]
     if url:
         app.add_route(url, serve, include_in_schema=False)
+        app.add_route("/workflows/{route_path}/openapi.json", serve_route, include_in_schema=False)
