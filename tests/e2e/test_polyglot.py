@@ -454,6 +454,43 @@ async def test_a_message_the_worker_lacks_is_refused_before_it_is_sent(polyglot,
     assert updates == []
 
 
+FAILING_TASK = {"go": "panic", "ts": "plain", "java": "plain"}
+"""The failure kind that fails each language's workflow task rather than its workflow."""
+
+
+@LANGS
+def test_a_workflow_task_that_keeps_failing_is_said_everywhere(polyglot, lang) -> None:
+    """A Go panic, a TypeScript plain Error, a Java RuntimeException: the workflow shows
+    RUNNING for ever while its workflow task fails. The sync start's 202, status, describe and
+    the event stream say workflow_task_failing, with the failure's message."""
+    with polyglot.http() as http:
+        response = http.post(
+            f"/workflows/{lang.path('failures')}", json={"kind": FAILING_TASK[lang.name]},
+            headers={"Prefer": "wait=3"},
+        )  # fmt: skip
+        running = _ok(response, 202)
+        workflow_id = running["workflow_id"]
+
+        def failing() -> dict[str, Any]:
+            status = _ok(http.get(f"/workflows/{workflow_id}/status"))
+            assert status["status"] == "RUNNING"
+            return status.get("workflow_task_failing") or {}
+
+        said = eventually(failing, timeout=30)
+        assert said["attempt"] >= 2
+        assert said["message"], said
+        described = _ok(http.get(f"/workflows/{workflow_id}"))
+        assert described["workflow_task_failing"]["message"] == said["message"]
+        with http.stream("GET", f"/workflows/{workflow_id}/events") as stream:
+            for line in stream.iter_lines():
+                if "workflow_task_failing" in line:
+                    event = json.loads(line.removeprefix("data: "))
+                    break
+        assert event["status"] == "RUNNING"
+        assert event["workflow_task_failing"]["message"]
+        _ok(http.post(f"/workflows/{workflow_id}/terminate"))
+
+
 def test_workers_stay_up(polyglot) -> None:
     """Both workers are still up after the suite (a crash would hide behind timeouts)."""
     with polyglot.http() as http:

@@ -577,6 +577,13 @@ class TemporalBusy(TemporalProblem, ServiceUnavailable):
     code, title = "temporal-busy", "Temporal is rate limiting the gateway"
 
 
+class NoWorker(ServiceUnavailable):
+    """The route refuses starts while no worker polls its task queue
+    (`refuseStartsWithoutWorker`); nothing was started. See `Retry-After`."""
+
+    code, title = "no-worker", "No worker polls the route's task queue"
+
+
 class RoutesNotLoaded(ServiceUnavailable):
     """No route table has loaded yet (a ConfigMap not mounted yet)."""
 

@@ -223,6 +223,10 @@ class WorkflowRouteSpec(_Model):
     """Temporal's workflow execution timeout (all runs). Unset: none."""
     run_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
     """Temporal's workflow run timeout (one run); at most the execution timeout."""
+    refuse_starts_without_worker: bool = False
+    """Answer starts with 503 ``no-worker`` (and ``Retry-After``) while no worker has polled
+    ``taskQueue`` in the last two minutes, instead of starting a workflow nothing runs. Off by
+    default: a start is accepted and waits for a worker, as Temporal's own are."""
     sync_wait_seconds: float = Field(default=30.0, gt=0, le=300)
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""

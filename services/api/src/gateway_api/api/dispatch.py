@@ -42,6 +42,7 @@ from gateway_api.security.principals import Principal, allowed
 from gateway_api.security.ratelimit import BY_ID, RateLimiter
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
+from gateway_api.temporal.health import Pollers
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -69,6 +70,7 @@ class Call:
     settings: ApiSettings
     limiter: RateLimiter
     handlers: HandlerCache
+    pollers: Pollers
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -113,7 +115,7 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter, shared.handlers,
+        shared.settings, shared.limiter, shared.handlers, shared.pollers,
     )  # fmt: skip
 
 

@@ -42,11 +42,28 @@ class WorkflowResponse(BaseModel):
     result: Any = Field(default=None, examples=["Ordered 5 Apples...Ordered 3 Bananas..."])
 
 
+class WorkflowTaskFailing(BaseModel):
+    """A workflow whose workflow task keeps failing: it shows RUNNING, and makes no progress
+    until its code (or its worker) is fixed."""
+
+    attempt: int = Field(description="The workflow task's attempt, counting the failed ones")
+    cause: str | None = Field(
+        default=None,
+        description="Temporal's cause of the recorded failure",
+        examples=["WORKFLOW_WORKER_UNHANDLED_FAILURE", "NON_DETERMINISTIC_ERROR"],
+    )
+    failure_type: str | None = None
+    message: str | None = None
+
+
 class WorkflowStatusResponse(BaseModel):
     workflow_id: str
     status: str = Field(description="Temporal's execution status name", examples=["COMPLETED"])
     start_time: datetime | None = None
     close_time: datetime | None = None
+    workflow_task_failing: WorkflowTaskFailing | None = Field(
+        default=None, description="Present only while the workflow task keeps failing"
+    )
 
 
 class Problem(BaseModel):
@@ -86,6 +103,9 @@ class WorkflowDescription(BaseModel):
     pending_activities: list[PendingActivity] = Field(default_factory=list)
     memo: dict[str, Any] = Field(default_factory=dict)
     search_attributes: dict[str, Any] = Field(default_factory=dict)
+    workflow_task_failing: WorkflowTaskFailing | None = Field(
+        default=None, description="Set while the workflow task keeps failing"
+    )
 
 
 class SignalResponse(BaseModel):

@@ -211,17 +211,42 @@ async def signal_with_start(
     principal: str,
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
-    event (one atomic call in Temporal)."""
+    event (one atomic call in Temporal).
+
+    Raises:
+        WorkflowClosed: the id is this caller's own workflow, and it has closed.
+        WorkflowIdTaken: it is another's, or one not started through the gateway.
+    """
     _, options = await _start_options(
         client.data_converter, route, workflow_id, principal, body_digest(body)
     )
-    return await client.start_workflow(
-        route.spec.workflow_type,
-        body,
-        **options,
-        start_signal=signal,
-        start_signal_args=_args(arg),
-        rpc_timeout=rpc_timeout,
+    try:
+        return await client.start_workflow(
+            route.spec.workflow_type,
+            body,
+            **options,
+            start_signal=signal,
+            start_signal_args=_args(arg),
+            rpc_timeout=rpc_timeout,
+        )
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(client, workflow_id, principal, rpc_timeout) from None
+
+
+async def _closed_or_taken(
+    client: Client, workflow_id: str, principal: str, rpc_timeout: timedelta
+) -> ApiError:
+    """Why a with-start found the id taken though it reaches running workflows: this caller's
+    own workflow has closed (and the route's reuse policy keeps the id), or the id is not the
+    caller's at all (the one 409 that says nothing about whose)."""
+    desc = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
+    if await desc.memo_value(MEMO_PRINCIPAL, None) != principal:
+        return WorkflowIdTaken(ID_TAKEN)
+    status = desc.status.name if desc.status else "UNSPECIFIED"
+    return WorkflowClosed(
+        f"workflow {workflow_id!r}, which this caller's request started, is {status}; the "
+        "message was not delivered, and a new workflow needs a new Idempotency-Key",
+        workflow_status=status,
     )
 
 
@@ -320,7 +345,12 @@ async def update_with_start(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
-    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    try:
+        return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(
+            client, workflow_id, principal, timedelta(seconds=wait)
+        ) from None
 
 
 async def _bounded(

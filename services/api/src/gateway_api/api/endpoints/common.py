@@ -40,14 +40,23 @@ def _accepted(call: Call, body: dict[str, Any], location: str) -> JSONResponse:
     return JSONResponse(body, status_code=202, headers=headers)
 
 
-def still_running(call: Call, workflow_id: str, run_id: str | None = None) -> JSONResponse:
+def still_running(
+    call: Call,
+    workflow_id: str,
+    run_id: str | None = None,
+    *,
+    failing: dict[str, Any] | None = None,
+) -> JSONResponse:
     """202: the workflow runs on; its result (of ``run_id``, when one was asked for) is at the
-    Location."""
-    body = WorkflowResponse(workflow_id=workflow_id, status="running", result=None)
+    Location. ``failing``: its workflow task keeps failing (said in the body, so a caller
+    does not poll for ever without knowing)."""
+    body = WorkflowResponse(workflow_id=workflow_id, status="running", result=None).model_dump()
+    if failing is not None:
+        body["workflow_task_failing"] = failing
     location = f"/workflows/{quote(workflow_id, safe='')}/result"
     if run_id is not None:
         location += f"?run_id={quote(run_id, safe='')}"
-    return _accepted(call, body.model_dump(), location)
+    return _accepted(call, body, location)
 
 
 def update_answer(

@@ -40,6 +40,7 @@ from gateway_api.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidBody,
+    NoWorker,
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY, read_json
@@ -51,6 +52,7 @@ from gateway_api.http.request_headers import (
 )
 from gateway_api.temporal import executions, idempotency
 from gateway_api.temporal import webhooks as callbacks
+from gateway_api.temporal.health import task_failing
 from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
 
 router = APIRouter(tags=["workflows"])
@@ -91,12 +93,28 @@ async def _begin(on: OnRoute) -> _Begun:
     it reads itself (:mod:`gateway_api.http.request_headers`) and the callback."""
     request = on.call.request
     key = IDEMPOTENCY_KEY.read(request)
+    await _worker_polls(on)
     call = on.call
     checked = await callbacks.check(
         on.route, call.settings, callbacks.asked(request),
         caller=call.caller.id, may_read=call.may(on.route, Access.READ),
     )  # fmt: skip
     return _Begun(on, key, checked)
+
+
+async def _worker_polls(on: OnRoute) -> None:
+    """For a route that opted in, refuse a start nothing would run.
+
+    Raises:
+        NoWorker: no worker has polled the route's task queue recently.
+    """
+    route, call = on.route, on.call
+    if not route.spec.refuse_starts_without_worker:
+        return
+    task_queue = route.spec.task_queue
+    if not await call.pollers.available(on.client, task_queue, rpc_timeout=call.rpc_timeout):
+        metrics.WORKFLOW_STARTS.labels(route=route.name, outcome="rejected").inc()
+        raise NoWorker(f"no worker has polled task queue {task_queue!r} of route {route.name!r}")
 
 
 async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None:
@@ -190,7 +208,9 @@ async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
     outcome = "completed" if done else "running"
     waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
     if not done:
-        return still_running(on.call, handle.id)
+        desc = await handle.describe(rpc_timeout=on.call.rpc_timeout)
+        failing = await task_failing(on.client, desc, rpc_timeout=on.call.rpc_timeout)
+        return still_running(on.call, handle.id, failing=failing)
     return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)
 
 
