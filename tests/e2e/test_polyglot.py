@@ -236,14 +236,17 @@ def test_order_lifecycle(polyglot, lang) -> None:
             http.post(f"/workflows/{workflow_id}/updates/add_item", json=too_many),
             422, "update-rejected",
         )  # fmt: skip
-        assert "quantity must be 1 to 100, got 500" in refused["detail"]
-        if lang is not JAVA:  # Java wraps it: examples/workers/README.md, "failure types"
-            assert refused["failure_type"] == "InvalidItem"
+        assert refused["detail"] == "quantity must be 1 to 100, got 500"
+        # The Java SDK sends a validator's ApplicationFailure as its own internal
+        # WorkflowExecutionException, without the author's type: null, never the SDK's class.
+        assert refused["failure_type"] == (None if lang is JAVA else "InvalidItem")
         failed = _problem(
             http.post(f"/workflows/{workflow_id}/updates/remove_item", json={"sku": "Z"}),
             500, "update-failed",
         )  # fmt: skip
-        assert "the order has no item Z" in failed["detail"]
+        assert failed["detail"] == "the order has no item Z"
+        # Go's handler fails with a plain errors.New: no type of its author's.
+        assert failed["failure_type"] == (None if lang is GO else "ItemNotFound")
         # Neither changed the order.
         after = _ok(http.get(f"/workflows/{workflow_id}/queries/status"))["result"]
         assert after["units"] == 5
@@ -452,6 +455,50 @@ async def test_a_message_the_worker_lacks_is_refused_before_it_is_sent(polyglot,
             updates.append(event.workflow_execution_update_admitted_event_attributes)
     assert signals == ["approve"]
     assert updates == []
+
+
+@LANGS
+def test_a_failure_through_an_activity_is_its_authors_type(polyglot, lang) -> None:
+    """The activity's OutOfStock, left to propagate (Go's return err, TypeScript's and Java's
+    uncaught ActivityFailure): failure_type OutOfStock with its message and details, never an
+    SDK's class name; the chain's first link is the activity."""
+    with polyglot.http() as http:
+        response = http.post(f"/workflows/{lang.path('failures')}", json={"kind": "activity"})
+        problem = _problem(response, 500, "workflow-failed")
+    assert problem["failure_type"] == "OutOfStock"
+    assert problem["non_retryable"] is True
+    assert "out of stock" in problem["detail"]
+    failure = problem["failure"]
+    assert failure["details"][0]["sku"]
+    assert [link["kind"] for link in failure["chain"]][-2:] == ["activity", "application"]
+    assert failure["chain"][-1]["type"] == "OutOfStock"
+
+
+@LANGS
+def test_a_typed_failure_keeps_its_details(polyglot, lang) -> None:
+    with polyglot.http() as http:
+        response = http.post(f"/workflows/{lang.path('failures')}", json={"kind": "declined"})
+        problem = _problem(response, 500, "workflow-failed")
+    assert problem["failure_type"] == "PaymentDeclined"
+    assert problem["detail"] == "payment declined"
+    assert len(problem["failure"]["details"]) == 2
+
+
+def test_go_wrapping_and_plain_errors_are_not_types(polyglot) -> None:
+    with polyglot.http() as http:
+        wrapped = _problem(
+            http.post(f"/workflows/{GO.path('failures')}", json={"kind": "wrapped"}),
+            500, "workflow-failed",
+        )  # fmt: skip
+        plain = _problem(
+            http.post(f"/workflows/{GO.path('failures')}", json={"kind": "plain"}),
+            500, "workflow-failed",
+        )  # fmt: skip
+    assert wrapped["failure_type"] == "OutOfStock"
+    first = wrapped["failure"]["chain"][0]
+    assert (first["kind"], first["type"]) == ("application", None)
+    assert first["message"].startswith("charging failed")
+    assert (plain["failure_type"], plain["detail"]) == (None, "the warehouse robot is stuck")
 
 
 FAILING_TASK = {"go": "panic", "ts": "plain", "java": "plain"}
