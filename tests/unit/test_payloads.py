@@ -117,9 +117,7 @@ UNDECODABLE = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("encoded", "with_set", "encoding", "message_type", "reason"), UNDECODABLE
-)
+@pytest.mark.parametrize(("encoded", "with_set", "encoding", "message_type", "reason"), UNDECODABLE)
 def test_what_cannot_be_read_is_a_marker_not_an_exception(
     encoded, with_set, encoding, message_type, reason, parcels
 ) -> None:
@@ -147,7 +145,7 @@ def test_the_converter_never_raises_and_passes_raw_values() -> None:
     encoded = [case[0] for case in UNDECODABLE]
     values = gateway.from_payloads(encoded)
     assert all(isinstance(v, Undecodable) for v in values)
-    assert [v.as_json() for v in values][0] == {
+    assert values[0].as_json() == {
         "undecodable": "binary/protobuf",
         "message_type": PARCEL,
     }
