@@ -90,13 +90,16 @@ def test_a_set_without_its_imports_still_knows_the_well_known_types(tmp_path) ->
     assert decoded.value == SAMPLE_JSON
 
 
-def test_a_well_known_type_in_binary(parcels) -> None:
+@pytest.mark.parametrize("with_set", [True, False], ids=["with a set", "without"])
+def test_a_well_known_type_in_binary_needs_no_descriptor_set(parcels, with_set) -> None:
     message = struct_pb2.Struct()
     message.update({"total": 12.5, "tags": ["a"], "paid": True})
     decoded = payloads.decode(
-        payload("binary/protobuf", message.SerializeToString(), "google.protobuf.Struct"), parcels
+        payload("binary/protobuf", message.SerializeToString(), "google.protobuf.Struct"),
+        parcels if with_set else None,
     )
     assert decoded.value == {"total": 12.5, "tags": ["a"], "paid": True}
+    assert decoded.protobuf_type == "google.protobuf.Struct"
 
 
 UNDECODABLE = [

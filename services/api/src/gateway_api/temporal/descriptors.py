@@ -9,7 +9,8 @@ checks the bodies of routes with an ``inputMessage``.
 Each file is loaded once per content: a call looks at the file's inode, modification time and
 size (a ConfigMap's update swaps a symlink, which changes the inode), and parses the file again
 only when they change. The well-known types (``google/protobuf/timestamp.proto``…) are in every
-pool, so a set built without ``--include_imports`` still works for them.
+pool, so a set built without ``--include_imports`` still works for them, and a route that names
+no set still decodes them (:func:`well_known`).
 
 A missing or invalid file is not a reason to refuse the route table, which serves every other
 route and this route's JSON payloads as well: the route's ``binary/protobuf`` payloads are 502
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,17 @@ def for_route(directory: Path | None, name: str | None) -> Callable[[], Descript
     if name is None:
         return None
     return lambda: pool(directory, name)
+
+
+_well_known: list[DescriptorPool] = []
+
+
+def well_known() -> DescriptorPool:
+    """A pool of the well-known types only (``google.protobuf.Struct``…): what every route
+    decodes without a descriptor set of its own."""
+    if not _well_known:
+        _well_known.append(_pool_of([]))
+    return _well_known[0]
 
 
 def pool(directory: Path | None, name: str) -> DescriptorPool:
@@ -143,6 +155,15 @@ def build_pool(data: bytes) -> DescriptorPool:
         raise DescriptorSetError("not a serialized google.protobuf.FileDescriptorSet") from None
     if not files:
         raise DescriptorSetError("the FileDescriptorSet holds no file")
+    return _pool_of(files)
+
+
+def _pool_of(files: Sequence[descriptor_pb2.FileDescriptorProto]) -> DescriptorPool:
+    """A pool of ``files`` and the well-known types, each file after its imports.
+
+    Raises:
+        DescriptorSetError: a file imports one neither ``files`` nor the well-known types hold.
+    """
     by_name: dict[str, descriptor_pb2.FileDescriptorProto] = {}
     for name, known in _WELL_KNOWN.items():
         proto = descriptor_pb2.FileDescriptorProto()

@@ -12,8 +12,9 @@ json/protobuf     its data, which is proto JSON already (no descriptor is needed
                   ``messageType``
 binary/protobuf   proto JSON (``MessageToDict``, lowerCamelCase names as Go's ``protojson``
                   writes them, so a message reads the same as ``json/protobuf`` and
-                  ``binary/protobuf``) when the route's descriptor set knows ``messageType``;
-                  else :class:`Undecodable`
+                  ``binary/protobuf``) when the route's descriptor set knows ``messageType``
+                  (the well-known types, ``google.protobuf.*``, need none); else
+                  :class:`Undecodable`
 binary/null       ``null``
 binary/plain      the bytes in base64 (standard alphabet, padded)
 anything else     :class:`Undecodable`, with the encoding and message type (a codec's
@@ -48,7 +49,7 @@ from temporalio.common import RawValue
 from temporalio.converter import DataConverter, DefaultPayloadConverter
 
 from gateway_api.errors import UndecodablePayload
-from gateway_api.temporal.descriptors import DescriptorSetError
+from gateway_api.temporal.descriptors import DescriptorSetError, well_known
 from gateway_core.routes import FieldError
 
 JSON_PLAIN = "json/plain"
@@ -159,21 +160,21 @@ def _binary_protobuf(
 ) -> Any:
     if not message_type:
         return Undecodable(encoding, None, "it names no messageType")
-    if descriptors is None:
-        return Undecodable(
-            encoding,
-            message_type,
-            "a binary protobuf message is decoded only with the route's descriptor set "
-            "(spec.descriptorSet), and the route names none",
-        )
     try:
-        pool = descriptors()
+        pool = well_known() if descriptors is None else descriptors()
         message = message_factory.GetMessageClass(pool.FindMessageTypeByName(message_type))()
         message.ParseFromString(data)
         return json_format.MessageToDict(message, descriptor_pool=pool)
     except DescriptorSetError as exc:
         return Undecodable(encoding, message_type, exc.reason)
     except KeyError:
+        if descriptors is None:  # the well-known types are known without one
+            return Undecodable(
+                encoding,
+                message_type,
+                "a binary protobuf message is decoded only with the route's descriptor set "
+                "(spec.descriptorSet), and the route names none",
+            )
         return Undecodable(
             encoding, message_type, "the route's descriptor set does not define this message"
         )
