@@ -68,15 +68,15 @@ Raises:
 
 @dataclass(frozen=True, slots=True)
 class Undecodable:
-    """A payload the gateway cannot read: its encoding, its message type, and why not."""
+    """A payload the gateway cannot read: its encoding, its message type, and why not.
+
+    A dataclass, so a response that shows one anyway (a memo, a failure's details) renders it
+    as ``{"encoding", "message_type", "reason"}`` rather than failing to serialize.
+    """
 
     encoding: str
     message_type: str | None
     reason: str
-
-    def as_json(self) -> dict[str, Any]:
-        """What a document that must show it anyway (a failure's details) may say."""
-        return {"undecodable": self.encoding, "message_type": self.message_type}
 
 
 @dataclass(frozen=True, slots=True)
