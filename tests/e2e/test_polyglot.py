@@ -3,9 +3,8 @@
 their shipped route files pointed at those queues, and every operation the gateway has driven
 over HTTP against each.
 
-Only what the gateway does today is tested here. What the workers also exhibit and the gateway
-does not handle yet (codecs, protobuf payloads, failure types from a cause chain, positional
-arguments, drift between a route and its workflow) is listed in ``examples/workers/README.md``.
+Drift between a route and its workers is refused before anything is sent: copies of the orders
+routes declare messages no worker handles.
 """
 
 from __future__ import annotations
@@ -72,13 +71,29 @@ def _route_docs(lang: Lang) -> list[dict[str, Any]]:
     return list(yaml.safe_load_all((EXAMPLES / lang.folder / "routes.yaml").read_text()))
 
 
+DRIFTED = {"signals": "hold", "queries": "total", "updates": "apply_coupon"}
+"""What the drifted copies of the orders routes declare and no worker handles."""
+
+
+def _drifted(doc: dict[str, Any], lang: Lang) -> dict[str, Any]:
+    """A copy of ``lang``'s orders route that declares one more of each kind of message."""
+    spec = {**doc["spec"], "path": lang.path("drifted"),
+            "workflowId": {"prefix": f"{lang.name}-drifted-"}}  # fmt: skip
+    for key, name in DRIFTED.items():
+        spec[key] = [*spec.get(key, []), {"name": name}]
+    return {**doc, "metadata": {"name": lang.path("drifted")}, "spec": spec}
+
+
 def _routes(queues: dict[str, str]) -> list[dict[str, Any]]:
-    """The shipped route files, each route moved to its worker's test queue."""
+    """The shipped route files, each route moved to its worker's test queue, and a drifted
+    copy of each orders route."""
     docs = []
     for lang in ALL:
         for doc in _route_docs(lang):
             doc["spec"]["taskQueue"] = queues[lang.name]
             docs.append(doc)
+            if doc["spec"]["path"] == lang.path("orders"):
+                docs.append(_drifted(doc, lang))
     return docs
 
 
@@ -400,6 +415,43 @@ async def test_the_routes_declare_what_the_workers_register(polyglot, lang) -> N
         declared = {m["name"] for m in route[key]}
         assert declared <= registered[kind], (kind, declared - registered[kind])
     await handle.terminate("done")
+
+
+@LANGS
+async def test_a_message_the_worker_lacks_is_refused_before_it_is_sent(polyglot, lang) -> None:
+    """The route declares ``hold``, ``total`` and ``apply_coupon``; the worker has none of them.
+    Each is 502 route-worker-mismatch naming both lists, and nothing reaches the workflow: its
+    history has no signal and no update (the sentinel: the ``approve`` sent after them is
+    there)."""
+    path = lang.path("drifted")
+    with polyglot.http() as http:
+        started = _ok(http.post(f"/workflows/{path}/async", json=_order_input()))
+        workflow_id = started["workflow_id"]
+        for kind, (method, url) in {
+            "signal": ("POST", f"/workflows/{workflow_id}/signals/hold"),
+            "query": ("GET", f"/workflows/{workflow_id}/queries/total"),
+            "update": ("POST", f"/workflows/{workflow_id}/updates/apply_coupon"),
+        }.items():
+            problem = _problem(http.request(method, url), 502, "route-worker-mismatch")
+            assert problem["message_kind"] == kind
+            assert (
+                DRIFTED[f"{kind}s" if kind != "query" else "queries"] in problem["route_declares"]
+            )
+            assert problem["message_name"] not in problem["worker_handles"]
+            assert problem["worker_handles"], "the worker's own handlers are named"
+            assert problem["workflow_id"] == workflow_id
+        # What the worker does handle still goes through.
+        _ok(http.post(f"/workflows/{workflow_id}/signals/approve", json={"approver": "bob"}), 202)
+    client = await Client.connect(polyglot.temporal)
+    handle = client.get_workflow_handle(workflow_id)
+    signals, updates = [], []
+    async for event in handle.fetch_history_events():
+        if event.HasField("workflow_execution_signaled_event_attributes"):
+            signals.append(event.workflow_execution_signaled_event_attributes.signal_name)
+        if event.HasField("workflow_execution_update_admitted_event_attributes"):
+            updates.append(event.workflow_execution_update_admitted_event_attributes)
+    assert signals == ["approve"]
+    assert updates == []
 
 
 def test_workers_stay_up(polyglot) -> None:

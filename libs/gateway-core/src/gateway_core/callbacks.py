@@ -113,7 +113,8 @@ class Closed:
     start_time: str | None
     close_time: str | None
     result: Any = None
-    failure: dict[str, str] | None = None
+    failure: dict[str, Any] | None = None
+    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
 
 
 @dataclass(frozen=True)

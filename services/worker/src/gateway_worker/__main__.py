@@ -7,13 +7,13 @@ import asyncio
 from gateway_core.logging import configure_logging, quiet_temporal_messages
 from gateway_core.telemetry import configure_tracing
 from gateway_core.temporal import connect_config
-from gateway_worker.config import WorkerSettings
+from gateway_worker.config import load_settings
 from gateway_worker.worker import exit_cleanly, run
 from gateway_workflows.registry import WORKFLOWS, build_activities
 
 
 def main() -> None:
-    settings = WorkerSettings()
+    settings = load_settings()
     configure_logging(service="worker", level=settings.log_level, fmt=settings.log_format)
     quiet_temporal_messages()
     tracing = configure_tracing("temporal-gateway-worker")

@@ -37,6 +37,7 @@ from gateway_core.callbacks import (
     Outcome,
     resolve_checked,
 )
+from gateway_core.failures import describe, stopped
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -120,26 +121,21 @@ class CallbackActivities:
         first = self._client.get_workflow_handle(wait.workflow_id, run_id=wait.run_id)
         started = (await first.describe()).start_time
         result: Any = None
-        failure: dict[str, str] | None = None
+        failure: dict[str, Any] | None = None
         if outcome is Outcome.COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
             values = await self._client.data_converter.decode(payloads) if payloads else []
             result = values[0] if values else None
         elif outcome is Outcome.FAILED:
-            cause = event.workflow_execution_failed_event_attributes.failure
-            kind = (
-                cause.application_failure_info.type
-                if cause.HasField("application_failure_info")
-                else cause.WhichOneof("failure_info") or "Failure"
-            )
-            failure = {"message": cause.message, "type": kind or "ApplicationError"}
+            raw = event.workflow_execution_failed_event_attributes.failure
+            failure = describe(await self._client.data_converter.decode_failure(raw))
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
-            failure = {"message": reason or "terminated", "type": "TerminatedError"}
+            failure = stopped("terminated", reason or "terminated")
         elif outcome is Outcome.CANCELLED:
-            failure = {"message": "the workflow was cancelled", "type": "CancelledError"}
+            failure = stopped("canceled", "the workflow was cancelled")
         else:
-            failure = {"message": "the workflow timed out", "type": "TimeoutError"}
+            failure = stopped("timeout", "the workflow timed out")
         return Closed(
             workflow_id=wait.workflow_id,
             run_id=run_id,

@@ -42,6 +42,7 @@ from gateway_api.security.principals import Principal, allowed
 from gateway_api.security.ratelimit import BY_ID, RateLimiter
 from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
+from gateway_api.temporal.handlers import HandlerCache
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -68,6 +69,7 @@ class Call:
     routes: RouteTable
     settings: ApiSettings
     limiter: RateLimiter
+    handlers: HandlerCache
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -112,7 +114,7 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter,
+        shared.settings, shared.limiter, shared.handlers,
     )  # fmt: skip
 
 

@@ -71,12 +71,16 @@ class Undecodable:
     """A payload the gateway cannot read: its encoding, its message type, and why not.
 
     A dataclass, so a response that shows one anyway (a memo, a failure's details) renders it
-    as ``{"encoding", "message_type", "reason"}`` rather than failing to serialize.
+    as ``{"encoding", "message_type", "reason"}`` rather than failing to serialize; ``to_json``
+    says the same to code that asks (:func:`gateway_core.failures.describe`).
     """
 
     encoding: str
     message_type: str | None
     reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"encoding": self.encoding, "message_type": self.message_type, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ async def signal(target: Target) -> SignalResponse:
     name = _name(target)
     message = target.message(MessageKind.SIGNAL, name)
     args = await _arguments(target, message)
+    await target.call.handlers.check(target.handle(), target.route, MessageKind.SIGNAL, name)
     try:
         await target.handle().signal(name, args=args, rpc_timeout=target.call.rpc_timeout)
     except RPCError as exc:
@@ -89,6 +90,7 @@ async def signal(target: Target) -> SignalResponse:
 
 
 async def _query(target: Target, name: str, args: list[Any]) -> QueryResponse:
+    await target.call.handlers.check(target.handle(), target.route, MessageKind.QUERY, name)
     raw = await executions.query(target.handle(), name, args, target.call.rpc_timeout)
     answer = read_answer(target.call, target.route, raw, "query's answer")
     return QueryResponse(
@@ -144,6 +146,7 @@ async def update(target: Target) -> UpdateResponse | JSONResponse:
     message = target.message(MessageKind.UPDATE, name)
     args = await _arguments(target, message)
     call = target.call
+    await call.handlers.check(target.handle(), target.route, MessageKind.UPDATE, name)
     try:
         outcome = await executions.update(
             target.handle(), name, args,
