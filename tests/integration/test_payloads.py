@@ -157,6 +157,10 @@ async def test_a_failure_with_undecodable_details_is_still_the_workflows_failure
     body = problem(response, 500, "workflow-failed")
     assert body["failure_type"] == "Refused"
     assert body["workflow_id"].startswith("bare-")
+    # The detail is shown for what it is, in the failure's details.
+    [detail] = body["failure"]["details"]
+    assert (detail["encoding"], detail["message_type"]) == ("binary/protobuf", PARCEL)
+    assert "descriptorSet" in detail["reason"]
 
 
 async def test_a_protobuf_input_and_answer_through_the_python_sdks_own_proto_support(api) -> None:
