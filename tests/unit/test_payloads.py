@@ -168,11 +168,20 @@ class _State:
     attempts: int
 
 
-def test_typed_json_is_still_the_sdks_typed_decoding() -> None:
-    """A type hint (the gateway's own workflows: the callback state) decodes as before."""
+def test_typed_decoding_is_still_the_sdks_and_never_raises() -> None:
+    """A type hint (the gateway's own workflows: the callback state) decodes as before; what
+    the SDK cannot make into the hinted type is read as any other payload."""
     gateway = payloads.data_converter().payload_converter
     encoded = DataConverter.default.payload_converter.to_payloads([_State("waiting", 2)])
     assert gateway.from_payloads(encoded, [_State]) == [_State("waiting", 2)]
+    struct = struct_pb2.Struct()
+    struct.update({"a": 1})
+    [message] = gateway.from_payloads(gateway.to_payloads([struct]), [struct_pb2.Struct])
+    assert message == struct
+    [bad] = gateway.from_payloads([payload("binary/zlib", b"x")], [_State])
+    assert isinstance(bad, Undecodable)
+    [wrong] = gateway.from_payloads([payload("json/plain", b'"text"')], [_State])
+    assert wrong == "text"
 
 
 class _Codec(PayloadCodec):

@@ -209,7 +209,7 @@ class GatewayPayloadConverter(DefaultPayloadConverter):
     raises: for what the SDK decodes itself (failure details, memos). Encoding is unchanged.
 
     A type hint other than ``RawValue`` (the gateway's own workflows: the callback state) is
-    the SDK's typed ``json/plain`` decoding, as before.
+    the SDK's typed decoding, as before, unless the SDK cannot do it: then :func:`decode`'s.
     """
 
     def from_payloads(
@@ -219,15 +219,15 @@ class GatewayPayloadConverter(DefaultPayloadConverter):
         for payload, hint in zip_longest(payloads, type_hints or []):
             if hint is RawValue:
                 values.append(RawValue(payload))
-            elif hint not in (None, Any, object) and _encoding(payload) == JSON_PLAIN:
-                values.extend(super().from_payloads([payload], [hint]))
-            else:
-                values.append(decode(payload).value)
+                continue
+            if hint not in (None, Any, object):
+                try:
+                    values.extend(super().from_payloads([payload], [hint]))
+                    continue
+                except (KeyError, RuntimeError, TypeError, ValueError):
+                    pass  # what the SDK raises for a payload it cannot make a `hint` of
+            values.append(decode(payload).value)
         return values
-
-
-def _encoding(payload: Payload) -> str:
-    return payload.metadata.get("encoding", b"").decode("utf-8", "replace")
 
 
 def data_converter(base: DataConverter | None = None) -> DataConverter:
