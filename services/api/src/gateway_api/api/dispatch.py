@@ -40,6 +40,7 @@ from gateway_api.http.context import RequestContext
 from gateway_api.http.request_headers import PREFER
 from gateway_api.security.principals import Principal, allowed
 from gateway_api.security.ratelimit import BY_ID, RateLimiter
+from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
@@ -147,7 +148,7 @@ class Target:
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def handle(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
-        return self.client.get_workflow_handle(self.workflow_id, run_id=run_id)
+        return executions.workflow_handle(self.client, self.workflow_id, run_id)
 
     def message(self, kind: MessageKind, name: str) -> CompiledMessage:
         return _message(self.route, kind, name)

@@ -1,4 +1,8 @@
-"""Response bodies, shaped exactly as the seed guide documents them."""
+"""Response bodies, shaped exactly as the seed guide documents them.
+
+A result (or a query's or update's answer) that is a protobuf message also names its type,
+``result_type``: a member only such answers have, so every other body keeps the seed's shape.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+_RESULT_TYPE_DESCRIPTION = (
+    "The protobuf message type of `result` (its proto JSON), when the workflow answered one "
+    "(`json/protobuf` or `binary/protobuf`); absent otherwise"
+)
+
+
+def _result_type() -> Any:
+    return Field(
+        default=None,
+        description=_RESULT_TYPE_DESCRIPTION,
+        examples=["gateway.examples.v1.Receipt"],
+        exclude_if=lambda value: value is None,
+    )
 
 
 class HealthResponse(BaseModel):
@@ -40,6 +58,7 @@ class WorkflowResponse(BaseModel):
         examples=["completed"],
     )
     result: Any = Field(default=None, examples=["Ordered 5 Apples...Ordered 3 Bananas..."])
+    result_type: str | None = _result_type()
 
 
 class WorkflowTaskFailing(BaseModel):
@@ -118,6 +137,7 @@ class QueryResponse(BaseModel):
     workflow_id: str
     query: str
     result: Any = None
+    result_type: str | None = _result_type()
 
 
 class UpdateResponse(BaseModel):
@@ -126,6 +146,7 @@ class UpdateResponse(BaseModel):
     update_id: str = Field(description="The Idempotency-Key when one was sent")
     status: str = Field(description="'completed', or 'running' (202: poll Location)")
     result: Any = None
+    result_type: str | None = _result_type()
 
 
 class ControlResponse(BaseModel):

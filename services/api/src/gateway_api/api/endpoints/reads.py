@@ -16,7 +16,12 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway_api.api.dispatch import Target
-from gateway_api.api.endpoints.common import STILL_RUNNING, problems, still_running
+from gateway_api.api.endpoints.common import (
+    STILL_RUNNING,
+    problems,
+    read_answer,
+    still_running,
+)
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import (
     PendingActivity,
@@ -153,4 +158,10 @@ async def get_result(
     )
     if not done:
         return still_running(call, target.workflow_id, run_id)
-    return WorkflowResponse(workflow_id=target.workflow_id, status="completed", result=result)
+    answer = read_answer(call, target.route, result, "result")
+    return WorkflowResponse(
+        workflow_id=target.workflow_id,
+        status="completed",
+        result=answer.value,
+        result_type=answer.protobuf_type,
+    )
