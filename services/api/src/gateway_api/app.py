@@ -38,6 +38,7 @@ from gateway_api.security.auth import Authenticator
 from gateway_api.security.ratelimit import OpenStreams, RateLimiter
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
+from gateway_api.temporal.health import Pollers
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
@@ -115,6 +116,7 @@ def create_app(
                     limiter=limiter,
                     streams=OpenStreams(settings.events_max_streams),
                     handlers=HandlerCache(),
+                    pollers=Pollers(),
                 )
             }
         finally:

@@ -25,7 +25,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistoryEventFilterType
-from temporalio.common import MetricCounter
+from temporalio.common import MetricCounter, RawValue
 
 from gateway_core.callbacks import (
     DEFAULT_PORTS,
@@ -38,6 +38,7 @@ from gateway_core.callbacks import (
     resolve_checked,
 )
 from gateway_core.failures import describe, stopped
+from gateway_core.payloads import Undecodable, data_converter, decode
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -122,13 +123,23 @@ class CallbackActivities:
         started = (await first.describe()).start_time
         result: Any = None
         failure: dict[str, Any] | None = None
+        result_type: str | None = None
         if outcome is Outcome.COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
-            values = await self._client.data_converter.decode(payloads) if payloads else []
-            result = values[0] if values else None
+            if payloads:
+                # The codec applied, then read as the API reads a result (gateway_core.payloads):
+                # a protobuf result is its JSON, one nothing can read says so, never a failure.
+                (raw,) = await self._client.data_converter.decode(payloads[:1], [RawValue])
+                decoded = decode(raw.payload)
+                value = decoded.value
+                result = value.to_json() if isinstance(value, Undecodable) else value
+                result_type = decoded.protobuf_type
         elif outcome is Outcome.FAILED:
             raw = event.workflow_execution_failed_event_attributes.failure
-            failure = describe(await self._client.data_converter.decode_failure(raw))
+            # Details the SDK's converter cannot read (another SDK's protobuf) read as the API
+            # reads them, never a failed attempt.
+            converter = data_converter(self._client.data_converter)
+            failure = describe(await converter.decode_failure(raw))
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
             failure = stopped("terminated", reason or "terminated")
@@ -143,6 +154,7 @@ class CallbackActivities:
             start_time=started.isoformat() if started else None,
             close_time=event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
             result=result,
+            result_type=result_type,
             failure=failure,
         )
 

@@ -11,13 +11,16 @@ Import from here; the modules behind it are the package's own layout.
 """
 
 from gateway_core.routes.compiled import (
+    SAFE_INTEGER,
     CompiledMessage,
     CompiledRoute,
     FieldError,
     StrictValidator,
     WorkflowIdError,
     compile_route,
+    positional_schema,
     spec_digest,
+    with_integer_bounds,
 )
 from gateway_core.routes.documents import dump_table, load_routes, parse_documents
 from gateway_core.routes.operations import (
@@ -34,6 +37,7 @@ from gateway_core.routes.operations import (
 from gateway_core.routes.spec import (
     API_GROUP,
     API_VERSION,
+    DESCRIPTOR_SET_PATTERN,
     ID_PREFIX_PATTERN,
     ID_TEMPLATE_PATTERN,
     ID_VALUE_PATTERN,
@@ -41,7 +45,9 @@ from gateway_core.routes.spec import (
     MAX_TIMEOUT_SECONDS,
     MESSAGE_NAME_PATTERN,
     PATH_PATTERN,
+    PROTO_MESSAGE_PATTERN,
     SECRET_NAME_PATTERN,
+    Arguments,
     AuthorizationSpec,
     CallbacksSpec,
     GrantName,
@@ -57,13 +63,15 @@ from gateway_core.routes.spec import (
 from gateway_core.routes.table import EMPTY, PrefixIndex, RouteTable, build_table, prefix_conflict
 
 __all__ = [
-    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS", "EMPTY",
-    "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS",
-    "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN", "SECRET_NAME_PATTERN", "Access",
-    "Addressed", "AuthorizationSpec", "CallbacksSpec", "CompiledMessage", "CompiledRoute",
-    "FieldError", "GrantName", "IdConflictPolicy", "IdReusePolicy", "MessageKind", "MessageSpec",
-    "Operation", "OperationRow", "PrefixIndex", "Requirement", "RouteMetadata", "RouteTable",
-    "StrictValidator", "WorkflowIdError", "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec",
-    "build_table", "compile_route", "dump_table", "load_routes", "parse_documents",
-    "prefix_conflict", "spec_digest"
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
+    "DESCRIPTOR_SET_PATTERN", "EMPTY", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN",
+    "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS",
+    "PATH_PATTERN", "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN", "Access",
+    "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec", "CompiledMessage",
+    "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy", "IdReusePolicy",
+    "MessageKind", "MessageSpec", "Operation", "OperationRow", "PrefixIndex", "Requirement",
+    "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
+    "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
+    "load_routes", "parse_documents", "positional_schema", "prefix_conflict", "spec_digest",
+    "with_integer_bounds",
 ]  # fmt: skip

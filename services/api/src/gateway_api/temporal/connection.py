@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from gateway_api import metrics
 from gateway_api.errors import TemporalUnavailable
+from gateway_api.temporal.payloads import data_converter
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,9 @@ class TemporalConnection:
         self._interceptors = interceptors
         self._interval = interval
         self._connect_timeout = connect_timeout
+        # Every client reads payloads as the gateway does (temporal/payloads.py); the views
+        # client_for makes copy it with the rest of the shared client's config.
+        self._data_converter = data_converter()
         self._client: Client | None = None
         self._by_namespace: dict[str, Client] = {}
         self.connected = False
@@ -58,8 +62,7 @@ class TemporalConnection:
     @property
     def data_converter(self) -> DataConverter:
         """The converter the client uses (or will, once connected)."""
-        converter = self._config.get("data_converter")
-        return converter if isinstance(converter, DataConverter) else DataConverter.default
+        return self._data_converter
 
     @property
     def client(self) -> Client:
@@ -119,6 +122,7 @@ class TemporalConnection:
             try:
                 self._client = await Client.connect(
                     **self._config,
+                    data_converter=self._data_converter,
                     connect_timeout=self._connect_timeout,
                     interceptors=self._interceptors,
                 )

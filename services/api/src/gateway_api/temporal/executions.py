@@ -11,8 +11,14 @@ authorization by id, the route path that started the workflow and the principal 
 
 The input is encoded once, with the client's own data converter, before the start call: an
 input Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413
-instead, and the start sends that same payload. What does not depend on the request (timeouts,
-policies, the route's memo payloads) is built once per compiled route.
+instead, and the start sends those same payloads. A body is one argument, or with
+``arguments: positional`` an array of them; a route whose input is a protobuf message sends it
+as ``json/protobuf`` (:func:`gateway_api.temporal.payloads.json_protobuf`). What does not depend
+on the request (timeouts, policies, the route's memo payloads) is built once per compiled route.
+
+Results and answers come back as ``RawValue`` (the codec applied, nothing converted), for the
+caller to read with :func:`gateway_api.temporal.payloads.answer`, which knows the route's
+descriptor set and says what a payload it cannot read is, rather than failing.
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
@@ -55,8 +61,9 @@ from gateway_api.errors import (
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY
+from gateway_api.temporal.payloads import json_protobuf
 from gateway_core.failures import describe as describe_failure
-from gateway_core.routes import CompiledRoute, RouteTable
+from gateway_core.routes import CompiledMessage, CompiledRoute, RouteTable
 
 MEMO_ROUTE = "gateway.route"
 MEMO_ROUTE_PATH = "gateway.route_path"
@@ -125,21 +132,47 @@ async def _start_options(
     return constant, {"id": workflow_id, **constant.options, "memo": memo}
 
 
-async def encode_input(converter: DataConverter, body: Any, limit: int) -> RawValue:
-    """The workflow input, encoded once with the client's converter: its size is checked
-    here, and the SDK sends this payload as it is (a ``RawValue`` passes its converter).
+def _as_sent(values: list[Any], input_message: str | None) -> list[Any]:
+    """Arguments as the SDK is given them: a protobuf input as its ``json/protobuf`` payload."""
+    if input_message is None:
+        return values
+    return [json_protobuf(value, input_message) for value in values]
+
+
+async def encode_input(
+    converter: DataConverter, route: CompiledRoute, body: Any, limit: int
+) -> list[RawValue]:
+    """The workflow's arguments from a valid body, encoded once with the client's converter:
+    their size is checked here, and the SDK sends these payloads as they are (a ``RawValue``
+    passes its converter).
 
     Raises:
         PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
     """
-    (payload,) = converter.payload_converter.to_payloads([body])
-    sent = payload
+    payloads = converter.payload_converter.to_payloads(
+        _as_sent(route.arguments(body), route.spec.input_message)
+    )
+    sent = payloads
     if converter.payload_codec is not None:  # what Temporal stores is the codec's output
-        (sent,) = await converter.payload_codec.encode([payload])
-    size = sent.ByteSize()
+        sent = await converter.payload_codec.encode(payloads)
+    size = Payloads(payloads=sent).ByteSize()
     if size > limit:
         raise PayloadTooLarge(size, limit)
-    return RawValue(payload)
+    return [RawValue(payload) for payload in payloads]
+
+
+def message_arguments(message: CompiledMessage, arg: Any) -> list[Any]:
+    """A signal's, query's or update's arguments from its valid body (none without one)."""
+    if arg is NO_BODY:
+        return []
+    return _as_sent(message.arguments(arg), message.spec.input_message)
+
+
+def workflow_handle(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """A handle whose result is fetched as ``RawValue``, as :func:`wait_result` expects."""
+    return client.get_workflow_handle(workflow_id, run_id=run_id, result_type=RawValue)
 
 
 async def start(
@@ -151,11 +184,11 @@ async def start(
     idempotent: bool,
     rpc_timeout: timedelta,
     principal: str,
-    encoded: RawValue | None = None,
+    args: Sequence[Any],
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
     """Start the route's workflow, or find the one this idempotent request already started
     (the same principal, the same body); the handle, and whether this call started it.
-    ``encoded``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
+    ``args``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
 
     Raises:
         IdempotencyKeyReused: the principal's own workflow with this id has another body.
@@ -171,15 +204,16 @@ async def start(
     try:
         handle = await client.start_workflow(
             route.spec.workflow_type,
-            encoded if encoded is not None else body,
+            args=args,
             **options,
             id_conflict_policy=constant.conflict_policy,
             rpc_timeout=rpc_timeout,
+            result_type=RawValue,
         )
     except WorkflowAlreadyStartedError:
         if not idempotent:
             raise
-        handle = client.get_workflow_handle(workflow_id)
+        handle = workflow_handle(client, workflow_id)
         existing = await handle.describe(rpc_timeout=rpc_timeout)
         owner = await existing.memo_value(MEMO_PRINCIPAL, None)
         found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
@@ -195,43 +229,68 @@ async def start(
     return handle, True
 
 
-def _args(arg: Any) -> list[Any]:
-    return [] if arg is NO_BODY else [arg]
-
-
 async def signal_with_start(
     client: Client,
     route: CompiledRoute,
     body: Any,
     signal: str,
-    arg: Any,
+    signal_args: Sequence[Any],
     *,
+    args: Sequence[Any],
     workflow_id: str,
     rpc_timeout: timedelta,
     principal: str,
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
-    event (one atomic call in Temporal)."""
+    event (one atomic call in Temporal). ``args``: ``body`` as :func:`encode_input` returned
+    it.
+
+    Raises:
+        WorkflowClosed: the id is this caller's own workflow, and it has closed.
+        WorkflowIdTaken: it is another's, or one not started through the gateway.
+    """
     _, options = await _start_options(
         client.data_converter, route, workflow_id, principal, body_digest(body)
     )
-    return await client.start_workflow(
-        route.spec.workflow_type,
-        body,
-        **options,
-        start_signal=signal,
-        start_signal_args=_args(arg),
-        rpc_timeout=rpc_timeout,
+    try:
+        return await client.start_workflow(
+            route.spec.workflow_type,
+            args=args,
+            **options,
+            start_signal=signal,
+            start_signal_args=signal_args,
+            rpc_timeout=rpc_timeout,
+            result_type=RawValue,
+        )
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(client, workflow_id, principal, rpc_timeout) from None
+
+
+async def _closed_or_taken(
+    client: Client, workflow_id: str, principal: str, rpc_timeout: timedelta
+) -> ApiError:
+    """Why a with-start found the id taken though it reaches running workflows: this caller's
+    own workflow has closed (and the route's reuse policy keeps the id), or the id is not the
+    caller's at all (the one 409 that says nothing about whose)."""
+    desc = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
+    if await desc.memo_value(MEMO_PRINCIPAL, None) != principal:
+        return WorkflowIdTaken(ID_TAKEN)
+    status = desc.status.name if desc.status else "UNSPECIFIED"
+    return WorkflowClosed(
+        f"workflow {workflow_id!r}, which this caller's request started, is {status}; the "
+        "message was not delivered, and a new workflow needs a new Idempotency-Key",
+        workflow_status=status,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateOutcome:
-    """An update that completed (``done``, with its ``result``) or is still running."""
+    """An update that completed (``done``, with its ``result``, still a payload) or is still
+    running."""
 
     update_id: str
     done: bool
-    result: Any = None
+    result: RawValue | None = None
 
 
 async def _finish_update(
@@ -268,7 +327,12 @@ async def _was_accepted(workflow: WorkflowHandle[Any, Any], update_id: str) -> b
 
 
 async def update(
-    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, update_id: str | None, wait: float
+    handle: WorkflowHandle[Any, Any],
+    name: str,
+    args: Sequence[Any],
+    *,
+    update_id: str | None,
+    wait: float,
 ) -> UpdateOutcome:
     """Send an update and wait up to ``wait`` seconds for its result.
 
@@ -279,8 +343,9 @@ async def update(
     wait = max(wait, MIN_WAIT_SECONDS)
     accepted = handle.start_update(
         name,
-        args=_args(arg),
+        args=args,
         id=update_id,
+        result_type=RawValue,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
@@ -292,14 +357,16 @@ async def update_with_start(
     route: CompiledRoute,
     body: Any,
     name: str,
-    arg: Any,
+    update_args: Sequence[Any],
     *,
+    args: Sequence[Any],
     workflow_id: str,
     update_id: str | None,
     principal: str,
     wait: float,
 ) -> UpdateOutcome:
-    """Send an update to the running workflow with this id, starting it first if needed."""
+    """Send an update to the running workflow with this id, starting it first if needed.
+    ``args``: ``body`` as :func:`encode_input` returned it."""
     update_id = update_id or uuid.uuid4().hex
     wait = max(wait, MIN_WAIT_SECONDS)
     _, options = await _start_options(
@@ -307,20 +374,26 @@ async def update_with_start(
     )
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
-        body,
+        args=args,
         **options,
         # The only policy update-with-start takes: the point is to reach a running workflow.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     accepted = client.start_update_with_start_workflow(
         name,
-        args=_args(arg),
+        args=update_args,
         start_workflow_operation=operation,
         id=update_id,
+        result_type=RawValue,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
-    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    try:
+        return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(
+            client, workflow_id, principal, timedelta(seconds=wait)
+        ) from None
 
 
 async def _bounded(
@@ -343,7 +416,7 @@ async def update_result(
     Raises:
         UpdateNotFound: the workflow exists and has no update with this id.
     """
-    update = handle.get_update_handle(update_id)
+    update = handle.get_update_handle(update_id, result_type=RawValue)
     try:
         result = await update.result(rpc_timeout=timedelta(seconds=max(wait, MIN_WAIT_SECONDS)))
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -393,9 +466,22 @@ async def cancel(handle: WorkflowHandle[Any, Any], rpc_timeout: timedelta) -> No
     await handle.cancel(rpc_timeout=rpc_timeout)
 
 
-async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
+async def query(
+    handle: WorkflowHandle[Any, Any], name: str, args: Sequence[Any], rpc_timeout: timedelta
+) -> RawValue | None:
+    """The query's answer, as a payload (None when the handler returns nothing)."""
+    answer: RawValue | None = await handle.query(
+        name, args=args, result_type=RawValue, rpc_timeout=rpc_timeout
+    )
+    return answer
+
+
+async def wait_result(
+    handle: WorkflowHandle[Any, Any], wait: float
+) -> tuple[bool, RawValue | None]:
     """``(True, result)`` once the workflow completes within ``wait`` seconds, else
-    ``(False, None)``.
+    ``(False, None)``; the result is a payload (None when the workflow returned nothing), of
+    a handle from :func:`start` or :func:`workflow_handle`.
 
     Raises:
         WorkflowFailureError: the workflow failed, timed out, or was canceled or terminated.
@@ -432,11 +518,3 @@ async def started_by(
     through the gateway, or through a route that is gone."""
     path = await desc.memo_value(MEMO_ROUTE_PATH, None)
     return routes.get(path) if isinstance(path, str) else None
-
-
-async def check_payload_size(converter: DataConverter, body: Any, limit: int) -> None:
-    """
-    Raises:
-        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
-    """
-    await encode_input(converter, body, limit)

@@ -7,7 +7,9 @@ is called: credentials, route, operation, authorization and rate limits (the
 
 The with-start operations take ``{"input": <the workflow input>, "arg": <the message's
 argument>}``: the workflow's id comes from the route's rules as for a plain start, and the
-signal or update reaches the running workflow with that id, or the one started for it.
+signal or update reaches the running workflow with that id, or the one started for it. With
+``arguments: positional`` (the route's, or the message's), ``input`` (or ``arg``) is the array
+of arguments, as the body of a plain start (or message) is.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from gateway_api.api.endpoints.common import (
     STILL_RUNNING,
     check_argument,
     problems,
+    read_answer,
+    route_descriptors,
     still_running,
     update_answer,
 )
@@ -40,6 +44,7 @@ from gateway_api.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidBody,
+    NoWorker,
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY, read_json
@@ -49,8 +54,9 @@ from gateway_api.http.request_headers import (
     IDEMPOTENCY_KEY,
     PREFER,
 )
-from gateway_api.temporal import executions, idempotency
+from gateway_api.temporal import executions, idempotency, payloads
 from gateway_api.temporal import webhooks as callbacks
+from gateway_api.temporal.health import task_failing
 from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
 
 router = APIRouter(tags=["workflows"])
@@ -66,7 +72,7 @@ _WITH_START_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["input"],
-                    "properties": {"input": {"type": "object"}, "arg": {}},
+                    "properties": {"input": {}, "arg": {}},
                     "additionalProperties": False,
                 }
             }
@@ -91,12 +97,28 @@ async def _begin(on: OnRoute) -> _Begun:
     it reads itself (:mod:`gateway_api.http.request_headers`) and the callback."""
     request = on.call.request
     key = IDEMPOTENCY_KEY.read(request)
+    await _worker_polls(on)
     call = on.call
     checked = await callbacks.check(
         on.route, call.settings, callbacks.asked(request),
         caller=call.caller.id, may_read=call.may(on.route, Access.READ),
     )  # fmt: skip
     return _Begun(on, key, checked)
+
+
+async def _worker_polls(on: OnRoute) -> None:
+    """For a route that opted in, refuse a start nothing would run.
+
+    Raises:
+        NoWorker: no worker has polled the route's task queue recently.
+    """
+    route, call = on.route, on.call
+    if not route.spec.refuse_starts_without_worker:
+        return
+    task_queue = route.spec.task_queue
+    if not await call.pollers.available(on.client, task_queue, rpc_timeout=call.rpc_timeout):
+        metrics.WORKFLOW_STARTS.labels(route=route.name, outcome="rejected").inc()
+        raise NoWorker(f"no worker has polled task queue {task_queue!r} of route {route.name!r}")
 
 
 async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None:
@@ -110,13 +132,20 @@ async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None
     on.call.header("Link", f'<{on.call.location(callbacks.path(workflow_id))}>; rel="callbacks"')
 
 
-async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[str, bool, RawValue]:
+async def _input(
+    on: OnRoute, body: Any, idempotency_key: str | None
+) -> tuple[str, bool, list[RawValue]]:
     """Check the workflow input; its workflow id, whether that id is deterministic, and the
-    input encoded once for Temporal."""
+    workflow's arguments encoded once for Temporal."""
     starts = metrics.WORKFLOW_STARTS
     route = on.route
     try:
-        if errors := route.validate(body):
+        errors = route.validate(body)
+        if not errors and route.spec.input_message is not None:
+            errors = payloads.check_message(
+                body, route.spec.input_message, route_descriptors(on.call, route)
+            )
+        if errors:
             raise InvalidBody(errors)
         key = idempotency.scoped(on.call.caller.id, idempotency_key)
         workflow_id, deterministic = route.workflow_id(body, key)
@@ -126,7 +155,10 @@ async def _input(on: OnRoute, body: Any, idempotency_key: str | None) -> tuple[s
     on.call.context.annotate(workflow_id=workflow_id)
     try:
         encoded = await executions.encode_input(
-            on.call.connection.data_converter, body, on.call.settings.temporal_blob_limit_bytes
+            on.call.connection.data_converter,
+            route,
+            body,
+            on.call.settings.temporal_blob_limit_bytes,
         )
     except ApiError:
         starts.labels(route=route.name, outcome="rejected").inc()
@@ -149,7 +181,7 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
                 idempotent=deterministic,
                 rpc_timeout=call.rpc_timeout,
                 principal=call.caller.id,
-                encoded=encoded,
+                args=encoded,
             )
     except (IdempotencyKeyReused, IdempotencyKeyInFlight, WorkflowIdTaken,
             WorkflowAlreadyStartedError):  # fmt: skip
@@ -190,8 +222,16 @@ async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
     outcome = "completed" if done else "running"
     waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
     if not done:
-        return still_running(on.call, handle.id)
-    return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)
+        desc = await handle.describe(rpc_timeout=on.call.rpc_timeout)
+        failing = await task_failing(on.client, desc, rpc_timeout=on.call.rpc_timeout)
+        return still_running(on.call, handle.id, failing=failing)
+    answer = read_answer(on.call, route, result, "result")
+    return WorkflowResponse(
+        workflow_id=handle.id,
+        status="completed",
+        result=answer.value,
+        result_type=answer.protobuf_type,
+    )
 
 
 @endpoint(
@@ -209,8 +249,9 @@ async def start_async(on: OnRoute) -> WorkflowResponse:
     return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
 
 
-async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, Any]:
-    """The workflow input and the message argument, each checked against its schema."""
+async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, list[Any]]:
+    """The workflow input, checked against its schema, and the message's arguments from
+    ``arg``, checked against theirs."""
     message = on.message(kind, name)
     body = await read_json(on.call.request, on.call.limits)
     if not isinstance(body, dict) or "input" not in body:
@@ -218,8 +259,8 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
     if unknown := sorted(set(body) - {"input", "arg"}):
         raise InvalidBody([FieldError(k, "unknown field") for k in unknown])
     arg = body.get("arg", NO_BODY)
-    check_argument(message, arg, "arg")
-    return body["input"], arg
+    check_argument(message, arg, "arg", route_descriptors(on.call, on.route))
+    return body["input"], executions.message_arguments(message, arg)
 
 
 @endpoint(
@@ -234,10 +275,10 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
 async def signal_with_start(on: OnRoute) -> WorkflowResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
-    workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
-    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
+    workflow_input, signal_args = await _with_start_body(on, MessageKind.SIGNAL, name)
+    workflow_id, _, encoded = await _input(on, workflow_input, begun.idempotency_key)
     handle = await executions.signal_with_start(
-        on.client, on.route, workflow_input, name, arg,
+        on.client, on.route, workflow_input, name, signal_args, args=encoded,
         workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
@@ -259,14 +300,14 @@ async def signal_with_start(on: OnRoute) -> WorkflowResponse:
 async def update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
-    workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
-    workflow_id, _, _ = await _input(on, workflow_input, begun.idempotency_key)
+    workflow_input, update_args = await _with_start_body(on, MessageKind.UPDATE, name)
+    workflow_id, _, encoded = await _input(on, workflow_input, begun.idempotency_key)
     outcome = await executions.update_with_start(
-        on.client, on.route, workflow_input, name, arg,
+        on.client, on.route, workflow_input, name, update_args, args=encoded,
         workflow_id=workflow_id, principal=on.call.caller.id,
         update_id=idempotency.scoped(on.call.caller.id, begun.idempotency_key),
         wait=on.call.wait(on.route.spec.sync_wait_seconds),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
     await _register(begun, workflow_id, None)
-    return update_answer(on.call, workflow_id, name, outcome)
+    return update_answer(on.call, on.route, workflow_id, name, outcome)
