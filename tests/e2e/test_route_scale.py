@@ -9,6 +9,7 @@ import json
 import signal
 import statistics
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -54,8 +55,11 @@ def test_two_thousand_orders_routes_are_ready_and_served(plane, operator, kube_a
     listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
     plane.kubectl("apply", "--server-side", "-f", "-", input=listing)
     applied = time.monotonic() - started
+    applied_at = time.time()
+    last_ready = 0.0
 
     def ready_times() -> list[float] | None:
+        nonlocal last_ready
         items = plane.get_json("workflowroutes", "-l", "scale=yes")["items"]
         lags = []
         for item in items:
@@ -63,27 +67,31 @@ def test_two_thousand_orders_routes_are_ready_and_served(plane, operator, kube_a
             found = [c for c in conditions if c["type"] == "Ready" and c["status"] == "True"]
             if not found:
                 return None
-            lags.append(
-                _seconds(found[0]["lastTransitionTime"])
-                - _seconds(item["metadata"]["creationTimestamp"])
-            )
+            ready = _seconds(found[0]["lastTransitionTime"])
+            last_ready = max(last_ready, ready)
+            lags.append(ready - _seconds(item["metadata"]["creationTimestamp"]))
         return lags if len(lags) == 2000 else None
 
     lags = eventually(ready_times, timeout=180, interval=2)
     eventually(lambda: served(kube_api, "scale-1999"), timeout=30, interval=0.2)
+    ordered = sorted(lags)
+    by_second = Counter(round(x) for x in lags)
+    spread = {
+        f"p{q}": ordered[min(len(ordered) - 1, len(ordered) * q // 100)] for q in (50, 90, 99)
+    }
     print(
         f"\n2,000 orders-sized routes ({size / 1e6:.1f} MB as YAML): kubectl apply took "
         f"{applied:.1f}s (one request per route); each route Ready after its creation "
-        f"(lastTransitionTime - creationTimestamp, 1 s resolution): median "
-        f"{statistics.median(lags):.0f}s, max {max(lags):.0f}s"
+        f"(lastTransitionTime - creationTimestamp, 1 s resolution): "
+        + ", ".join(f"{k} {v:.0f}s" for k, v in spread.items())
+        + f", max {ordered[-1]:.0f}s; routes by whole seconds: {dict(sorted(by_second.items()))}; "
+        f"the last Ready {last_ready - applied_at:.0f}s after kubectl apply returned"
     )
     root = httpx.get(kube_api.url + "/").json()
     assert root["routes_version"]
     for i in (0, 777, 1999):
         assert served(kube_api, f"scale-{i}")
-    # The goal is every route within 30 s; the slowest took 111 s in the last run (not yet
-    # understood), so only the median is held here.
-    assert statistics.median(lags) <= 30
+    assert max(lags) <= 30, "every route Ready within 30 s of its creation"
     plane.kubectl("delete", "workflowroutes", "-l", "scale=yes", "--wait=false")
     eventually(lambda: not served(kube_api, "scale-1999"), timeout=60, interval=0.5)
 

@@ -60,8 +60,11 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
 
 
 @kopf.on.event(API_GROUP, VERSION, PLURAL)
-def on_event(memo: kopf.Memo, event: kopf.RawEvent, **_: Any) -> None:
-    # The raw event: the object as plain JSON data, not kopf's views of it.
+async def on_event(memo: kopf.Memo, event: kopf.RawEvent, **_: Any) -> None:
+    # Async, so it runs on the event loop: kopf runs a plain function in a thread pool, where
+    # it changed the routes while a reconcile iterated them, and its wake-up of the reconcile
+    # (an asyncio.Event set from another thread) went unnoticed until the next resync, a
+    # minute later. The raw event: the object as plain JSON data, not kopf's views of it.
     memo.reconciler.observe(event.get("type"), event["object"])
 
 

@@ -9,13 +9,19 @@ merged (``debounce_seconds``); a full list every ``resync_seconds`` repairs anyt
 restart may have missed, and retries what failed.
 
 Only the leader (:mod:`gateway_operator.leader`) writes. Every replica keeps its cache warm,
-so a new leader plans at once from what it already knows.
+so a new leader plans at once from what it already knows. A status written is kept in the
+cache at once, so a reconcile that runs before the watch echoes the write does not write it
+again (nor move its ``lastTransitionTime``).
+
+Everything here runs on the event loop, kopf's event handler included: the cache is a plain
+dict, and the wake-up an :class:`asyncio.Event`, neither safe to touch from another thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -76,13 +82,15 @@ class Reconciler:
         self._routes: dict[str, ObservedRoute] = {}
         self._listed = False
         self._judgements = Judgements()
+        self._checking: asyncio.Task[None] | None = None
 
     def trigger(self) -> None:
         """Ask for a reconcile soon; cheap and safe to call for every event."""
         self._wanted.set()
 
     def observe(self, event: str | None, body: Mapping[str, Any]) -> None:
-        """A WorkflowRoute event from kopf's watch (``DELETED``, or the object as it is now)."""
+        """A WorkflowRoute event from kopf's watch (``DELETED``, or the object as it is now);
+        called on the event loop."""
         route = observed(body)
         if event == "DELETED":
             self._routes.pop(route.key, None)
@@ -128,29 +136,55 @@ class Reconciler:
         if self._workers is None:
             return
         while True:
-            if (
-                self.leading
-                and self._routes
-                and await self._workers.refresh(self._queues(), force=True)
-            ):
-                self.trigger()
+            try:
+                if (
+                    self.leading
+                    and self._routes
+                    and await self._workers.refresh(self._queues(), force=True)
+                ):
+                    self.trigger()
+            except Exception:  # never the end of the checks: the next round may succeed
+                log.exception("cannot check the task queues' workers")
             await asyncio.sleep(self._settings.worker_check_seconds)
 
     def _queues(self) -> set[tuple[str, str]]:
         default = self._workers.default_namespace if self._workers else ""
         return {(ns or default, queue) for ns, queue in (r.queue for r in self._routes.values())}
 
+    NEW_QUEUE_WAIT = 1.0
+    """How long a reconcile waits for Temporal's answer about a task queue it has not asked
+    about yet, so a new route's first status has its ``WorkerAvailable`` (one write, not two);
+    past that (Temporal slow or away) it plans without, and the answer triggers another."""
+
+    async def _check_new_queues(self) -> None:
+        """Ask Temporal about the queues not asked lately, in a task of its own that a
+        reconcile waits for at most :attr:`NEW_QUEUE_WAIT`."""
+        assert self._workers is not None
+        if self._checking is None or self._checking.done():
+            workers, queues = self._workers, self._queues()
+
+            async def check() -> None:
+                try:
+                    if await workers.refresh(queues):  # only queues not asked lately
+                        self.trigger()
+                except Exception:
+                    log.exception("cannot check the task queues' workers")
+
+            self._checking = asyncio.create_task(check())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._checking), self.NEW_QUEUE_WAIT)
+
     async def reconcile(self) -> Plan:
         started = time.perf_counter()
         result = "error"
         try:
-            routes = list(self._routes.values())
             workers = None
             default_namespace = "default"
             if self._workers is not None:
-                await self._workers.refresh(self._queues())  # only queues not seen lately
+                await self._check_new_queues()
                 workers = self._workers.seen
                 default_namespace = self._workers.default_namespace
+            routes = list(self._routes.values())
             self._judgements.forget(self._routes)
             todo = plan(
                 routes,
@@ -179,6 +213,10 @@ class Reconciler:
                 if not await self._kube.patch_status(update):
                     return
             key = f"{update.namespace}/{update.name}"
+            cached = self._routes.get(key)
+            if cached is not None and cached.generation == update.status["observedGeneration"]:
+                # What the watch will echo: a reconcile before the echo has nothing to write.
+                self._routes[key] = dataclasses.replace(cached, status=update.status)
             verdict = todo.verdicts[key]
             log.info(
                 "route status updated",
