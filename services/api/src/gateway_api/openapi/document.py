@@ -28,16 +28,18 @@ once.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES
 from gateway_api.api.schemas import Problem
@@ -81,15 +83,16 @@ _WORKFLOWS_TAG = {
 _REGEX_SYNTAX = re.compile(r"([\\^$.*+?()[\]{}|/])")
 
 
-Fragment = tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]
-"""One route's documented start operations (path, operation) and the schemas they add."""
+Start = tuple[str, str, dict[str, Any], Operation]
+"""A registered start operation: its template, method, operation object and operation."""
+Component = Callable[[dict[str, Any], CompiledRoute, CompiledMessage], str]
+"""Adds a message's argument schema to the schemas, and gives its ``$ref``."""
 
 
 def build(
     app: FastAPI,
     table: RouteTable | None,
     servers: list[dict[str, Any]],
-    fragments: dict[tuple[str, ...], Fragment] | None = None,
     *,
     base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -97,10 +100,23 @@ def build(
     served at ``servers``; ``base``: FastAPI's generic document for these servers, if made
     already (it is changed here).
 
-    ``fragments``: each route's start operations from an earlier build, by the route's digest;
-    what is missing is added. A table changed by one route documents that route again, not
-    the others (their examples, schemas and copies are most of the work).
+    The reference: :class:`Documents` serves the same document assembled from parts cached
+    per route, and a unit test holds the two equal.
     """
+    return _build(app, table, servers, base=base)
+
+
+def _build(
+    app: FastAPI,
+    table: RouteTable | None,
+    servers: list[dict[str, Any]],
+    *,
+    base: dict[str, Any] | None = None,
+    starts: list[Start] | None = None,
+    component: Component | None = None,
+) -> dict[str, Any]:
+    """:func:`build`; with ``starts``, the start operations are not documented but collected
+    there (prepared), for :class:`Documents` to document per route."""
     spec = base or get_openapi(
         title=app.title,
         version=app.version,
@@ -116,6 +132,7 @@ def build(
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
     paths: dict[str, dict[str, Any]] = {}
+    memo: dict[Any, Any] = {}
     generic = set(schemas)
     # Every documented operation is a registered one with top-level keys replaced; a start's
     # body always is (by the route's own schemas). So the registered operations say which of
@@ -139,7 +156,12 @@ def build(
             _problem_responses(op)
             _path_parameters_first(op)
             op["security"] = copy.deepcopy(SECURITY)
-            for path, documented in _expand(template, method, op, routes, schemas, fragments):
+            if starts is not None and "{route_path}" in template:
+                starts.append((template, method, op, Operation(op["x-gateway-operation"])))
+                continue
+            for path, documented in _expand(
+                template, method, op, routes, schemas, component or _message_component, memo
+            ):
                 paths.setdefault(path, {})[method] = documented
     spec["paths"] = dict(sorted(paths.items()))
     spec["tags"] = [
@@ -168,25 +190,20 @@ def _expand(
     op: dict[str, Any],
     routes: list[CompiledRoute],
     schemas: dict[str, Any],
-    fragments: dict[tuple[str, ...], Fragment] | None = None,
+    component: Component,
+    memo: dict[Any, Any],
 ) -> Iterable[tuple[str, dict[str, Any]]]:
-    """The documented forms of one registered operation."""
+    """The documented forms of one registered operation; ``memo``: :func:`_by_id`'s, for the
+    whole document."""
     operation = Operation(op["x-gateway-operation"])
     serving = [r for r in routes if r.allows(operation)]
     if "{route_path}" in template:
-        cache = {} if fragments is None else fragments
         for route in serving:
-            key = (route.digest, route.spec.path, template, method)
-            found = cache.get(key)
-            if found is None:
-                added: dict[str, Any] = {}
-                found = cache[key] = (list(_starts(template, op, operation, route, added)), added)
-            schemas.update(found[1])
-            yield from found[0]
+            yield from _starts(template, op, operation, route, schemas)
     elif "{workflow_id}" in template:
         if "{name}" not in template:
             if serving:
-                yield template, _by_id(op, serving)
+                yield template, _by_id(op, serving, memo)
             return
         for name, declared in _messages(serving, MESSAGE_KIND[operation]).items():
             if method == "get" and template.endswith("{name}"):
@@ -194,7 +211,7 @@ def _expand(
                 declared = [(r, m) for r, m in declared if m.validator is None]
                 if not declared:
                     continue
-            documented = _by_id(op, [r for r, _ in declared])
+            documented = _by_id(op, [r for r, _ in declared], memo)
             _drop_parameter(documented, "name")
             documented["operationId"] = f"{op['operationId']}.{name}"
             documented["summary"] = f"{op['summary']}: {name}"
@@ -202,7 +219,7 @@ def _expand(
             if descriptions:
                 documented["description"] = "\n\n".join(descriptions)
             if "requestBody" in op:
-                _message_body(documented, declared, schemas)
+                _message_body(documented, declared, schemas, component)
             yield template.replace("{name}", name), documented
     else:
         yield template, op
@@ -301,13 +318,14 @@ def _message_body(
     op: dict[str, Any],
     declared: list[tuple[CompiledRoute, CompiledMessage]],
     schemas: dict[str, Any],
+    component: Component,
 ) -> None:
     """The argument's schema as the body; none when no route declares one."""
     with_argument = [(r, m) for r, m in declared if m.input_schema is not None]
     if not with_argument:
         op.pop("requestBody", None)
         return
-    refs = [{"$ref": _message_component(schemas, r, m)} for r, m in with_argument]
+    refs = [{"$ref": component(schemas, r, m)} for r, m in with_argument]
     body: dict[str, Any] = {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
     message = with_argument[0][1]
     found, instance = examples.example(message.input_schema, _valid_for(message))
@@ -321,23 +339,42 @@ def _message_body(
     }
 
 
-def _by_id(op: dict[str, Any], routes: list[CompiledRoute]) -> dict[str, Any]:
-    """``op`` with ``workflow_id`` limited to the id prefixes of ``routes``."""
+def _by_id(
+    op: dict[str, Any], routes: list[CompiledRoute], memo: dict[Any, Any] | None = None
+) -> dict[str, Any]:
+    """``op`` with ``workflow_id`` limited to the id prefixes of ``routes``; ``memo``: the
+    parameter's pattern and description for sets of routes seen already (most by-id
+    operations are served by every route, and a pattern of 2,000 prefixes is worth making
+    once)."""
     documented = copy.deepcopy(op)
-    prefixes = [r.spec.id_prefix for r in routes]
-    escaped = [_REGEX_SYNTAX.sub(r"\\\1", p) for p in prefixes]
-    pattern = "^" + (escaped[0] if len(escaped) == 1 else "(?:" + "|".join(escaped) + ")")
-    which = ", ".join(f"`{r.spec.path}`: `{r.spec.id_prefix}`" for r in routes)
+    key = tuple(map(id, routes))
+    found = None if memo is None else memo.get(key)
+    if found is None:
+        prefixes = [r.spec.id_prefix for r in routes]
+        escaped = [_escape(p) for p in prefixes]
+        pattern = "^" + (escaped[0] if len(escaped) == 1 else "(?:" + "|".join(escaped) + ")")
+        which = ", ".join(f"`{r.spec.path}`: `{p}`" for r, p in zip(routes, prefixes, strict=True))
+        found = (pattern, which, prefixes[0])
+        if memo is not None:
+            memo[key] = found
+    pattern, which, first = found
     for param in documented.get("parameters", []):
         if param["name"] == "workflow_id" and param["in"] == "path":
             param["schema"] = {"type": "string", "pattern": pattern, "maxLength": 1000}
             param["description"] = (
                 f"The workflow's id; it starts with its route's prefix ({which})."
             )
-            param["example"] = prefixes[0] + "0123456789abcdef"
+            param["example"] = first + "0123456789abcdef"
     if len(routes) == 1:
         documented["tags"] = [_tag(routes[0])]
     return documented
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _escape(prefix: str) -> str:
+    """``prefix`` as an ECMA-262 regex matching it literally (kept: every by-id operation of
+    every table version escapes every route's prefix)."""
+    return _REGEX_SYNTAX.sub(r"\\\1", prefix)
 
 
 def _messages(
@@ -346,10 +383,10 @@ def _messages(
     """Each declared name of ``kind``, with the routes declaring it."""
     found: dict[str, list[tuple[CompiledRoute, CompiledMessage]]] = {}
     for route in routes:
-        for spec in route.spec.messages(kind):
-            message = route.message(kind, spec.name)
-            assert message is not None  # compile_route compiles every declared message
-            found.setdefault(spec.name, []).append((route, message))
+        # compile_route compiles every declared message, in the order declared
+        for (declared, name), message in route.messages.items():
+            if declared is kind:
+                found.setdefault(name, []).append((route, message))
     return dict(sorted(found.items()))
 
 
@@ -431,10 +468,45 @@ def _route_description(route: CompiledRoute) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One route's share of the whole document, encoded once per route digest: its start
+    operations (``"path":{...}`` members of ``paths``), the schemas they add (members of
+    ``components.schemas``), and its message schemas (for the by-id operations, which every
+    route serving them shares)."""
+
+    paths: tuple[tuple[str, bytes], ...]
+    schemas: tuple[tuple[str, bytes], ...]
+    messages: dict[tuple[MessageKind, str], tuple[str, bytes]]
+    """By kind and name: the component's name and its encoded member."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document as served: its JSON in pieces (sent in batches, never joined into one
+    copy), their total length, and its ``ETag``."""
+
+    pieces: tuple[bytes, ...]
+    length: int
+    etag: str
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.pieces)
+
+
 class Documents:
-    """The documents served, built once per table version (and root path) and kept as the
-    bytes sent: the whole table's at ``/openapi.json`` and each route's at
-    ``/workflows/<path>/openapi.json``, with an ``ETag`` so a client that has it gets 304."""
+    """The documents served, built once per table version (and root path): the whole table's
+    at ``/openapi.json`` and each route's at ``/workflows/<path>/openapi.json``, with an
+    ``ETag`` so a client that has one gets 304.
+
+    The whole table's document is most of all its routes' start operations (each with its
+    body's schema and example), and a table changes one route at a time. So each route's
+    share is built and encoded once per route digest (:class:`_Part`), and a new table
+    version builds only what every route shares (the probes, and the by-id operations, whose
+    ``workflow_id`` pattern names every route's prefix), then splices the routes' encoded
+    parts in: no route is documented, and no byte of it encoded, again.
+    """
 
     PER_ROUTE = 256
     """Per-route documents kept (each a few kilobytes to tens): the most recently asked."""
@@ -442,25 +514,17 @@ class Documents:
     def __init__(self, app: FastAPI, store: RouteStore) -> None:
         self._app = app
         self._store = store
-        self._fragments: dict[tuple[str, ...], Fragment] = {}
-        self._full: dict[tuple[str | None, str], tuple[bytes, str]] = {}
-        self._routes: OrderedDict[tuple[str, str], tuple[bytes, str]] = OrderedDict()
+        self._parts: dict[tuple[str, str], _Part] = {}
+        self._full: dict[tuple[str | None, str], Document] = {}
+        self._routes: OrderedDict[tuple[str, str], Document] = OrderedDict()
         self._generic: tuple[str, dict[str, Any]] | None = None
 
     def _servers(self, root_path: str) -> list[dict[str, Any]]:
         return [{"url": root_path or "/"}, *self._app.servers]
 
     def full_spec(self, root_path: str) -> dict[str, Any]:
-        table = self._store.table
-        fragments: dict[tuple[str, ...], Fragment] = {}
-        if table is not None:  # keep only the current routes' fragments
-            digests = {r.digest for r in table.routes.values()}
-            fragments = {k: v for k, v in self._fragments.items() if k[0] in digests}
-        spec = build(
-            self._app, table, self._servers(root_path), fragments, base=self._base(root_path)
-        )
-        self._fragments = fragments
-        return spec
+        """The whole table's document as data (``app.openapi()``): what :meth:`full` sends."""
+        return json.loads(self.full(root_path).body)  # type: ignore[no-any-return]
 
     def _base(self, root_path: str) -> dict[str, Any]:
         """FastAPI's document of the handlers as registered: the same for every table."""
@@ -472,17 +536,70 @@ class Documents:
             ))  # fmt: skip
         return copy.deepcopy(self._generic[1])
 
-    def full(self, root_path: str) -> tuple[bytes, str]:
+    def full(self, root_path: str) -> Document:
         table = self._store.table
         key = (table.version if table else None, root_path)
         found = self._full.get(key)
         if found is None:
             self._full.clear()
-            body = _encode(self.full_spec(root_path))
-            found = self._full[key] = (body, _etag("t", str(key[0]), root_path))
+            pieces = tuple(self._assemble(table, root_path))
+            found = Document(pieces, sum(map(len, pieces)), _etag("t", str(key[0]), root_path))
+            self._full[key] = found
         return found
 
-    def route(self, path: str, root_path: str) -> tuple[bytes, str] | None:
+    def _assemble(self, table: RouteTable | None, root_path: str) -> Iterator[bytes]:
+        """The whole document's JSON, in pieces: what every route shares, built now, with
+        each route's cached part spliced into ``paths`` and ``components.schemas``."""
+        routes = list(table.routes.values()) if table is not None else []
+        starts: list[Start] = []
+        parts: dict[tuple[str, str], _Part] = {}
+        by_route: dict[int, _Part] = {}  # the same, by the route object (looked up often)
+
+        def part(route: CompiledRoute) -> _Part:
+            found = by_route.get(id(route))
+            if found is None:
+                key = (route.digest, route.spec.path)
+                found = parts.get(key) or self._parts.get(key) or _part(route, starts)
+                parts[key] = by_route[id(route)] = found
+            return found
+
+        def component(schemas: dict[str, Any], route: CompiledRoute, m: CompiledMessage) -> str:
+            name, encoded = part(route).messages[m.kind, m.name]
+            schemas[name] = _Encoded(encoded)  # spliced in as encoded in the route's part
+            return SCHEMAS + name
+
+        spec = _build(
+            self._app, table, self._servers(root_path), base=self._base(root_path),
+            starts=starts, component=component,
+        )  # fmt: skip
+        for route in routes:
+            part(route)
+        self._parts = parts  # the routes no longer served are forgotten
+        schemas = spec["components"]["schemas"]
+        members = [(path, _member(path, item)) for path, item in spec["paths"].items()]
+        extra: list[bytes] = []
+        for found in parts.values():
+            members.extend(found.paths)
+            for name, encoded in found.schemas:
+                if name not in schemas:  # (a message's, also used by a by-id operation)
+                    schemas[name] = None
+                    extra.append(encoded)
+        members.sort(key=lambda m: m[0])
+        given = [
+            v.member if isinstance(v, _Encoded) else _member(n, v)
+            for n, v in schemas.items()
+            if v is not None
+        ]
+        spec["paths"], spec["components"]["schemas"] = _PATHS, _SCHEMAS
+        head, rest = _encode(spec).split(_encode(_PATHS), 1)
+        middle, tail = rest.split(_encode(_SCHEMAS), 1)
+        yield head + b"{"
+        yield from _listed(_merged(members))
+        yield b"}" + middle + b"{"
+        yield from _listed([*given, *extra])
+        yield b"}" + tail
+
+    def route(self, path: str, root_path: str) -> Document | None:
         table = self._store.table
         route = table.get(path) if table else None
         if route is None:
@@ -491,18 +608,94 @@ class Documents:
         found = self._routes.get(key)
         if found is None:
             one = EMPTY.changed([route])
-            spec = build(
-                self._app, one, self._servers(root_path), self._fragments,
-                base=self._base(root_path),
-            )  # fmt: skip
-            found = self._routes[key] = (_encode(spec), _etag("r", key[0], root_path))
+            spec = build(self._app, one, self._servers(root_path), base=self._base(root_path))
+            body = _encode(spec)
+            found = self._routes[key] = Document((body,), len(body), _etag("r", *key))
             while len(self._routes) > self.PER_ROUTE:
                 self._routes.popitem(last=False)
         self._routes.move_to_end(key)
         return found
 
 
-def _encode(spec: dict[str, Any]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A schema in the skeleton whose member is encoded already (a route's message)."""
+
+    member: bytes
+
+
+_PATHS, _SCHEMAS = "\x00paths\x00", "\x00schemas\x00"
+"""Placeholders in the encoded skeleton, where the members of ``paths`` and
+``components.schemas`` go (JSON text never holds a raw NUL: it is written as an escape)."""
+
+
+def _part(route: CompiledRoute, starts: list[Start]) -> _Part:
+    added: dict[str, Any] = {}
+    items: dict[str, dict[str, Any]] = {}
+    for template, method, op, operation in starts:
+        if route.allows(operation):
+            for path, documented in _starts(template, op, operation, route, added):
+                items.setdefault(path, {})[method] = documented
+    messages: dict[tuple[MessageKind, str], tuple[str, bytes]] = {}
+    for kind in MessageKind:
+        for declared in route.spec.messages(kind):
+            message = route.message(kind, declared.name)
+            if message is not None and message.input_schema is not None:
+                found: dict[str, Any] = {}
+                name = _message_component(found, route, message).removeprefix(SCHEMAS)
+                messages[kind, declared.name] = (name, _member(name, found[name]))
+    return _Part(
+        paths=tuple((path, _member(path, item)) for path, item in items.items()),
+        schemas=tuple((name, _member(name, schema)) for name, schema in added.items()),
+        messages=messages,
+    )
+
+
+def _member(key: str, value: Any) -> bytes:
+    """``"key":value``, as :func:`_encode` writes an object's member."""
+    return _encode(key) + b":" + _encode(value)
+
+
+def _merged(members: list[tuple[str, bytes]]) -> list[bytes]:
+    """The members of ``paths``, sorted by path, one per path: a route whose path is that of a
+    fixed operation (``count``: ``POST /workflows/count`` beside ``GET``) shares its item."""
+    merged: list[bytes] = []
+    previous = None
+    for path, encoded in members:
+        if path == previous:
+            _, before = json.loads(b"{" + merged[-1] + b"}").popitem()
+            _, after = json.loads(b"{" + encoded + b"}").popitem()
+            merged[-1] = _member(path, {**before, **after})
+        else:
+            merged.append(encoded)
+        previous = path
+    return merged
+
+
+def _listed(members: list[bytes]) -> Iterator[bytes]:
+    """``members`` and the commas between them: pieces of the document, never joined into
+    one copy (the routes' encoded parts stay the only copy of their bytes)."""
+    for i, member in enumerate(members):
+        if i:
+            yield b","
+        yield member
+
+
+def _batches(pieces: Iterable[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """``pieces`` joined into chunks of about ``size`` bytes: one ASGI message each."""
+    batch: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        batch.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield b"".join(batch)
+            batch, length = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
+def _encode(spec: Any) -> bytes:
     return json.dumps(spec, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
@@ -510,13 +703,20 @@ def _etag(*parts: str) -> str:
     return '"' + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20] + '"'
 
 
-def _answer(request: Request, found: tuple[bytes, str]) -> Response:
-    body, etag = found
-    headers = {"ETag": etag}  # Cache-Control: the security headers' no-store, as everywhere
+def _answer(request: Request, found: Document) -> Response:
+    headers = {"ETag": found.etag}  # Cache-Control: the security headers' no-store, as everywhere
     asked = request.headers.get("if-none-match", "")
-    if etag in (t.strip().removeprefix("W/") for t in asked.split(",")) or asked.strip() == "*":
+    if found.etag in (t.strip().removeprefix("W/") for t in asked.split(",")) or asked == "*":
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    if len(found.pieces) == 1:
+        return Response(found.pieces[0], media_type="application/json", headers=headers)
+    headers["Content-Length"] = str(found.length)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in _batches(found.pieces):
+            yield chunk
+
+    return StreamingResponse(chunks(), media_type="application/json", headers=headers)
 
 
 def install(app: FastAPI, store: RouteStore) -> None:
