@@ -159,9 +159,11 @@ class ClusterRoutes:
         namespaces: Sequence[str] = (),
         *,
         merge_seconds: float = 0.05,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._store = store
         self._config = config
+        self._transport = transport  # tests: a fake API server
         self._scopes: list[str | None] = [*namespaces] or [None]
         self._merge = merge_seconds
         self._served: dict[str, _Served] = {}
@@ -184,6 +186,7 @@ class ClusterRoutes:
             verify=self._config.ssl,
             timeout=httpx.Timeout(10.0, read=WATCH_SECONDS + 30),
             trust_env=False,
+            transport=self._transport,
         ) as http:
             await asyncio.gather(self._apply_loop(), *(self._follow(http, s) for s in self._scopes))
 
@@ -251,6 +254,8 @@ class ClusterRoutes:
         async with http.stream(
             "GET", self._url(scope), params=params, headers=self._headers()
         ) as response:
+            if response.status_code == 410:  # (usually an ERROR event, below)
+                raise Gone
             response.raise_for_status()
             async for event in _events(response):
                 kind, obj = event.get("type"), event.get("object") or {}
@@ -304,9 +309,12 @@ class ClusterRoutes:
             return
         table = self._store.table or EMPTY
         replaced = removals | (upserts.keys() & self._served.keys())
-        gone = {self._served[k].route.spec.path for k in replaced}
-        for key in replaced:
-            del self._served[key]
+        # A path leaves the table only with the route serving it: never another's.
+        gone = {
+            served.route.spec.path
+            for served in (self._served.pop(k) for k in replaced)
+            if table.get(served.route.spec.path) is served.route
+        }
         table = table.changed(removals=gone)
         table = self._add(table, {**self._waiting, **upserts})
         if self._store.table is None or table.version != self._store.table.version:
@@ -314,25 +322,34 @@ class ClusterRoutes:
         metrics.ROUTE_UPDATE_SECONDS.observe(time.thread_time() - started)
 
     def _add(self, table: RouteTable, candidates: dict[str, _Served]) -> RouteTable:
-        """``table`` with every candidate it can take; those that conflict with a route still
-        served wait (the operator is moving the path or prefix from one to the other, and its
-        next write will free it)."""
+        """``table`` with every candidate it can take; those whose path or id prefix a route
+        still served holds wait (the operator is moving it from one to the other, and the
+        event of the other's change or deletion will free it). A candidate never takes a
+        path from another route, though :meth:`RouteTable.changed` would let it."""
         self._waiting = {}
-        try:
-            grown = table.changed(c.route for c in candidates.values())
-        except RouteConfigError:
-            pass  # rare (mid-handover): one at a time, below
-        else:
-            self._served.update(candidates)
-            return grown
-        for key, candidate in sorted(candidates.items(), key=lambda kv: _age(kv[1])):
+        paths = [c.route.spec.path for c in candidates.values()]
+        if len(set(paths)) == len(paths) and not any(table.get(p) for p in paths):
             try:
-                table = table.changed([candidate.route])
-            except RouteConfigError as exc:
-                self._waiting[key] = candidate
-                log.info("route waits for the operator", route=key, reason=str(exc))
+                grown = table.changed(c.route for c in candidates.values())
+            except RouteConfigError:
+                pass  # rare (mid-handover): one at a time, below
             else:
-                self._served[key] = candidate
+                self._served.update(candidates)
+                return grown
+        for key, candidate in sorted(candidates.items(), key=lambda kv: _age(kv[1])):
+            holder = table.get(candidate.route.spec.path)
+            try:
+                if holder is None:
+                    table = table.changed([candidate.route])
+            except RouteConfigError as exc:
+                reason = str(exc)
+            else:
+                if holder is None:
+                    self._served[key] = candidate
+                    continue
+                reason = f"path {holder.spec.path!r} is still served by route {holder.name!r}"
+            self._waiting[key] = candidate
+            log.info("route waits for the operator", route=key, reason=reason)
         return table
 
 
