@@ -101,9 +101,11 @@ def follow(*batches: dict[str, dict[str, Any] | None]) -> list[dict[str, str]]:
             id="a path handed over: the new owner waits until the old one is gone",
         ),
         pytest.param(
-            [{"apps/a": obj("a", workflow_type="A")},
-             {"apps/b": obj("b", path="a", workflow_type="B")},
-             {"apps/a": obj("a", generation=2, path="elsewhere", workflow_type="A")}],
+            [
+                {"apps/a": obj("a", workflow_type="A")},
+                {"apps/b": obj("b", path="a", workflow_type="B")},
+                {"apps/a": obj("a", generation=2, path="elsewhere", workflow_type="A")},
+            ],
             [{"a": "A"}, {"a": "A"}, {"a": "B", "elsewhere": "A"}],
             # The operator's writes land in any order: b's verdict before a's new one.
             id="a path freed by a change: the waiting route takes it, nothing is lost",
