@@ -49,7 +49,7 @@ from gateway_core.routes import (
     WorkflowRoute,
     compile_route,
 )
-from gateway_core.routes.status import Verdict, verdict
+from gateway_core.routes.status import ACCEPTED, Verdict, condition, verdict
 
 from . import RouteStore
 
@@ -58,6 +58,10 @@ log = structlog.get_logger(__name__)
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 PLURAL = "workflowroutes"
 VERSION = "v1alpha1"
+LIST_PAGE = 100
+"""Routes per page of a list: each page is slimmed (:func:`_slim`) before the next is read, so
+listing 2,000 routes never holds more than a page of whole objects (their managed fields and
+statuses are as large as their specs)."""
 WATCH_SECONDS = 60
 """How long one watch request lasts (the server ends it; the next resumes where it ended):
 short, so a connection that died silently is noticed within about this long."""
@@ -223,17 +227,18 @@ class ClusterRoutes:
 
     async def _list(self, http: httpx.AsyncClient, scope: str | None) -> str:
         items: dict[str, Mapping[str, Any]] = {}
-        params: dict[str, str | int] = {"limit": 500}
+        params: dict[str, str | int] = {"limit": LIST_PAGE}
         while True:
             response = await http.get(self._url(scope), params=params, headers=self._headers())
             response.raise_for_status()
             page = response.json()
+            del response  # its body, as the page is slimmed
             for item in page.get("items", []):
-                items[_key(item)] = item
+                items[_key(item)] = _slim(item)
             follow = page["metadata"].get("continue")
             if not follow:
                 break
-            params = {"limit": 500, "continue": follow}
+            params = {"limit": LIST_PAGE, "continue": follow}
         # What the list no longer has was deleted while we were not watching.
         for key in self._served.keys() | self._waiting.keys():
             if _in_scope(key, scope) and key not in items:
@@ -266,7 +271,7 @@ class ClusterRoutes:
                 version = obj.get("metadata", {}).get("resourceVersion", version)
                 if kind == "BOOKMARK":
                     continue
-                self._pending[_key(obj)] = None if kind == "DELETED" else obj
+                self._pending[_key(obj)] = None if kind == "DELETED" else _slim(obj)
                 self._changed.set()
         return version
 
@@ -279,6 +284,9 @@ class ClusterRoutes:
                 continue  # the first table waits for every scope's list
             pending, self._pending = self._pending, {}
             self.apply(pending)
+            # The objects as listed (a list of 2,000 is tens of megabytes of parsed JSON):
+            # not kept by this frame while it waits for the next event.
+            del pending
 
     def apply(self, pending: Mapping[str, Mapping[str, Any] | None]) -> None:
         """Turn objects as they are now (None: deleted) into a new table, if anything served
@@ -356,6 +364,23 @@ class ClusterRoutes:
 def _age(served: _Served) -> tuple[str, str, str]:
     """Oldest first, as the operator decides conflicts."""
     return (served.created, served.route.namespace, served.route.name)
+
+
+def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What :meth:`ClusterRoutes.apply` reads of an object: its identity, its ``Accepted``
+    condition, and its spec only when that is accepted. Managed fields, other conditions and
+    the specs not to be served are dropped as soon as they are read."""
+    meta = obj.get("metadata") or {}
+    slim: dict[str, Any] = {
+        "metadata": {k: meta[k] for k in _IDENTITY if k in meta},
+        "status": {"conditions": [c] if (c := condition(obj, ACCEPTED)) else []},
+    }
+    if verdict(obj) is Verdict.ACCEPTED:
+        slim |= {k: obj[k] for k in ("apiVersion", "kind", "spec") if k in obj}
+    return slim
+
+
+_IDENTITY = ("name", "namespace", "uid", "generation", "creationTimestamp", "resourceVersion")
 
 
 def _key(obj: Mapping[str, Any]) -> str:
