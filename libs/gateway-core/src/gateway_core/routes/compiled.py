@@ -302,6 +302,16 @@ class CompiledRoute:
         return timedelta(seconds=s) if s else None
 
 
+_NONE: frozenset[str] = frozenset()
+
+
+def _frozen(names: Iterable[str]) -> frozenset[str]:
+    """``names`` as a set; the empty ones (most routes' groups) all one object, as a table of
+    thousands of routes holds seven pairs of them per route."""
+    found = frozenset(names)
+    return found or _NONE
+
+
 def spec_digest(spec: WorkflowRouteSpec) -> str:
     """The digest of a route's spec, independent of key order."""
     canonical = json.dumps(
@@ -394,7 +404,7 @@ def compile_route(
             messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
     policy = route.spec.authorization or AuthorizationSpec()  # none: administrators only
     grants = {
-        access: (frozenset(requirement.scopes), frozenset(requirement.groups))
+        access: (_frozen(requirement.scopes), _frozen(requirement.groups))
         for access in Access
         if (requirement := policy.requirement(access)) is not None
     }
