@@ -32,7 +32,7 @@ from gateway_api.http.guards import HeadAsGetMiddleware, RequestGuardMiddleware
 from gateway_api.http.middleware import RequestContextMiddleware, TraceContextMiddleware
 from gateway_api.http.security_headers import SecurityHeadersMiddleware
 from gateway_api.openapi import document as openapi
-from gateway_api.route_store import RouteStore
+from gateway_api.route_store import RouteStore, freeze_heap
 from gateway_api.route_store.kube import ClusterRoutes, load_config
 from gateway_api.security.auth import Authenticator
 from gateway_api.security.ratelimit import OpenStreams, RateLimiter
@@ -78,7 +78,8 @@ def create_app(
     if routes is not None:
         store = RouteStore(None, table=routes)
     else:
-        store = RouteStore(None if cluster else settings.routes_path)
+        settle = freeze_heap if settings.gc_freeze else None
+        store = RouteStore(None if cluster else settings.routes_path, settle=settle)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:

@@ -81,6 +81,11 @@ class ApiSettings(BaseSettings):
     routes_path: Path = Path("k8s/routes")
     """A WorkflowRoute YAML file or a directory of them; relative to the working directory,
     which is the repository root under ``make run``."""
+    gc_freeze: bool = True
+    """After each route table swap, collect garbage once and move every object alive to
+    Python's permanent generation (``gc.freeze``), so that the collector's full passes no
+    longer walk the table: at 2,000 routes one walked 350,000 objects in 400 ms, a pause any
+    request could meet. Off only for tests that build many apps in one process."""
     routes_reload_seconds: float = Field(default=1.0, gt=0)
     """How often the route files are checked for changes: a new route serves within about
     this long after its file (or mounted ConfigMap) changes."""

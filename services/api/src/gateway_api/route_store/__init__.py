@@ -17,7 +17,9 @@ with. A broken table is refused and the last good one stays, which the log and t
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -53,12 +55,30 @@ def fingerprint(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def freeze_heap() -> None:
+    """Collect the garbage, then move every object alive to the permanent generation: the
+    route table just swapped in (most of a large process's objects) is never walked by a
+    full collection again. A table's objects hold no reference cycles, so those of a table
+    replaced later are still freed, by their reference counts. After the first freeze, a
+    collection walks only what is new since the last one: a swap pays for what it added."""
+    gc.collect()
+    gc.freeze()
+
+
 class RouteStore:
     """The current :class:`RouteTable` (None until one has loaded) and its reloading."""
 
-    def __init__(self, path: Path | None, *, table: RouteTable | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        table: RouteTable | None = None,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.table = table
+        self._settle = settle
+        """Called after each swap (:func:`freeze_heap` in a server process)."""
         self.source_error: str | None = None
         """Why the table may be behind its source (None: it is current), for ``/readyz``."""
         self._fingerprint: str | None = None
@@ -125,6 +145,8 @@ class RouteStore:
         self.table = table
         metrics.route_table_loaded(table)
         log.info("route table loaded", version=table.version, paths=sorted(table.routes))
+        if self._settle is not None:
+            self._settle()
 
     def swap(self, table: RouteTable, *, changed: int) -> None:
         """Serve ``table``, in which ``changed`` routes differ from the last one (the
@@ -133,3 +155,5 @@ class RouteStore:
         metrics.route_table_loaded(table)
         log.info("route table updated", version=table.version, routes=len(table.routes),
                  changed=changed)  # fmt: skip
+        if self._settle is not None:
+            self._settle()
