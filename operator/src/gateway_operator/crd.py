@@ -239,10 +239,6 @@ def _status_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
-            "tableVersion": {
-                "type": "string",
-                "description": "The route table version this route was last written into.",
-            },
             "conditions": {
                 "type": "array",
                 "maxItems": 8,
