@@ -24,12 +24,25 @@ from gateway_operator.reconciler import Reconciler
 from gateway_operator.workers import WorkerChecker
 
 
+class _NoEssence(kopf.AnnotationsDiffBaseStorage):
+    """No "essence" of each object for kopf to diff: with event handlers only, nothing reads
+    it, and building it deep-copied every object on every event (about a sixth of the
+    operator's CPU with 2,000 routes applied at once)."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        return None
+
+    def fetch(self, *, body: kopf.Body) -> Any:
+        return None
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # Kubernetes events for problems only
     # kopf logs each handler call at INFO: a line per event, 4,000 for 2,000 routes applied.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
+    settings.persistence.diffbase_storage = _NoEssence()
     config: OperatorSettings = memo.settings
     if config.namespaces:
         # Watching named namespaces needs no list of namespaces (nor of CRDs). kopf would list

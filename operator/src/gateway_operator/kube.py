@@ -88,14 +88,18 @@ class Kube:
                 {"status": update.status},
                 # The generated client would send a JSON Patch; the body is a merge patch.
                 _content_type="application/merge-patch+json",  # type: ignore[call-arg]
-                # The answer is not read: building its models would cost more than the write.
+                # The answer is read as bytes only: building its models would cost more than
+                # the write.
                 _preload_content=False,
             )
         except ApiException as exc:
             if exc.status == 404:
                 return False
             raise
-        response.release()  # back to the connection pool
+        # Read to its end, so the connection goes back to the pool: released unread, aiohttp
+        # closes it, and every write paid a TLS handshake (1,258 for 2,000 writes).
+        await response.read()
+        response.release()
         return True
 
     async def read_lease(self, namespace: str, name: str) -> Lease | None:
