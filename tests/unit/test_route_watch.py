@@ -252,3 +252,19 @@ async def test_an_unreachable_server_keeps_the_last_table_and_says_so() -> None:
         assert metrics.ROUTE_SOURCE_UP._value.get() == 1
     finally:
         await stopped(task)
+
+
+def test_equal_pieces_of_listed_routes_are_one_object() -> None:
+    from gateway_api.route_store.kube import Interner
+
+    intern = Interner()
+    a = intern({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    b = intern({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    c = intern({"type": "object", "properties": {"n": {"type": "number"}}, "required": ["n"]})
+    assert a is b
+    assert a != c
+    assert a["required"] is c["required"]
+    # Equal in Python is not the same JSON: true is not 1, nor 1.0.
+    assert intern({"const": True}) is not intern({"const": 1})
+    assert intern({"const": 1}) is not intern({"const": 1.0})
+    assert intern([1, [2]])[1] is intern({"x": [2]})["x"]

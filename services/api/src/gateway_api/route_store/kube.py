@@ -173,6 +173,7 @@ class ClusterRoutes:
         self._served: dict[str, _Served] = {}
         self._waiting: dict[str, _Served] = {}  # accepted, but the table refused it for now
         self._pending: dict[str, Mapping[str, Any] | None] = {}  # by key: object, or deleted
+        self._intern = Interner()
         self._listed: set[str | None] = set()
         self._changed = asyncio.Event()
         self._errors: dict[str | None, str] = {}
@@ -234,7 +235,7 @@ class ClusterRoutes:
             page = response.json()
             del response  # its body, as the page is slimmed
             for item in page.get("items", []):
-                items[_key(item)] = _slim(item)
+                items[_key(item)] = _slim(item, self._intern)
             follow = page["metadata"].get("continue")
             if not follow:
                 break
@@ -271,7 +272,7 @@ class ClusterRoutes:
                 version = obj.get("metadata", {}).get("resourceVersion", version)
                 if kind == "BOOKMARK":
                     continue
-                self._pending[_key(obj)] = None if kind == "DELETED" else _slim(obj)
+                self._pending[_key(obj)] = None if kind == "DELETED" else _slim(obj, self._intern)
                 self._changed.set()
         return version
 
@@ -283,6 +284,7 @@ class ClusterRoutes:
             if len(self._listed) < len(self._scopes):
                 continue  # the first table waits for every scope's list
             pending, self._pending = self._pending, {}
+            self._intern = Interner()  # what it holds is the routes' now, or garbage
             self.apply(pending)
             # The objects as listed (a list of 2,000 is tens of megabytes of parsed JSON):
             # not kept by this frame while it waits for the next event.
@@ -366,17 +368,49 @@ def _age(served: _Served) -> tuple[str, str, str]:
     return (served.created, served.route.namespace, served.route.name)
 
 
-def _slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+class Interner:
+    """One object for equal JSON values: a table's routes repeat most of their schemas'
+    pieces (``{"type": "string", "maxLength": 64}``, a shared item schema, whole message
+    schemas), and a list of thousands of routes would otherwise hold each piece once per
+    route. Values are shared, so nothing may change them afterwards (nothing does: routes
+    are compiled from them and read). Kept for one batch of events, a list's included."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Any, ...], Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = {k: self(v) for k, v in value.items()}
+            key: tuple[Any, ...] = ("{", *((k, _identity(v)) for k, v in value.items()))
+        elif isinstance(value, list):
+            value = [self(v) for v in value]
+            key = ("[", *map(_identity, value))
+        else:
+            return value
+        return self._seen.setdefault(key, value)
+
+
+def _identity(value: Any) -> Any:
+    """What makes an interned value equal to another: its object for a container (equal
+    containers are one object once interned), its type and value otherwise (``1`` is not
+    ``True``, nor ``1.0``)."""
+    return id(value) if isinstance(value, dict | list) else (type(value), value)
+
+
+def _slim(obj: Mapping[str, Any], intern: Interner | None = None) -> dict[str, Any]:
     """What :meth:`ClusterRoutes.apply` reads of an object: its identity, its ``Accepted``
-    condition, and its spec only when that is accepted. Managed fields, other conditions and
-    the specs not to be served are dropped as soon as they are read."""
+    condition, and its spec only when that is accepted (interned, with ``intern``). Managed
+    fields, other conditions and the specs not to be served are dropped as soon as they are
+    read."""
     meta = obj.get("metadata") or {}
     slim: dict[str, Any] = {
         "metadata": {k: meta[k] for k in _IDENTITY if k in meta},
         "status": {"conditions": [c] if (c := condition(obj, ACCEPTED)) else []},
     }
     if verdict(obj) is Verdict.ACCEPTED:
-        slim |= {k: obj[k] for k in ("apiVersion", "kind", "spec") if k in obj}
+        slim |= {k: obj[k] for k in ("apiVersion", "kind") if k in obj}
+        spec = obj.get("spec")
+        slim["spec"] = spec if intern is None else intern(spec)
     return slim
 
 
