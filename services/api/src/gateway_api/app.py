@@ -38,9 +38,19 @@ from gateway_api.security.ratelimit import OpenStreams, RateLimiter
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
+
+CORS_ALLOWED = ("Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "Prefer",
+                "Callback-Url", "Callback-Outcomes", "Last-Event-ID", "X-Request-ID",
+                "traceparent")  # fmt: skip
+"""Every request header the API reads, so a page on another origin can use every operation."""
+CORS_EXPOSED = ("Location", "Retry-After", "Preference-Applied", "Link", "X-Request-ID",
+                "X-Trace-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                "RateLimit-Policy", "RateLimit")  # fmt: skip
+"""Every response header a caller reads (where to poll, when to retry, what was applied)."""
 
 DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
 
@@ -111,6 +121,11 @@ def create_app(
                     streams=OpenStreams(settings.events_max_streams),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
+                    page_tokens=PageTokenKeys.from_setting(
+                        settings.page_token_keys.get_secret_value()
+                        if settings.page_token_keys
+                        else None
+                    ),
                 )
             }
         finally:
@@ -143,11 +158,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
-                           "X-Request-ID", "traceparent"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID", "X-Trace-Id",
-                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-                            "RateLimit-Policy", "RateLimit"],
+            allow_headers=list(CORS_ALLOWED),
+            expose_headers=list(CORS_EXPOSED),
             max_age=600,
         )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
