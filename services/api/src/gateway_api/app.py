@@ -39,6 +39,7 @@ from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
 from gateway_api.temporal.visibility import PageTokenKeys
+from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
@@ -121,6 +122,7 @@ def create_app(
                     streams=OpenStreams(settings.events_max_streams),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
+                    workflow_types=WorkflowTypes(),
                     page_tokens=PageTokenKeys.from_setting(
                         settings.page_token_keys.get_secret_value()
                         if settings.page_token_keys

@@ -158,6 +158,11 @@ class AuthorizationSpec(_Model):
     """Who may cancel them."""
     terminate: Requirement | None = None
     """Who may terminate them."""
+    owner_only: bool = False
+    """A caller acts only on the workflows it started (administrators excepted): every id the
+    route makes carries the caller's scope after the prefix, by-id operations on another
+    caller's id answer 404 as a missing one would, and lists show only the caller's own. Off:
+    the grants are the route's, and a holder acts on every caller's workflows of the route."""
 
     def requirement(self, access: Access) -> Requirement | None:
         found: Requirement | None = getattr(self, access.value)

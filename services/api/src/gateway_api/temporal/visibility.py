@@ -138,20 +138,29 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def restriction(routes: Iterable[CompiledRoute]) -> str:
-    """The filter matching only workflows started through ``routes``.
+def restriction(routes: Iterable[CompiledRoute], *, owner: str | None = None) -> str:
+    """The filter matching only workflows started through ``routes``; of an owner-only route,
+    only those of the caller whose scope is ``owner`` (None: an administrator, all of them).
 
     Raises:
         ValueError: no routes (there is nothing to match: do not ask Temporal).
     """
     clauses = [
-        f"(WorkflowId STARTS_WITH {_literal(r.spec.id_prefix)} "
+        f"(WorkflowId STARTS_WITH {_literal(_prefix(r, owner))} "
         f"AND WorkflowType = {_literal(r.spec.workflow_type)})"
         for r in routes
     ]
     if not clauses:
         raise ValueError("no routes to restrict the query to")
     return " OR ".join(clauses)
+
+
+def _prefix(route: CompiledRoute, owner: str | None) -> str:
+    return (
+        route.owned_prefix(owner)
+        if route.owner_only and owner is not None
+        else route.spec.id_prefix
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +171,15 @@ class Filter:
     order_by: str
     """``ORDER BY ...`` when the query ended with one, else empty."""
 
-    def within(self, routes: Iterable[CompiledRoute], *, ordered: bool = True) -> str:
+    def within(
+        self, routes: Iterable[CompiledRoute], *, ordered: bool = True, owner: str | None = None
+    ) -> str:
         """The visibility query to send: this filter within ``routes``' workflows.
 
         Raises:
             ValueError: no routes.
         """
-        confined = f"({restriction(routes)})"
+        confined = f"({restriction(routes, owner=owner)})"
         if self.where:
             confined += f" AND ({self.where})"
         return f"{confined} {self.order_by}" if ordered and self.order_by else confined

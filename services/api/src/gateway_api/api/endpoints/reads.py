@@ -49,7 +49,14 @@ async def _describe(target: Target, run_id: str | None = None) -> WorkflowExecut
     """The workflow's description, if it is one its route's prefix and workflow type claim: a
     workflow of another type under the prefix was not started by the route (another program
     sharing the namespace), and answers like one that does not exist."""
-    desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+    if run_id is None and target.description is not None:
+        desc = target.description  # the dispatch's own, made for this request
+    else:
+        desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+        if run_id is None:
+            target.call.workflow_types.remember(
+                target.client.namespace, target.workflow_id, desc.workflow_type
+            )
     if desc.workflow_type != target.route.spec.workflow_type:
         raise WorkflowNotFound.hiding(target.workflow_id, target.call.caller.id)
     return desc
@@ -152,7 +159,7 @@ async def get_result(
     ] = None,
 ) -> WorkflowResponse | JSONResponse:
     call = target.call
-    handle = target.handle(run_id)
+    handle = await target.workflow(run_id)
     done, result = await executions.wait_result(
         handle, call.wait(call.settings.result_wait_seconds, query=wait)
     )

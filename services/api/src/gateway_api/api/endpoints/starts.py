@@ -147,8 +147,10 @@ async def _input(
             )
         if errors:
             raise InvalidBody(errors)
-        key = idempotency.scoped(on.call.caller.id, idempotency_key)
-        workflow_id, deterministic = route.workflow_id(body, key)
+        caller = on.call.caller.id
+        key = idempotency.scoped(caller, idempotency_key)
+        owner = idempotency.scope(caller) if route.owner_only else None
+        workflow_id, deterministic = route.workflow_id(body, key, owner=owner)
     except (ApiError, WorkflowIdError):
         starts.labels(route=route.name, outcome="rejected").inc()
         raise
@@ -191,6 +193,9 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
         starts.labels(route=route.name, outcome="error").inc()
         raise
     starts.labels(route=route.name, outcome="started" if created else "existing").inc()
+    # Its type is the route's (started now, or found by this caller's own key and body): the
+    # operations by id that follow need not ask.
+    call.workflow_types.remember(on.client.namespace, handle.id, route.spec.workflow_type)
     # Said by the request's access line (one log event per start): a new workflow, or the one
     # an Idempotency-Key or id reuse policy found.
     call.context.started = created

@@ -46,6 +46,7 @@ def _not_found(target: Target) -> CallbackNotFound:
 )
 async def callbacks(target: Target, run_id: RunId = None) -> CallbackState:
     rpc_timeout = target.call.rpc_timeout
+    await target.workflow()  # the route's own type, or the one 404
     handle = await delivery_handle(target.client, target.workflow_id, run_id, rpc_timeout)
     try:
         state = await handle.query(STATE_QUERY, result_type=DeliveryState, rpc_timeout=rpc_timeout)
@@ -65,6 +66,7 @@ async def callbacks(target: Target, run_id: RunId = None) -> CallbackState:
 )
 async def redeliver(target: Target) -> JSONResponse:
     rpc_timeout = target.call.rpc_timeout
+    await target.workflow()
     handle = await delivery_handle(target.client, target.workflow_id, None, rpc_timeout)
     try:
         state = await handle.execute_update(
