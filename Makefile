@@ -81,7 +81,8 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 
 # The Kubernetes tests need KUBEBUILDER_ASSETS, the tracing test a Jaeger (JAEGER_BIN_DIR), the
 # monitoring tests Prometheus (PROMETHEUS_DIR), the chart tests helm (HELM_DIR) and the schemas of
-# the optional CRDs (KUBE_SCHEMAS_DIR), the shared rate limits Redis (REDIS_DIR), the single-node
+# the optional CRDs (KUBE_SCHEMAS_DIR), the polyglot tests the Go and TypeScript example workers
+# (WORKERS_DIR, hack/workers.sh), the shared rate limits Redis (REDIS_DIR), the single-node
 # cluster its kubelet, kube-proxy, controllers, CoreDNS, pause and Traefik (NODE_ASSETS; envtest's
 # Go build cache makes the Kubernetes ones a few minutes more, Traefik takes about 15 on two
 # cores); building them the first time takes minutes.

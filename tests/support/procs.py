@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -73,6 +74,17 @@ async def assert_eventually(
             last = None
         await asyncio.sleep(interval)
     raise AssertionError(f"not true within {timeout}s: {check}; last error: {last!r}")
+
+
+def polled(temporal: str, task_queue: str) -> bool:
+    """Whether a worker polls ``task_queue`` for workflow tasks (whatever its language)."""
+    done = subprocess.run(
+        [TEMPORAL_BIN, "task-queue", "describe", "--address", temporal, "--task-queue", task_queue,
+         "-o", "json"],
+        capture_output=True, text=True, check=True, timeout=10,
+    )  # fmt: skip
+    pollers = json.loads(done.stdout).get("pollers") or []
+    return any(p.get("taskQueueType") == "workflow" for p in pollers)
 
 
 def _default_sigint() -> None:

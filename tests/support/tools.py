@@ -46,3 +46,9 @@ def kube_schemas_dir() -> Path:
 def redis_dir() -> Path:
     """Debian's ``redis-server`` and ``redis-cli``, unpacked by ``hack/redis.sh``."""
     return cached_tool_dir("REDIS_DIR", "redis.sh")
+
+
+def workers_dir() -> Path:
+    """The example workers of ``examples/workers`` built by ``hack/workers.sh``: ``go/worker``,
+    ``go/codec-server``, ``typescript/lib/worker.js`` (and ``java/worker.jar`` once there)."""
+    return cached_tool_dir("WORKERS_DIR", "workers.sh")
