@@ -33,12 +33,14 @@ from gateway_core.routes.operations import (
 from gateway_core.routes.spec import (
     API_GROUP,
     API_VERSION,
+    CODEC_NAME_PATTERN,
     ID_PREFIX_PATTERN,
     ID_TEMPLATE_PATTERN,
     ID_VALUE_PATTERN,
     KIND,
     MAX_TIMEOUT_SECONDS,
     MESSAGE_NAME_PATTERN,
+    NO_CODEC,
     PATH_PATTERN,
     SECRET_NAME_PATTERN,
     AuthorizationSpec,
@@ -56,9 +58,9 @@ from gateway_core.routes.spec import (
 from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
 
 __all__ = [
-    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
-    "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND",
-    "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN",
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "CODEC_NAME_PATTERN",
+    "DEFAULT_OPERATIONS", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND",
+    "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "NO_CODEC", "OPERATIONS", "PATH_PATTERN",
     "SECRET_NAME_PATTERN", "Access", "Addressed", "AuthorizationSpec", "CallbacksSpec",
     "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
     "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
