@@ -9,10 +9,14 @@ the existing workflow, the same principal with another body is refused (422), an
 else is the one 409 for an id that is not the caller's. The memo also records, for audit and for
 authorization by id, the route path that started the workflow and the principal that asked.
 
-The input is encoded once, with the client's own data converter, before the start call: an
-input Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413
-instead, and the start sends that same payload. What does not depend on the request (timeouts,
-policies, the route's memo payloads) is built once per compiled route.
+The input is encoded once, with the route's data converter (its payload codec included),
+before the start call (:func:`encode_start`): an input Temporal would refuse for its size
+(``limit.blobSize.error``) is refused here with 413, one the codec cannot encode with 503
+``codec-unavailable``, and either starts nothing; the start sends that same payload. The
+request's memo values are encoded in the same codec call, so a start with a codec server costs
+one round trip to it. The idempotency fingerprint is the SHA-256 of the plaintext body (a
+codec's output differs on every call). What does not depend on the request (timeouts, policies,
+the route's memo payloads) is built once per compiled route.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -55,6 +60,7 @@ from gateway_api.errors import (
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY
+from gateway_api.temporal.codecs import already_encoded
 from gateway_core.routes import CompiledRoute, RouteTable
 
 MEMO_ROUTE = "gateway.route"
@@ -78,6 +84,7 @@ class _RouteStart:
     built once per route (and again after a reload replaces the route), not per request."""
 
     route: CompiledRoute
+    converter: DataConverter
     options: dict[str, Any]
     conflict_policy: WorkflowIDConflictPolicy
     memo: dict[str, Payload]
@@ -89,12 +96,13 @@ _route_starts: dict[tuple[str, str], _RouteStart] = {}
 async def _route_start(converter: DataConverter, route: CompiledRoute) -> _RouteStart:
     key = (route.name, route.spec.path)
     cached = _route_starts.get(key)
-    if cached is not None and cached.route is route:
+    if cached is not None and cached.route is route and cached.converter is converter:
         return cached
     policy = route.spec.workflow_id
     name, path = await converter.encode([route.name, route.spec.path])
     cached = _RouteStart(
         route=route,
+        converter=converter,
         options={
             "task_queue": route.spec.task_queue,
             "execution_timeout": route.execution_timeout,
@@ -109,52 +117,64 @@ async def _route_start(converter: DataConverter, route: CompiledRoute) -> _Route
     return cached
 
 
-async def _start_options(
-    converter: DataConverter,
-    route: CompiledRoute,
-    workflow_id: str,
-    principal: str,
-    digest: str | None,
-) -> tuple[_RouteStart, dict[str, Any]]:
-    """What every start of the route's workflow sends, whichever call starts it."""
-    constant = await _route_start(converter, route)
-    memo: dict[str, Any] = {**constant.memo, MEMO_PRINCIPAL: principal}
-    if digest is not None:
-        memo[MEMO_REQUEST_SHA256] = digest
-    return constant, {"id": workflow_id, **constant.options, "memo": memo}
+@dataclass(frozen=True, slots=True)
+class EncodedStart:
+    """A start's payloads as Temporal will store them, from one codec call."""
+
+    input: RawValue
+    """The workflow input, encoded: the SDK sends it as it is (:func:`already_encoded`)."""
+    memo: dict[str, Payload]
+    """The request's memo values (principal, body digest), encoded."""
+    digest: str | None
+    """The plaintext body's SHA-256 when a repeat can find the workflow again (a deterministic
+    id, or a with-start operation), else None."""
 
 
-async def encode_input(converter: DataConverter, body: Any, limit: int) -> RawValue:
-    """The workflow input, encoded once with the client's converter: its size is checked
-    here, and the SDK sends this payload as it is (a ``RawValue`` passes its converter).
+async def encode_start(
+    converter: DataConverter, body: Any, limit: int, *, principal: str, idempotent: bool
+) -> EncodedStart:
+    """The input and the request's memo values, converted and encoded (the codec once, for
+    all of them); the input's size is checked as Temporal will store it.
 
     Raises:
         PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+        CodecUnavailable: the route's codec could not encode them.
     """
-    (payload,) = converter.payload_converter.to_payloads([body])
-    sent = payload
+    digest = body_digest(body) if idempotent else None
+    values = [body, principal] if digest is None else [body, principal, digest]
+    payloads = converter.payload_converter.to_payloads(values)
     if converter.payload_codec is not None:  # what Temporal stores is the codec's output
-        (sent,) = await converter.payload_codec.encode([payload])
-    size = sent.ByteSize()
+        payloads = await converter.payload_codec.encode(payloads)
+    size = payloads[0].ByteSize()
     if size > limit:
         raise PayloadTooLarge(size, limit)
-    return RawValue(payload)
+    memo = {MEMO_PRINCIPAL: payloads[1]}
+    if digest is not None:
+        memo[MEMO_REQUEST_SHA256] = payloads[2]
+    return EncodedStart(RawValue(payloads[0]), memo, digest)
+
+
+async def _start_options(
+    converter: DataConverter, route: CompiledRoute, workflow_id: str, encoded: EncodedStart
+) -> tuple[_RouteStart, dict[str, Any]]:
+    """What every start of the route's workflow sends, whichever call starts it."""
+    constant = await _route_start(converter, route)
+    memo: dict[str, Any] = {**constant.memo, **encoded.memo}
+    return constant, {"id": workflow_id, **constant.options, "memo": memo}
 
 
 async def start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     *,
     workflow_id: str,
-    idempotent: bool,
     rpc_timeout: timedelta,
     principal: str,
-    encoded: RawValue | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
     """Start the route's workflow, or find the one this idempotent request already started
-    (the same principal, the same body); the handle, and whether this call started it.
-    ``encoded``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
+    (the same principal, the same body: ``encoded.digest`` is set for a deterministic id); the
+    handle, and whether this call started it.
 
     Raises:
         IdempotencyKeyReused: the principal's own workflow with this id has another body.
@@ -162,29 +182,25 @@ async def start(
             gateway: one answer, whatever the body.
         WorkflowAlreadyStartedError: the id exists and the request is not idempotent.
     """
-    # The digest only matters when a repeat can find this workflow again: a deterministic id.
-    digest = body_digest(body) if idempotent else None
-    constant, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, digest
-    )
+    constant, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     try:
-        handle = await client.start_workflow(
-            route.spec.workflow_type,
-            encoded if encoded is not None else body,
-            **options,
-            id_conflict_policy=constant.conflict_policy,
-            rpc_timeout=rpc_timeout,
-        )
+        with already_encoded(encoded.input.payload):
+            handle = await client.start_workflow(
+                route.spec.workflow_type,
+                encoded.input,
+                **options,
+                id_conflict_policy=constant.conflict_policy,
+                rpc_timeout=rpc_timeout,
+            )
     except WorkflowAlreadyStartedError:
-        if not idempotent:
+        if encoded.digest is None:
             raise
         handle = client.get_workflow_handle(workflow_id)
         existing = await handle.describe(rpc_timeout=rpc_timeout)
-        owner = await existing.memo_value(MEMO_PRINCIPAL, None)
-        found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
+        owner, found = await memo_values(client, existing, MEMO_PRINCIPAL, MEMO_REQUEST_SHA256)
         if owner != principal or found is None:
             raise WorkflowIdTaken(ID_TAKEN) from None
-        if found != digest:
+        if found != encoded.digest:
             raise IdempotencyKeyReused(
                 f"workflow {workflow_id!r} was started by this caller's request with the same "
                 "id (from the Idempotency-Key or the route's id template) and another body; a "
@@ -194,6 +210,34 @@ async def start(
     return handle, True
 
 
+async def memo_values(client: Client, desc: WorkflowExecutionDescription, *keys: str) -> list[Any]:
+    """The memo's values at ``keys`` (None where missing), decoded in one codec call."""
+    fields = desc.raw_description.workflow_execution_info.memo.fields
+    present = [k for k in keys if k in fields]
+    decoded = await client.data_converter.decode([fields[k] for k in present]) if present else []
+    found = dict(zip(present, decoded, strict=True))
+    return [found.get(k) for k in keys]
+
+
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message; decoded when a codec encoded it (``encoded_attributes``, where
+    an SDK's failure converter moves the message and stack trace), else as it is."""
+    if not failure.HasField("encoded_attributes"):
+        return failure.message
+    copy = Failure()
+    copy.CopyFrom(failure)
+    decoded = await client.data_converter.decode_failure(copy)
+    return decoded.message if isinstance(decoded, FailureError) else str(decoded)
+
+
+async def memo(client: Client, desc: WorkflowExecutionDescription) -> dict[str, Any]:
+    """The whole memo, decoded in one codec call (the SDK's ``desc.memo()`` makes one per
+    field)."""
+    fields = desc.raw_description.workflow_execution_info.memo.fields
+    keys = list(fields)
+    return dict(zip(keys, await memo_values(client, desc, *keys), strict=True))
+
+
 def _args(arg: Any) -> list[Any]:
     return [] if arg is NO_BODY else [arg]
 
@@ -201,27 +245,25 @@ def _args(arg: Any) -> list[Any]:
 async def signal_with_start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     signal: str,
     arg: Any,
     *,
     workflow_id: str,
     rpc_timeout: timedelta,
-    principal: str,
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
     event (one atomic call in Temporal)."""
-    _, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, body_digest(body)
-    )
-    return await client.start_workflow(
-        route.spec.workflow_type,
-        body,
-        **options,
-        start_signal=signal,
-        start_signal_args=_args(arg),
-        rpc_timeout=rpc_timeout,
-    )
+    _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
+    with already_encoded(encoded.input.payload):
+        return await client.start_workflow(
+            route.spec.workflow_type,
+            encoded.input,
+            **options,
+            start_signal=signal,
+            start_signal_args=_args(arg),
+            rpc_timeout=rpc_timeout,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,24 +334,21 @@ async def update(
 async def update_with_start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     name: str,
     arg: Any,
     *,
     workflow_id: str,
     update_id: str | None,
-    principal: str,
     wait: float,
 ) -> UpdateOutcome:
     """Send an update to the running workflow with this id, starting it first if needed."""
     update_id = update_id or uuid.uuid4().hex
     wait = max(wait, MIN_WAIT_SECONDS)
-    _, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, body_digest(body)
-    )
+    _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
-        body,
+        encoded.input,
         **options,
         # The only policy update-with-start takes: the point is to reach a running workflow.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -322,7 +361,8 @@ async def update_with_start(
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
-    return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    with already_encoded(encoded.input.payload):  # the start is encoded when it is awaited
+        return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
 
 
 async def _bounded(
@@ -434,11 +474,3 @@ async def started_by(
     through the gateway, or through a route that is gone."""
     path = await desc.memo_value(MEMO_ROUTE_PATH, None)
     return routes.get(path) if isinstance(path, str) else None
-
-
-async def check_payload_size(converter: DataConverter, body: Any, limit: int) -> None:
-    """
-    Raises:
-        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
-    """
-    await encode_input(converter, body, limit)
