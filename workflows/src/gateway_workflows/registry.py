@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import MetricCounter
+from temporalio.converter import DataConverter
 
 from gateway_workflows.activities import OrderActivities, ShoppingActivities
 from gateway_workflows.callbacks.activities import CallbackActivities
@@ -26,8 +27,12 @@ def build_activities() -> Sequence[Callable[..., Any]]:
 
 
 def build_callback_activities(
-    client: Client, secrets_dir: Path | None, attempts: MetricCounter | None = None
+    client: Client,
+    secrets_dir: Path | None,
+    attempts: MetricCounter | None = None,
+    converters: Mapping[str, DataConverter] | None = None,
 ) -> Sequence[Callable[..., Any]]:
-    """The delivery workflow's activities: they wait on ``client`` for the target to close."""
-    callbacks = CallbackActivities(client, secrets_dir, attempts)
+    """The delivery workflow's activities: they wait on ``client`` for the target to close,
+    and decode results a route's codec encoded with ``converters`` (by codec name)."""
+    callbacks = CallbackActivities(client, secrets_dir, attempts, converters=converters)
     return (callbacks.await_close, callbacks.deliver)

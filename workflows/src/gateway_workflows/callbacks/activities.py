@@ -6,15 +6,21 @@ heartbeating meanwhile, and gives up after ``poll_seconds`` so the workflow deci
 record every attempt; it re-checks the destination first and connects to the address it
 checked (the host's name goes into ``Host`` and the TLS SNI, so certificates are verified
 against it), never through a proxy, and never follows a redirect.
+
+With a route's payload codec, ``await_close`` returns the result as Temporal stores it, and
+``deliver`` decodes it with the worker's converter for that codec name (``WORKER_CODECS``) into
+the body it sends: the plaintext exists only in the attempt's memory. A codec that cannot
+decode (unreachable, not configured) is a failed attempt the workflow retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -22,10 +28,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from temporalio import activity
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.common import MetricCounter
+from temporalio.converter import DataConverter
+from temporalio.exceptions import FailureError
 
 from gateway_core.callbacks import (
     DEFAULT_PORTS,
@@ -37,6 +47,7 @@ from gateway_core.callbacks import (
     Outcome,
     resolve_checked,
 )
+from gateway_core.codecs import CodecError
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -73,8 +84,9 @@ async def _heartbeating(every: float) -> AsyncIterator[None]:
 
 
 class CallbackActivities:
-    """Built by the worker with its Temporal client, the signing secrets' directory and the
-    counter of attempts (``temporal_gateway_callback_attempts_total``)."""
+    """Built by the worker with its Temporal client (without a payload codec: the delivery's
+    own payloads are the gateway's), the signing secrets' directory, the counter of attempts
+    (``temporal_gateway_callback_attempts_total``) and a data converter per codec name."""
 
     def __init__(
         self,
@@ -83,11 +95,13 @@ class CallbackActivities:
         attempts: MetricCounter | None = None,
         *,
         heartbeat_seconds: float = 5.0,
+        converters: Mapping[str, DataConverter] | None = None,
     ) -> None:
         self._client = client
         self._secrets_dir = secrets_dir
         self._attempts = attempts
         self._heartbeat_seconds = heartbeat_seconds
+        self._converters = dict(converters or {})
 
     @activity.defn(name="callback_await_close")
     async def await_close(self, wait: AwaitClose) -> Closed | None:
@@ -121,10 +135,14 @@ class CallbackActivities:
         started = (await first.describe()).start_time
         result: Any = None
         failure: dict[str, str] | None = None
+        encoded_result = encoded_failure = None
         if outcome is Outcome.COMPLETED:
-            payloads = event.workflow_execution_completed_event_attributes.result.payloads
-            values = await self._client.data_converter.decode(payloads) if payloads else []
-            result = values[0] if values else None
+            stored = event.workflow_execution_completed_event_attributes.result
+            if wait.codec is not None:  # decoded by each attempt, never stored in plaintext
+                encoded_result = base64.b64encode(stored.SerializeToString()).decode()
+            elif stored.payloads:
+                values = await self._client.data_converter.decode(stored.payloads)
+                result = values[0] if values else None
         elif outcome is Outcome.FAILED:
             cause = event.workflow_execution_failed_event_attributes.failure
             kind = (
@@ -133,6 +151,8 @@ class CallbackActivities:
                 else cause.WhichOneof("failure_info") or "Failure"
             )
             failure = {"message": cause.message, "type": kind or "ApplicationError"}
+            if wait.codec is not None and cause.HasField("encoded_attributes"):
+                encoded_failure = base64.b64encode(cause.SerializeToString()).decode()
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
             failure = {"message": reason or "terminated", "type": "TerminatedError"}
@@ -148,6 +168,8 @@ class CallbackActivities:
             close_time=event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
             result=result,
             failure=failure,
+            encoded_result=encoded_result,
+            encoded_failure=encoded_failure,
         )
 
     @activity.defn(name="callback_deliver")
@@ -172,10 +194,46 @@ class CallbackActivities:
         )
         return result
 
+    async def _opened(self, attempt: DeliveryAttempt) -> dict[str, Any]:
+        """The body to send: ``attempt.payload`` with the encoded result (or failure message)
+        decoded in.
+
+        Raises:
+            _Undecodable: the codec is not configured here, or failed.
+        """
+        if attempt.codec is None or not (attempt.encoded_result or attempt.encoded_failure):
+            return attempt.payload
+        converter = self._converters.get(attempt.codec)
+        if converter is None:
+            raise _Undecodable(
+                f"codec {attempt.codec!r} is not configured on this worker (WORKER_CODECS)"
+            )
+        data = dict(attempt.payload["data"])
+        try:
+            if attempt.encoded_result is not None:
+                stored = Payloads.FromString(base64.b64decode(attempt.encoded_result))
+                values = await converter.decode(stored.payloads) if stored.payloads else []
+                data["result"] = values[0] if values else None
+            if attempt.encoded_failure is not None:
+                cause = Failure.FromString(base64.b64decode(attempt.encoded_failure))
+                error = await converter.decode_failure(cause)
+                message = error.message if isinstance(error, FailureError) else str(error)
+                data["failure"] = {**data["failure"], "message": message}
+        except CodecError as exc:  # its reason names no payload data
+            raise _Undecodable(f"codec {attempt.codec!r} could not decode: {exc.reason}") from None
+        except Exception as exc:  # an in-process codec's message might quote the payload
+            reason = type(exc).__name__
+            raise _Undecodable(f"codec {attempt.codec!r} could not decode: {reason}") from None
+        return {**attempt.payload, "data": data}
+
     async def _attempt(self, attempt: DeliveryAttempt) -> AttemptResult:
         try:
             keys = await asyncio.to_thread(read_secrets, self._secrets_dir, attempt.signing_secret)
         except SigningSecretError as exc:  # may be mounted soon: try again later
+            return AttemptResult(delivered=False, error=str(exc), retryable=True)
+        try:
+            payload = await self._opened(attempt)
+        except _Undecodable as exc:  # a codec server down, a setting missing: try again later
             return AttemptResult(delivered=False, error=str(exc), retryable=True)
         parts = urlsplit(attempt.url)
         host = (parts.hostname or "").lower().rstrip(".")
@@ -189,7 +247,7 @@ class CallbackActivities:
         address = addresses[0]
         literal = f"[{address}]" if ":" in address else address
         pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
-        body = json.dumps(attempt.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(time.time())
         headers = {
             "Host": parts.netloc,
@@ -245,6 +303,10 @@ class CallbackActivities:
             address=address,
             excerpt=excerpt,
         )
+
+
+class _Undecodable(Exception):
+    """The attempt's body cannot be decoded now."""
 
 
 async def _read_head(response: httpx.Response) -> bytes:
