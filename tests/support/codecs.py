@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import httpx
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
+from temporalio.converter import PayloadCodec
 
 from support.procs import ROOT, Process, WorkerProcess, eventually, free_port
 from support.tools import workers_dir
@@ -23,6 +24,38 @@ AES_IMPORT = "gateway_codec_example.aes:make_codec"
 ENCRYPTED = b"binary/encrypted"
 KEY = bytes.fromhex("5e" * 8 + "0123456789abcdef0123456789abcdef" + "a7" * 8)
 EXAMPLE_PATH = ROOT / "examples" / "codec" / "python"
+
+
+PADDING_FAILS = False
+"""Set by a test: the padding codec then raises, quoting the payload as a careless codec might."""
+
+
+class PaddingCodec(PayloadCodec):
+    """Makes each payload 1000 bytes larger (``binary/padded``): Temporal's size limit applies
+    to what it stores, after encoding."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if PADDING_FAILS:
+            raise ValueError(f"cannot pad {payloads[0].data!r}")
+        return [
+            Payload(
+                metadata={"encoding": b"binary/padded"}, data=p.SerializeToString() + bytes(1000)
+            )
+            for p in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [
+            Payload.FromString(p.data[:-1000])
+            if p.metadata.get("encoding") == b"binary/padded"
+            else p
+            for p in payloads
+        ]
+
+
+def make_padding_codec() -> PaddingCodec:
+    """``support.codecs:make_padding_codec``, as ``API_CODECS`` names a factory."""
+    return PaddingCodec()
 
 
 def write_key(folder: Path, key: bytes = KEY) -> Path:

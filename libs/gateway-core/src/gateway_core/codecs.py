@@ -257,7 +257,9 @@ class RemoteCodec(PayloadCodec):
                 coding = response.headers.get("content-encoding", "identity").lower()
                 if coding != "identity":
                     raise CodecError(self.name, operation, f"a {coding!r}-encoded answer")
-                raw = await _read_at_most(response, limit)
+                declared = response.headers.get("content-length", "")
+                too_long = declared.isdigit() and int(declared) > limit
+                raw = None if too_long else await _read_at_most(response, limit)
         except TimeoutError:
             raise CodecError(
                 self.name, operation, f"no complete answer within {self._timeout:g}s"
