@@ -31,6 +31,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
 from gateway_core.codecs import (
+    MAX_IN_FLIGHT,
     AuthorizationFile,
     CodecConfigError,
     CodecError,
@@ -88,6 +89,9 @@ class MisbehavingCodecServer:
         mode = self.mode
         if mode == "silent":
             await asyncio.sleep(3600)
+        if mode.startswith("slow-"):  # "slow-identity", "slow-status-503": after 0.2 s
+            await asyncio.sleep(0.2)
+            mode = mode.removeprefix("slow-")
         if mode.startswith("status-"):
             status = int(mode.removeprefix("status-"))
             extra = "Location: http://127.0.0.1:1/elsewhere\r\n" if 300 <= status < 400 else ""
@@ -278,6 +282,26 @@ async def test_an_oversized_answer_is_refused_without_reading_it(codec_server, m
     await asyncio.sleep(0.2)
     # What the server got out before the client let go: the bound, plus socket buffers.
     assert codec_server.sent < limit + 8 * 1024 * 1024
+
+
+async def test_concurrent_calls_share_requests(codec_server) -> None:
+    """Calls arriving while requests are in flight go together in the next one; each caller
+    gets its own payloads back, and a caller that goes away leaves the others theirs."""
+    codec_server.mode = "slow-identity"
+    async with remote(codec_server.url, timeout=5) as codec:
+        calls = [asyncio.create_task(codec.encode(payloads(f"call-{n}"))) for n in range(20)]
+        await asyncio.sleep(0.05)
+        calls[-1].cancel()
+        answers = await asyncio.gather(*calls[:-1])
+        assert answers == [payloads(f"call-{n}") for n in range(19)]
+        assert len(codec_server.seen) <= MAX_IN_FLIGHT + 1  # 4 at once, then the 15 others
+
+        codec_server.mode, codec_server.seen = "slow-status-503", []
+        failing = [asyncio.create_task(codec.decode(payloads(f"call-{n}"))) for n in range(10)]
+        errors = await asyncio.gather(*failing, return_exceptions=True)
+    assert all(isinstance(e, CodecError) and e.reason == "HTTP 503" for e in errors)
+    assert len({id(e) for e in errors}) == 10
+    assert len(codec_server.seen) <= MAX_IN_FLIGHT + 1
 
 
 async def test_nothing_listening_and_an_unusable_token_file(codec_server, tmp_path) -> None:

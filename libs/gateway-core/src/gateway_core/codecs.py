@@ -25,11 +25,12 @@ came back is ever put into an error, a log line or a metric.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import ipaddress
 import os
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +51,12 @@ _IMPORT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
 _ANSWER_OVERHEAD_BYTES = 4096
 """Per payload, room for its metadata and the JSON around it, beyond the base64 of its data."""
 _LOOPBACK_NAMES = frozenset({"localhost"})
+MAX_IN_FLIGHT = 4
+"""Requests one codec server has in flight at once, per namespace and operation. Calls that
+arrive meanwhile wait, and go together in the next request (:class:`_Batches`): an idle gateway
+sends each call at once, a busy one a few larger requests rather than one per call."""
+MAX_BATCH_PAYLOADS = 64
+"""The most payloads one request gathers from waiting calls."""
 
 
 class CodecError(GatewayError):
@@ -180,11 +187,87 @@ def http_client(settings: CodecSettings) -> httpx.AsyncClient:
     )
 
 
+@dataclass(eq=False)
+class _Waiting:
+    payloads: Sequence[Payload]
+    answer: asyncio.Future[list[Payload]]
+
+
+class _Batches:
+    """One operation's calls to a codec server: at most :data:`MAX_IN_FLIGHT` requests at once;
+    calls waiting for a free one are sent together, each getting its own slice of the answer
+    (or the request's error). A call waits at most for the requests ahead of it, each bounded
+    by the codec's timeout."""
+
+    def __init__(self, send: Callable[[list[Payload]], Awaitable[list[Payload]]]) -> None:
+        self._send = send
+        self._queue: list[_Waiting] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def call(self, payloads: Sequence[Payload]) -> list[Payload]:
+        waiting = _Waiting(payloads, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._in_flight < MAX_IN_FLIGHT:
+            self._in_flight += 1
+            # Its own task: a caller that goes away (a client disconnects) cancels only its
+            # own wait, never the request the others share.
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await waiting.answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                await self._one(self._take())
+        finally:
+            self._in_flight -= 1
+
+    def _take(self) -> list[_Waiting]:
+        batch: list[_Waiting] = []
+        count = 0
+        while self._queue and (
+            not batch or count + len(self._queue[0].payloads) <= MAX_BATCH_PAYLOADS
+        ):
+            waiting = self._queue.pop(0)
+            if not waiting.answer.done():  # done: its caller gave up
+                batch.append(waiting)
+                count += len(waiting.payloads)
+        return batch
+
+    async def _one(self, batch: list[_Waiting]) -> None:
+        if not batch:
+            return
+        try:
+            answered = await self._send([p for w in batch for p in w.payloads])
+        except BaseException as exc:
+            error = exc if isinstance(exc, CodecError) else None
+            for waiting in batch:
+                if not waiting.answer.done():
+                    # One exception object each: they are raised in several tasks.
+                    waiting.answer.set_exception(
+                        CodecError(error.codec, error.operation, error.reason)
+                        if error is not None
+                        else CodecError("?", "call", f"the request failed ({type(exc).__name__})")
+                    )
+            if not isinstance(exc, Exception):
+                raise
+            return
+        at = 0
+        for waiting in batch:
+            count = len(waiting.payloads)
+            if not waiting.answer.done():
+                waiting.answer.set_result(answered[at : at + count])
+            at += count
+
+
 class RemoteCodec(PayloadCodec):
     """A codec server, for one Temporal namespace (sent as ``X-Namespace``).
 
     Raises :class:`CodecError` from :meth:`encode` and :meth:`decode` for anything but a
-    well-formed answer with one payload per payload sent, within ``timeout_seconds``.
+    well-formed answer with one payload per payload sent, within ``timeout_seconds`` per
+    request. Concurrent calls share requests (:class:`_Batches`).
     """
 
     def __init__(
@@ -207,6 +290,10 @@ class RemoteCodec(PayloadCodec):
             authorization = AuthorizationFile(settings.authorization_file)
         self._authorization = authorization
         self._settings = settings
+        self._batches = {
+            operation: _Batches(functools.partial(self._call, operation))
+            for operation in ("encode", "decode")
+        }
 
     def for_namespace(self, namespace: str) -> RemoteCodec:
         """The same codec server (client, token) for another namespace."""
@@ -216,10 +303,10 @@ class RemoteCodec(PayloadCodec):
         )  # fmt: skip
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return await self._call("encode", payloads)
+        return await self._batches["encode"].call(payloads) if payloads else []
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return await self._call("decode", payloads)
+        return await self._batches["decode"].call(payloads) if payloads else []
 
     def _headers(self, operation: str) -> dict[str, str]:
         headers = {
