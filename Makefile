@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit integration e2e envtest images node-packages cluster-test bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit workflows integration e2e envtest images node-packages cluster-test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -91,11 +91,15 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 ASSETS = vars="$$(hack/assets.sh)" && eval "$$vars" &&
 
 # skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
-test: lint node-packages ## lint, then every test (unit, integration, e2e, the chart on a real node)
+test: lint node-packages ## lint, then every test (unit, workflows, integration, e2e, the chart on a real node)
 	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold"
 
 unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
+
+# Temporal's Java time-skipping test server (hack/test-server.sh, from Maven Central, once).
+workflows: install ## only the shipped workflows' tests: days of timers in seconds (time skipping), replays of committed histories
+	TEST_SERVER_DIR="$$(hack/test-server.sh)" $(VENV)/bin/pytest tests/workflows
 
 integration: install ## only the tests against a real Temporal dev server
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" $(VENV)/bin/pytest tests/integration

@@ -6,8 +6,9 @@
 #   - the Kubernetes control plane (hack/envtest-assets.sh), then the node's binaries
 #     (hack/node-assets.sh): one after the other, so the second reuses the first's compiled
 #     k8s.io packages from the Go build cache instead of compiling them a second time at once;
-#   - Helm, Jaeger and the CRD schemas (Go builds and a Go module download), then the example
-#     workers in Go and TypeScript (hack/workers.sh: a Go build, npm ci and tsc);
+#   - Helm, Jaeger and the CRD schemas (Go builds and a Go module download), then Temporal's Java
+#     test server (Maven Central), for the time-skipping workflow tests, and the example workers
+#     in Go, TypeScript and Java (hack/workers.sh: a Go build, npm ci and tsc, Maven);
 #   - Debian's Prometheus and Redis, then the images (hack/images.sh: debootstrap, uv, podman).
 #
 # Usage:
@@ -41,7 +42,7 @@ emit() {
 kubernetes() { emit KUBEBUILDER_ASSETS envtest-assets && emit NODE_ASSETS node-assets; }
 go_tools() {
   emit HELM_DIR helm && emit JAEGER_BIN_DIR jaeger && emit KUBE_SCHEMAS_DIR kube-schemas &&
-    emit WORKERS_DIR workers
+    emit TEST_SERVER_DIR test-server && emit WORKERS_DIR workers
 }
 debian_and_images() {
   emit PROMETHEUS_DIR prometheus && emit REDIS_DIR redis && "$here/images.sh" >/dev/null

@@ -7,7 +7,7 @@
 #   WORKERS_DIR="$(hack/workers.sh)"
 #   "$WORKERS_DIR/go/worker" --task-queue q          # and "$WORKERS_DIR/go/codec-server"
 #   node "$WORKERS_DIR/typescript/lib/worker.js"     # WORKER_TASK_QUEUE=q
-#   java -jar "$WORKERS_DIR/java/worker.jar"         # WORKER_TASK_QUEUE=q
+#   java -jar "$WORKERS_DIR/java/worker.jar"         # WORKER_TASK_QUEUE=q (needs java, mvn)
 #
 # Only the directory is printed on stdout; progress goes to stderr. The directory is named by
 # a hash of the workers' sources, this script and the toolchains' versions, so an edit builds
@@ -58,8 +58,10 @@ fingerprint() {
     "$GO" version
     node --version
     if have_java; then
-      java -version 2>&1 | head -n1
-      mvn --version 2>/dev/null | head -n1
+      # sed reads to the end: head would close the pipe early, and pipefail would fail on the
+      # writer's SIGPIPE.
+      java -version 2>&1 | sed -n 1p
+      mvn --version 2>&1 | sed -n 1p
     fi
   } | sha256sum | cut -c1-16
 }
@@ -89,14 +91,13 @@ build_typescript() {
 build_java() {
   local t0=$SECONDS
   log "building the Java worker (mvn package) ..."
-  mkdir -p "$stage/java"
-  cp -R "$src/java/pom.xml" "$src/java/src" "$stage/java/"
-  (cd "$stage/java" && mvn -B -q -DskipTests package) >&2
-  local jar
-  jar="$(ls "$stage"/java/target/*-jar-with-dependencies.jar 2>/dev/null | head -n1)"
-  [[ -n "$jar" ]] || die "mvn package produced no jar"
-  mv "$jar" "$stage/java/worker.jar"
-  rm -rf "$stage/java/target" "$stage/java/src" "$stage/java/pom.xml"
+  mkdir -p "$stage/java-src" "$stage/java"
+  cp -R "$src/java/pom.xml" "$src/java/src" "$stage/java-src/"
+  (cd "$stage/java-src" && mvn -B -q -DskipTests package) 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
+  [[ -f "$stage/java-src/target/worker.jar" ]] || die "mvn package produced no worker.jar"
+  # The jar's manifest names its dependencies in lib/ beside it.
+  mv "$stage/java-src/target/worker.jar" "$stage/java-src/target/lib" "$stage/java/"
+  rm -rf "$stage/java-src"
   log "built Java in $((SECONDS - t0))s"
 }
 
@@ -120,6 +121,10 @@ main() {
   find_go
   command -v node >/dev/null 2>&1 || die "node is required for the TypeScript worker"
   command -v flock >/dev/null 2>&1 || die "flock(1) not found (util-linux)"
+  if have_java; then
+    command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 ||
+      die "java and mvn are required for the Java worker (Debian: openjdk-17-jdk-headless maven)"
+  fi
   local hash
   hash="$(fingerprint)"
   out="${WORKERS_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/workers/$hash}"

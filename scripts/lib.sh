@@ -23,6 +23,8 @@ fi
 export API_PORT
 export API_METRICS_PORT="${API_METRICS_PORT:-9464}"        # Prometheus metrics of the API
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9465}"  # and of the worker
+# The queue the worker polls (it has no default): the one the shipped routes (k8s/routes) name.
+export WORKER_TASK_QUEUE="${WORKER_TASK_QUEUE:-shopping-task-queue}"
 # Metrics have no authentication: on a developer's machine only this machine may scrape them
 # (in a pod they bind all interfaces and the chart's NetworkPolicy decides who may connect).
 export API_METRICS_HOST="${API_METRICS_HOST:-127.0.0.1}"

@@ -21,7 +21,8 @@ import requests
 import schemathesis
 from hypothesis import strategies as st
 
-from gateway_api.security.keys import entry_yaml, new_key
+from gateway_api.security.keys import new_key
+from support.gateway import write_keys_file
 from support.openapi_tools import routes_with_messages
 from support.procs import ApiProcess, sample_worker
 
@@ -40,11 +41,12 @@ EXAMPLES = 60
 
 @pytest.fixture(scope="module")
 def fuzzed_api(stack, logs_dir, tmp_path_factory) -> Iterator[ApiProcess]:
-    text = entry_yaml("fuzz-admin", ADMIN, ["gateway:admin"], [])
-    text += entry_yaml("fuzz-reader", READER, ["shopping:read", "tally:read"], [])
     folder = tmp_path_factory.mktemp("fuzz")
-    keys = folder / "keys.yaml"
-    keys.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
+    keys = write_keys_file(
+        folder / "keys.yaml",
+        {"fuzz-admin": (ADMIN, ["gateway:admin"]),
+         "fuzz-reader": (READER, ["shopping:read", "tally:read"])},
+    )  # fmt: skip
     task_queue = f"fuzz-tally-{uuid.uuid4().hex[:12]}"
     # A generated start leaves its tally open: answer 202 soon rather than wait 5 s.
     routes = routes_with_messages(folder / "routes", task_queue, syncWaitSeconds=0.5)

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.security.keys import entry_yaml, new_key
+from gateway_api.security.keys import new_key
 from gateway_core.metrics import serve_metrics
+from support.gateway import write_keys_file
 from support.procs import ApiProcess, eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -24,9 +25,10 @@ KEY = new_key()
 
 @pytest.fixture(scope="module")
 def api(temporal_server, tmp_path_factory, logs_dir: Path) -> Iterator[ApiProcess]:
-    keys = tmp_path_factory.mktemp("attack-keys") / "keys.yaml"
-    text = entry_yaml("attacker", KEY, ["shopping:start", "shopping:read"], [])
-    keys.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
+    keys = write_keys_file(
+        tmp_path_factory.mktemp("attack-keys") / "keys.yaml",
+        {"attacker": (KEY, ["shopping:start", "shopping:read"])},
+    )
     process = ApiProcess(
         logs_dir,
         temporal=temporal_server.address,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from conftest import NS, TABLE
 
-from support.kube import apply, wait_for_condition
+from support.kube import apply, server_clock, wait_for_condition
 from support.procs import ROOT, ApiProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -119,8 +119,13 @@ def test_invalid_route_is_refused_by_the_api_server(plane, spec, field) -> None:
 def test_path_conflict_is_shown_and_resolved(plane, kube_api) -> None:
     apply(plane, [route_doc("first", "contested")])
     wait_for_condition(plane, "default", "first", "Ready", "True")
-    time.sleep(1.1)  # creation timestamps have one-second resolution
+    # Creation timestamps have one-second resolution: "second" must be younger on the server's
+    # own clock (not only by the namespace/name tie-break), so wait until it would be.
+    created = plane.get_json("workflowroute", "first")["metadata"]["creationTimestamp"]
+    eventually(lambda: server_clock(plane) > created)
     apply(plane, [route_doc("second", "contested", namespace=NS)])
+    second = plane.get_json("workflowroute", "second", "-n", NS)
+    assert second["metadata"]["creationTimestamp"] > created
     refused = wait_for_condition(plane, NS, "second", "Accepted", "False")
     assert refused["reason"] == "PathConflict"
     assert "default/first" in refused["message"]
@@ -215,6 +220,12 @@ def test_operator_has_only_the_permissions_it_needs(plane) -> None:
     assert not can("list", "pods", "-A")
 
 
+def operator_log(operator, event: str) -> list[dict[str, Any]]:
+    """The operator's JSON log lines for ``event``, from its current process."""
+    lines = (json.loads(line) for line in operator.log().splitlines() if line.startswith("{"))
+    return [line for line in lines if line.get("event") == event]
+
+
 def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) -> None:
     apply(plane, [route_doc("durable")])
     wait_for_condition(plane, "default", "durable", "Ready", "True")
@@ -231,15 +242,32 @@ def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) 
         }
         return {**found, "table": table["metadata"]["resourceVersion"]}
 
-    eventually(lambda: "route status updated" in operator.log())
-    time.sleep(1)  # let the reconcile triggered by our own status writes settle
+    # Our status write is itself an event. Reconciles run one at a time over every route: once
+    # one that started after it has changed nothing, the operator is at rest. An annotation is
+    # an event too, one that changes nothing the operator reads; the count is taken before it,
+    # so the reconcile waited for came after the status write either way.
+    quiet = operator.reconciles("unchanged")
+    plane.kubectl("annotate", "workflowroute", "durable", "test/settled=yes")
+    eventually(lambda: operator.reconciles("unchanged") > quiet)
     before = versions()
+    accepted = operator_log(operator, "route table written")[-1]["routes"]
     operator.stop()
     assert serves(kube_api, "durable"), "the API keeps serving while the operator is down"
     operator.start()
     eventually(lambda: operator.reconciles("unchanged") >= 1, timeout=30)
-    time.sleep(2)  # events replayed by the new watch trigger more reconciles: let them run
-    assert operator.reconciles("changed") == 0
-    assert versions() == before
+    # The sentinel: a route created after the restart, handled after the new watch's replay
+    # of the others. Once it is Ready, a reconcile has run over all of them after the restart.
+    apply(plane, [route_doc("sentinel", namespace=NS)])
+    wait_for_condition(plane, NS, "sentinel", "Ready", "True", timeout=30)
+    after = versions()
+    assert after.pop(f"{NS}/sentinel")
+    assert {k: v for k, v in after.items() if k != "table"} == {
+        k: v for k, v in before.items() if k != "table"
+    }, "no route's status was rewritten"
+    updated = {line["route"] for line in operator_log(operator, "route status updated")}
+    assert updated == {f"{NS}/sentinel"}
+    written = {line["routes"] for line in operator_log(operator, "route table written")}
+    assert written == {accepted + 1}, "the table was only written with the sentinel"
     assert serves(kube_api, "durable")
     plane.kubectl("delete", "workflowroute", "durable")
+    plane.kubectl("delete", "workflowroute", "sentinel", "-n", NS)

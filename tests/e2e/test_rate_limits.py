@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_api.security.keys import entry_yaml, new_key
+from gateway_api.security.keys import new_key
+from support.gateway import write_keys_file
 from support.procs import ApiProcess
 from support.redis_server import RedisServer
 
@@ -24,11 +25,10 @@ LIMIT = {"API_RATE_LIMIT": "5/m", "API_RATE_LIMIT_GLOBAL": "off"}
 
 @pytest.fixture(scope="module")
 def keys_file(tmp_path_factory) -> Path:
-    text = entry_yaml("ci", KEY, ["shopping:start", "shopping:read"], [])
-    text += entry_yaml("other", OTHER, ["shopping:start"], [])
-    path = tmp_path_factory.mktemp("keys") / "keys.yaml"
-    path.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
-    return path
+    return write_keys_file(
+        tmp_path_factory.mktemp("keys") / "keys.yaml",
+        {"ci": (KEY, ["shopping:start", "shopping:read"]), "other": (OTHER, ["shopping:start"])},
+    )
 
 
 @pytest.fixture

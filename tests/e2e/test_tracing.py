@@ -141,7 +141,8 @@ def traced(
     worker = WorkerProcess(
         logs_dir,
         temporal=temporal_server.address,
-        env={**otel, "OTEL_SERVICE_NAME": WORKER_SERVICE, "WORKER_TASK_QUEUE": task_queue},
+        task_queue=task_queue,
+        env={**otel, "OTEL_SERVICE_NAME": WORKER_SERVICE},
     )
     api = ApiProcess(
         logs_dir,

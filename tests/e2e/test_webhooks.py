@@ -4,16 +4,13 @@ client's shipped verifier."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import signal
-import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -23,73 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway_workflows.callbacks.signing import new_secret
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
+from support.receiver import Delivery, Receiver
 from temporal_gateway_client import TemporalAPIClient, WorkflowNotFound, webhooks
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Delivery:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def event(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """Records every POST; answers each path from its script (then 200)."""
-
-    server: ThreadingHTTPServer
-    deliveries: list[Delivery] = field(default_factory=list)
-    script: dict[str, list[int]] = field(default_factory=dict)
-    answers: dict[str, list[Callable[[BaseHTTPRequestHandler], None]]] = field(default_factory=dict)
-    """Per path, answers written by hand (an attacker's receiver), one per request."""
-    sent: dict[str, int] = field(default_factory=dict)
-    """Per path, the body bytes a hand-written answer got onto the connection."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def at(self, path: str) -> list[Delivery]:
-        with self.lock:
-            return [d for d in self.deliveries if d.path == path]
-
-
-def _receiver() -> Receiver:
-    receiver: Receiver
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            with receiver.lock:
-                receiver.deliveries.append(
-                    Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                queue = receiver.script.get(self.path, [])
-                status = queue.pop(0) if queue else 200
-                answers = receiver.answers.get(self.path, [])
-                answer = answers.pop(0) if answers else None
-            if answer is not None:
-                with contextlib.suppress(OSError):  # the client hung up: as it should
-                    answer(self)
-                return
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", receiver.base + "/redirected")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_args) -> None:
-            pass
-
-    receiver = Receiver(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
-    return receiver
 
 
 @dataclass
@@ -145,14 +79,13 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
     secrets.mkdir()
     secret = new_secret()
     (secrets / "hooks").write_text(secret + "\n")
-    receiver = _receiver()
-    threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    receiver = Receiver.start()
     worker_args = {
         "log_dir": logs_dir,
         "temporal": temporal_server.address,
         "module": "support.slow_worker",
+        "task_queue": queue,
         "env": {
-            "WORKER_TASK_QUEUE": queue,
             "WORKER_CALLBACK_TASK_QUEUE": callback_queue,
             "WORKER_CALLBACK_SECRETS_DIR": str(secrets),
             "PYTHONPATH": str(ROOT / "tests"),
@@ -180,8 +113,7 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         hooks.api.stop()
         for worker in workers:
             worker.stop()
-        receiver.server.shutdown()
-        receiver.server.server_close()
+        receiver.stop()
 
 
 def _start(hooks: Hooks, route: str, path: str, body=None, **headers: str) -> httpx.Response:
@@ -246,7 +178,13 @@ def test_one_signed_delivery_per_outcome(hooks: Hooks) -> None:
         else:
             assert data["failure"]["message"]
     failed = hooks.receiver.at("/failed")[0].event["data"]["failure"]
-    assert failed == {"message": "the shop is out of stock", "type": "OutOfStock"}
+    assert failed["type"] == "OutOfStock"
+    assert failed["message"] == "the shop is out of stock"
+    assert failed["non_retryable"] is True
+    assert failed["chain"][-1]["kind"] == "application"
+    terminated = hooks.receiver.at("/terminated")[0].event["data"]["failure"]
+    assert terminated["type"] is None
+    assert [link["kind"] for link in terminated["chain"]] == ["terminated"]
 
 
 def test_outcomes_not_asked_for_are_not_delivered(hooks: Hooks) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -12,6 +13,7 @@ from temporalio.worker import Worker
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.registry import WORKFLOWS, build_activities
+from support.grpc_relay import GrpcRelay
 from support.procs import EXTRA_NAMESPACE, TemporalDevServer
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
@@ -50,3 +52,20 @@ async def extra_worker(temporal_server: TemporalDevServer, task_queue: str) -> A
     client = await Client.connect(temporal_server.address, namespace=EXTRA_NAMESPACE)
     async with _worker(client, task_queue):
         yield
+
+
+@pytest.fixture
+def relay(temporal_server: TemporalDevServer) -> Iterator[GrpcRelay]:
+    """A way to the session's Temporal that records every gRPC call made through it: give an
+    API its ``address`` to count what that API asked Temporal (``workflow_calls()``)."""
+    relay = GrpcRelay(temporal_server.address)
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture
+def keys_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The test module's ``KEYS`` (a :class:`support.gateway.ApiKeys`) as an API key file."""
+    keys = request.module.KEYS
+    path: Path = keys.write(tmp_path / "keys.yaml")
+    return path

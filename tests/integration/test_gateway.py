@@ -3,7 +3,7 @@ every edge the foundation issue lists."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import uuid
 
 import pytest
@@ -21,6 +21,16 @@ SEED_BODY = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amo
 
 async def count(client: Client, task_queue: str) -> int:
     return (await client.count_workflows(f'TaskQueue="{task_queue}"')).count
+
+
+async def visible(client: Client, workflow_id: str) -> None:
+    """Wait until visibility lists ``workflow_id``: the sentinel after which any workflow
+    started before it would be listed too."""
+
+    async def listed() -> bool:
+        return (await client.count_workflows(f'WorkflowId="{workflow_id}"')).count == 1
+
+    await assert_eventually(listed)
 
 
 async def test_sync_start_answers_as_the_seed_documents(temporal_server, task_queue) -> None:
@@ -101,6 +111,30 @@ async def test_sync_call_past_its_wait_gets_202_and_loses_nothing(
         await assert_eventually(completed, timeout=20)
 
 
+async def test_a_failure_through_an_activity_is_the_activitys_own_type(
+    temporal_server, task_queue
+) -> None:
+    charge = route("charge", "ChargeWorkflow", task_queue)
+    async with api_client(temporal_server.address, [charge]) as api:
+        response = await api.post("/workflows/charge", json={"sku": "sku-9"})
+        problem = response.json()
+        assert response.status_code == 500, problem
+        assert problem["code"] == "workflow-failed"
+        assert (problem["failure_type"], problem["detail"]) == ("OutOfStock", "out of stock: sku-9")
+        failure = problem["failure"]
+        assert failure["details"] == [{"sku": "sku-9"}]
+        assert failure["non_retryable"] is True
+        assert [link["kind"] for link in failure["chain"]] == ["activity", "application"]
+        assert failure["chain"][0]["activity_type"] == "out_of_stock_activity"
+
+        # The event stream's end and the history event say the same.
+        stream = await api.get(f"/workflows/{problem['workflow_id']}/events")
+        ends = [line for line in stream.text.splitlines() if line.startswith('data: {"status')]
+        assert '"failure_type":"OutOfStock"' in stream.text
+        end = json.loads(ends[-1].removeprefix("data: "))
+        assert end["failure"] == failure
+
+
 async def test_failed_workflow_is_an_error_with_id_and_failure_type(
     temporal_server, task_queue
 ) -> None:
@@ -130,14 +164,14 @@ async def test_unknown_workflow_id_is_404(temporal_server, task_queue) -> None:
             assert response.headers["content-type"] == "application/problem+json"
 
 
-async def test_bad_input_never_reaches_temporal(temporal_server, client, task_queue) -> None:
+async def test_bad_input_never_reaches_temporal(relay, client, task_queue) -> None:
     bad_bodies = [
         {"items": [{"fruit": "KIWI", "amount": 1}]},
         {"items": [{"fruit": "APPLE", "amount": 0}]},
         {"items": []},
         {"items": [{"fruit": "APPLE", "amount": 1}], "unknown": 1},
     ]
-    async with api_client(temporal_server.address, [shopping_route(task_queue)]) as api:
+    async with api_client(relay.address, [shopping_route(task_queue)]) as api:
         for body in bad_bodies:
             assert (await api.post("/workflows/shopping/async", json=body)).status_code == 422
         assert (
@@ -147,11 +181,10 @@ async def test_bad_input_never_reaches_temporal(temporal_server, client, task_qu
         good = await api.post("/workflows/shopping/async", json=SEED_BODY)
         assert good.status_code == 200
 
-    async def only_the_good_one() -> bool:
-        return await count(client, task_queue) == 1
-
-    await assert_eventually(only_the_good_one)
-    await asyncio.sleep(1)  # visibility is eventually consistent: give a stray start time to show
+    # Counted on the wire: the good body's start is the only one the API sent.
+    assert relay.workflow_calls().count("StartWorkflowExecution") == 1
+    # And in Temporal: the good workflow came last, so once it is visible a stray would be.
+    await visible(client, good.json()["workflow_id"])
     assert await count(client, task_queue) == 1
 
 
@@ -183,9 +216,11 @@ async def test_idempotency_key_makes_retries_safe(temporal_server, client, task_
         assert other.status_code == 422
         assert other.json()["code"] == "idempotency-key-reused"
         assert other.json()["workflow_id"] == workflow_id
+        # The sentinel: a start after all of those, without the key.
+        sentinel = await api.post("/workflows/shopping/async", json=SEED_BODY)
 
-    await asyncio.sleep(1)
-    assert await count(client, task_queue) == 1
+    await visible(client, sentinel.json()["workflow_id"])
+    assert await count(client, task_queue) == 2, "the keyed workflow once, and the sentinel"
 
 
 async def test_id_taken_by_a_workflow_not_started_here_is_409(

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway_api.security.keys import new_key
 from gateway_api.temporal.idempotency import scoped
 from gateway_core.routes import Access
-from support.gateway import api_client, lifecycle_route, write_keys_file
+from support.gateway import ApiKeys, api_client, lifecycle_route
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -33,7 +31,8 @@ SCOPES = {
     "outsider": ["other:read", *(s.replace("life:", "other:") for s in ALL)],
     **{f"{a}-only": [f"life:{a}"] for a in ("signal", "query", "update", "cancel", "terminate")},
 }
-KEYS = {name: new_key() for name in SCOPES}
+KEYS = ApiKeys(SCOPES)
+auth = KEYS.auth
 
 BY_ID = {
     # operation: method, path after the id, body, the caller with only its grant, success
@@ -48,15 +47,6 @@ WITH_START = {
     "signal-with-start": ("signal-with-start/add_note", "start-signal", 202),
     "update-with-start": ("update-with-start/set_limit", "start-update", 200),
 }
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[name]}
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    return write_keys_file(tmp_path / "keys.yaml", {n: (KEYS[n], SCOPES[n]) for n in SCOPES})
 
 
 @pytest.fixture

@@ -5,33 +5,23 @@ every test's workflows share the dev server's one visibility store."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 
-from gateway_api.security.keys import new_key
-from support.gateway import api_client, route, write_keys_file
+from support.gateway import ApiKeys, api_client, route
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
-KEYS = {
-    "alpha": (new_key(), ["alpha:start", "alpha:read"]),
-    "beta": (new_key(), ["beta:start", "beta:read"]),
-    "nobody": (new_key(), ["unrelated:read"]),
-    "admin": (new_key(), ["gateway:admin"]),
-}
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    return write_keys_file(tmp_path / "keys.yaml", KEYS)
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[name][0]}
+KEYS = ApiKeys({
+    "alpha": ["alpha:start", "alpha:read"],
+    "beta": ["beta:start", "beta:read"],
+    "nobody": ["unrelated:read"],
+    "admin": ["gateway:admin"],
+})  # fmt: skip
+auth = KEYS.auth
 
 
 def unique(name: str) -> str:

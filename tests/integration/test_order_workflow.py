@@ -23,8 +23,9 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
-from gateway_workflows.activities import OrderActivities
-from gateway_workflows.models import (
+from gateway_workflows.registry import WORKFLOWS
+from gateway_workflows.shop.activities import OrderActivities
+from gateway_workflows.shop.models import (
     Approval,
     Charge,
     Fruit,
@@ -35,8 +36,7 @@ from gateway_workflows.models import (
     OrderTotal,
     StockReservation,
 )
-from gateway_workflows.registry import WORKFLOWS
-from gateway_workflows.workflows import OrderWorkflow
+from gateway_workflows.shop.workflows import OrderWorkflow
 from support.procs import assert_eventually
 
 pytestmark = pytest.mark.integration

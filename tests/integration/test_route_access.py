@@ -5,33 +5,23 @@ exist, so ids do not leak. Every start records the route and the caller in the m
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
-from gateway_api.security.keys import new_key
 from gateway_api.temporal.executions import MEMO_PRINCIPAL, MEMO_ROUTE, MEMO_ROUTE_PATH
-from support.gateway import api_client, route, write_keys_file
+from support.gateway import ApiKeys, api_client, route
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
-KEYS = {
-    "alpha": (new_key(), ["alpha:start", "alpha:read"]),
-    "alpha-starter": (new_key(), ["alpha:start"]),
-    "beta": (new_key(), ["beta:start", "beta:read"]),
-    "auditor": (new_key(), ["alpha:read", "beta:read"]),
-    "admin": (new_key(), ["gateway:admin"]),
-}
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path) -> Path:
-    return write_keys_file(tmp_path / "keys.yaml", KEYS)
-
-
-def auth(name: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[name][0]}
+KEYS = ApiKeys({
+    "alpha": ["alpha:start", "alpha:read"],
+    "alpha-starter": ["alpha:start"],
+    "beta": ["beta:start", "beta:read"],
+    "auditor": ["alpha:read", "beta:read"],
+    "admin": ["gateway:admin"],
+})  # fmt: skip
+auth = KEYS.auth
 
 
 def routes(task_queue: str) -> list:

@@ -41,7 +41,7 @@ def pki(tmp_path_factory) -> dict[str, object]:
 
 @pytest.fixture
 def mtls_relay(temporal_server, pki) -> Iterator[TlsRelay]:
-    relay = TlsRelay(temporal_server.address, pki["server"], client_ca=pki["ca"].cert)
+    relay = TlsRelay(temporal_server.address, server=pki["server"], client_ca=pki["ca"].cert)
     try:
         yield relay
     finally:
@@ -103,7 +103,7 @@ async def test_refused_handshakes_leave_the_api_disconnected(
 
 
 async def test_an_api_key_is_sent_on_every_call(temporal_server, task_queue, pki) -> None:
-    relay = TlsRelay(temporal_server.address, pki["server"])  # server TLS, as Temporal Cloud
+    relay = TlsRelay(temporal_server.address, server=pki["server"])  # server TLS, as Temporal Cloud
     try:
         env = tls_env(relay, pki["ca"].cert) | {"TEMPORAL_API_KEY": "tcld-test-key"}
         async with api_client(

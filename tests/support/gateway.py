@@ -1,4 +1,4 @@
-"""Building route tables and in-process APIs for tests."""
+"""Building route tables, API key files and in-process APIs for tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.config import ApiSettings
-from gateway_api.security.keys import entry_yaml
+from gateway_api.security.auth import DISABLED_WARNING
+from gateway_api.security.keys import entry_yaml, new_key
 from gateway_core.routes import (
     CompiledRoute,
     RouteMetadata,
@@ -29,6 +30,20 @@ from support.procs import ROOT, assert_eventually, free_port
 
 # What `make run` sets: the tests that are not about authentication run without it.
 AUTH_OFF: dict[str, Any] = {"environment": "development", "auth_disabled": True}
+SHIPPED_ROUTES = ROOT / "k8s" / "routes"
+
+
+def dev_health(*, temporal_connected: bool = True) -> dict[str, Any]:
+    """What ``GET /`` answers with ``make run``'s settings (development, authentication off)
+    and the shipped routes."""
+    return {
+        "service": "Temporal Workflow API",
+        "status": "running",
+        "temporal_connected": temporal_connected,
+        "routes_version": load_routes(SHIPPED_ROUTES).version,
+        "authentication": ["disabled"],
+        "warning": DISABLED_WARNING,
+    }
 
 
 def dev_settings(**settings: Any) -> ApiSettings:
@@ -38,7 +53,7 @@ def dev_settings(**settings: Any) -> ApiSettings:
 
 def shopping_route(task_queue: str, **spec: Any) -> CompiledRoute:
     """The shipped shopping route, sent to ``task_queue`` (one per test)."""
-    shipped = load_routes(ROOT / "k8s" / "routes").routes["shopping"]
+    shipped = load_routes(SHIPPED_ROUTES).routes["shopping"]
     fields = {**shipped.spec.model_dump(), "task_queue": task_queue, **spec}
     return _compile("shopping", WorkflowRouteSpec.model_validate(fields))
 
@@ -166,3 +181,20 @@ def write_keys_file(path: Path, keys: Mapping[str, tuple[str, Sequence[str]]]) -
     text = "".join(entry_yaml(name, key, list(scopes), []) for name, (key, scopes) in keys.items())
     path.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
     return path
+
+
+class ApiKeys:
+    """Named API keys for a test module: a new key per name with its scopes, the key file an
+    API reads (``API_KEYS_FILE``), and the header that presents a key."""
+
+    def __init__(self, scopes: Mapping[str, Sequence[str]]) -> None:
+        self._keys = {name: (new_key(), list(granted)) for name, granted in scopes.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._keys[name][0]
+
+    def write(self, path: Path) -> Path:
+        return write_keys_file(path, self._keys)
+
+    def auth(self, name: str, **headers: str) -> dict[str, str]:
+        return {"X-API-Key": self[name], **headers}

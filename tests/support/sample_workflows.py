@@ -52,6 +52,28 @@ class FailingWorkflow:
 
 
 @activity.defn
+async def out_of_stock_activity(sku: str) -> str:
+    """Fails for good, with details, as a shop's "no such stock" would."""
+    raise ApplicationError(
+        f"out of stock: {sku}", {"sku": sku}, type="OutOfStock", non_retryable=True
+    )
+
+
+@workflow.defn
+class ChargeWorkflow:
+    """Lets its activity's failure propagate, as most workflows do (Go's ``return nil, err``):
+    the workflow's failure is an ActivityError whose cause is the activity's OutOfStock."""
+
+    @workflow.run
+    async def run(self, params: dict[str, str]) -> str:
+        return await workflow.execute_activity(
+            out_of_stock_activity,
+            params.get("sku", "sku-1"),
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+
+
+@activity.defn
 async def flaky_activity(label: str) -> str:
     """Fails on its first attempt, as a call to a briefly unavailable service does."""
     if activity.info().attempt == 1:
@@ -253,6 +275,8 @@ class GateWorkflow:
 
 TEST_WORKFLOWS = (
     SlowWorkflow, FailingWorkflow, FlakyWorkflow, BuggyWorkflow, LifecycleWorkflow,
-    RetryingWorkflow, BriefWorkflow, GateWorkflow,
+    RetryingWorkflow, BriefWorkflow, GateWorkflow, ChargeWorkflow,
 )  # fmt: skip
-TEST_ACTIVITIES = (slow_activity, flaky_activity, record_cleanup, failing_activity)
+TEST_ACTIVITIES = (
+    slow_activity, flaky_activity, record_cleanup, failing_activity, out_of_stock_activity,
+)  # fmt: skip

@@ -48,7 +48,16 @@ def redis_dir() -> Path:
     return cached_tool_dir("REDIS_DIR", "redis.sh")
 
 
+def test_server_dir() -> Path:
+    """Temporal's Java time-skipping test server (``temporal-test-server``, a launcher of its
+    jars), resolved from Maven Central by ``hack/test-server.sh``."""
+    return cached_tool_dir("TEST_SERVER_DIR", "test-server.sh")
+
+
+test_server_dir.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 def workers_dir() -> Path:
     """The example workers of ``examples/workers`` built by ``hack/workers.sh``: ``go/worker``,
-    ``go/codec-server``, ``typescript/lib/worker.js`` (and ``java/worker.jar`` once there)."""
+    ``go/codec-server``, ``typescript/lib/worker.js`` and ``java/worker.jar``."""
     return cached_tool_dir("WORKERS_DIR", "workers.sh")

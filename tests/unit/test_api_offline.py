@@ -13,12 +13,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway_api.app import create_app
-from gateway_api.security.auth import DISABLED_WARNING
-from gateway_core.routes import load_routes
-from support.gateway import dev_settings
+from support.gateway import dev_health, dev_settings
 from support.procs import ROOT, free_port
 
-ROUTES_VERSION = load_routes(ROOT / "k8s" / "routes").version
 GOOD = {"items": [{"fruit": "APPLE", "amount": 5}]}
 
 
@@ -45,14 +42,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
 
 async def test_health_reports_temporal_down(api: httpx.AsyncClient) -> None:
     response = await api.get("/")
-    assert response.json() == {
-        "service": "Temporal Workflow API",
-        "status": "running",
-        "temporal_connected": False,
-        "routes_version": ROUTES_VERSION,
-        "authentication": ["disabled"],
-        "warning": DISABLED_WARNING,
-    }
+    assert response.json() == dev_health(temporal_connected=False)
     assert (await api.get("/livez")).status_code == 200
     ready = await api.get("/readyz")
     assert ready.status_code == 503

@@ -68,7 +68,7 @@ def test_rpc_errors_map_by_status_code(error, status, code) -> None:
     ("cause", "status", "code", "failure_type"),
     [
         (ApplicationError("out", type="OutOfStock"), 500, "workflow-failed", "OutOfStock"),
-        (ApplicationError("x"), 500, "workflow-failed", "ApplicationError"),
+        (ApplicationError("x"), 500, "workflow-failed", None),
         (TimeoutError("t", type=TimeoutType.START_TO_CLOSE, last_heartbeat_details=[]), 504,
          "workflow-timed-out", "Timeout"),
         (CancelledError("c"), 409, "workflow-canceled", "Canceled"),

@@ -20,10 +20,10 @@ from throttled.asyncio import MemoryStore, RateLimiterType, Throttled, per_durat
 
 from gateway_api.app import create_app
 from gateway_api.config import parse_quota
-from gateway_api.security.keys import entry_yaml, new_key
+from gateway_api.security.keys import new_key
 from gateway_api.security.ratelimit import MemoryGcra
 from gateway_core.routes import build_table
-from support.gateway import dev_settings, route, shopping_route
+from support.gateway import dev_settings, route, shopping_route, write_keys_file
 from support.procs import assert_eventually, free_port
 
 GOOD = {"items": [{"fruit": "APPLE", "amount": 5}]}
@@ -32,9 +32,9 @@ ANN, BOB = new_key(), new_key()
 
 @asynccontextmanager
 async def offline_api(tmp_path: Path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    keys = tmp_path / "keys.yaml"
-    text = entry_yaml("ann", ANN, ["gateway:admin"], []) + entry_yaml("bob", BOB, ["s:start"], [])
-    keys.write_text("keys:\n" + "".join(f"  {line}\n" for line in text.splitlines()))
+    keys = write_keys_file(
+        tmp_path / "keys.yaml", {"ann": (ANN, ["gateway:admin"]), "bob": (BOB, ["s:start"])}
+    )
     open_route = route("free", "W", "q", authorization={"start": {"scopes": ["s:start"]}})
     app = create_app(
         dev_settings(auth_disabled=False, keys_file=keys, **settings),

@@ -52,3 +52,20 @@ def test_crd_authorization_names_every_kind_of_access() -> None:
     assert list(authorization) == [a.value for a in Access]
     for requirement in authorization.values():
         assert set(requirement["properties"]) == set(Requirement.model_fields)
+
+
+def test_every_worker_polls_the_queue_the_shipped_routes_name() -> None:
+    """The worker has no default queue: each way of starting it (the chart, the kustomize
+    base, make run's scripts) names the one the shipped routes send to."""
+    import re
+
+    from gateway_core.routes import load_routes
+
+    (queue,) = {r.spec.task_queue for r in load_routes(ROOT / "k8s" / "routes").routes.values()}
+    values = yaml.safe_load((ROOT / "charts" / "temporal-gateway" / "values.yaml").read_text())
+    assert values["worker"]["taskQueue"] == queue
+    (deployment,) = yaml.safe_load_all((ROOT / "k8s" / "base" / "worker.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert {"name": "WORKER_TASK_QUEUE", "value": queue} in container["env"]
+    lib = (ROOT / "scripts" / "lib.sh").read_text()
+    assert re.search(r'export WORKER_TASK_QUEUE="\$\{WORKER_TASK_QUEUE:-(.+?)\}"', lib)[1] == queue

@@ -22,8 +22,8 @@ from gateway_core.routes import (
     load_routes,
     parse_documents,
 )
-from gateway_workflows.models import MAX_AMOUNT, MAX_LINES, Fruit
 from gateway_workflows.registry import WORKFLOWS
+from gateway_workflows.shop.models import MAX_AMOUNT, MAX_LINES, Fruit
 from support.procs import ROOT
 
 SHIPPED = ROOT / "k8s" / "routes"

@@ -44,7 +44,14 @@ class WorkflowFailed(GatewayError):
 
     @property
     def failure_type(self) -> str | None:
+        """The workflow author's error type (``OutOfStock``), None for a generic error."""
         return self.problem.get("failure_type")
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """The whole failure: ``type``, ``message``, ``non_retryable``, ``details`` and the
+        cause ``chain`` (docs/api.md, Failures)."""
+        return self.problem.get("failure")
 
 
 class GatewayUnavailable(GatewayError):
@@ -99,6 +106,8 @@ PROBLEM_CODES: dict[str, type[GatewayError]] = {
     "update-rejected": UpdateRejected,
     # A handler's failure in a workflow that goes on running, and the gateway's own fault.
     **dict.fromkeys(("update-failed", "query-failed", "internal-error"), GatewayError),
+    # The route and the worker disagree: a deploy to fix, not a moment to wait out.
+    "route-worker-mismatch": GatewayError,
 }
 """Every problem code the API answers with, and the exception the client raises for it (a
 test checks this against the API's own list); an unknown code falls back on the status."""

@@ -117,7 +117,8 @@ class Closed:
     start_time: str | None
     close_time: str | None
     result: Any = None
-    failure: dict[str, str] | None = None
+    failure: dict[str, Any] | None = None
+    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
     encoded_result: str | None = None
     """With a codec: the result as Temporal stores it (base64 of the ``Payloads``), and
     ``result`` None."""

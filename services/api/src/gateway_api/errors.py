@@ -28,7 +28,8 @@ table.
         ├── TooManyRequests (429): RateLimited, TooManyStreams
         ├── ClientDisconnected (499, logged only)
         ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
-        ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound
+        ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
+        │                     RouteWorkerMismatch
         ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
         │                             RateLimiterUnavailable, IdentityProviderUnavailable,
         │                             CodecUnavailable
@@ -346,6 +347,27 @@ class UnsupportedMediaType(ApiError):
         return {"Accept-Encoding": "identity"} if self.accept_encoding else {}
 
 
+class FailureProblem(ApiError):
+    """A problem that carries a workflow's failure as its author meant it
+    (:func:`gateway_core.failures.describe`): ``failure_type`` and ``non_retryable`` at the top,
+    as clients have always read them, and the whole ``failure`` with its details and chain."""
+
+    def __init__(self, detail: str, *, failure: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.failure = failure
+
+    @property
+    def failure_type(self) -> str | None:
+        found: str | None = self.failure.get("type")
+        return found
+
+    def extensions(self) -> dict[str, Any]:
+        extensions: dict[str, Any] = {"failure_type": self.failure_type}
+        if self.failure.get("non_retryable") is not None:
+            extensions["non_retryable"] = self.failure["non_retryable"]
+        return {**extensions, "failure": self.failure}
+
+
 # -- 422 ---------------------------------------------------------------------------------------
 
 
@@ -389,17 +411,11 @@ class IdempotencyKeyReused(ApiError):
     status, code, title = 422, "idempotency-key-reused", "Idempotency key reused with another body"
 
 
-class UpdateRejected(ApiError):
-    """The workflow's validator refused the update (`detail` is its message)."""
+class UpdateRejected(FailureProblem):
+    """The workflow's validator refused the update (`detail` is its message, `failure` as for
+    `workflow-failed`)."""
 
     status, code, title = 422, "update-rejected", "The workflow rejected the update"
-
-    def __init__(self, detail: str, *, failure_type: str | None) -> None:
-        super().__init__(detail)
-        self.failure_type = failure_type
-
-    def extensions(self) -> dict[str, Any]:
-        return {"failure_type": self.failure_type}
 
 
 # -- 429, 499 ----------------------------------------------------------------------------------
@@ -456,35 +472,17 @@ class InternalError(ApiError):
         super().__init__(detail)
 
 
-class WorkflowFailed(InternalError):
-    """The workflow failed; `failure_type` is its error type (e.g. `OutOfStock`)."""
+class WorkflowFailed(FailureProblem, InternalError):
+    """The workflow failed; `failure_type` is its author's error type (e.g. `OutOfStock`) and
+    `failure` its message, details and cause chain."""
 
     code, title = "workflow-failed", "Workflow failed"
 
-    def __init__(
-        self, detail: str, *, failure_type: str | None, non_retryable: bool | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.failure_type, self.non_retryable = failure_type, non_retryable
 
-    def extensions(self) -> dict[str, Any]:
-        extensions: dict[str, Any] = {"failure_type": self.failure_type}
-        if self.non_retryable is not None:
-            extensions["non_retryable"] = self.non_retryable
-        return extensions
-
-
-class UpdateFailed(InternalError):
-    """The update's handler failed in the workflow."""
+class UpdateFailed(FailureProblem, InternalError):
+    """The update's handler failed in the workflow (`failure` as for `workflow-failed`)."""
 
     code, title = "update-failed", "The update failed"
-
-    def __init__(self, detail: str, *, failure_type: str | None) -> None:
-        super().__init__(detail)
-        self.failure_type = failure_type
-
-    def extensions(self) -> dict[str, Any]:
-        return {"failure_type": self.failure_type}
 
 
 class QueryFailed(InternalError):
@@ -533,6 +531,35 @@ class TemporalNamespaceNotFound(TemporalProblem, BadGateway):
     """The route's Temporal namespace does not exist."""
 
     code, title = "temporal-namespace-not-found", "Temporal namespace not found"
+
+
+class RouteWorkerMismatch(BadGateway):
+    """The route declares a signal, query or update that the workflow's worker does not
+    handle (its `__temporal_workflow_metadata` says so): nothing was sent. `route_declares` and
+    `worker_handles` list both sides."""
+
+    code, title = "route-worker-mismatch", "The route and the workflow's worker disagree"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        kind: str,
+        name: str,
+        route_declares: list[str],
+        worker_handles: list[str],
+    ) -> None:
+        super().__init__(detail)
+        self.kind, self.name = kind, name
+        self.route_declares, self.worker_handles = route_declares, worker_handles
+
+    def extensions(self) -> dict[str, Any]:
+        return {
+            "message_kind": self.kind,
+            "message_name": self.name,
+            "route_declares": self.route_declares,
+            "worker_handles": self.worker_handles,
+        }
 
 
 class ServiceUnavailable(ApiError):

@@ -9,13 +9,13 @@ from gateway_core.codecs import CodecConfigError, load_local
 from gateway_core.logging import configure_logging, quiet_temporal_messages
 from gateway_core.telemetry import configure_tracing
 from gateway_core.temporal import connect_config
-from gateway_worker.config import WorkerSettings
+from gateway_worker.config import load_settings
 from gateway_worker.worker import exit_cleanly, run
 from gateway_workflows.registry import WORKFLOWS, build_activities
 
 
 def main() -> None:
-    settings = WorkerSettings()
+    settings = load_settings()
     try:
         load_local(settings.codecs)  # run() makes them again; a broken one is said here
     except CodecConfigError as exc:

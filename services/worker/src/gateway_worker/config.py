@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
@@ -18,9 +20,14 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WORKER_", extra="ignore")
 
-    task_queue: str = "shopping-task-queue"
-    """The queue the shipped shopping route sends to; a route naming another queue needs a
-    worker started with that queue."""
+    task_queue: str = Field(
+        min_length=1,
+        description="the task queue to poll, the spec.taskQueue of the routes this worker "
+        "serves (the shipped routes': shopping-task-queue)",
+    )
+    """The queue this worker polls: the ``spec.taskQueue`` of the routes it serves. Required,
+    with no default: a worker on a queue no route names would start, poll and serve nothing
+    (``make run`` and the chart set ``shopping-task-queue``, the shipped routes' queue)."""
     callback_task_queue: str = DEFAULT_TASK_QUEUE
     """The gateway's own queue, where the API starts completion webhook deliveries (it must
     match ``API_CALLBACK_TASK_QUEUE``); empty: this worker hosts no deliveries."""
@@ -60,3 +67,32 @@ class WorkerSettings(BaseSettings):
         if self.codec is not None and self.codec not in self.codecs:
             raise ValueError(f"WORKER_CODEC: no codec {self.codec!r} in WORKER_CODECS")
         return self
+
+
+def load_settings() -> WorkerSettings:
+    """The settings from the environment, or one line per missing or invalid variable on
+    stderr and exit status 2 (before logging is set up, and without a traceback).
+
+    Raises:
+        SystemExit: 2 when a setting is missing or not valid.
+    """
+    try:
+        return WorkerSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            variable, field = _variable(error["loc"])
+            if error["type"] == "missing" and field is not None and field.description:
+                problem = f"{variable} is required: {field.description}"
+            else:
+                problem = f"{variable}: {error['msg']}"
+            print(f"configuration error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> tuple[str, FieldInfo | None]:
+    """The environment variable a validation error's location names, and its field."""
+    name = str(loc[0]) if loc else ""
+    field = WorkerSettings.model_fields.get(name)
+    if field is None:  # the location of a field read through its alias is the alias
+        return name, None
+    return f"{WorkerSettings.model_config.get('env_prefix', '')}{name}".upper(), field

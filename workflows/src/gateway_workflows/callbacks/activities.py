@@ -35,7 +35,6 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.common import MetricCounter
 from temporalio.converter import DataConverter
-from temporalio.exceptions import FailureError
 
 from gateway_core.callbacks import (
     DEFAULT_PORTS,
@@ -48,6 +47,7 @@ from gateway_core.callbacks import (
     resolve_checked,
 )
 from gateway_core.codecs import CodecError
+from gateway_core.failures import describe, stopped
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -134,7 +134,7 @@ class CallbackActivities:
         first = self._client.get_workflow_handle(wait.workflow_id, run_id=wait.run_id)
         started = (await first.describe()).start_time
         result: Any = None
-        failure: dict[str, str] | None = None
+        failure: dict[str, Any] | None = None
         encoded_result = encoded_failure = None
         if outcome is Outcome.COMPLETED:
             stored = event.workflow_execution_completed_event_attributes.result
@@ -144,22 +144,19 @@ class CallbackActivities:
                 values = await self._client.data_converter.decode(stored.payloads)
                 result = values[0] if values else None
         elif outcome is Outcome.FAILED:
-            cause = event.workflow_execution_failed_event_attributes.failure
-            kind = (
-                cause.application_failure_info.type
-                if cause.HasField("application_failure_info")
-                else cause.WhichOneof("failure_info") or "Failure"
-            )
-            failure = {"message": cause.message, "type": kind or "ApplicationError"}
-            if wait.codec is not None and cause.HasField("encoded_attributes"):
-                encoded_failure = base64.b64encode(cause.SerializeToString()).decode()
+            raw = event.workflow_execution_failed_event_attributes.failure
+            if wait.codec is not None:  # its message and details: decoded by each attempt
+                encoded_failure = base64.b64encode(raw.SerializeToString()).decode()
+                failure = stopped("failed", "")  # the shape; each attempt puts the meaning
+            else:
+                failure = describe(await self._client.data_converter.decode_failure(raw))
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
-            failure = {"message": reason or "terminated", "type": "TerminatedError"}
+            failure = stopped("terminated", reason or "terminated")
         elif outcome is Outcome.CANCELLED:
-            failure = {"message": "the workflow was cancelled", "type": "CancelledError"}
+            failure = stopped("canceled", "the workflow was cancelled")
         else:
-            failure = {"message": "the workflow timed out", "type": "TimeoutError"}
+            failure = stopped("timeout", "the workflow timed out")
         return Closed(
             workflow_id=wait.workflow_id,
             run_id=run_id,
@@ -216,9 +213,7 @@ class CallbackActivities:
                 data["result"] = values[0] if values else None
             if attempt.encoded_failure is not None:
                 cause = Failure.FromString(base64.b64decode(attempt.encoded_failure))
-                error = await converter.decode_failure(cause)
-                message = error.message if isinstance(error, FailureError) else str(error)
-                data["failure"] = {**data["failure"], "message": message}
+                data["failure"] = describe(await converter.decode_failure(cause))
         except CodecError as exc:  # its reason names no payload data
             raise _Undecodable(f"codec {attempt.codec!r} could not decode: {exc.reason}") from None
         except Exception as exc:  # an in-process codec's message might quote the payload

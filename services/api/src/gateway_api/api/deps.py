@@ -17,6 +17,7 @@ from gateway_api.security.auth import Authenticator
 from gateway_api.security.principals import ANONYMOUS, Principal
 from gateway_api.security.ratelimit import OpenStreams, RateLimiter, client_address
 from gateway_api.temporal.connection import TemporalConnection
+from gateway_api.temporal.handlers import HandlerCache
 from gateway_core.routes import RouteTable
 
 # auto_error=False: a missing credential is our own 401 problem, not FastAPI's 403.
@@ -44,6 +45,7 @@ class Services:
     authenticator: Authenticator
     limiter: RateLimiter
     streams: OpenStreams
+    handlers: HandlerCache
 
 
 def services(request: Request) -> Services:

@@ -41,6 +41,7 @@ from gateway_api.http.request_headers import PREFER
 from gateway_api.security.principals import Principal, allowed
 from gateway_api.security.ratelimit import BY_ID, RateLimiter
 from gateway_api.temporal.connection import TemporalConnection
+from gateway_api.temporal.handlers import HandlerCache
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -67,6 +68,7 @@ class Call:
     routes: RouteTable
     settings: ApiSettings
     limiter: RateLimiter
+    handlers: HandlerCache
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -111,7 +113,7 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter,
+        shared.settings, shared.limiter, shared.handlers,
     )  # fmt: skip
 
 

@@ -46,7 +46,7 @@ from temporalio.client import (
 )
 from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.errors import (
@@ -61,6 +61,7 @@ from gateway_api.errors import (
 )
 from gateway_api.http.bodies import NO_BODY
 from gateway_api.temporal.codecs import already_encoded
+from gateway_core.failures import describe as describe_failure
 from gateway_core.routes import CompiledRoute, RouteTable
 
 MEMO_ROUTE = "gateway.route"
@@ -290,11 +291,8 @@ async def _finish_update(
         # only an accepted update is written to the history.
         if await _was_accepted(workflow, update.id):
             raise
-        cause = exc.cause
-        raise UpdateRejected(
-            cause.message if isinstance(cause, FailureError) else str(cause),
-            failure_type=cause.type if isinstance(cause, ApplicationError) else None,
-        ) from None
+        failure = describe_failure(exc.cause)
+        raise UpdateRejected(failure["message"], failure=failure) from None
     return UpdateOutcome(update.id, done=True, result=result)
 
 

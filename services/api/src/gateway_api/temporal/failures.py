@@ -16,9 +16,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import (
-    ApplicationError,
     CancelledError,
-    FailureError,
     TerminatedError,
     TimeoutError,
     WorkflowAlreadyStartedError,
@@ -45,6 +43,7 @@ from gateway_api.errors import (
     WorkflowTerminated,
     WorkflowTimedOut,
 )
+from gateway_core.failures import describe
 
 RPC_PROBLEMS: dict[RPCStatusCode, type[TemporalProblem]] = {
     RPCStatusCode.UNAVAILABLE: TemporalUnavailable,
@@ -78,24 +77,16 @@ def workflow_failure(exc: WorkflowFailureError) -> ApiError:
             return WorkflowCanceled(str(cause))
         case TerminatedError():
             return WorkflowTerminated(str(cause))
-        case ApplicationError():
-            return WorkflowFailed(
-                str(cause),
-                failure_type=cause.type or "ApplicationError",
-                non_retryable=cause.non_retryable,
-            )
         case _:
-            return WorkflowFailed(str(cause), failure_type=type(cause).__name__)
+            failure = describe(cause)
+            return WorkflowFailed(failure["message"], failure=failure)
 
 
 def _update_failed(exc: WorkflowUpdateFailedError) -> ApiError:
     """An update whose handler failed (a validator's rejection is told apart before this, in
     :mod:`gateway_api.temporal.executions`, and is 422 ``update-rejected``)."""
-    cause = exc.cause
-    failure_type = cause.type if isinstance(cause, ApplicationError) else type(cause).__name__
-    # The workflow's own message: str() of an ApplicationError puts its type in front.
-    detail = cause.message if isinstance(cause, FailureError) else str(cause)
-    return UpdateFailed(detail, failure_type=failure_type or "ApplicationError")
+    failure = describe(exc.cause)
+    return UpdateFailed(failure["message"], failure=failure)
 
 
 def _query_rejected(exc: WorkflowQueryRejectedError) -> ApiError:

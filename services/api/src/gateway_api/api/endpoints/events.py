@@ -37,6 +37,7 @@ from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.endpoints.reads import RunId
 from gateway_api.api.operations import endpoint
+from gateway_core.failures import author_type, describe
 from gateway_core.routes import Operation
 
 log = structlog.get_logger(__name__)
@@ -74,8 +75,10 @@ def event_type_name(event_type: int) -> str:
 
 
 def _failure_type(failure: Any) -> str | None:
-    info = failure.application_failure_info
-    return str(info.type) if failure.HasField("application_failure_info") and info.type else None
+    """An activity failure's type as its author named it (the type is never encoded)."""
+    if not failure.HasField("application_failure_info"):
+        return None
+    return author_type(failure.application_failure_info.type)
 
 
 class Progress:
@@ -133,8 +136,6 @@ class Progress:
                         "update_id": a.meta.update_id}  # fmt: skip
             case "marker_recorded_event_attributes":
                 return {"marker_name": a.marker_name}
-            case "workflow_execution_failed_event_attributes":
-                return {"failure_type": _failure_type(a.failure)}
             case "workflow_execution_continued_as_new_event_attributes":
                 return {"new_run_id": a.new_execution_run_id}
             case _ if kind.startswith("child_workflow_execution_") or kind.startswith(
@@ -180,6 +181,13 @@ async def follow(
                         error=exc.message)  # fmt: skip
             return
         message = progress.see(event)
+        failure = None
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            # Decoded as a result is (the route's codec, the gateway's converter): what the
+            # workflow's author meant, as every other answer says it.
+            raw = event.workflow_execution_failed_event_attributes.failure
+            failure = describe(await target.client.data_converter.decode_failure(raw))
+            message["failure_type"] = failure["type"]
         fresh = event.event_id > after
         if fresh:
             yield JSONServerSentEvent(message, event="history", id=str(event.event_id))
@@ -188,7 +196,10 @@ async def follow(
             announced = progress.status
             yield JSONServerSentEvent({"status": announced}, event="status")
         if closed:
-            yield JSONServerSentEvent({"status": announced}, event="end")
+            end: dict[str, Any] = {"status": announced}
+            if failure is not None:
+                end["failure"] = failure
+            yield JSONServerSentEvent(end, event="end")
             return
 
 

@@ -76,6 +76,7 @@ async def signal(target: Target) -> SignalResponse:
     name = _name(target)
     message = target.message(MessageKind.SIGNAL, name)
     arg = await _argument(target, message)
+    await target.call.handlers.check(target.handle(), target.route, MessageKind.SIGNAL, name)
     args = [] if arg is NO_BODY else [arg]
     try:
         await target.handle().signal(name, args=args, rpc_timeout=target.call.rpc_timeout)
@@ -86,6 +87,7 @@ async def signal(target: Target) -> SignalResponse:
 
 
 async def _query(target: Target, name: str, arg: Any) -> QueryResponse:
+    await target.call.handlers.check(target.handle(), target.route, MessageKind.QUERY, name)
     args = [] if arg is NO_BODY else [arg]
     result = await target.handle().query(name, args=args, rpc_timeout=target.call.rpc_timeout)
     return QueryResponse(workflow_id=target.workflow_id, query=name, result=result)
@@ -136,6 +138,7 @@ async def update(target: Target) -> UpdateResponse | JSONResponse:
     message = target.message(MessageKind.UPDATE, name)
     arg = await _argument(target, message)
     call = target.call
+    await call.handlers.check(target.handle(), target.route, MessageKind.UPDATE, name)
     try:
         outcome = await executions.update(
             target.handle(), name, arg,

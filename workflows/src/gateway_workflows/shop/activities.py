@@ -1,11 +1,11 @@
-"""Activities: the side-effecting steps workflows call."""
+"""The shop's activities: the side-effecting steps its workflows call."""
 
 from __future__ import annotations
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from gateway_workflows.models import Charge, Fruit, OrderItem, StockReservation
+from gateway_workflows.shop.models import Charge, Fruit, OrderItem, StockReservation
 
 INVALID_ORDER_ITEM = "InvalidOrderItem"
 

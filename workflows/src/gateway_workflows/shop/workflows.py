@@ -1,4 +1,4 @@
-"""Workflow definitions. Sandbox-safe: deterministic code and passed-through models only."""
+"""The shop's workflows. Sandbox-safe: deterministic code and passed-through models only."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from gateway_workflows.activities import (
+    from gateway_workflows.shop.activities import (
         INVALID_ORDER_ITEM,
         OrderActivities,
         ShoppingActivities,
     )
-    from gateway_workflows.models import (
+    from gateway_workflows.shop.models import (
         MAX_AMOUNT,
         MAX_LINES,
         Approval,

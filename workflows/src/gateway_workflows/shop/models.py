@@ -47,14 +47,14 @@ class OrderItem:
 
 @dataclass(frozen=True)
 class ShoppingList:
-    """The input of :class:`~gateway_workflows.workflows.ShoppingWorkflow`."""
+    """The input of :class:`~gateway_workflows.shop.workflows.ShoppingWorkflow`."""
 
     items: list[OrderItem]
 
 
 @dataclass(frozen=True)
 class OrderInput:
-    """The input of :class:`~gateway_workflows.workflows.OrderWorkflow`."""
+    """The input of :class:`~gateway_workflows.shop.workflows.OrderWorkflow`."""
 
     customer: str
     items: list[OrderItem]

@@ -1,0 +1,232 @@
+"""CallbackDelivery's retry schedule and redelivery window, in seconds, on the time-skipping
+server.
+
+The delivery runs as the worker runs it: its real activities wait for a real target (the
+shipped ShoppingWorkflow) to close, then POST to a real receiver on loopback; only the clock is
+the test server's. What only time shows: a receiver that recovers gets the webhook on the
+schedule (initial pause, then doubling); one that never does is given up on when the next pause
+would pass the total time, the pauses capped at the maximum interval; a refusal is not retried;
+``redeliver`` is accepted inside the window (seven days after the first delivery) and sends
+the same webhook again, and the workflow closes when the window ends, not later.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from gateway_core.callbacks import (
+    CallbackRequest,
+    DeliveryState,
+    DeliveryStatus,
+    Outcome,
+    RetrySchedule,
+    delivery_workflow_id,
+)
+from gateway_worker.config import WorkerSettings
+from gateway_worker.worker import build_worker
+from gateway_workflows.callbacks.signing import new_secret
+from gateway_workflows.callbacks.workflows import CallbackDelivery
+from gateway_workflows.registry import (
+    CALLBACK_WORKFLOWS,
+    WORKFLOWS,
+    build_activities,
+    build_callback_activities,
+)
+from gateway_workflows.shop.models import Fruit, OrderItem, ShoppingList
+from gateway_workflows.shop.workflows import ShoppingWorkflow
+from support.procs import assert_eventually
+from support.receiver import Receiver
+
+pytestmark = [pytest.mark.workflows, pytest.mark.asyncio(loop_scope="module")]
+
+WINDOW = timedelta(seconds=CallbackRequest.redeliver_window_seconds)
+"""The default redelivery window (a week), the API's too."""
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    started = Receiver.start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("webhook-secrets")
+    (directory / "hooks").write_text(new_secret() + "\n")
+    return directory
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def workers(env: WorkflowEnvironment, task_queue: str, secrets: Path) -> AsyncIterator[str]:
+    """The route's worker (the shop) and the gateway's callback worker, built as the service
+    builds them; yields the callback queue."""
+    settings = WorkerSettings(task_queue=task_queue, graceful_shutdown_seconds=1)
+    callbacks = f"{task_queue}-callbacks"
+    async with (
+        build_worker(env.client, settings, WORKFLOWS, build_activities()),
+        build_worker(
+            env.client,
+            settings,
+            CALLBACK_WORKFLOWS,
+            build_callback_activities(env.client, secrets),
+            task_queue=callbacks,
+        ),
+    ):
+        yield callbacks
+
+
+async def deliver(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    callbacks: str,
+    url: str,
+    retry: RetrySchedule | None = None,
+) -> WorkflowHandle[CallbackDelivery, DeliveryState]:
+    """Run a shopping workflow, and start the delivery of its completion to ``url``, as the
+    API does for a start with a ``Callback-Url``."""
+    target = await env.client.start_workflow(
+        ShoppingWorkflow.run,
+        ShoppingList([OrderItem(Fruit.APPLE, 2)]),
+        id=f"shopping-workflow-{uuid.uuid4().hex}",
+        task_queue=task_queue,
+    )
+    run_id = target.result_run_id
+    assert run_id is not None
+    request = CallbackRequest(
+        workflow_id=target.id,
+        run_id=run_id,
+        route="shopping",
+        url=url,
+        outcomes=list(Outcome),
+        signing_secret="hooks",
+        allow_private_networks=True,  # the receiver is on loopback
+        retry=retry or RetrySchedule(),
+    )
+    return await env.client.start_workflow(
+        CallbackDelivery.run,
+        request,
+        id=delivery_workflow_id(target.id, run_id),
+        task_queue=callbacks,
+    )
+
+
+def attempt_times(state: DeliveryState) -> list[datetime]:
+    return [datetime.fromisoformat(attempt.at) for attempt in state.attempts]
+
+
+def pauses(state: DeliveryState) -> list[float]:
+    """Seconds between the starts of successive attempts, on the workflow's clock."""
+    times = attempt_times(state)
+    return [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+
+
+def schedule(retry: RetrySchedule) -> list[float]:
+    """The pauses ``retry`` allows, in order, within its total time."""
+    pauses, delay, elapsed = [], retry.initial_seconds, 0.0
+    while elapsed + delay <= retry.max_total_seconds:
+        pauses.append(delay)
+        elapsed += delay
+        delay = min(delay * retry.backoff, retry.max_interval_seconds)
+    return pauses
+
+
+def assert_paused(state: DeliveryState, expected: list[float]) -> None:
+    """Each pause is the schedule's, plus the (real, short) time the attempt before it took."""
+    got = pauses(state)
+    assert len(got) == len(expected), (got, expected)
+    for pause, want in zip(got, expected, strict=True):
+        assert want <= pause < want + 5, (got, expected)
+
+
+async def lifetime(handle: WorkflowHandle) -> timedelta:
+    described = await handle.describe()
+    assert described.close_time is not None
+    return described.close_time - described.start_time
+
+
+async def test_a_receiver_that_recovers_gets_the_webhook_on_the_schedule(
+    env, task_queue, workers, receiver
+) -> None:
+    receiver.script["/recovers"] = [503, 503, 503]
+    handle = await deliver(env, task_queue, workers, receiver.base + "/recovers")
+
+    state = await handle.result()  # the window's week passes while this waits
+    assert state.status == DeliveryStatus.DELIVERED
+    assert [(a.status_code, a.delivered) for a in state.attempts] == [
+        (503, False), (503, False), (503, False), (200, True),
+    ]  # fmt: skip
+    assert_paused(state, [5, 10, 20])  # the default schedule: 5 s, then doubling
+    assert state.delivered_at is not None
+    arrived = receiver.at("/recovers")
+    assert [d.headers["webhook-id"] for d in arrived] == [state.webhook_id] * 4
+    assert arrived[-1].event["data"]["result"] == "Ordered 2 Apples..."
+
+
+async def test_a_receiver_that_never_recovers_is_given_up_on_within_the_total_time(
+    env, task_queue, workers, receiver
+) -> None:
+    receiver.script["/down"] = [503] * 1000
+    retry = RetrySchedule(max_total_seconds=3600)  # the defaults otherwise: 5 s, x2, 600 s
+    handle = await deliver(env, task_queue, workers, receiver.base + "/down", retry)
+
+    state = await handle.result()
+    assert state.status == DeliveryStatus.FAILED
+    assert state.last_error == "HTTP 503"
+    expected = schedule(retry)
+    assert expected[:8] == [5, 10, 20, 40, 80, 160, 320, 600]  # then capped at 600 s
+    assert_paused(state, expected)
+    first, last = attempt_times(state)[0], attempt_times(state)[-1]
+    assert (last - first).total_seconds() <= retry.max_total_seconds
+    assert len(receiver.at("/down")) == state.attempt_count == len(expected) + 1
+
+
+async def test_a_refusal_is_not_retried(env, task_queue, workers, receiver) -> None:
+    receiver.script["/gone"] = [410]
+    handle = await deliver(env, task_queue, workers, receiver.base + "/gone")
+
+    state = await handle.result()
+    assert state.status == DeliveryStatus.FAILED
+    assert state.attempt_count == 1
+    assert state.last_error == "HTTP 410"
+    assert len(receiver.at("/gone")) == 1
+
+
+async def test_redeliver_is_accepted_inside_the_window_which_still_ends_on_time(
+    env, task_queue, workers, receiver
+) -> None:
+    handle = await deliver(env, task_queue, workers, receiver.base + "/again")
+
+    async def delivered() -> bool:
+        state = await handle.query(CallbackDelivery.state)
+        return state.status == DeliveryStatus.DELIVERED
+
+    await assert_eventually(delivered, timeout=30)
+    await env.sleep(WINDOW - timedelta(days=1))
+    answer = await handle.execute_update(CallbackDelivery.redeliver)
+    assert answer.status == DeliveryStatus.DELIVERING
+
+    state = await handle.result()
+    assert state.status == DeliveryStatus.DELIVERED
+    assert (state.redeliveries, state.attempt_count) == (1, 2)
+    first, again = attempt_times(state)
+    assert again - first >= WINDOW - timedelta(days=1)
+    # The window counts from the first delivery: a redelivery does not extend it.
+    assert WINDOW <= await lifetime(handle) < WINDOW + timedelta(minutes=1)
+    arrived = receiver.at("/again")
+    assert [d.headers["webhook-id"] for d in arrived] == [state.webhook_id] * 2
+
+    with pytest.raises(RPCError) as closed:  # closed: nothing more is sent
+        await handle.execute_update(CallbackDelivery.redeliver)
+    assert closed.value.status == RPCStatusCode.NOT_FOUND
+    assert len(receiver.at("/again")) == 2
