@@ -204,8 +204,8 @@ def test_the_api_and_worker_settings_name_known_codecs(monkeypatch) -> None:
     assert settings.namespace_codecs == {"orders": "aes"}
     assert settings.codecs["aes"].import_path == "gateway_codec_example.aes:make_codec"
     with pytest.raises(ValidationError, match="WORKER_CODEC: no codec 'vault'"):
-        WorkerSettings(codecs=aes, codec="vault")
-    assert WorkerSettings(codecs=aes, codec="aes").codec == "aes"
+        WorkerSettings(task_queue="q", codecs=aes, codec="vault")
+    assert WorkerSettings(task_queue="q", codecs=aes, codec="aes").codec == "aes"
 
 
 def test_a_broken_import_path_stops_the_service_naming_the_codec() -> None:
