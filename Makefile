@@ -49,15 +49,17 @@ $(OPENAPI_TOOLS)/node_modules/.installed: $(OPENAPI_TOOLS)/package-lock.json
 
 openapi-tools: $(OPENAPI_TOOLS)/node_modules/.installed ## install the Node tools that check the OpenAPI document
 
-# The document as served with the shipped routes, and with the test route that declares every
-# kind of message (so each operation shape is linted); zero errors, or the target fails.
+# The document as served with the shipped routes, with the test route that declares every
+# kind of message, and with the test routes of positional arguments and protobuf inputs (so each
+# operation and body shape is linted); zero errors, or the target fails.
 openapi-lint: install openapi-tools ## Redocly's recommended rules on the API's OpenAPI document
 	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	$(VENV)/bin/python -m gateway_api.openapi k8s/routes -o "$$tmp/shipped.json"; \
 	$(VENV)/bin/python -m gateway_api.openapi k8s/routes tests/support/routes -o "$$tmp/messages.json"; \
+	$(VENV)/bin/python -m gateway_api.openapi k8s/routes tests/support/polyglot_routes -o "$$tmp/polyglot.json"; \
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 		$(OPENAPI_TOOLS)/node_modules/.bin/redocly lint --config $(OPENAPI_TOOLS)/redocly.yaml \
-		"$$tmp/shipped.json" "$$tmp/messages.json"
+		"$$tmp/shipped.json" "$$tmp/messages.json" "$$tmp/polyglot.json"
 
 format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -236,14 +236,17 @@ def test_order_lifecycle(polyglot, lang) -> None:
             http.post(f"/workflows/{workflow_id}/updates/add_item", json=too_many),
             422, "update-rejected",
         )  # fmt: skip
-        assert "quantity must be 1 to 100, got 500" in refused["detail"]
-        if lang is not JAVA:  # Java wraps it: examples/workers/README.md, "failure types"
-            assert refused["failure_type"] == "InvalidItem"
+        assert refused["detail"] == "quantity must be 1 to 100, got 500"
+        # The Java SDK sends a validator's ApplicationFailure as its own internal
+        # WorkflowExecutionException, without the author's type: null, never the SDK's class.
+        assert refused["failure_type"] == (None if lang is JAVA else "InvalidItem")
         failed = _problem(
             http.post(f"/workflows/{workflow_id}/updates/remove_item", json={"sku": "Z"}),
             500, "update-failed",
         )  # fmt: skip
-        assert "the order has no item Z" in failed["detail"]
+        assert failed["detail"] == "the order has no item Z"
+        # Go's handler fails with a plain errors.New: no type of its author's.
+        assert failed["failure_type"] == (None if lang is GO else "ItemNotFound")
         # Neither changed the order.
         after = _ok(http.get(f"/workflows/{workflow_id}/queries/status"))["result"]
         assert after["units"] == 5
@@ -452,6 +455,87 @@ async def test_a_message_the_worker_lacks_is_refused_before_it_is_sent(polyglot,
             updates.append(event.workflow_execution_update_admitted_event_attributes)
     assert signals == ["approve"]
     assert updates == []
+
+
+@LANGS
+def test_a_failure_through_an_activity_is_its_authors_type(polyglot, lang) -> None:
+    """The activity's OutOfStock, left to propagate (Go's return err, TypeScript's and Java's
+    uncaught ActivityFailure): failure_type OutOfStock with its message and details, never an
+    SDK's class name; the chain's first link is the activity."""
+    with polyglot.http() as http:
+        response = http.post(f"/workflows/{lang.path('failures')}", json={"kind": "activity"})
+        problem = _problem(response, 500, "workflow-failed")
+    assert problem["failure_type"] == "OutOfStock"
+    assert problem["non_retryable"] is True
+    assert "out of stock" in problem["detail"]
+    failure = problem["failure"]
+    assert failure["details"][0]["sku"]
+    assert [link["kind"] for link in failure["chain"]][-2:] == ["activity", "application"]
+    assert failure["chain"][-1]["type"] == "OutOfStock"
+
+
+@LANGS
+def test_a_typed_failure_keeps_its_details(polyglot, lang) -> None:
+    with polyglot.http() as http:
+        response = http.post(f"/workflows/{lang.path('failures')}", json={"kind": "declined"})
+        problem = _problem(response, 500, "workflow-failed")
+    assert problem["failure_type"] == "PaymentDeclined"
+    assert problem["detail"] == "payment declined"
+    assert len(problem["failure"]["details"]) == 2
+
+
+def test_go_wrapping_and_plain_errors_are_not_types(polyglot) -> None:
+    with polyglot.http() as http:
+        wrapped = _problem(
+            http.post(f"/workflows/{GO.path('failures')}", json={"kind": "wrapped"}),
+            500, "workflow-failed",
+        )  # fmt: skip
+        plain = _problem(
+            http.post(f"/workflows/{GO.path('failures')}", json={"kind": "plain"}),
+            500, "workflow-failed",
+        )  # fmt: skip
+    assert wrapped["failure_type"] == "OutOfStock"
+    first = wrapped["failure"]["chain"][0]
+    assert (first["kind"], first["type"]) == ("application", None)
+    assert first["message"].startswith("charging failed")
+    assert (plain["failure_type"], plain["detail"]) == (None, "the warehouse robot is stuck")
+
+
+FAILING_TASK = {"go": "panic", "ts": "plain", "java": "plain"}
+"""The failure kind that fails each language's workflow task rather than its workflow."""
+
+
+@LANGS
+def test_a_workflow_task_that_keeps_failing_is_said_everywhere(polyglot, lang) -> None:
+    """A Go panic, a TypeScript plain Error, a Java RuntimeException: the workflow shows
+    RUNNING for ever while its workflow task fails. The sync start's 202, status, describe and
+    the event stream say workflow_task_failing, with the failure's message."""
+    with polyglot.http() as http:
+        response = http.post(
+            f"/workflows/{lang.path('failures')}", json={"kind": FAILING_TASK[lang.name]},
+            headers={"Prefer": "wait=3"},
+        )  # fmt: skip
+        running = _ok(response, 202)
+        workflow_id = running["workflow_id"]
+
+        def failing() -> dict[str, Any]:
+            status = _ok(http.get(f"/workflows/{workflow_id}/status"))
+            assert status["status"] == "RUNNING"
+            return status.get("workflow_task_failing") or {}
+
+        said = eventually(failing, timeout=30)
+        assert said["attempt"] >= 2
+        assert said["message"], said
+        described = _ok(http.get(f"/workflows/{workflow_id}"))
+        assert described["workflow_task_failing"]["message"] == said["message"]
+        with http.stream("GET", f"/workflows/{workflow_id}/events") as stream:
+            for line in stream.iter_lines():
+                if "workflow_task_failing" in line:
+                    event = json.loads(line.removeprefix("data: "))
+                    break
+        assert event["status"] == "RUNNING"
+        assert event["workflow_task_failing"]["message"]
+        _ok(http.post(f"/workflows/{workflow_id}/terminate"))
 
 
 def test_workers_stay_up(polyglot) -> None:

@@ -245,3 +245,59 @@ async def test_route_that_disallows_an_operation(temporal_server, task_queue) ->
         response = await api.post("/workflows/shopping", json=SEED_BODY)
     assert response.status_code == 405
     assert response.json()["code"] == "operation-not-allowed"
+
+
+async def test_a_workflow_whose_task_keeps_failing_says_so(temporal_server, task_queue) -> None:
+    """BuggyWorkflow raises a plain RuntimeError: Temporal fails its workflow task and retries
+    it for ever, and the workflow shows RUNNING. The sync start's 202, status and describe say
+    workflow_task_failing, with the failure Temporal recorded (the event stream, which needs a
+    real HTTP server to stream: test_polyglot)."""
+    buggy = route("buggy", "BuggyWorkflow", task_queue, sync_wait_seconds=3)
+    async with api_client(temporal_server.address, [buggy]) as api:
+        started = await api.post("/workflows/buggy", json={})
+        assert started.status_code == 202, started.text
+        failing = started.json()["workflow_task_failing"]
+        assert failing["attempt"] >= 2
+        assert failing["message"] == "a bug in the workflow code"
+        assert failing["cause"] == "WORKFLOW_WORKER_UNHANDLED_FAILURE"
+        workflow_id = started.json()["workflow_id"]
+
+        status = (await api.get(f"/workflows/{workflow_id}/status")).json()
+        assert status["status"] == "RUNNING"
+        assert status["workflow_task_failing"]["message"] == "a bug in the workflow code"
+        described = (await api.get(f"/workflows/{workflow_id}")).json()
+        assert described["workflow_task_failing"]["attempt"] >= 2
+
+        await api.post(f"/workflows/{workflow_id}/terminate")
+
+
+async def test_a_healthy_workflows_status_keeps_the_seeds_four_fields(
+    temporal_server, task_queue
+) -> None:
+    async with api_client(temporal_server.address, [shopping_route(task_queue)]) as api:
+        done = (await api.post("/workflows/shopping", json=SEED_BODY)).json()
+        status = (await api.get(f"/workflows/{done['workflow_id']}/status")).json()
+    assert set(status) == {"workflow_id", "status", "start_time", "close_time"}
+
+
+async def test_a_route_may_refuse_starts_without_a_worker(
+    temporal_server, client, task_queue
+) -> None:
+    """No worker polls ``nobody-…``: the opted-in route answers 503 no-worker and starts
+    nothing; the same workflow type on the polled queue starts (the sentinel that a start
+    would have been counted)."""
+    empty = f"nobody-{uuid.uuid4().hex}"
+    strict = route("strict", "SlowWorkflow", empty, refuse_starts_without_worker=True)
+    lax = route("lax", "SlowWorkflow", empty)
+    polled = route("polled", "SlowWorkflow", task_queue, refuse_starts_without_worker=True)
+    async with api_client(temporal_server.address, [strict, lax, polled]) as api:
+        refused = await api.post("/workflows/strict/async", json={"seconds": 0})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "no-worker"
+        assert int(refused.headers["retry-after"]) >= 1
+        started = await api.post("/workflows/lax/async", json={"seconds": 0})
+        assert started.status_code == 200
+        ran = await api.post("/workflows/polled", json={"seconds": 0})
+        assert ran.status_code == 200, ran.text
+    await assert_eventually(lambda: count(client, empty), timeout=20)  # the lax one shows
+    assert await count(client, empty) == 1

@@ -337,6 +337,19 @@ async def test_signal_with_start_starts_then_signals_the_same_workflow(api, clie
     result = (await api.get(f"/workflows/{wid}/result")).json()["result"]
     assert result == {"label": "sws", "notes": ["a", "b"], "limit": 0}
 
+    # The same caller's same key after the workflow closed: its own closed workflow (409
+    # workflow-closed), not another caller's (workflow-already-started).
+    again = await api.post(url, json={"input": {"label": "sws"}, "arg": {"text": "c"}},
+                           headers=key)  # fmt: skip
+    closed = problem(again, 409, "workflow-closed")
+    assert closed["workflow_status"] == "COMPLETED"
+    assert closed["workflow_id"] == wid
+    updated = await api.post(
+        "/workflows/life/update-with-start/set_limit",
+        json={"input": {"label": "sws"}, "arg": {"value": 1}}, headers=key,
+    )  # fmt: skip
+    assert problem(updated, 409, "workflow-closed")["workflow_status"] == "COMPLETED"
+
 
 @pytest.mark.parametrize(
     ("path", "body", "expected"),

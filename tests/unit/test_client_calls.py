@@ -33,3 +33,11 @@ def test_the_client_sends_each_operation_at_its_rows_method_and_path(operation) 
 
 def test_the_client_names_no_operation_the_api_lacks() -> None:
     assert set(_calls.BY_OPERATION) == {o.value for o in Operation}
+
+
+def test_a_positional_input_is_sent_as_the_array_of_arguments() -> None:
+    start = _calls.start("r1", ("ann", 3, True), wait=False, idempotency_key=None)
+    assert start.json == ["ann", 3, True]
+    with_start = _calls.update_with_start("r1", "n1", ["ann", 3], ["A", 7])
+    assert with_start.json == {"input": ["ann", 3], "arg": ["A", 7]}
+    assert _calls.start("r1", {"a": 1}, wait=True, idempotency_key=None).json == {"a": 1}

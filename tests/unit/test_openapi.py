@@ -20,6 +20,7 @@ from support.procs import ROOT
 
 SHIPPED = load_routes(ROOT / "k8s" / "routes")
 TALLY = load_routes(ROOT / "tests" / "support" / "routes")
+POLYGLOT = load_routes(ROOT / "tests" / "support" / "polyglot_routes")
 PROBES = {"/", "/livez", "/readyz"}
 ARG = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
 
@@ -77,7 +78,9 @@ def test_every_operation_of_the_shipped_and_test_routes() -> None:
 
 
 @pytest.mark.parametrize(
-    "tables", [(SHIPPED,), (SHIPPED, TALLY), ()], ids=["shipped", "tally", "none"]
+    "tables",
+    [(SHIPPED,), (SHIPPED, TALLY), (SHIPPED, POLYGLOT), ()],
+    ids=["shipped", "tally", "polyglot", "none"],
 )
 def test_the_document_is_well_formed(tables) -> None:
     spec = spec_for(*tables) if tables else build(create_app(dev_settings()), None, [{"url": "/"}])
@@ -176,6 +179,64 @@ def test_bodies_are_the_route_schemas_with_examples_that_pass_them() -> None:
     assert finish["content"]["application/json"]["schema"]["required"] == ["input"]
 
 
+def test_positional_bodies_are_arrays_with_prefix_items_in_every_operation() -> None:
+    """A route (and messages) with arguments: positional: the body is the array schema the API
+    enforces, in the plain start, the with-start ones and the messages, with examples that
+    pass; OpenAPI 3.1 takes JSON Schema 2020-12's prefixItems as it is."""
+    spec = spec_for(SHIPPED, POLYGLOT)
+    assert spec["openapi"].startswith("3.1")
+    schemas = spec["components"]["schemas"]
+    component = schemas["parcels.input"]
+    assert component["type"] == "array"
+    assert [item["type"] for item in component["prefixItems"]] == ["string", "integer", "boolean"]
+    assert (component["items"], component["minItems"]) == (False, 3)
+    weigh = schemas["parcels.update.weigh"]
+    assert weigh["prefixItems"][1]["maximum"] == 2**63 - 1  # its own bounds, kept
+    paths = spec["paths"]
+    body = paths["/workflows/parcels"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/parcels.input"
+    }
+    assert "JSON array: the workflow's arguments, in order" in body["description"]
+    with_start = paths["/workflows/parcels/update-with-start/weigh"]["post"]["requestBody"]
+    content = with_start["content"]["application/json"]
+    assert content["schema"]["properties"] == {
+        "input": {"$ref": "#/components/schemas/parcels.input"},
+        "arg": {"$ref": "#/components/schemas/parcels.update.weigh"},
+    }
+    assert content["example"] == {"input": ["example", 1, False], "arg": ["example", 1]}
+    label = paths["/workflows/{workflow_id}/queries/label"]["post"]["requestBody"]
+    assert label["content"]["application/json"]["example"] == ["example", False]
+    assert "/workflows/{workflow_id}/queries/label" in paths  # POST only: it takes arguments
+    assert "get" not in paths["/workflows/{workflow_id}/queries/label"]
+    structs = paths["/workflows/structs"]["post"]["requestBody"]["description"]
+    assert "proto JSON of `google.protobuf.Struct`, sent as `json/protobuf`" in structs
+    for (method, path), op in operations(spec).items():
+        content = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is not None and "example" in content:
+            validator = jsonschema.Draft202012Validator(resolve(spec, content["schema"]))
+            assert validator.is_valid(content["example"]), f"{method} {path}"
+
+
+def test_integers_show_the_bounds_the_api_enforces() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"},
+                                               "m": {"type": "integer", "minimum": 0}}}  # fmt: skip
+    spec = spec_for(build_table([route("ints", "W", "q", input_schema=schema)]))
+    properties = spec["components"]["schemas"]["ints.input"]["properties"]
+    assert properties == {
+        "n": {"type": "integer", "minimum": -(2**53 - 1), "maximum": 2**53 - 1},
+        "m": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
+    }
+
+
+def test_a_protobuf_answer_names_its_type_in_an_optional_member() -> None:
+    spec = spec_for(SHIPPED)
+    for name in ("WorkflowResponse", "QueryResponse", "UpdateResponse"):
+        model = spec["components"]["schemas"][name]
+        assert "result_type" in model["properties"], name
+        assert "result_type" not in model.get("required", []), name
+
+
 def test_local_refs_of_a_route_schema_point_into_its_component() -> None:
     schema = {
         "type": "object",
@@ -203,6 +264,14 @@ def test_local_refs_of_a_route_schema_point_into_its_component() -> None:
         ({"enum": ["b", "a"]}, "b"),
         ({"type": ["null", "boolean"]}, False),
         ({"type": "array", "minItems": 2, "items": {"const": 1}}, [1, 1]),
+        (
+            {"type": "array", "minItems": 2, "prefixItems": [{"type": "string"}, {"const": 2}]},
+            ["example", 2],
+        ),
+        (
+            {"type": "array", "minItems": 3, "prefixItems": [{"const": 0}], "items": {"const": 1}},
+            [0, 1, 1],
+        ),
         ({"examples": [{"chosen": True}], "type": "object"}, {"chosen": True}),
         ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, 1),
         (

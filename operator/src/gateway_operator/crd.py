@@ -58,6 +58,12 @@ _AT_LEAST_ONE_NAME: Rule = {
     "message": "name at least one scope or group",
 }
 
+_ONE_MESSAGE_ARGUMENT: Rule = {
+    "rule": "!has(self.inputMessage) || !has(self.arguments) || self.arguments == 'single'",
+    "message": "inputMessage names the one argument: it needs arguments: single",
+    "fieldPath": ".inputMessage",
+}
+
 # The model validators the API server can also check, by (model, field alias); None is the
 # model itself. Each mirrors a validator in gateway_core.routes.
 RULES: Mapping[tuple[type[BaseModel], str | None], list[Rule]] = {
@@ -68,7 +74,9 @@ RULES: Mapping[tuple[type[BaseModel], str | None], list[Rule]] = {
             "message": "runTimeoutSeconds must not exceed executionTimeoutSeconds",
             "fieldPath": ".runTimeoutSeconds",
         },
+        _ONE_MESSAGE_ARGUMENT,
     ],
+    (MessageSpec, None): [_ONE_MESSAGE_ARGUMENT],
     (WorkflowIdSpec, "template"): [
         {
             "rule": "self.contains('{')",

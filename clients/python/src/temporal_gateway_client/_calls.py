@@ -4,13 +4,21 @@ the async client cannot drift apart; each only adds the I/O."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 NO_ARG: Any = type("NoArg", (), {"__repr__": lambda _self: "NO_ARG"})()
 """Send no body: for a signal, query or update that takes no argument."""
+
+WorkflowInput = Mapping[str, Any] | Sequence[Any]
+"""A workflow's input: an object, or for a route with ``arguments: positional`` the array of
+the workflow's arguments."""
+
+
+def _input(workflow_input: WorkflowInput) -> Any:
+    return dict(workflow_input) if isinstance(workflow_input, Mapping) else list(workflow_input)
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,9 @@ def _headers(idempotency_key: str | None = None, wait: float | None = None) -> d
     return headers
 
 
-def start(
-    route: str, body: Mapping[str, Any], *, wait: bool, idempotency_key: str | None
-) -> Request:
+def start(route: str, body: WorkflowInput, *, wait: bool, idempotency_key: str | None) -> Request:
     path = f"/workflows/{_seg(route)}" + ("" if wait else "/async")
-    return Request("POST", path, json=dict(body), headers=_headers(idempotency_key))
+    return Request("POST", path, json=_input(body), headers=_headers(idempotency_key))
 
 
 def describe(workflow_id: str) -> Request:
@@ -116,7 +122,7 @@ def _with_start(workflow_input: Any, arg: Any) -> dict[str, Any]:
 def signal_with_start(
     route: str,
     name: str,
-    workflow_input: Mapping[str, Any],
+    workflow_input: WorkflowInput,
     arg: Any = NO_ARG,
     *,
     idempotency_key: str | None = None,
@@ -124,7 +130,7 @@ def signal_with_start(
     return Request(
         "POST",
         f"/workflows/{_seg(route)}/signal-with-start/{_seg(name)}",
-        json=_with_start(dict(workflow_input), arg),
+        json=_with_start(_input(workflow_input), arg),
         headers=_headers(idempotency_key),
     )
 
@@ -132,7 +138,7 @@ def signal_with_start(
 def update_with_start(
     route: str,
     name: str,
-    workflow_input: Mapping[str, Any],
+    workflow_input: WorkflowInput,
     arg: Any = NO_ARG,
     *,
     idempotency_key: str | None = None,
@@ -141,7 +147,7 @@ def update_with_start(
     return Request(
         "POST",
         f"/workflows/{_seg(route)}/update-with-start/{_seg(name)}",
-        json=_with_start(dict(workflow_input), arg),
+        json=_with_start(_input(workflow_input), arg),
         headers=_headers(idempotency_key, wait),
     )
 

@@ -14,7 +14,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from temporal_gateway_client import _calls
-from temporal_gateway_client._calls import NO_ARG, Request
+from temporal_gateway_client._calls import NO_ARG, Request, WorkflowInput
 from temporal_gateway_client.client import DEFAULT_BASE_URL
 from temporal_gateway_client.errors import GatewayUnavailable, WorkflowStillRunning, error_for
 from temporal_gateway_client.events import Event
@@ -71,7 +71,7 @@ class AsyncTemporalAPIClient:
     async def start_workflow(
         self,
         route: str,
-        body: Mapping[str, Any],
+        body: WorkflowInput,
         *,
         wait: bool = True,
         idempotency_key: str | None = None,
@@ -88,7 +88,7 @@ class AsyncTemporalAPIClient:
         self,
         route: str,
         name: str,
-        workflow_input: Mapping[str, Any],
+        workflow_input: WorkflowInput,
         arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,
@@ -102,7 +102,7 @@ class AsyncTemporalAPIClient:
         self,
         route: str,
         name: str,
-        workflow_input: Mapping[str, Any],
+        workflow_input: WorkflowInput,
         arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,

@@ -13,7 +13,7 @@ import httpx
 from httpx_sse import connect_sse
 
 from temporal_gateway_client import _calls
-from temporal_gateway_client._calls import NO_ARG, Request
+from temporal_gateway_client._calls import NO_ARG, Request, WorkflowInput
 from temporal_gateway_client.errors import GatewayUnavailable, WorkflowStillRunning, error_for
 from temporal_gateway_client.events import Event
 
@@ -82,7 +82,7 @@ class TemporalAPIClient:
     def start_workflow(
         self,
         route: str,
-        body: Mapping[str, Any],
+        body: WorkflowInput,
         *,
         wait: bool = True,
         idempotency_key: str | None = None,
@@ -92,7 +92,8 @@ class TemporalAPIClient:
 
         With ``wait``, returns once it completes (following the API's 202 for long runs, up to
         ``wait_timeout`` seconds); without, returns ``{"workflow_id", "status": "started"}``.
-        Pass ``idempotency_key`` to make retries of this call safe.
+        Pass ``idempotency_key`` to make retries of this call safe. ``body`` is the input: an
+        object, or a list of the workflow's arguments when the route's are positional.
         """
         request = _calls.start(route, body, wait=wait, idempotency_key=idempotency_key)
         response = self._send(request)
@@ -121,7 +122,7 @@ class TemporalAPIClient:
         self,
         route: str,
         name: str,
-        workflow_input: Mapping[str, Any],
+        workflow_input: WorkflowInput,
         arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,
@@ -136,7 +137,7 @@ class TemporalAPIClient:
         self,
         route: str,
         name: str,
-        workflow_input: Mapping[str, Any],
+        workflow_input: WorkflowInput,
         arg: Any = NO_ARG,
         *,
         idempotency_key: str | None = None,

@@ -77,6 +77,19 @@ class UpdateRejected(InvalidRequest):
     """The workflow's validator refused the update; the message is the workflow's."""
 
 
+class UndecodablePayload(GatewayError):
+    """The workflow answered, in a payload the gateway cannot decode (a ``binary/protobuf``
+    message without the route's descriptor set, a codec's encoding): retrying will not help."""
+
+    @property
+    def encoding(self) -> str | None:
+        return self.problem.get("encoding")
+
+    @property
+    def message_type(self) -> str | None:
+        return self.problem.get("message_type")
+
+
 class WorkflowStillRunning(GatewayError, TimeoutError):
     """``wait_for_workflow`` gave up before the workflow finished; it is still running."""
 
@@ -93,7 +106,7 @@ _NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-no
 _UNAVAILABLE = ("temporal-error", "temporal-access-denied", "temporal-namespace-not-found",
                 "temporal-unavailable", "temporal-busy", "routes-not-loaded",
                 "rate-limiter-unavailable", "identity-provider-unavailable",
-                "codec-unavailable", "temporal-timeout")  # fmt: skip
+                "codec-unavailable", "temporal-timeout", "no-worker")  # fmt: skip
 _FAILED = ("workflow-failed", "workflow-timed-out", "workflow-canceled",
            "workflow-terminated")  # fmt: skip
 
@@ -104,6 +117,7 @@ PROBLEM_CODES: dict[str, type[GatewayError]] = {
     **dict.fromkeys(_FAILED, WorkflowFailed),
     "workflow-closed": WorkflowClosed,
     "update-rejected": UpdateRejected,
+    "undecodable-payload": UndecodablePayload,
     # A handler's failure in a workflow that goes on running, and the gateway's own fault.
     **dict.fromkeys(("update-failed", "query-failed", "internal-error"), GatewayError),
     # The route and the worker disagree: a deploy to fix, not a moment to wait out.

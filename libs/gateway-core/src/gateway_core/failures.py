@@ -32,6 +32,8 @@ GENERIC_TYPES = frozenset(
         "Error",
         # The SDKs' own failure classes, when one is set as a type.
         "ApplicationError", "ApplicationFailure", "io.temporal.failure.ApplicationFailure",
+        # Java sends an update validator's failure as this, without the author's type.
+        "io.temporal.internal.worker.WorkflowExecutionException",
     }
 )  # fmt: skip
 """Types that say nothing the kind of failure does not: reported as ``null``."""

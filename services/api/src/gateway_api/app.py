@@ -39,6 +39,7 @@ from gateway_api.security.ratelimit import OpenStreams, RateLimiter
 from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
+from gateway_api.temporal.health import Pollers
 from gateway_core.codecs import CodecSet, describe
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
@@ -124,6 +125,7 @@ def create_app(
                     limiter=limiter,
                     streams=OpenStreams(settings.events_max_streams),
                     handlers=HandlerCache(),
+                    pollers=Pollers(),
                 )
             }
         finally:

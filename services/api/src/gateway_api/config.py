@@ -77,6 +77,11 @@ class ApiSettings(BaseSettings):
     routes_reload_seconds: float = Field(default=1.0, gt=0)
     """How often the route files are checked for changes: a new route serves within about
     this long after its file (or mounted ConfigMap) changes."""
+    descriptor_sets_dir: Path | None = None
+    """Where the protobuf descriptor sets routes name (``spec.descriptorSet``) are: a directory
+    of serialized FileDescriptorSets, a mounted ConfigMap in a cluster. Unset: routes that name
+    one answer their ``binary/protobuf`` payloads with 502 ``undecodable-payload``; nothing
+    else needs it."""
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Prometheus metrics on their own port (0: off); 9464 is OpenTelemetry's Prometheus
     exporter default, so it collides with nothing the gateway runs."""

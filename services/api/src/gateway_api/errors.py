@@ -29,7 +29,7 @@ table.
         ├── ClientDisconnected (499, logged only)
         ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
         ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
-        │                     RouteWorkerMismatch
+        │                     RouteWorkerMismatch, UndecodablePayload
         ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
         │                             RateLimiterUnavailable, IdentityProviderUnavailable,
         │                             CodecUnavailable
@@ -562,6 +562,21 @@ class RouteWorkerMismatch(BadGateway):
         }
 
 
+class UndecodablePayload(BadGateway):
+    """A result or answer the gateway cannot decode: `encoding` and `message_type` say what it
+    is (`binary/protobuf` without the route's `descriptorSet`, a codec's encoding the API has
+    no codec for). The workflow itself is fine: `workflow_id` names it."""
+
+    code, title = "undecodable-payload", "The gateway cannot decode the workflow's payload"
+
+    def __init__(self, detail: str, *, encoding: str, message_type: str | None) -> None:
+        super().__init__(detail)
+        self.encoding, self.message_type = encoding, message_type
+
+    def extensions(self) -> dict[str, Any]:
+        return {"encoding": self.encoding, "message_type": self.message_type}
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 
@@ -576,6 +591,13 @@ class TemporalBusy(TemporalProblem, ServiceUnavailable):
     """Temporal is rate limiting the gateway; see `Retry-After`."""
 
     code, title = "temporal-busy", "Temporal is rate limiting the gateway"
+
+
+class NoWorker(ServiceUnavailable):
+    """The route refuses starts while no worker polls its task queue
+    (`refuseStartsWithoutWorker`); nothing was started. See `Retry-After`."""
+
+    code, title = "no-worker", "No worker polls the route's task queue"
 
 
 class RoutesNotLoaded(ServiceUnavailable):

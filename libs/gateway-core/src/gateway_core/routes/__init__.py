@@ -11,12 +11,15 @@ Import from here; the modules behind it are the package's own layout.
 """
 
 from gateway_core.routes.compiled import (
+    SAFE_INTEGER,
     CompiledMessage,
     CompiledRoute,
     FieldError,
     StrictValidator,
     WorkflowIdError,
     compile_route,
+    positional_schema,
+    with_integer_bounds,
 )
 from gateway_core.routes.documents import dump_table, load_routes, parse_documents
 from gateway_core.routes.operations import (
@@ -34,6 +37,7 @@ from gateway_core.routes.spec import (
     API_GROUP,
     API_VERSION,
     CODEC_NAME_PATTERN,
+    DESCRIPTOR_SET_PATTERN,
     ID_PREFIX_PATTERN,
     ID_TEMPLATE_PATTERN,
     ID_VALUE_PATTERN,
@@ -42,7 +46,9 @@ from gateway_core.routes.spec import (
     MESSAGE_NAME_PATTERN,
     NO_CODEC,
     PATH_PATTERN,
+    PROTO_MESSAGE_PATTERN,
     SECRET_NAME_PATTERN,
+    Arguments,
     AuthorizationSpec,
     CallbacksSpec,
     GrantName,
@@ -59,12 +65,14 @@ from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
 
 __all__ = [
     "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "CODEC_NAME_PATTERN",
-    "DEFAULT_OPERATIONS", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND",
-    "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "NO_CODEC", "OPERATIONS", "PATH_PATTERN",
-    "SECRET_NAME_PATTERN", "Access", "Addressed", "AuthorizationSpec", "CallbacksSpec",
+    "DEFAULT_OPERATIONS", "DESCRIPTOR_SET_PATTERN", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN",
+    "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "NO_CODEC",
+    "OPERATIONS", "PATH_PATTERN", "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN",
+    "Access", "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec",
     "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
     "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
     "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
     "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
-    "load_routes", "parse_documents", "prefix_conflict",
+    "load_routes", "parse_documents", "positional_schema", "prefix_conflict",
+    "with_integer_bounds",
 ]  # fmt: skip

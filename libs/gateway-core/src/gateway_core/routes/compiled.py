@@ -1,5 +1,15 @@
 """Routes compiled for the request path: their JSON Schemas checked and compiled once, their
-``authorization`` block turned into sets, and the workflow id a request maps to."""
+``authorization`` block turned into sets, and the workflow id a request maps to.
+
+Two rules hold for every schema, whatever the route's author wrote:
+
+- integers are strict (``5.0`` is not one) and, unless the schema at that place sets its own
+  bounds, within ±(2^53-1): the integers every SDK's JSON holds exactly (a TypeScript worker
+  rounds beyond them, a Go ``int64`` fails beyond ±(2^63-1));
+- a body of positional arguments (``arguments: positional``) is an array with exactly its
+  ``prefixItems`` unless the schema says otherwise (``items``, ``minItems``): a workflow
+  function has that many parameters.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +29,7 @@ from gateway_core.routes.spec import (
     ID_VALUE_PATTERN,
     MESSAGE_FIELDS,
     PLACEHOLDER,
+    Arguments,
     AuthorizationSpec,
     MessageSpec,
     WorkflowRoute,
@@ -31,11 +42,77 @@ def _is_strict_integer(_checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer every SDK's JSON holds exactly: a JavaScript number (TypeScript workers)
+is a double, exact up to 2^53 - 1 (``Number.MAX_SAFE_INTEGER``)."""
+_LOWER_BOUNDS = ("minimum", "exclusiveMinimum")
+_UPPER_BOUNDS = ("maximum", "exclusiveMaximum")
+SAFE_INTEGER_MESSAGE = (
+    f"integers must be within ±(2^53-1) ({SAFE_INTEGER}) unless the schema sets minimum/maximum; "
+    "beyond it a TypeScript worker rounds the value and a Go int64 overflows past ±(2^63-1)"
+)
+
+
+def _type(
+    validator: Validator, types: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    """The ``type`` keyword, and the default bounds of an integer: an integer this schema types
+    as one and bounds on neither side it exceeds is refused, so a value no worker holds is a
+    422 naming its field rather than a rounded number or a failed workflow."""
+    found = list(_base_type(validator, types, instance, schema))
+    yield from found
+    if found or not _is_strict_integer(None, instance) or abs(instance) <= SAFE_INTEGER:
+        return
+    if "integer" not in ([types] if isinstance(types, str) else types):
+        return
+    if "enum" in schema or "const" in schema:  # the values are listed: they are the bounds
+        return
+    bounds = _UPPER_BOUNDS if instance > 0 else _LOWER_BOUNDS
+    if not any(bound in schema for bound in bounds):
+        yield jsonschema.ValidationError(SAFE_INTEGER_MESSAGE)
+
+
 _BaseValidator = jsonschema.Draft202012Validator
+_base_type = _BaseValidator.VALIDATORS["type"]
 StrictValidator: type[Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     _BaseValidator,
+    validators={"type": _type},
     type_checker=_BaseValidator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
+
+
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "required"})
+"""Keywords whose values are data, not schemas."""
+_SCHEMA_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
+"""Keywords whose values map names (never keywords) to schemas."""
+
+
+def with_integer_bounds(schema: Any) -> Any:
+    """``schema`` with the default integer bounds written in, for documents (OpenAPI shows
+    what the API enforces): every subschema typed ``integer`` gets ``minimum``/``maximum`` of
+    ∓(2^53-1) on each side it leaves open."""
+    if isinstance(schema, list):
+        return [with_integer_bounds(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: with_integer_bounds(sub) for name, sub in value.items()}
+        else:
+            out[key] = with_integer_bounds(value)
+    types = schema.get("type")
+    integer = types == "integer" or (isinstance(types, list) and "integer" in types)
+    if integer and "enum" not in schema and "const" not in schema:
+        if not any(bound in schema for bound in _LOWER_BOUNDS):
+            out["minimum"] = -SAFE_INTEGER
+        if not any(bound in schema for bound in _UPPER_BOUNDS):
+            out["maximum"] = SAFE_INTEGER
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +163,20 @@ def _errors(validator: Validator, body: Any) -> list[FieldError]:
     return sorted(set(errors), key=lambda e: (e.field, e.message))
 
 
+def positional_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema a body of positional arguments is checked against: ``schema`` (an array
+    schema with ``prefixItems``) with exactly as many items as it lists, unless it says
+    otherwise: ``items: false`` unless it sets ``items`` (a variadic function's rest),
+    ``minItems`` the number of ``prefixItems`` unless it sets one (optional trailing ones)."""
+    count = len(schema.get("prefixItems", ()))
+    defaults: dict[str, Any] = {"type": "array", "items": False, "minItems": count}
+    return {**defaults, **schema}
+
+
+def _arguments(arguments: Arguments, body: Any) -> list[Any]:
+    return list(body) if arguments is Arguments.POSITIONAL else [body]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledMessage:
     """A declared signal, query or update with its argument's schema compiled once."""
@@ -99,9 +190,20 @@ class CompiledMessage:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def input_schema(self) -> dict[str, Any] | None:
+        """The schema arguments are checked against (positional defaults filled in)."""
+        return (
+            None if self.validator is None else dict(cast(Mapping[str, Any], self.validator.schema))
+        )
+
     def validate(self, arg: Any) -> list[FieldError]:
         """Every way ``arg`` fails the declared schema; empty when valid."""
         return [] if self.validator is None else _errors(self.validator, arg)
+
+    def arguments(self, arg: Any) -> list[Any]:
+        """The handler's arguments from a valid body: the body, or its items when positional."""
+        return _arguments(self.spec.arguments, arg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +233,18 @@ class CompiledRoute:
     def spec(self) -> WorkflowRouteSpec:
         return self.document.spec
 
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        """The schema bodies are checked against (positional defaults filled in)."""
+        return dict(cast(Mapping[str, Any], self.validator.schema))
+
     def validate(self, body: Any) -> list[FieldError]:
         """Every way ``body`` fails the route's schema, sorted by field; empty when valid."""
         return _errors(self.validator, body)
+
+    def arguments(self, body: Any) -> list[Any]:
+        """The workflow's arguments from a valid body: the body, or its items when positional."""
+        return _arguments(self.spec.arguments, body)
 
     def message(self, kind: MessageKind, name: str) -> CompiledMessage | None:
         """The declared signal, query or update called ``name``; None if not declared."""
@@ -186,7 +297,9 @@ class CompiledRoute:
         return timedelta(seconds=s) if s else None
 
 
-def _compile_schema(schema: dict[str, Any], *, source: str, where: str) -> Validator:
+def _compile_schema(
+    schema: dict[str, Any], *, source: str, where: str, arguments: Arguments = Arguments.SINGLE
+) -> Validator:
     try:
         StrictValidator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -194,26 +307,60 @@ def _compile_schema(schema: dict[str, Any], *, source: str, where: str) -> Valid
         raise RouteConfigError(
             exc.message, source=source, field=where + (f".{inner}" if inner else "")
         ) from exc
+    if arguments is Arguments.POSITIONAL:
+        schema = _positional(schema, source=source, where=where)
     return StrictValidator(schema)
+
+
+def _positional(schema: dict[str, Any], *, source: str, where: str) -> dict[str, Any]:
+    """Refuse a positional schema that does not say what each argument is."""
+    if schema.get("type", "array") != "array":
+        raise RouteConfigError(
+            "arguments: positional takes a JSON array: the schema's type must be array",
+            source=source, field=f"{where}.type",
+        )  # fmt: skip
+    items = schema.get("prefixItems")
+    if not isinstance(items, list) or not items:
+        raise RouteConfigError(
+            "arguments: positional needs prefixItems: one schema per argument, in order",
+            source=source, field=f"{where}.prefixItems",
+        )  # fmt: skip
+    return positional_schema(schema)
 
 
 def compile_route(route: WorkflowRoute, *, source: str = "<memory>") -> CompiledRoute:
     """Check a route's JSON Schemas (its input's and its messages') and compile them.
 
     Raises:
-        RouteConfigError: a schema is not a valid JSON Schema.
+        RouteConfigError: a schema is not a valid JSON Schema, or a positional one lists no
+            ``prefixItems``.
     """
-    validator = _compile_schema(route.spec.input_schema, source=source, where="spec.inputSchema")
+    validator = _compile_schema(
+        route.spec.input_schema,
+        source=source,
+        where="spec.inputSchema",
+        arguments=route.spec.arguments,
+    )
     messages: dict[tuple[MessageKind, str], CompiledMessage] = {}
     for kind, attr in MESSAGE_FIELDS.items():
         for i, spec in enumerate(route.spec.messages(kind)):
-            compiled = (
-                None
-                if spec.input_schema is None
-                else _compile_schema(
-                    spec.input_schema, source=source, where=f"spec.{attr}[{i}].inputSchema"
+            where = f"spec.{attr}[{i}]"
+            if spec.input_schema is None:
+                if spec.arguments is Arguments.POSITIONAL or spec.input_message is not None:
+                    field_name = "arguments" if spec.input_message is None else "inputMessage"
+                    raise RouteConfigError(
+                        f"{field_name} describes an argument, and without an inputSchema the "
+                        "handler takes none: add the schema",
+                        source=source, field=f"{where}.inputSchema",
+                    )  # fmt: skip
+                compiled = None
+            else:
+                compiled = _compile_schema(
+                    spec.input_schema,
+                    source=source,
+                    where=f"{where}.inputSchema",
+                    arguments=spec.arguments,
                 )
-            )
             messages[kind, spec.name] = CompiledMessage(kind, spec, compiled)
     policy = route.spec.authorization or AuthorizationSpec()  # none: administrators only
     grants = {

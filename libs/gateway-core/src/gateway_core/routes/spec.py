@@ -36,6 +36,10 @@ MESSAGE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 CODEC_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 NO_CODEC = "none"
 """A route's ``codec`` that opts out of its namespace's default codec."""
+# A protobuf message's full name: its package and name, dot-separated identifiers.
+PROTO_MESSAGE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# A file in the API's descriptor set directory: a ConfigMap key, which is also its file name.
+DESCRIPTOR_SET_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,252}$"
 
 
 class _Model(BaseModel):
@@ -164,6 +168,16 @@ class AuthorizationSpec(_Model):
         return found
 
 
+class Arguments(StrEnum):
+    """How a request body becomes the workflow's (or a handler's) arguments."""
+
+    SINGLE = "single"
+    """The body is the one argument."""
+    POSITIONAL = "positional"
+    """The body is a JSON array: each item is one positional argument, in order (a Go or Java
+    function with several parameters)."""
+
+
 class MessageSpec(_Model):
     """A signal, query or update the route exposes by name."""
 
@@ -174,6 +188,18 @@ class MessageSpec(_Model):
     input_schema: dict[str, Any] | None = None
     """JSON Schema (2020-12) for the argument, the request body. Unset: the handler takes no
     argument and the body must be empty."""
+    arguments: Arguments = Arguments.SINGLE
+    """``single``: the body is the handler's one argument. ``positional``: the body is a JSON
+    array of its arguments, and ``inputSchema`` an array schema whose ``prefixItems`` check
+    each one."""
+    input_message: str | None = Field(default=None, max_length=255, pattern=PROTO_MESSAGE_PATTERN)
+    """The protobuf message (full name, ``pkg.Message``) the handler takes: the body, its
+    proto JSON, is sent as ``json/protobuf`` with this ``messageType``. Unset: plain JSON."""
+
+    @model_validator(mode="after")
+    def _one_message_argument(self) -> MessageSpec:
+        _check_input_message(self.input_message, self.arguments)
+        return self
 
 
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9._-]{1,253}$"  # noqa: S105 (a name, not a secret)
@@ -221,12 +247,30 @@ class WorkflowRouteSpec(_Model):
     """Temporal namespace. Unset: the API's configured namespace."""
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     """JSON Schema (2020-12) for the request body; requests that fail it never reach Temporal."""
+    arguments: Arguments = Arguments.SINGLE
+    """``single``: the body is the workflow's one argument. ``positional``: the body is a JSON
+    array of its arguments (a Go or Java workflow with several parameters), and
+    ``inputSchema`` an array schema whose ``prefixItems`` check each one."""
+    input_message: str | None = Field(default=None, max_length=255, pattern=PROTO_MESSAGE_PATTERN)
+    """The protobuf message (full name, ``pkg.Message``) the workflow takes: the body, its proto
+    JSON, is sent as ``json/protobuf`` with this ``messageType``, as protobuf-aware converters
+    expect. Unset: plain JSON (``json/plain``)."""
+    descriptor_set: str | None = Field(default=None, pattern=DESCRIPTOR_SET_PATTERN)
+    """A serialized ``google.protobuf.FileDescriptorSet`` (``buf build -o x.binpb``, ``protoc
+    --include_imports --descriptor_set_out``): a file name in the API's
+    ``API_DESCRIPTOR_SETS_DIR``. With it, ``binary/protobuf`` answers are decoded to proto JSON
+    and an ``inputMessage`` body is checked against its message. Unset: ``binary/protobuf``
+    answers are 502 ``undecodable-payload``."""
     workflow_id: WorkflowIdSpec = Field(default_factory=WorkflowIdSpec)
     """How the gateway names the workflows it starts."""
     execution_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
     """Temporal's workflow execution timeout (all runs). Unset: none."""
     run_timeout_seconds: int | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
     """Temporal's workflow run timeout (one run); at most the execution timeout."""
+    refuse_starts_without_worker: bool = False
+    """Answer starts with 503 ``no-worker`` (and ``Retry-After``) while no worker has polled
+    ``taskQueue`` in the last two minutes, instead of starting a workflow nothing runs. Off by
+    default: a start is accepted and waits for a worker, as Temporal's own are."""
     sync_wait_seconds: float = Field(default=30.0, gt=0, le=300)
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
@@ -262,6 +306,12 @@ class WorkflowRouteSpec(_Model):
             names = [m.name for m in getattr(self, kind)]
             if len(names) != len(set(names)):
                 raise ValueError(f"{kind}: each name may appear once")
+        _check_input_message(self.input_message, self.arguments)
+        if self.arguments is Arguments.POSITIONAL and self.workflow_id.body_fields:
+            raise ValueError(
+                "workflowId.template reads body fields, but arguments: positional makes the "
+                "body an array; use {idempotencyKey}"
+            )
         for name in self.workflow_id.body_fields:
             if name not in required:
                 raise ValueError(
@@ -277,6 +327,11 @@ class WorkflowRouteSpec(_Model):
     def messages(self, kind: MessageKind) -> tuple[MessageSpec, ...]:
         found: tuple[MessageSpec, ...] = getattr(self, MESSAGE_FIELDS[kind])
         return found
+
+
+def _check_input_message(input_message: str | None, arguments: Arguments) -> None:
+    if input_message is not None and arguments is Arguments.POSITIONAL:
+        raise ValueError("inputMessage names the one argument: it needs arguments: single")
 
 
 MESSAGE_FIELDS = {MessageKind.SIGNAL: "signals", MessageKind.QUERY: "queries",

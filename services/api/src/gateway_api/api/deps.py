@@ -18,6 +18,7 @@ from gateway_api.security.principals import ANONYMOUS, Principal
 from gateway_api.security.ratelimit import OpenStreams, RateLimiter, client_address
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
+from gateway_api.temporal.health import Pollers
 from gateway_core.routes import RouteTable
 
 # auto_error=False: a missing credential is our own 401 problem, not FastAPI's 403.
@@ -46,6 +47,7 @@ class Services:
     limiter: RateLimiter
     streams: OpenStreams
     handlers: HandlerCache
+    pollers: Pollers
 
 
 def services(request: Request) -> Services:

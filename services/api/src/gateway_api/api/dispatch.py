@@ -40,8 +40,10 @@ from gateway_api.http.context import RequestContext
 from gateway_api.http.request_headers import PREFER
 from gateway_api.security.principals import Principal, allowed
 from gateway_api.security.ratelimit import BY_ID, RateLimiter
+from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
+from gateway_api.temporal.health import Pollers
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -69,6 +71,7 @@ class Call:
     settings: ApiSettings
     limiter: RateLimiter
     handlers: HandlerCache
+    pollers: Pollers
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -113,7 +116,7 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter, shared.handlers,
+        shared.settings, shared.limiter, shared.handlers, shared.pollers,
     )  # fmt: skip
 
 
@@ -158,7 +161,7 @@ class Target:
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def handle(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
-        return self.client.get_workflow_handle(self.workflow_id, run_id=run_id)
+        return executions.workflow_handle(self.client, self.workflow_id, run_id)
 
     def message(self, kind: MessageKind, name: str) -> CompiledMessage:
         return _message(self.route, kind, name)

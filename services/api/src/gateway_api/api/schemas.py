@@ -1,4 +1,8 @@
-"""Response bodies, shaped exactly as the seed guide documents them."""
+"""Response bodies, shaped exactly as the seed guide documents them.
+
+A result (or a query's or update's answer) that is a protobuf message also names its type,
+``result_type``: a member only such answers have, so every other body keeps the seed's shape.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+_RESULT_TYPE_DESCRIPTION = (
+    "The protobuf message type of `result` (its proto JSON), when the workflow answered one "
+    "(`json/protobuf` or `binary/protobuf`); absent otherwise"
+)
+
+
+def _result_type() -> Any:
+    return Field(
+        default=None,
+        description=_RESULT_TYPE_DESCRIPTION,
+        examples=["gateway.examples.v1.Receipt"],
+        exclude_if=lambda value: value is None,
+    )
 
 
 class HealthResponse(BaseModel):
@@ -40,6 +58,21 @@ class WorkflowResponse(BaseModel):
         examples=["completed"],
     )
     result: Any = Field(default=None, examples=["Ordered 5 Apples...Ordered 3 Bananas..."])
+    result_type: str | None = _result_type()
+
+
+class WorkflowTaskFailing(BaseModel):
+    """A workflow whose workflow task keeps failing: it shows RUNNING, and makes no progress
+    until its code (or its worker) is fixed."""
+
+    attempt: int = Field(description="The workflow task's attempt, counting the failed ones")
+    cause: str | None = Field(
+        default=None,
+        description="Temporal's cause of the recorded failure",
+        examples=["WORKFLOW_WORKER_UNHANDLED_FAILURE", "NON_DETERMINISTIC_ERROR"],
+    )
+    failure_type: str | None = None
+    message: str | None = None
 
 
 class WorkflowStatusResponse(BaseModel):
@@ -47,6 +80,9 @@ class WorkflowStatusResponse(BaseModel):
     status: str = Field(description="Temporal's execution status name", examples=["COMPLETED"])
     start_time: datetime | None = None
     close_time: datetime | None = None
+    workflow_task_failing: WorkflowTaskFailing | None = Field(
+        default=None, description="Present only while the workflow task keeps failing"
+    )
 
 
 class Problem(BaseModel):
@@ -86,6 +122,9 @@ class WorkflowDescription(BaseModel):
     pending_activities: list[PendingActivity] = Field(default_factory=list)
     memo: dict[str, Any] = Field(default_factory=dict)
     search_attributes: dict[str, Any] = Field(default_factory=dict)
+    workflow_task_failing: WorkflowTaskFailing | None = Field(
+        default=None, description="Set while the workflow task keeps failing"
+    )
 
 
 class SignalResponse(BaseModel):
@@ -98,6 +137,7 @@ class QueryResponse(BaseModel):
     workflow_id: str
     query: str
     result: Any = None
+    result_type: str | None = _result_type()
 
 
 class UpdateResponse(BaseModel):
@@ -106,6 +146,7 @@ class UpdateResponse(BaseModel):
     update_id: str = Field(description="The Idempotency-Key when one was sent")
     status: str = Field(description="'completed', or 'running' (202: poll Location)")
     result: Any = None
+    result_type: str | None = _result_type()
 
 
 class ControlResponse(BaseModel):

@@ -18,8 +18,11 @@ the route table:
   (either credential; ``[]`` on the probes), ``servers`` honouring the root path.
 
 Route schemas are JSON Schema 2020-12, which OpenAPI 3.1 uses as is; each becomes a component,
-its local ``$ref``\\ s rewritten to point into it. Rebuilt when the table version changes, so a
-route applied at run time shows up in ``/docs`` at once.
+its local ``$ref``\\ s rewritten to point into it, as the API enforces it: a body of positional
+arguments is its array schema (``prefixItems``, and no more items than it lists unless it says
+otherwise), and an integer the schema leaves unbounded shows the default bounds, ±(2^53-1).
+Rebuilt when the table version changes, so a route applied at run time shows up in ``/docs`` at
+once.
 """
 
 from __future__ import annotations
@@ -40,11 +43,13 @@ from gateway_api.errors import PROBLEM_JSON
 from gateway_api.openapi import examples
 from gateway_api.route_store import RouteStore
 from gateway_core.routes import (
+    Arguments,
     CompiledMessage,
     CompiledRoute,
     MessageKind,
     Operation,
     RouteTable,
+    with_integer_bounds,
 )
 
 SCHEMAS = "#/components/schemas/"
@@ -170,8 +175,9 @@ def _starts(
     route: CompiledRoute,
     schemas: dict[str, Any],
 ) -> Iterable[tuple[str, dict[str, Any]]]:
-    input_ref = _component(schemas, f"{route.spec.path}.input", route.spec.input_schema)
-    found, instance = examples.example(route.spec.input_schema, lambda x: not route.validate(x))
+    input_schema = with_integer_bounds(route.input_schema)
+    input_ref = _component(schemas, f"{route.spec.path}.input", input_schema)
+    found, instance = examples.example(input_schema, lambda x: not route.validate(x))
     kind = MESSAGE_KIND.get(operation)
     messages: list[CompiledMessage | None] = (
         [route.message(kind, m.name) for m in route.spec.messages(kind)] if kind else [None]
@@ -198,10 +204,23 @@ def _starts(
         documented["tags"] = [_tag(route)]
         documented["requestBody"] = {
             "required": True,
-            "description": op["requestBody"].get("description", ""),
+            "description": op["requestBody"].get("description", "") + _input_note(route),
             "content": {"application/json": body},
         }
         yield path, documented
+
+
+def _input_note(route: CompiledRoute) -> str:
+    """What the body becomes in Temporal, when it is not simply the one JSON argument."""
+    note = ""
+    if route.spec.arguments is Arguments.POSITIONAL:
+        note += " The workflow input is a JSON array: the workflow's arguments, in order."
+    if route.spec.input_message is not None:
+        note += (
+            f" The workflow input is the proto JSON of `{route.spec.input_message}`, sent as "
+            "`json/protobuf`."
+        )
+    return note
 
 
 def _with_start_body(
@@ -215,10 +234,10 @@ def _with_start_body(
     required = ["input"]
     example: dict[str, Any] = {"input": input_example[1]}
     found = input_example[0]
-    if message.spec.input_schema is not None:
+    if message.input_schema is not None:
         properties["arg"] = {"$ref": _message_component(schemas, route, message)}
         required.append("arg")
-        arg_found, arg = examples.example(message.spec.input_schema, _valid_for(message))
+        arg_found, arg = examples.example(message.input_schema, _valid_for(message))
         found = found and arg_found
         example["arg"] = arg
     body: dict[str, Any] = {
@@ -240,14 +259,14 @@ def _message_body(
     schemas: dict[str, Any],
 ) -> None:
     """The argument's schema as the body; none when no route declares one."""
-    with_argument = [(r, m) for r, m in declared if m.spec.input_schema is not None]
+    with_argument = [(r, m) for r, m in declared if m.input_schema is not None]
     if not with_argument:
         op.pop("requestBody", None)
         return
     refs = [{"$ref": _message_component(schemas, r, m)} for r, m in with_argument]
     body: dict[str, Any] = {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
     message = with_argument[0][1]
-    found, instance = examples.example(message.spec.input_schema, _valid_for(message))
+    found, instance = examples.example(message.input_schema, _valid_for(message))
     if found:
         body["example"] = instance
     op["requestBody"] = {
@@ -293,9 +312,9 @@ def _messages(
 def _message_component(
     schemas: dict[str, Any], route: CompiledRoute, message: CompiledMessage
 ) -> str:
-    assert message.spec.input_schema is not None
+    assert message.input_schema is not None
     name = f"{route.spec.path}.{message.kind.value}.{message.name}"
-    return _component(schemas, name, message.spec.input_schema)
+    return _component(schemas, name, with_integer_bounds(message.input_schema))
 
 
 def _valid_for(message: CompiledMessage) -> Any:

@@ -86,9 +86,12 @@ def _minimal(schema: Any, root: Any, depth: int) -> Any:
             }
         case "array":
             count = schema.get("minItems", 0)
-            if not count:
-                return []
-            return [_minimal(schema.get("items", {}), root, depth + 1)] * count
+            # Positional arguments: one example per prefixItems schema, in order.
+            prefix = [_minimal(s, root, depth + 1) for s in schema.get("prefixItems", [])[:count]]
+            rest = count - len(prefix)
+            if rest <= 0:
+                return prefix
+            return prefix + [_minimal(schema.get("items", {}), root, depth + 1)] * rest
         case "string":
             text = _STRING_FORMATS.get(schema.get("format", ""), "example")
             low, high = schema.get("minLength", 0), schema.get("maxLength", len(text))

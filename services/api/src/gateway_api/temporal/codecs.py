@@ -34,15 +34,15 @@ from gateway_core.routes import NO_CODEC, CompiledRoute, RouteTable
 
 log = structlog.get_logger(__name__)
 
-_ALREADY_ENCODED: ContextVar[Payload | None] = ContextVar("already_encoded", default=None)
+_ALREADY_ENCODED: ContextVar[tuple[Payload, ...]] = ContextVar("already_encoded", default=())
 
 
 @contextlib.contextmanager
-def already_encoded(payload: Payload) -> Iterator[None]:
-    """Within it, route codecs pass ``payload`` through as it is: it is their own output (a
-    start's input, encoded once to check its size before the start, which then sends it), and
-    the SDK would otherwise encode it a second time."""
-    token = _ALREADY_ENCODED.set(payload)
+def already_encoded(*payloads: Payload) -> Iterator[None]:
+    """Within it, route codecs pass ``payloads`` (these objects) through as they are: they are
+    their own output (a start's arguments, encoded once to check their size before the start,
+    which then sends them), and the SDK would otherwise encode them a second time."""
+    token = _ALREADY_ENCODED.set(payloads)
     try:
         yield
     finally:
@@ -80,12 +80,13 @@ class GuardedCodec(PayloadCodec, WithSerializationContext):
         return self
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        sealed = _ALREADY_ENCODED.get()
-        if sealed is None or not any(p is sealed for p in payloads):
+        # By identity: the tuple keeps the objects alive, so no other can take their ids.
+        sealed = {id(p) for p in _ALREADY_ENCODED.get()}
+        if not sealed or not any(id(p) in sealed for p in payloads):
             return await self._call("encode", self.inner.encode, payloads)
-        rest = [p for p in payloads if p is not sealed]
+        rest = [p for p in payloads if id(p) not in sealed]
         done = iter(await self._call("encode", self.inner.encode, rest))
-        return [p if p is sealed else next(done) for p in payloads]
+        return [p if id(p) in sealed else next(done) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return await self._call("decode", self.inner.decode, payloads)

@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from gateway_api import metrics
 from gateway_api.errors import TemporalUnavailable
 from gateway_api.temporal.codecs import RouteCodecs
+from gateway_api.temporal.payloads import data_converter
 from gateway_core.routes import CompiledRoute
 
 log = structlog.get_logger(__name__)
@@ -50,6 +51,9 @@ class TemporalConnection:
         self._interval = interval
         self._connect_timeout = connect_timeout
         self._codecs = codecs
+        # Every client reads payloads as the gateway does (temporal/payloads.py); the views
+        # client_for makes copy it with the rest of the shared client's config.
+        self._data_converter = data_converter()
         self._client: Client | None = None
         self._views: dict[tuple[str, str | None], Client] = {}
         self._converters: dict[tuple[str, str], DataConverter] = {}
@@ -68,8 +72,7 @@ class TemporalConnection:
     @property
     def data_converter(self) -> DataConverter:
         """The converter the client uses (or will, once connected)."""
-        converter = self._config.get("data_converter")
-        return converter if isinstance(converter, DataConverter) else DataConverter.default
+        return self._data_converter
 
     @property
     def client(self) -> Client:
@@ -165,6 +168,7 @@ class TemporalConnection:
             try:
                 self._client = await Client.connect(
                     **self._config,
+                    data_converter=self._data_converter,
                     connect_timeout=self._connect_timeout,
                     interceptors=self._interceptors,
                 )

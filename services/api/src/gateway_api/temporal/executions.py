@@ -12,11 +12,18 @@ authorization by id, the route path that started the workflow and the principal 
 The input is encoded once, with the route's data converter (its payload codec included),
 before the start call (:func:`encode_start`): an input Temporal would refuse for its size
 (``limit.blobSize.error``) is refused here with 413, one the codec cannot encode with 503
-``codec-unavailable``, and either starts nothing; the start sends that same payload. The
-request's memo values are encoded in the same codec call, so a start with a codec server costs
-one round trip to it. The idempotency fingerprint is the SHA-256 of the plaintext body (a
-codec's output differs on every call). What does not depend on the request (timeouts, policies,
-the route's memo payloads) is built once per compiled route.
+``codec-unavailable``, and either starts nothing; the start sends those same payloads
+(:func:`~gateway_api.temporal.codecs.already_encoded`). The request's memo values are encoded
+in the same codec call, so a start through a codec server costs one round trip to it. The
+idempotency fingerprint is the SHA-256 of the plaintext body (a codec's output differs on every
+call). A body is one argument, or with ``arguments: positional`` an array of them; a route whose
+input is a protobuf message sends it as ``json/protobuf``
+(:func:`gateway_api.temporal.payloads.json_protobuf`). What does not depend on the request
+(timeouts, policies, the route's memo payloads) is built once per compiled route.
+
+Results and answers come back as ``RawValue`` (the codec applied, nothing converted), for the
+caller to read with :func:`gateway_api.temporal.payloads.answer`, which knows the route's
+descriptor set and says what a payload it cannot read is, rather than failing.
 """
 
 from __future__ import annotations
@@ -25,12 +32,12 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.client import (
@@ -61,8 +68,9 @@ from gateway_api.errors import (
 )
 from gateway_api.http.bodies import NO_BODY
 from gateway_api.temporal.codecs import already_encoded
+from gateway_api.temporal.payloads import json_protobuf
 from gateway_core.failures import describe as describe_failure
-from gateway_core.routes import CompiledRoute, RouteTable
+from gateway_core.routes import CompiledMessage, CompiledRoute, RouteTable
 
 MEMO_ROUTE = "gateway.route"
 MEMO_ROUTE_PATH = "gateway.route_path"
@@ -118,43 +126,6 @@ async def _route_start(converter: DataConverter, route: CompiledRoute) -> _Route
     return cached
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedStart:
-    """A start's payloads as Temporal will store them, from one codec call."""
-
-    input: RawValue
-    """The workflow input, encoded: the SDK sends it as it is (:func:`already_encoded`)."""
-    memo: dict[str, Payload]
-    """The request's memo values (principal, body digest), encoded."""
-    digest: str | None
-    """The plaintext body's SHA-256 when a repeat can find the workflow again (a deterministic
-    id, or a with-start operation), else None."""
-
-
-async def encode_start(
-    converter: DataConverter, body: Any, limit: int, *, principal: str, idempotent: bool
-) -> EncodedStart:
-    """The input and the request's memo values, converted and encoded (the codec once, for
-    all of them); the input's size is checked as Temporal will store it.
-
-    Raises:
-        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
-        CodecUnavailable: the route's codec could not encode them.
-    """
-    digest = body_digest(body) if idempotent else None
-    values = [body, principal] if digest is None else [body, principal, digest]
-    payloads = converter.payload_converter.to_payloads(values)
-    if converter.payload_codec is not None:  # what Temporal stores is the codec's output
-        payloads = await converter.payload_codec.encode(payloads)
-    size = payloads[0].ByteSize()
-    if size > limit:
-        raise PayloadTooLarge(size, limit)
-    memo = {MEMO_PRINCIPAL: payloads[1]}
-    if digest is not None:
-        memo[MEMO_REQUEST_SHA256] = payloads[2]
-    return EncodedStart(RawValue(payloads[0]), memo, digest)
-
-
 async def _start_options(
     converter: DataConverter, route: CompiledRoute, workflow_id: str, encoded: EncodedStart
 ) -> tuple[_RouteStart, dict[str, Any]]:
@@ -162,6 +133,79 @@ async def _start_options(
     constant = await _route_start(converter, route)
     memo: dict[str, Any] = {**constant.memo, **encoded.memo}
     return constant, {"id": workflow_id, **constant.options, "memo": memo}
+
+
+def _as_sent(values: list[Any], input_message: str | None) -> list[Any]:
+    """Arguments as the SDK is given them: a protobuf input as its ``json/protobuf`` payload."""
+    if input_message is None:
+        return values
+    return [json_protobuf(value, input_message) for value in values]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedStart:
+    """A start's payloads as Temporal will store them, from one codec call."""
+
+    args: list[RawValue]
+    """The workflow's arguments, encoded: the SDK sends them as they are (within
+    :func:`already_encoded`)."""
+    memo: dict[str, Payload]
+    """The request's memo values (principal, body digest), encoded."""
+    digest: str | None
+    """The plaintext body's SHA-256 when a repeat can find the workflow again (a deterministic
+    id, or a with-start operation), else None."""
+
+    @property
+    def payloads(self) -> list[Payload]:
+        return [arg.payload for arg in self.args]
+
+
+async def encode_start(
+    converter: DataConverter,
+    route: CompiledRoute,
+    body: Any,
+    limit: int,
+    *,
+    principal: str,
+    idempotent: bool,
+) -> EncodedStart:
+    """The workflow's arguments from a valid body and the request's memo values, converted and
+    encoded (the codec once, for all of them); the arguments' size is checked as Temporal will
+    store them.
+
+    Raises:
+        PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+        CodecUnavailable: the route's codec could not encode them.
+    """
+    digest = body_digest(body) if idempotent else None
+    args = _as_sent(route.arguments(body), route.spec.input_message)
+    memo_values = [principal] if digest is None else [principal, digest]
+    payloads = converter.payload_converter.to_payloads([*args, *memo_values])
+    if converter.payload_codec is not None:  # what Temporal stores is the codec's output
+        payloads = await converter.payload_codec.encode(payloads)
+    sent, memo = payloads[: len(args)], payloads[len(args) :]
+    size = Payloads(payloads=sent).ByteSize()
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+    return EncodedStart(
+        [RawValue(payload) for payload in sent],
+        dict(zip((MEMO_PRINCIPAL, MEMO_REQUEST_SHA256), memo, strict=False)),
+        digest,
+    )
+
+
+def message_arguments(message: CompiledMessage, arg: Any) -> list[Any]:
+    """A signal's, query's or update's arguments from its valid body (none without one)."""
+    if arg is NO_BODY:
+        return []
+    return _as_sent(message.arguments(arg), message.spec.input_message)
+
+
+def workflow_handle(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> WorkflowHandle[Any, Any]:
+    """A handle whose result is fetched as ``RawValue``, as :func:`wait_result` expects."""
+    return client.get_workflow_handle(workflow_id, run_id=run_id, result_type=RawValue)
 
 
 async def start(
@@ -185,18 +229,19 @@ async def start(
     """
     constant, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     try:
-        with already_encoded(encoded.input.payload):
+        with already_encoded(*encoded.payloads):
             handle = await client.start_workflow(
                 route.spec.workflow_type,
-                encoded.input,
+                args=encoded.args,
                 **options,
                 id_conflict_policy=constant.conflict_policy,
                 rpc_timeout=rpc_timeout,
+                result_type=RawValue,
             )
     except WorkflowAlreadyStartedError:
         if encoded.digest is None:
             raise
-        handle = client.get_workflow_handle(workflow_id)
+        handle = workflow_handle(client, workflow_id)
         existing = await handle.describe(rpc_timeout=rpc_timeout)
         owner, found = await memo_values(client, existing, MEMO_PRINCIPAL, MEMO_REQUEST_SHA256)
         if owner != principal or found is None:
@@ -212,12 +257,19 @@ async def start(
 
 
 async def memo_values(client: Client, desc: WorkflowExecutionDescription, *keys: str) -> list[Any]:
-    """The memo's values at ``keys`` (None where missing), decoded in one codec call."""
+    """The memo's values at ``keys`` (None where missing), decoded in one codec call (the
+    SDK's ``memo_value`` makes one per key)."""
     fields = desc.raw_description.workflow_execution_info.memo.fields
     present = [k for k in keys if k in fields]
     decoded = await client.data_converter.decode([fields[k] for k in present]) if present else []
     found = dict(zip(present, decoded, strict=True))
     return [found.get(k) for k in keys]
+
+
+async def memo(client: Client, desc: WorkflowExecutionDescription) -> dict[str, Any]:
+    """The whole memo, decoded in one codec call."""
+    keys = list(desc.raw_description.workflow_execution_info.memo.fields)
+    return dict(zip(keys, await memo_values(client, desc, *keys), strict=True))
 
 
 async def failure_message(client: Client, failure: Failure) -> str:
@@ -231,49 +283,66 @@ async def failure_message(client: Client, failure: Failure) -> str:
     return decoded.message if isinstance(decoded, FailureError) else str(decoded)
 
 
-async def memo(client: Client, desc: WorkflowExecutionDescription) -> dict[str, Any]:
-    """The whole memo, decoded in one codec call (the SDK's ``desc.memo()`` makes one per
-    field)."""
-    fields = desc.raw_description.workflow_execution_info.memo.fields
-    keys = list(fields)
-    return dict(zip(keys, await memo_values(client, desc, *keys), strict=True))
-
-
-def _args(arg: Any) -> list[Any]:
-    return [] if arg is NO_BODY else [arg]
-
-
 async def signal_with_start(
     client: Client,
     route: CompiledRoute,
     encoded: EncodedStart,
     signal: str,
-    arg: Any,
+    signal_args: Sequence[Any],
     *,
     workflow_id: str,
     rpc_timeout: timedelta,
+    principal: str,
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
-    event (one atomic call in Temporal)."""
+    event (one atomic call in Temporal).
+
+    Raises:
+        WorkflowClosed: the id is this caller's own workflow, and it has closed.
+        WorkflowIdTaken: it is another's, or one not started through the gateway.
+    """
     _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
-    with already_encoded(encoded.input.payload):
-        return await client.start_workflow(
-            route.spec.workflow_type,
-            encoded.input,
-            **options,
-            start_signal=signal,
-            start_signal_args=_args(arg),
-            rpc_timeout=rpc_timeout,
-        )
+    try:
+        with already_encoded(*encoded.payloads):
+            return await client.start_workflow(
+                route.spec.workflow_type,
+                args=encoded.args,
+                **options,
+                start_signal=signal,
+                start_signal_args=signal_args,
+                rpc_timeout=rpc_timeout,
+                result_type=RawValue,
+            )
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(client, workflow_id, principal, rpc_timeout) from None
+
+
+async def _closed_or_taken(
+    client: Client, workflow_id: str, principal: str, rpc_timeout: timedelta
+) -> ApiError:
+    """Why a with-start found the id taken though it reaches running workflows: this caller's
+    own workflow has closed (and the route's reuse policy keeps the id), or the id is not the
+    caller's at all (the one 409 that says nothing about whose)."""
+    desc = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
+    (owner,) = await memo_values(client, desc, MEMO_PRINCIPAL)
+    if owner != principal:
+        return WorkflowIdTaken(ID_TAKEN)
+    status = desc.status.name if desc.status else "UNSPECIFIED"
+    return WorkflowClosed(
+        f"workflow {workflow_id!r}, which this caller's request started, is {status}; the "
+        "message was not delivered, and a new workflow needs a new Idempotency-Key",
+        workflow_status=status,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateOutcome:
-    """An update that completed (``done``, with its ``result``) or is still running."""
+    """An update that completed (``done``, with its ``result``, still a payload) or is still
+    running."""
 
     update_id: str
     done: bool
-    result: Any = None
+    result: RawValue | None = None
 
 
 async def _finish_update(
@@ -310,7 +379,12 @@ async def _was_accepted(workflow: WorkflowHandle[Any, Any], update_id: str) -> b
 
 
 async def update(
-    handle: WorkflowHandle[Any, Any], name: str, arg: Any, *, update_id: str | None, wait: float
+    handle: WorkflowHandle[Any, Any],
+    name: str,
+    args: Sequence[Any],
+    *,
+    update_id: str | None,
+    wait: float,
 ) -> UpdateOutcome:
     """Send an update and wait up to ``wait`` seconds for its result.
 
@@ -321,8 +395,9 @@ async def update(
     wait = max(wait, MIN_WAIT_SECONDS)
     accepted = handle.start_update(
         name,
-        args=_args(arg),
+        args=args,
         id=update_id,
+        result_type=RawValue,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
@@ -334,10 +409,11 @@ async def update_with_start(
     route: CompiledRoute,
     encoded: EncodedStart,
     name: str,
-    arg: Any,
+    update_args: Sequence[Any],
     *,
     workflow_id: str,
     update_id: str | None,
+    principal: str,
     wait: float,
 ) -> UpdateOutcome:
     """Send an update to the running workflow with this id, starting it first if needed."""
@@ -346,21 +422,29 @@ async def update_with_start(
     _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
-        encoded.input,
+        args=encoded.args,
         **options,
         # The only policy update-with-start takes: the point is to reach a running workflow.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     accepted = client.start_update_with_start_workflow(
         name,
-        args=_args(arg),
+        args=update_args,
         start_workflow_operation=operation,
         id=update_id,
+        result_type=RawValue,
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         rpc_timeout=timedelta(seconds=wait),
     )
-    with already_encoded(encoded.input.payload):  # the start is encoded when it is awaited
-        return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+    try:
+        with already_encoded(*encoded.payloads):  # the start is encoded when it is awaited
+            return await _bounded(
+                client.get_workflow_handle(workflow_id), accepted, wait, update_id
+            )
+    except WorkflowAlreadyStartedError:
+        raise await _closed_or_taken(
+            client, workflow_id, principal, timedelta(seconds=wait)
+        ) from None
 
 
 async def _bounded(
@@ -383,7 +467,7 @@ async def update_result(
     Raises:
         UpdateNotFound: the workflow exists and has no update with this id.
     """
-    update = handle.get_update_handle(update_id)
+    update = handle.get_update_handle(update_id, result_type=RawValue)
     try:
         result = await update.result(rpc_timeout=timedelta(seconds=max(wait, MIN_WAIT_SECONDS)))
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -433,9 +517,22 @@ async def cancel(handle: WorkflowHandle[Any, Any], rpc_timeout: timedelta) -> No
     await handle.cancel(rpc_timeout=rpc_timeout)
 
 
-async def wait_result(handle: WorkflowHandle[Any, Any], wait: float) -> tuple[bool, Any]:
+async def query(
+    handle: WorkflowHandle[Any, Any], name: str, args: Sequence[Any], rpc_timeout: timedelta
+) -> RawValue | None:
+    """The query's answer, as a payload (None when the handler returns nothing)."""
+    answer: RawValue | None = await handle.query(
+        name, args=args, result_type=RawValue, rpc_timeout=rpc_timeout
+    )
+    return answer
+
+
+async def wait_result(
+    handle: WorkflowHandle[Any, Any], wait: float
+) -> tuple[bool, RawValue | None]:
     """``(True, result)`` once the workflow completes within ``wait`` seconds, else
-    ``(False, None)``.
+    ``(False, None)``; the result is a payload (None when the workflow returned nothing), of
+    a handle from :func:`start` or :func:`workflow_handle`.
 
     Raises:
         WorkflowFailureError: the workflow failed, timed out, or was canceled or terminated.

@@ -28,7 +28,7 @@ import structlog
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 from starlette.types import Receive, Scope, Send
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.service import RPCError
 
@@ -134,6 +134,11 @@ class Progress:
             case "workflow_execution_update_completed_event_attributes":
                 return {"update_name": self._updates.get(a.meta.update_id),
                         "update_id": a.meta.update_id}  # fmt: skip
+            case "workflow_task_failed_event_attributes":
+                cause = WorkflowTaskFailedCause.Name(a.cause).removeprefix(
+                    "WORKFLOW_TASK_FAILED_CAUSE_"
+                )
+                return {"cause": cause, "failure_type": _failure_type(a.failure)}
             case "marker_recorded_event_attributes":
                 return {"marker_name": a.marker_name}
             case "workflow_execution_continued_as_new_event_attributes":
@@ -195,6 +200,15 @@ async def follow(
         if progress.status != announced and (fresh or closed):
             announced = progress.status
             yield JSONServerSentEvent({"status": announced}, event="status")
+        if fresh and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            # Still RUNNING, and stuck until its code or worker is fixed: say so.
+            task = event.workflow_task_failed_event_attributes
+            failure = describe(await target.client.data_converter.decode_failure(task.failure))
+            failing = {"cause": message.get("cause"), "failure_type": failure["type"],
+                       "message": failure["message"]}  # fmt: skip
+            yield JSONServerSentEvent(
+                {"status": announced, "workflow_task_failing": failing}, event="status"
+            )
         if closed:
             end: dict[str, Any] = {"status": announced}
             if failure is not None:

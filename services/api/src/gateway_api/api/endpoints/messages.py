@@ -3,7 +3,8 @@
 A route lists the signals, queries and updates it exposes, each with the JSON Schema of its
 argument (the request body); any other name is 404 and a bad argument 422 naming the field,
 before Temporal is called. A handler declared without a schema takes no argument, and its body
-must be empty.
+must be empty; one declared ``arguments: positional`` takes a JSON array of its arguments, and
+one with an ``inputMessage`` gets the body as that protobuf message (``json/protobuf``).
 
 Updates wait for the workflow's answer (the route's ``syncWaitSeconds``, or ``Prefer: wait=N``),
 then answer 202 with a Location to poll. An ``Idempotency-Key``, scoped to the caller
@@ -26,12 +27,14 @@ from gateway_api.api.endpoints.common import (
     check_argument,
     problems,
     raise_if_closed,
+    read_answer,
+    route_descriptors,
     update_answer,
 )
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import QueryResponse, SignalResponse, UpdateResponse
 from gateway_api.errors import InvalidBody
-from gateway_api.http.bodies import NO_BODY, read_optional_json
+from gateway_api.http.bodies import read_optional_json
 from gateway_api.http.request_headers import IDEMPOTENCY_KEY, PREFER
 from gateway_api.temporal import executions, idempotency
 from gateway_core.routes import CompiledMessage, FieldError, MessageKind, Operation
@@ -58,10 +61,11 @@ def _name(target: Target) -> str:
     return name
 
 
-async def _argument(target: Target, message: CompiledMessage) -> Any:
+async def _arguments(target: Target, message: CompiledMessage) -> list[Any]:
+    """The handler's arguments, from the body checked against its declaration."""
     arg = await read_optional_json(target.call.request, target.call.limits)
-    check_argument(message, arg, "body")
-    return arg
+    check_argument(message, arg, "body", route_descriptors(target.call, target.route))
+    return executions.message_arguments(message, arg)
 
 
 @endpoint(
@@ -75,9 +79,8 @@ async def _argument(target: Target, message: CompiledMessage) -> Any:
 async def signal(target: Target) -> SignalResponse:
     name = _name(target)
     message = target.message(MessageKind.SIGNAL, name)
-    arg = await _argument(target, message)
+    args = await _arguments(target, message)
     await target.call.handlers.check(target.handle(), target.route, MessageKind.SIGNAL, name)
-    args = [] if arg is NO_BODY else [arg]
     try:
         await target.handle().signal(name, args=args, rpc_timeout=target.call.rpc_timeout)
     except RPCError as exc:
@@ -86,11 +89,16 @@ async def signal(target: Target) -> SignalResponse:
     return SignalResponse(workflow_id=target.workflow_id, signal=name, status="signaled")
 
 
-async def _query(target: Target, name: str, arg: Any) -> QueryResponse:
+async def _query(target: Target, name: str, args: list[Any]) -> QueryResponse:
     await target.call.handlers.check(target.handle(), target.route, MessageKind.QUERY, name)
-    args = [] if arg is NO_BODY else [arg]
-    result = await target.handle().query(name, args=args, rpc_timeout=target.call.rpc_timeout)
-    return QueryResponse(workflow_id=target.workflow_id, query=name, result=result)
+    raw = await executions.query(target.handle(), name, args, target.call.rpc_timeout)
+    answer = read_answer(target.call, target.route, raw, "query's answer")
+    return QueryResponse(
+        workflow_id=target.workflow_id,
+        query=name,
+        result=answer.value,
+        result_type=answer.protobuf_type,
+    )
 
 
 @endpoint(
@@ -103,7 +111,7 @@ async def _query(target: Target, name: str, arg: Any) -> QueryResponse:
 async def query(target: Target) -> QueryResponse:
     name = _name(target)
     message = target.message(MessageKind.QUERY, name)
-    return await _query(target, name, await _argument(target, message))
+    return await _query(target, name, await _arguments(target, message))
 
 
 @endpoint(
@@ -121,7 +129,7 @@ async def query_without_argument(target: Target) -> QueryResponse:
         raise InvalidBody(
             [FieldError("body", f"query {name!r} needs an argument: send it with POST")]
         )
-    return await _query(target, name, NO_BODY)
+    return await _query(target, name, [])
 
 
 @endpoint(
@@ -136,19 +144,19 @@ async def update(target: Target) -> UpdateResponse | JSONResponse:
     name = _name(target)
     idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
     message = target.message(MessageKind.UPDATE, name)
-    arg = await _argument(target, message)
+    args = await _arguments(target, message)
     call = target.call
     await call.handlers.check(target.handle(), target.route, MessageKind.UPDATE, name)
     try:
         outcome = await executions.update(
-            target.handle(), name, arg,
+            target.handle(), name, args,
             update_id=idempotency.scoped(call.caller.id, idempotency_key),
             wait=call.wait(target.route.spec.sync_wait_seconds),
         )  # fmt: skip
     except RPCError as exc:
         await raise_if_closed(target, exc)
         raise
-    return update_answer(call, target.workflow_id, name, outcome)
+    return update_answer(call, target.route, target.workflow_id, name, outcome)
 
 
 @endpoint(
@@ -174,4 +182,4 @@ async def update_result(
         update_id,
         call.wait(call.settings.result_wait_seconds, query=wait),
     )
-    return update_answer(call, target.workflow_id, name, outcome)
+    return update_answer(call, target.route, target.workflow_id, name, outcome)

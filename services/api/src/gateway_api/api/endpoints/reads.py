@@ -16,17 +16,24 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription
 
 from gateway_api.api.dispatch import Target
-from gateway_api.api.endpoints.common import STILL_RUNNING, problems, still_running
+from gateway_api.api.endpoints.common import (
+    STILL_RUNNING,
+    problems,
+    read_answer,
+    still_running,
+)
 from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import (
     PendingActivity,
     WorkflowDescription,
     WorkflowResponse,
     WorkflowStatusResponse,
+    WorkflowTaskFailing,
 )
 from gateway_api.errors import WorkflowNotFound
 from gateway_api.http.request_headers import PREFER
 from gateway_api.temporal import executions
+from gateway_api.temporal.health import task_failing
 from gateway_core.routes import Operation
 
 router = APIRouter(tags=["workflows"])
@@ -46,6 +53,13 @@ async def _describe(target: Target, run_id: str | None = None) -> WorkflowExecut
     if desc.workflow_type != target.route.spec.workflow_type:
         raise WorkflowNotFound.hiding(target.workflow_id, target.call.caller.id)
     return desc
+
+
+async def _failing(
+    target: Target, desc: WorkflowExecutionDescription
+) -> WorkflowTaskFailing | None:
+    failing = await task_failing(target.client, desc, rpc_timeout=target.call.rpc_timeout)
+    return None if failing is None else WorkflowTaskFailing.model_validate(failing)
 
 
 def _status(desc: WorkflowExecutionDescription) -> str:
@@ -94,6 +108,7 @@ async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
         search_attributes={
             pair.key.name: pair.value for pair in desc.typed_search_attributes.search_attributes
         },
+        workflow_task_failing=await _failing(target, desc),
     )
 
 
@@ -105,16 +120,21 @@ def _enum_name(state: int) -> str:
     router,
     Operation.STATUS,
     response_model=WorkflowStatusResponse,
+    # The seed's four fields, and workflow_task_failing only while it is so.
+    response_model_exclude_unset=True,
     responses=problems(*_READ_PROBLEMS),
 )
 async def get_status(target: Target) -> WorkflowStatusResponse:
     desc = await _describe(target)
-    return WorkflowStatusResponse(
+    answer = WorkflowStatusResponse(
         workflow_id=target.workflow_id,
         status=_status(desc),
         start_time=desc.start_time,
         close_time=desc.close_time,
     )
+    if (failing := await _failing(target, desc)) is not None:
+        answer.workflow_task_failing = failing
+    return answer
 
 
 @endpoint(
@@ -143,4 +163,10 @@ async def get_result(
     )
     if not done:
         return still_running(call, target.workflow_id, run_id)
-    return WorkflowResponse(workflow_id=target.workflow_id, status="completed", result=result)
+    answer = read_answer(call, target.route, result, "result")
+    return WorkflowResponse(
+        workflow_id=target.workflow_id,
+        status="completed",
+        result=answer.value,
+        result_type=answer.protobuf_type,
+    )

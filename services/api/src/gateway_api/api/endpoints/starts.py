@@ -7,7 +7,9 @@ is called: credentials, route, operation, authorization and rate limits (the
 
 The with-start operations take ``{"input": <the workflow input>, "arg": <the message's
 argument>}``: the workflow's id comes from the route's rules as for a plain start, and the
-signal or update reaches the running workflow with that id, or the one started for it.
+signal or update reaches the running workflow with that id, or the one started for it. With
+``arguments: positional`` (the route's, or the message's), ``input`` (or ``arg``) is the array
+of arguments, as the body of a plain start (or message) is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from gateway_api.api.endpoints.common import (
     STILL_RUNNING,
     check_argument,
     problems,
+    read_answer,
+    route_descriptors,
     still_running,
     update_answer,
 )
@@ -39,6 +43,7 @@ from gateway_api.errors import (
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     InvalidBody,
+    NoWorker,
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY, read_json
@@ -48,8 +53,9 @@ from gateway_api.http.request_headers import (
     IDEMPOTENCY_KEY,
     PREFER,
 )
-from gateway_api.temporal import executions, idempotency
+from gateway_api.temporal import executions, idempotency, payloads
 from gateway_api.temporal import webhooks as callbacks
+from gateway_api.temporal.health import task_failing
 from gateway_core.routes import Access, FieldError, MessageKind, Operation, WorkflowIdError
 
 router = APIRouter(tags=["workflows"])
@@ -65,7 +71,7 @@ _WITH_START_BODY: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["input"],
-                    "properties": {"input": {"type": "object"}, "arg": {}},
+                    "properties": {"input": {}, "arg": {}},
                     "additionalProperties": False,
                 }
             }
@@ -90,12 +96,28 @@ async def _begin(on: OnRoute) -> _Begun:
     it reads itself (:mod:`gateway_api.http.request_headers`) and the callback."""
     request = on.call.request
     key = IDEMPOTENCY_KEY.read(request)
+    await _worker_polls(on)
     call = on.call
     checked = await callbacks.check(
         on.route, call.settings, callbacks.asked(request),
         caller=call.caller.id, may_read=call.may(on.route, Access.READ),
     )  # fmt: skip
     return _Begun(on, key, checked)
+
+
+async def _worker_polls(on: OnRoute) -> None:
+    """For a route that opted in, refuse a start nothing would run.
+
+    Raises:
+        NoWorker: no worker has polled the route's task queue recently.
+    """
+    route, call = on.route, on.call
+    if not route.spec.refuse_starts_without_worker:
+        return
+    task_queue = route.spec.task_queue
+    if not await call.pollers.available(on.client, task_queue, rpc_timeout=call.rpc_timeout):
+        metrics.WORKFLOW_STARTS.labels(route=route.name, outcome="rejected").inc()
+        raise NoWorker(f"no worker has polled task queue {task_queue!r} of route {route.name!r}")
 
 
 async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None:
@@ -115,13 +137,19 @@ async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None
 async def _input(
     on: OnRoute, body: Any, idempotency_key: str | None, *, with_start: bool = False
 ) -> tuple[str, executions.EncodedStart]:
-    """Check the workflow input; its workflow id, and the input (with the request's memo
-    values) encoded once for Temporal. A with-start operation always keeps the body's digest
-    (a repeat finds the running workflow); a plain start only with a deterministic id."""
+    """Check the workflow input; its workflow id, and the workflow's arguments (with the
+    request's memo values) encoded once for Temporal. A with-start operation always keeps the
+    body's digest (a repeat reaches the running workflow); a plain start only with a
+    deterministic id."""
     starts = metrics.WORKFLOW_STARTS
     route = on.route
     try:
-        if errors := route.validate(body):
+        errors = route.validate(body)
+        if not errors and route.spec.input_message is not None:
+            errors = payloads.check_message(
+                body, route.spec.input_message, route_descriptors(on.call, route)
+            )
+        if errors:
             raise InvalidBody(errors)
         key = idempotency.scoped(on.call.caller.id, idempotency_key)
         workflow_id, deterministic = route.workflow_id(body, key)
@@ -132,6 +160,7 @@ async def _input(
     try:
         encoded = await executions.encode_start(
             on.call.connection.converter_for(route),
+            route,
             body,
             on.call.settings.temporal_blob_limit_bytes,
             principal=on.call.caller.id,
@@ -147,13 +176,10 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
     route, call = on.route, on.call
     body = await read_json(call.request, call.limits)
     workflow_id, encoded = await _input(on, body, idempotency_key)
+    deterministic = encoded.digest is not None
     starts = metrics.WORKFLOW_STARTS
     try:
-        with (
-            idempotency.starting(workflow_id)
-            if encoded.digest is not None
-            else contextlib.nullcontext()
-        ):
+        with idempotency.starting(workflow_id) if deterministic else contextlib.nullcontext():
             handle, created = await executions.start(
                 on.client,
                 route,
@@ -201,8 +227,16 @@ async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
     outcome = "completed" if done else "running"
     waited.labels(route=route.name, outcome=outcome).observe(time.perf_counter() - started)
     if not done:
-        return still_running(on.call, handle.id)
-    return WorkflowResponse(workflow_id=handle.id, status="completed", result=result)
+        desc = await handle.describe(rpc_timeout=on.call.rpc_timeout)
+        failing = await task_failing(on.client, desc, rpc_timeout=on.call.rpc_timeout)
+        return still_running(on.call, handle.id, failing=failing)
+    answer = read_answer(on.call, route, result, "result")
+    return WorkflowResponse(
+        workflow_id=handle.id,
+        status="completed",
+        result=answer.value,
+        result_type=answer.protobuf_type,
+    )
 
 
 @endpoint(
@@ -220,8 +254,9 @@ async def start_async(on: OnRoute) -> WorkflowResponse:
     return WorkflowResponse(workflow_id=handle.id, status="started", result=None)
 
 
-async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, Any]:
-    """The workflow input and the message argument, each checked against its schema."""
+async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[Any, list[Any]]:
+    """The workflow input, checked against its schema, and the message's arguments from
+    ``arg``, checked against theirs."""
     message = on.message(kind, name)
     body = await read_json(on.call.request, on.call.limits)
     if not isinstance(body, dict) or "input" not in body:
@@ -229,8 +264,8 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
     if unknown := sorted(set(body) - {"input", "arg"}):
         raise InvalidBody([FieldError(k, "unknown field") for k in unknown])
     arg = body.get("arg", NO_BODY)
-    check_argument(message, arg, "arg")
-    return body["input"], arg
+    check_argument(message, arg, "arg", route_descriptors(on.call, on.route))
+    return body["input"], executions.message_arguments(message, arg)
 
 
 @endpoint(
@@ -245,11 +280,11 @@ async def _with_start_body(on: OnRoute, kind: MessageKind, name: str) -> tuple[A
 async def signal_with_start(on: OnRoute) -> WorkflowResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
-    workflow_input, arg = await _with_start_body(on, MessageKind.SIGNAL, name)
+    workflow_input, signal_args = await _with_start_body(on, MessageKind.SIGNAL, name)
     workflow_id, encoded = await _input(on, workflow_input, begun.idempotency_key, with_start=True)
     handle = await executions.signal_with_start(
-        on.client, on.route, encoded, name, arg,
-        workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout,
+        on.client, on.route, encoded, name, signal_args,
+        workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
     await _register(begun, handle.id, None)
@@ -270,14 +305,14 @@ async def signal_with_start(on: OnRoute) -> WorkflowResponse:
 async def update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
-    workflow_input, arg = await _with_start_body(on, MessageKind.UPDATE, name)
+    workflow_input, update_args = await _with_start_body(on, MessageKind.UPDATE, name)
     workflow_id, encoded = await _input(on, workflow_input, begun.idempotency_key, with_start=True)
     outcome = await executions.update_with_start(
-        on.client, on.route, encoded, name, arg,
-        workflow_id=workflow_id,
+        on.client, on.route, encoded, name, update_args,
+        workflow_id=workflow_id, principal=on.call.caller.id,
         update_id=idempotency.scoped(on.call.caller.id, begun.idempotency_key),
         wait=on.call.wait(on.route.spec.sync_wait_seconds),
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="updated").inc()
     await _register(begun, workflow_id, None)
-    return update_answer(on.call, workflow_id, name, outcome)
+    return update_answer(on.call, on.route, workflow_id, name, outcome)
