@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
@@ -21,6 +22,7 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWor
 from gateway_api import app as gateway_app
 from gateway_api.temporal.executions import MEMO_PRINCIPAL, MEMO_REQUEST_SHA256, MEMO_ROUTE
 from gateway_core.codecs import CodecSet, CodecSettings
+from gateway_core.routes import CompiledRoute, parse_documents
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker, with_codec
 from support.codecs import (
@@ -33,7 +35,8 @@ from support.codecs import (
     write_key,
 )
 from support.gateway import api_client, lifecycle_route, route
-from support.procs import assert_eventually, free_port
+from support.payload_workflows import ParcelWorkflow
+from support.procs import ROOT, assert_eventually, free_port
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 pytestmark = pytest.mark.integration
@@ -56,7 +59,7 @@ async def sealed_worker(client: Client, task_queue: str, key_file) -> AsyncItera
     codecs = CodecSet({"aes": CodecSettings(import_path=AES_IMPORT)})
     sealed = with_codec(client, codecs, "aes")
     settings = WorkerSettings(task_queue=task_queue, graceful_shutdown_seconds=1)
-    async with build_worker(sealed, settings, TEST_WORKFLOWS, TEST_ACTIVITIES):
+    async with build_worker(sealed, settings, [*TEST_WORKFLOWS, ParcelWorkflow], TEST_ACTIVITIES):
         yield sealed
 
 
@@ -68,11 +71,22 @@ async def api(temporal_server, task_queue, sealed_worker) -> AsyncIterator[httpx
         route("retrying", "RetryingWorkflow", task_queue),
         route("plain", "GateWorkflow", task_queue, codec="none"),
         route("slow", "SlowWorkflow", task_queue),
+        _parcels(task_queue),
     ]
     async with api_client(
         temporal_server.address, routes, codecs=AES, namespace_codecs={"default": "aes"}
     ) as client:
         yield client
+
+
+def _parcels(task_queue: str) -> CompiledRoute:
+    """The positional-arguments route of ``support/polyglot_routes`` on ``task_queue``."""
+    (doc, *_) = yaml.safe_load_all(
+        (ROOT / "tests/support/polyglot_routes/parcels.yaml").read_text()
+    )
+    doc["spec"]["taskQueue"] = task_queue
+    (parcels,) = parse_documents(yaml.safe_dump(doc), source="parcels.yaml")
+    return parcels
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -178,6 +192,22 @@ async def test_the_sync_start_and_the_with_start_operations(api, client, sealed_
     assert payload_encodings(signal.input.payloads) == [ENCRYPTED]
     ok(await api.post(f"/workflows/{wid}/signals/finish"), 202)
     assert ok(await api.get(f"/workflows/{wid}/result"))["result"]["limit"] == 7
+
+
+async def test_positional_arguments_are_each_encoded_once(api, client, sealed_worker) -> None:
+    wid = ok(await api.post("/workflows/parcels/async", json=[SECRET, 2, False]))["workflow_id"]
+    stored = await history(client, wid)
+    sealed = started_input(stored)
+    assert payload_encodings(sealed) == [ENCRYPTED] * 3
+    assert await sealed_worker.data_converter.decode(sealed) == [SECRET, 2, False]
+    weighed = await api.post(f"/workflows/{wid}/updates/weigh", json=["A", 2**62])
+    assert ok(weighed)["result"] == {"A": 2**62}
+    label = await api.post(f"/workflows/{wid}/queries/label", json=["A", True])
+    assert ok(label)["result"] == f"A: {2**62} G"
+    ok(await api.post(f"/workflows/{wid}/signals/ship", json=["ups", 3]), 202)
+    result = ok(await api.get(f"/workflows/{wid}/result?wait=10"))["result"]
+    assert (result["customer"], result["carrier"], result["grams"]) == (SECRET, "ups", 2**62)
+    assert SECRET.encode() not in (await history(client, wid)).SerializeToString()
 
 
 async def test_an_idempotent_retry_reads_the_encrypted_memo(api, client) -> None:
