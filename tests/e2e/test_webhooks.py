@@ -4,6 +4,8 @@ client's shipped verifier."""
 
 from __future__ import annotations
 
+import base64
+import json
 import signal
 import time
 import uuid
@@ -57,6 +59,7 @@ def _routes(task_queue: str) -> list[dict]:
     specs = {
         "cb-ok": {"workflowType": "SlowWorkflow", "callbacks": hooks},
         "cb-fail": {"workflowType": "FailingWorkflow", "callbacks": hooks},
+        "cb-payload": {"workflowType": "PayloadWorkflow", "callbacks": hooks},
         "cb-timeout": {"workflowType": "SlowWorkflow", "executionTimeoutSeconds": 2,
                        "callbacks": hooks},
         "cb-closed": {"workflowType": "SlowWorkflow",
@@ -427,3 +430,28 @@ def test_a_receiver_trickling_its_answer_is_cut_off_at_the_attempt_timeout(hooks
     assert first["error"] == "timed out after 3s"
     assert second["delivered"] is True
     assert 0 < hooks.receiver.sent["/drip"] < 3 / 0.05 + 10  # about 3 s of bytes, not more
+
+
+def test_a_body_shows_results_and_details_of_any_sdk(hooks: Hooks) -> None:
+    """A protobuf result is its JSON with its message type; a payload nothing here can read
+    (another SDK's binary protobuf) is shown as what it is, in a result and in a failure's
+    details: the delivery never fails on it."""
+    receipt = {"orderId": "o-1", "totalCents": "1500"}
+    sent = {
+        "/pb-json": {"encoding": "json/protobuf", "message_type": "shop.v1.Receipt",
+                     "data": base64.b64encode(json.dumps(receipt).encode()).decode()},
+        "/pb-binary": {"encoding": "binary/protobuf", "message_type": "shop.v1.Receipt",
+                       "data": base64.b64encode(b"\x0a\x03o-1").decode()},
+    }  # fmt: skip
+    sent["/pb-failed"] = {**sent["/pb-binary"], "fail": True}
+    ids = {path: _started(hooks, "cb-payload", path, body) for path, body in sent.items()}
+    for workflow_id in ids.values():
+        _settled(hooks, workflow_id, "delivered")
+    as_json = _arrived(hooks, "/pb-json")[0].event["data"]
+    assert (as_json["result"], as_json["result_type"]) == (receipt, "shop.v1.Receipt")
+    unread = _arrived(hooks, "/pb-binary")[0].event["data"]["result"]
+    assert unread["encoding"] == "binary/protobuf"
+    assert unread["message_type"] == "shop.v1.Receipt"
+    failed = _arrived(hooks, "/pb-failed")[0].event["data"]["failure"]
+    assert failed["type"] == "Refused"
+    assert failed["details"][0]["encoding"] == "binary/protobuf"

@@ -10,6 +10,7 @@ from gateway_core.temporal import connect_config
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import exit_cleanly, run
 from support.message_workflows import MESSAGE_WORKFLOWS
+from support.payload_workflows import PAYLOAD_WORKFLOWS
 from support.sample_workflows import TEST_ACTIVITIES, TEST_WORKFLOWS
 
 if __name__ == "__main__":
@@ -18,7 +19,7 @@ if __name__ == "__main__":
         run(
             WorkerSettings(),
             connect_config(),
-            [*TEST_WORKFLOWS, *MESSAGE_WORKFLOWS],
+            [*TEST_WORKFLOWS, *MESSAGE_WORKFLOWS, *PAYLOAD_WORKFLOWS],
             TEST_ACTIVITIES,
         )
     )

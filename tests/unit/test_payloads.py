@@ -1,6 +1,6 @@
 """Payloads as the API reads them (gateway_api.temporal.payloads): every encoding an SDK writes,
 protobuf with and without a descriptor set, and what it cannot read, which is a marker rather
-than an exception; the descriptor sets' loading (gateway_api.temporal.descriptors)."""
+than an exception; the descriptor sets' loading (gateway_core.descriptors)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from temporalio.common import RawValue
 from temporalio.converter import DataConverter, PayloadCodec
 
 from gateway_api.errors import UndecodablePayload
-from gateway_api.temporal import descriptors, payloads
+from gateway_api.temporal import payloads
 from gateway_api.temporal.payloads import Decoded, GatewayPayloadConverter, Undecodable
+from gateway_core import descriptors
 from gateway_core.routes import FieldError
 from support.protos import PARCEL, SAMPLE_JSON, descriptor_set, sample_bytes
 

@@ -40,12 +40,22 @@ from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_core.codecs import CodecSet, describe
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
 
 log = structlog.get_logger(__name__)
+
+CORS_ALLOWED = ("Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "Prefer",
+                "Callback-Url", "Callback-Outcomes", "Last-Event-ID", "X-Request-ID",
+                "traceparent")  # fmt: skip
+"""Every request header the API reads, so a page on another origin can use every operation."""
+CORS_EXPOSED = ("Location", "Retry-After", "Preference-Applied", "Link", "X-Request-ID",
+                "X-Trace-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                "RateLimit-Policy", "RateLimit")  # fmt: skip
+"""Every response header a caller reads (where to poll, when to retry, what was applied)."""
 
 DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
 
@@ -126,6 +136,11 @@ def create_app(
                     streams=OpenStreams(settings.events_max_streams),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
+                    page_tokens=PageTokenKeys.from_setting(
+                        settings.page_token_keys.get_secret_value()
+                        if settings.page_token_keys
+                        else None
+                    ),
                 )
             }
         finally:
@@ -159,11 +174,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
-                           "X-Request-ID", "traceparent"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID", "X-Trace-Id",
-                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-                            "RateLimit-Policy", "RateLimit"],
+            allow_headers=list(CORS_ALLOWED),
+            expose_headers=list(CORS_EXPOSED),
             max_age=600,
         )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)

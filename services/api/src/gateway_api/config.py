@@ -110,6 +110,11 @@ class ApiSettings(BaseSettings):
     balancers (idle timeouts of 30 to 60 s are common) keep a quiet stream open."""
     list_max_page_size: int = Field(default=100, ge=1, le=1000)
     """The largest page ``GET /workflows`` returns."""
+    page_token_keys: SecretStr | None = None
+    """Comma-separated secrets that sign ``GET /workflows`` page tokens (the first signs, any
+    verifies: rotate by putting a new one first). Every replica needs the same ones (the chart
+    generates them into a Secret); unset, each process makes its own, and a page token is good
+    only on the replica that made it."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     """Deadline of each Temporal call other than result waits, so no request hangs on a stuck
     server."""

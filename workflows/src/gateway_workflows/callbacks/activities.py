@@ -33,7 +33,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistoryEventFilterType
-from temporalio.common import MetricCounter
+from temporalio.common import MetricCounter, RawValue
 from temporalio.converter import DataConverter
 
 from gateway_core.callbacks import (
@@ -48,6 +48,7 @@ from gateway_core.callbacks import (
 )
 from gateway_core.codecs import CodecError
 from gateway_core.failures import describe, stopped
+from gateway_core.payloads import Undecodable, data_converter, decode
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -135,21 +136,21 @@ class CallbackActivities:
         started = (await first.describe()).start_time
         result: Any = None
         failure: dict[str, Any] | None = None
+        result_type: str | None = None
         encoded_result = encoded_failure = None
         if outcome is Outcome.COMPLETED:
             stored = event.workflow_execution_completed_event_attributes.result
             if wait.codec is not None:  # decoded by each attempt, never stored in plaintext
                 encoded_result = base64.b64encode(stored.SerializeToString()).decode()
             elif stored.payloads:
-                values = await self._client.data_converter.decode(stored.payloads)
-                result = values[0] if values else None
+                result, result_type = await _read_result(self._client.data_converter, stored)
         elif outcome is Outcome.FAILED:
             raw = event.workflow_execution_failed_event_attributes.failure
             if wait.codec is not None:  # its message and details: decoded by each attempt
                 encoded_failure = base64.b64encode(raw.SerializeToString()).decode()
                 failure = stopped("failed", "")  # the shape; each attempt puts the meaning
             else:
-                failure = describe(await self._client.data_converter.decode_failure(raw))
+                failure = await _read_failure(self._client.data_converter, raw)
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
             failure = stopped("terminated", reason or "terminated")
@@ -164,6 +165,7 @@ class CallbackActivities:
             start_time=started.isoformat() if started else None,
             close_time=event.event_time.ToDatetime(tzinfo=UTC).isoformat(),
             result=result,
+            result_type=result_type,
             failure=failure,
             encoded_result=encoded_result,
             encoded_failure=encoded_failure,
@@ -196,29 +198,31 @@ class CallbackActivities:
         decoded in.
 
         Raises:
-            _Undecodable: the codec is not configured here, or failed.
+            _CodecFailed: the codec is not configured here, or failed.
         """
         if attempt.codec is None or not (attempt.encoded_result or attempt.encoded_failure):
             return attempt.payload
         converter = self._converters.get(attempt.codec)
         if converter is None:
-            raise _Undecodable(
+            raise _CodecFailed(
                 f"codec {attempt.codec!r} is not configured on this worker (WORKER_CODECS)"
             )
         data = dict(attempt.payload["data"])
         try:
             if attempt.encoded_result is not None:
                 stored = Payloads.FromString(base64.b64decode(attempt.encoded_result))
-                values = await converter.decode(stored.payloads) if stored.payloads else []
-                data["result"] = values[0] if values else None
+                if stored.payloads:
+                    data["result"], result_type = await _read_result(converter, stored)
+                    if result_type is not None:
+                        data["result_type"] = result_type
             if attempt.encoded_failure is not None:
                 cause = Failure.FromString(base64.b64decode(attempt.encoded_failure))
-                data["failure"] = describe(await converter.decode_failure(cause))
+                data["failure"] = await _read_failure(converter, cause)
         except CodecError as exc:  # its reason names no payload data
-            raise _Undecodable(f"codec {attempt.codec!r} could not decode: {exc.reason}") from None
+            raise _CodecFailed(f"codec {attempt.codec!r} could not decode: {exc.reason}") from None
         except Exception as exc:  # an in-process codec's message might quote the payload
             reason = type(exc).__name__
-            raise _Undecodable(f"codec {attempt.codec!r} could not decode: {reason}") from None
+            raise _CodecFailed(f"codec {attempt.codec!r} could not decode: {reason}") from None
         return {**attempt.payload, "data": data}
 
     async def _attempt(self, attempt: DeliveryAttempt) -> AttemptResult:
@@ -228,7 +232,7 @@ class CallbackActivities:
             return AttemptResult(delivered=False, error=str(exc), retryable=True)
         try:
             payload = await self._opened(attempt)
-        except _Undecodable as exc:  # a codec server down, a setting missing: try again later
+        except _CodecFailed as exc:  # a codec server down, a setting missing: try again later
             return AttemptResult(delivered=False, error=str(exc), retryable=True)
         parts = urlsplit(attempt.url)
         host = (parts.hostname or "").lower().rstrip(".")
@@ -300,7 +304,23 @@ class CallbackActivities:
         )
 
 
-class _Undecodable(Exception):
+async def _read_result(converter: DataConverter, stored: Payloads) -> tuple[Any, str | None]:
+    """A result and its protobuf type: the codec applied, then read as the API reads a result
+    (gateway_core.payloads): a protobuf result is its JSON, one nothing can read says so,
+    never a failure."""
+    (raw,) = await converter.decode(stored.payloads[:1], [RawValue])
+    decoded = decode(raw.payload)
+    value = decoded.value
+    return (value.to_json() if isinstance(value, Undecodable) else value), decoded.protobuf_type
+
+
+async def _read_failure(converter: DataConverter, raw: Failure) -> dict[str, Any]:
+    """A failure's meaning; details the SDK's converter cannot read (another SDK's protobuf)
+    read as the API reads them, never a failed attempt."""
+    return describe(await data_converter(converter).decode_failure(raw))
+
+
+class _CodecFailed(Exception):
     """The attempt's body cannot be decoded now."""
 
 

@@ -59,6 +59,8 @@ def payload(closed: Closed) -> dict[str, object]:
     }
     if closed.failure is None:
         data["result"] = closed.result
+        if closed.result_type is not None:
+            data["result_type"] = closed.result_type
     else:
         data["failure"] = closed.failure
     return {"type": f"workflow.{closed.outcome.value}", "timestamp": closed.close_time,

@@ -44,6 +44,7 @@ from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -72,6 +73,7 @@ class Call:
     limiter: RateLimiter
     handlers: HandlerCache
     pollers: Pollers
+    page_tokens: PageTokenKeys
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -116,7 +118,7 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter, shared.handlers, shared.pollers,
+        shared.settings, shared.limiter, shared.handlers, shared.pollers, shared.page_tokens,
     )  # fmt: skip
 
 

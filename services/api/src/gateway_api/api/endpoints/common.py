@@ -14,7 +14,8 @@ from gateway_api.api.dispatch import Call, Target
 from gateway_api.api.schemas import Problem, UpdateResponse, WorkflowResponse
 from gateway_api.errors import PROBLEM_JSON, InvalidBody
 from gateway_api.http.bodies import NO_BODY
-from gateway_api.temporal import descriptors, executions, payloads
+from gateway_api.temporal import executions, payloads
+from gateway_core import descriptors
 from gateway_core.routes import CompiledMessage, CompiledRoute, FieldError
 
 POLL_AFTER_SECONDS = 1

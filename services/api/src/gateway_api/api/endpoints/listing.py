@@ -59,7 +59,8 @@ _PROBLEMS = problems(400, 401, 404, 405, 429, 503, 504)
 def _page_size(text: str | None, maximum: int) -> int:
     if text is None:
         return min(DEFAULT_PAGE_SIZE, maximum)
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    # ASCII digits only: str.isdigit() also takes '²' or '⁵', which int() then refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or not 1 <= int(text) <= maximum:
         raise InvalidQuery("page_size", f"must be an integer from 1 to {maximum}")
     return int(text)
 
@@ -116,7 +117,7 @@ async def list_workflows(
     checked, routes = await _prepare(call, query, route)
     size = _page_size(page_size, call.settings.list_max_page_size)
     sent = checked.within(routes) if routes else ""
-    token = decode_page_token(sent, page_token)
+    token = decode_page_token(call.page_tokens, sent, page_token)
     if not routes:
         return WorkflowList(workflows=[])
     client = call.connection.client_for(routes[0].spec.namespace)
@@ -147,7 +148,8 @@ async def list_workflows(
             )
         )
     return WorkflowList(
-        workflows=workflows, next_page_token=encode_page_token(sent, page.next_page_token)
+        workflows=workflows,
+        next_page_token=encode_page_token(call.page_tokens, sent, page.next_page_token),
     )
 
 
