@@ -8,6 +8,10 @@ retry policy shows the workflow only the last failure. The schedule is the same:
 backoff, a maximum interval, a bounded total time. Each attempt is one activity execution
 (``maximum_attempts=1``): an attempt lost with its worker times out, counts as a failed attempt
 and is retried on schedule. Timers and state are Temporal's, so a worker restart loses nothing.
+
+With a payload codec (``CallbackRequest.codec``), the result stays encoded in this workflow's
+history, as Temporal stores it; each attempt decodes it into the body it sends, so the
+plaintext is never stored, and a codec the worker cannot reach is a failed attempt, retried.
 """
 
 from __future__ import annotations
@@ -84,7 +88,9 @@ class CallbackDelivery:
         while closed is None:
             closed = await workflow.execute_activity_method(
                 CallbackActivities.await_close,
-                AwaitClose(request.workflow_id, request.run_id, request.close_poll_seconds),
+                AwaitClose(
+                    request.workflow_id, request.run_id, request.close_poll_seconds, request.codec
+                ),
                 start_to_close_timeout=timedelta(seconds=request.close_poll_seconds + 60),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=_AWAIT_RETRY,
@@ -97,7 +103,7 @@ class CallbackDelivery:
             self._state.status = DeliveryStatus.SKIPPED
             return self._state
         body = payload(closed)
-        await self._deliver(request, body)
+        await self._deliver(request, body, closed)
         deadline = workflow.now() + timedelta(seconds=request.redeliver_window_seconds)
         while True:
             remaining = deadline - workflow.now()
@@ -109,10 +115,12 @@ class CallbackDelivery:
                 break
             self._redeliver = False
             self._state.redeliveries += 1
-            await self._deliver(request, body)
+            await self._deliver(request, body, closed)
         return self._state
 
-    async def _deliver(self, request: CallbackRequest, body: dict[str, object]) -> None:
+    async def _deliver(
+        self, request: CallbackRequest, body: dict[str, object], closed: Closed
+    ) -> None:
         retry = request.retry
         state = self._state
         state.status = DeliveryStatus.DELIVERING
@@ -132,6 +140,9 @@ class CallbackDelivery:
                         timeout_seconds=retry.attempt_timeout_seconds,
                         route=request.route,
                         outcome=state.outcome or request.outcomes[0],
+                        codec=request.codec,
+                        encoded_result=closed.encoded_result,
+                        encoded_failure=closed.encoded_failure,
                     ),
                     # The HTTP timeout, the secret read and the DNS lookup, with a margin.
                     start_to_close_timeout=timedelta(seconds=retry.attempt_timeout_seconds + 15),

@@ -135,6 +135,13 @@ class OnRoute:
 
     @property
     def client(self) -> Client:
+        """For the route's workflows: their namespace, their payload codec."""
+        return self.call.connection.route_client(self.route)
+
+    @property
+    def bare_client(self) -> Client:
+        """The namespace's client without the route's codec: for the gateway's own workflows
+        (callback deliveries), whose payloads are the gateway's, not the route's."""
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def message(self, kind: MessageKind, name: str) -> CompiledMessage:
@@ -178,6 +185,12 @@ class Target:
 
     @property
     def client(self) -> Client:
+        """For the route's workflows: their namespace, their payload codec."""
+        return self.call.connection.route_client(self.route)
+
+    @property
+    def bare_client(self) -> Client:
+        """The namespace's client without the route's codec (:attr:`OnRoute.bare_client`)."""
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def handle(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:

@@ -82,8 +82,11 @@ def _status(desc: WorkflowExecutionDescription) -> str:
 async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
     desc = await _describe(target, run_id)
     raw = desc.raw_description
+    client = target.client
     memo: dict[str, Any] = {
-        k: v for k, v in (await desc.memo()).items() if k != executions.MEMO_REQUEST_SHA256
+        k: v
+        for k, v in (await executions.memo(client, desc)).items()
+        if k != executions.MEMO_REQUEST_SHA256
     }
     return WorkflowDescription(
         workflow_id=desc.id,
@@ -102,7 +105,9 @@ async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
                 activity_type=a.activity_type.name,
                 state=_enum_name(a.state),
                 attempt=a.attempt,
-                last_failure=a.last_failure.message if a.HasField("last_failure") else None,
+                last_failure=await executions.failure_message(client, a.last_failure)
+                if a.HasField("last_failure")
+                else None,
             )
             for a in raw.pending_activities
         ],

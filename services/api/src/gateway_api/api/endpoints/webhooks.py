@@ -5,7 +5,8 @@ does, and shows the caller nothing a start would not).
 
 Both talk to the ``CallbackDelivery`` workflow of the workflow's run: a query for the state,
 an update for the redelivery (refused while it waits or delivers, and after the redelivery
-window, when the delivery workflow has closed).
+window, when the delivery workflow has closed). Its payloads are the gateway's own, never
+encoded with the route's codec: the namespace's bare client reads them.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _not_found(target: Target) -> CallbackNotFound:
 async def callbacks(target: Target, run_id: RunId = None) -> CallbackState:
     rpc_timeout = target.call.rpc_timeout
     await target.workflow()  # the route's own type, or the one 404
-    handle = await delivery_handle(target.client, target.workflow_id, run_id, rpc_timeout)
+    handle = await delivery_handle(target.bare_client, target.workflow_id, run_id, rpc_timeout)
     try:
         state = await handle.query(STATE_QUERY, result_type=DeliveryState, rpc_timeout=rpc_timeout)
     except RPCError as exc:
@@ -67,7 +68,7 @@ async def callbacks(target: Target, run_id: RunId = None) -> CallbackState:
 async def redeliver(target: Target) -> JSONResponse:
     rpc_timeout = target.call.rpc_timeout
     await target.workflow()
-    handle = await delivery_handle(target.client, target.workflow_id, None, rpc_timeout)
+    handle = await delivery_handle(target.bare_client, target.workflow_id, None, rpc_timeout)
     try:
         state = await handle.execute_update(
             REDELIVER_UPDATE, result_type=DeliveryState, rpc_timeout=rpc_timeout
