@@ -40,6 +40,7 @@ from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
 from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.codecs import CodecSet, describe
@@ -136,6 +137,7 @@ def create_app(
                     limiter=limiter,
                     streams=OpenStreams(settings.events_max_streams),
                     waits=OpenWaits(settings.max_waits_per_caller),
+                    followers=Followers(),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
                     workflow_types=WorkflowTypes(),

@@ -19,6 +19,7 @@ from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter, 
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
 from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.routes import RouteTable
@@ -49,6 +50,7 @@ class Services:
     limiter: RateLimiter
     streams: OpenStreams
     waits: OpenWaits
+    followers: Followers
     handlers: HandlerCache
     pollers: Pollers
     page_tokens: PageTokenKeys

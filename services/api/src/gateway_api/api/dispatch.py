@@ -45,6 +45,7 @@ from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
 from gateway_api.temporal.idempotency import scope
 from gateway_api.temporal.visibility import PageTokenKeys
 from gateway_api.temporal.workflow_types import WorkflowTypes
@@ -79,6 +80,7 @@ class Call:
     page_tokens: PageTokenKeys
     workflow_types: WorkflowTypes
     waits: OpenWaits
+    followers: Followers
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -132,7 +134,7 @@ async def call_of(request: Request) -> Call:
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
         shared.settings, shared.limiter, shared.handlers, shared.pollers, shared.page_tokens,
-        shared.workflow_types, shared.waits,
+        shared.workflow_types, shared.waits, shared.followers,
     )  # fmt: skip
 
 
