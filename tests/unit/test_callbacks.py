@@ -104,6 +104,13 @@ def test_urls_refused_before_any_lookup(url, reason) -> None:
         ("0.0.0.0", True, True),
         ("224.0.0.1", True, True),
         ("2606:2800:220:1::", False, False),
+        # 6to4 (2002::/16) reaches the IPv4 address it wraps: judged as that address.
+        ("2002:a9fe:a9fe::1", False, True),  # 169.254.169.254
+        ("2002:7f00:1::1", False, True),  # 127.0.0.1
+        ("2002:a00:1::1", False, True),  # 10.0.0.1
+        ("2002:7f00:1::1", True, False),
+        ("2002:e000:1::1", True, True),  # 224.0.0.1
+        ("2002:5db8:d70e::1", False, False),  # 93.184.215.14
     ],
 )
 def test_address_policy(address, private_ok, refused) -> None:
@@ -185,7 +192,8 @@ def test_the_route_block_checks_its_patterns_and_secret_name() -> None:
 @pytest.fixture
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     """Refusals come before any Temporal call: no server behind this API."""
-    callbacks = {"allowedDestinations": ["https://hooks.example.com", "http://127.0.0.1:*"],
+    callbacks = {"allowedDestinations": ["https://hooks.example.com", "http://127.0.0.1:*",
+                                         "https://[2002:a9fe:a9fe::1]"],
                  "signingSecret": "hooks"}  # fmt: skip
     table = build_table(
         [
@@ -211,6 +219,10 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
         ("hooked/async", {"Callback-Url": "https://evil.example.com/"}, "header.Callback-Url",
          "not an allowed callback destination"),
         ("hooked/async", {"Callback-Url": "http://127.0.0.1:9/"}, "header.Callback-Url",
+         "private, loopback"),
+        # The cloud metadata service behind 6to4: refused before anything starts (it used to
+        # pass the address check and start the workflow).
+        ("hooked/async", {"Callback-Url": "https://[2002:a9fe:a9fe::1]/"}, "header.Callback-Url",
          "private, loopback"),
         ("hooked/async", {"Callback-Url": "https://hooks.example.com/",
                           "Callback-Outcomes": "completed,exploded"},

@@ -289,8 +289,11 @@ def refused_address(address: str, *, allow_private: bool) -> str | None:
     never called; private, loopback, link-local and other non-global ones only with the
     route's ``allowPrivateNetworks``."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one reaches that IPv4 address, so it is judged
+        # as it: IPv4-mapped (::ffff:a.b.c.d), and 6to4 (2002:AABB:CCDD::/48, relayed to
+        # a.b.c.d), which the ipaddress module of Python 3.11 calls global whatever it wraps.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is an unspecified or multicast address"
     if not allow_private and (
