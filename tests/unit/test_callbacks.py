@@ -20,6 +20,7 @@ from gateway_core.callbacks import (
     delivery_workflow_id,
     parse_origin_pattern,
     refused_address,
+    resolve_checked,
     webhook_id,
 )
 from gateway_core.routes import CallbacksSpec, build_table
@@ -28,6 +29,7 @@ from gateway_workflows.callbacks.signing import (
     new_secret,
     parse_secret,
     parse_secret_file,
+    read_secrets,
     sign,
 )
 from support.gateway import dev_settings, route
@@ -117,6 +119,33 @@ def test_address_policy(address, private_ok, refused) -> None:
     assert (refused_address(address, allow_private=private_ok) is not None) is refused
 
 
+REFUSED = (
+    "an address callbacks may not reach "
+    "(private, loopback, link-local, multicast or otherwise not global)"
+)
+"""What a refusal says of the address: never which one, nor of which kind."""
+
+
+async def test_a_refusal_never_says_what_the_host_resolves_to() -> None:
+    with pytest.raises(CallbackRefused) as raised:
+        await resolve_checked("localhost", 80, allow_private=False)
+    assert raised.value.reason == f"localhost resolves to {REFUSED}"
+    with pytest.raises(CallbackRefused) as raised:
+        await resolve_checked("nothing.invalid", 80, allow_private=False)
+    assert raised.value.reason == "nothing.invalid does not resolve"
+
+
+def test_a_secret_that_cannot_be_read_is_named_never_located(tmp_path) -> None:
+    with pytest.raises(SigningSecretError) as raised:
+        read_secrets(tmp_path, "orders-hooks")
+    message = str(raised.value)
+    assert message == "signing secret 'orders-hooks' cannot be read (No such file or directory)"
+    assert str(tmp_path) not in message
+    (tmp_path / "binary").write_bytes(b"\xff" * 40)
+    with pytest.raises(SigningSecretError, match=r"'binary' is not ASCII text$"):
+        read_secrets(tmp_path, "binary")
+
+
 def test_signatures_verify_with_the_reference_and_the_client() -> None:
     secret = new_secret()
     body = b'{"type":"workflow.completed","data":{"result":"ok"}}'
@@ -193,7 +222,7 @@ def test_the_route_block_checks_its_patterns_and_secret_name() -> None:
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     """Refusals come before any Temporal call: no server behind this API."""
     callbacks = {"allowedDestinations": ["https://hooks.example.com", "http://127.0.0.1:*",
-                                         "https://[2002:a9fe:a9fe::1]"],
+                                         "https://[2002:a9fe:a9fe::1]", "http://localhost:*"],
                  "signingSecret": "hooks"}  # fmt: skip
     table = build_table(
         [
@@ -241,6 +270,18 @@ async def test_refused_callbacks_are_422_naming_the_field(
     (error,) = response.json()["errors"]
     assert error["field"] == field
     assert message in error["message"]
+
+
+async def test_a_422_never_names_the_addresses_a_host_resolves_to(api) -> None:
+    response = await api.post(
+        "/workflows/hooked/async", json={}, headers={"Callback-Url": "http://localhost:9/"}
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error == {"field": "header.Callback-Url",
+                     "message": f"localhost resolves to {REFUSED}"}  # fmt: skip
+    for address in ("127.0.0.1", "::1"):
+        assert address not in response.text
 
 
 async def test_callback_headers_are_in_the_openapi_document(api) -> None:

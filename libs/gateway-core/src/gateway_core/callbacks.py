@@ -284,10 +284,20 @@ def check_url(url: str, patterns: Iterable[OriginPattern], *, allow_http: bool) 
     return Destination(url, scheme, host, port)
 
 
+REFUSED_ADDRESS = (
+    "an address callbacks may not reach (private, loopback, link-local, multicast or "
+    "otherwise not global)"
+)
+"""What a refusal says of the address: never which one, nor of which kind, since the caller
+chose the name and would learn what it resolves to inside the network (an oracle for the DNS
+behind a wildcard allowlist)."""
+
+
 def refused_address(address: str, *, allow_private: bool) -> str | None:
-    """Why ``address`` may not be called, or None. Unspecified and multicast addresses are
-    never called; private, loopback, link-local and other non-global ones only with the
-    route's ``allowPrivateNetworks``."""
+    """Why ``address`` may not be called, or None: for logs and tests, not for callers (see
+    :data:`REFUSED_ADDRESS`). Unspecified and multicast addresses are never called; private,
+    loopback, link-local and other non-global ones only with the route's
+    ``allowPrivateNetworks``."""
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address):
         # An IPv6 address that carries an IPv4 one reaches that IPv4 address, so it is judged
@@ -318,13 +328,14 @@ async def resolve_checked(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
             within,
         )
-    except (OSError, TimeoutError) as exc:
-        raise CallbackRefused(f"{host} does not resolve: {exc}") from None
+    except (OSError, TimeoutError):
+        # The resolver's own words (NXDOMAIN, SERVFAIL, a timeout) would say more of the
+        # internal DNS than the caller needs.
+        raise CallbackRefused(f"{host} does not resolve") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise CallbackRefused(f"{host} does not resolve")
     for address in addresses:
-        reason = refused_address(address.split("%", 1)[0], allow_private=allow_private)
-        if reason is not None:
-            raise CallbackRefused(f"{host} resolves to {reason}")
+        if refused_address(address.split("%", 1)[0], allow_private=allow_private) is not None:
+            raise CallbackRefused(f"{host} resolves to {REFUSED_ADDRESS}")
     return addresses
