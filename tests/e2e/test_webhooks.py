@@ -64,6 +64,9 @@ def _routes(task_queue: str) -> list[dict]:
                        "callbacks": hooks},
         "cb-closed": {"workflowType": "SlowWorkflow",
                       "callbacks": {**hooks, "allowPrivateNetworks": False}},
+        # A route with a secret of its own, which no one has mounted when the test begins.
+        "cb-own": {"workflowType": "SlowWorkflow",
+                   "callbacks": {**hooks, "signingSecret": "cb-own"}},
     }  # fmt: skip
     return [
         {"apiVersion": "temporal-gateway.dev/v1alpha1", "kind": "WorkflowRoute",
@@ -292,6 +295,38 @@ def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:
         webhooks.verify(delivery.body, delivery.headers, [secret])
     with pytest.raises(webhooks.WebhookVerificationError):
         webhooks.verify(delivery.body, delivery.headers, [new_secret()])
+
+
+def test_a_delivery_names_its_route_so_another_routes_receiver_refuses_it(hooks: Hooks) -> None:
+    """Two routes sign with one secret and both allow the receiver: a caller of ``cb-ok`` aims
+    its callback at the receiver of ``cb-fail``'s deliveries. The signature verifies, but the
+    signed body names ``cb-ok``, which that receiver refuses."""
+    workflow_id = _started(hooks, "cb-ok", "/cb-fail-receiver")
+    _settled(hooks, workflow_id, "delivered")
+    (delivery,) = hooks.receiver.at("/cb-fail-receiver")
+    event = webhooks.verify(delivery.body, delivery.headers, hooks.secret)
+    assert event["data"]["route"] == "cb-ok"
+    assert webhooks.verify(delivery.body, delivery.headers, hooks.secret, route="cb-ok")
+    with pytest.raises(webhooks.WebhookVerificationError, match="'cb-ok', not 'cb-fail'"):
+        webhooks.verify(delivery.body, delivery.headers, hooks.secret, route="cb-fail")
+
+
+def test_a_routes_own_secret_mounted_late_signs_from_the_next_attempt(hooks: Hooks) -> None:
+    """Until the route's secret is mounted each attempt fails, naming the secret and never
+    where the worker keeps it; then the delivery is signed with it alone."""
+    workflow_id = _started(hooks, "cb-own", "/own-secret")
+    state = eventually(lambda: (s := _state(hooks, workflow_id))["attempt_count"] >= 1 and s)
+    assert (
+        state["last_error"] == "signing secret 'cb-own' cannot be read (No such file or directory)"
+    )
+    assert str(hooks.secrets) not in json.dumps(state)
+    own = new_secret()
+    (hooks.secrets / "cb-own").write_text(own + "\n")
+    _settled(hooks, workflow_id, "delivered")
+    (delivery,) = hooks.receiver.at("/own-secret")
+    assert webhooks.verify(delivery.body, delivery.headers, own, route="cb-own")
+    with pytest.raises(webhooks.WebhookVerificationError, match="no signature"):
+        webhooks.verify(delivery.body, delivery.headers, hooks.secret)
 
 
 def test_the_helper_refuses_a_delivery_outside_the_tolerance(hooks: Hooks) -> None:

@@ -192,6 +192,21 @@ def test_the_helper_refuses_stale_tampered_and_incomplete_deliveries() -> None:
         webhooks.verify(body, {"webhook-id": "msg_1"}, secret)
 
 
+def test_the_helper_refuses_another_routes_delivery() -> None:
+    """Signed with the receiver's secret (two routes share it), but for another route."""
+    secret = new_secret()
+    body, stamp = b'{"data":{"route":"orders"}}', int(time.time())
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(stamp),
+               "webhook-signature": sign([parse_secret(secret)], "msg_1", stamp, body)}  # fmt: skip
+    assert webhooks.verify(body, headers, secret, route="orders") == {"data": {"route": "orders"}}
+    with pytest.raises(webhooks.WebhookVerificationError, match="'orders', not 'payments'"):
+        webhooks.verify(body, headers, secret, route="payments")
+    unnamed = b'{"data":{}}'
+    headers["webhook-signature"] = sign([parse_secret(secret)], "msg_1", stamp, unnamed)
+    with pytest.raises(webhooks.WebhookVerificationError, match="None, not 'orders'"):
+        webhooks.verify(unnamed, headers, secret, route="orders")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "empty"), ("abc", "whsec_"), ("whsec_!!", "base64"), ("whsec_YWJj", "24 bytes"),

@@ -44,11 +44,14 @@ _AWAIT_RETRY = RetryPolicy(
 _ONE_TRY = RetryPolicy(maximum_attempts=1)
 
 
-def payload(closed: Closed) -> dict[str, object]:
-    """The delivery body: Standard Webhooks' ``type``/``timestamp``/``data`` envelope."""
+def payload(closed: Closed, route: str) -> dict[str, object]:
+    """The delivery body: Standard Webhooks' ``type``/``timestamp``/``data`` envelope. It names
+    the route, under the signature: a receiver that checks ``data.route`` refuses another
+    route's deliveries even when both routes' secrets are the same."""
     data: dict[str, object] = {
         "workflow_id": closed.workflow_id,
         "run_id": closed.run_id,
+        "route": route,
         "outcome": closed.outcome.value,
         "start_time": closed.start_time,
         "close_time": closed.close_time,
@@ -96,7 +99,7 @@ class CallbackDelivery:
         if closed.outcome not in request.outcomes:
             self._state.status = DeliveryStatus.SKIPPED
             return self._state
-        body = payload(closed)
+        body = payload(closed, request.route)
         await self._deliver(request, body)
         deadline = workflow.now() + timedelta(seconds=request.redeliver_window_seconds)
         while True:
