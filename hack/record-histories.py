@@ -47,6 +47,7 @@ from gateway_core.callbacks import (  # noqa: E402
     RetrySchedule,
     delivery_workflow_id,
 )
+from gateway_core.routes import RouteFiles  # noqa: E402
 from gateway_worker.config import WorkerSettings  # noqa: E402
 from gateway_worker.worker import build_worker  # noqa: E402
 from gateway_workflows.callbacks.signing import new_secret  # noqa: E402
@@ -213,19 +214,39 @@ ON_DEV_SERVER: dict[str, Callable[[Recorder], Awaitable[WorkflowHandle[Any, Any]
 TIME_SKIPPING = ("order-timed-out",)
 
 
+ROUTES = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: shopping}
+spec:
+  path: shopping
+  workflowType: ShoppingWorkflow
+  taskQueue: record-histories
+  workflowId: {prefix: callback-}
+  callbacks:
+    allowedDestinations: ["http://127.0.0.1:*"]
+    allowPrivateNetworks: true
+    signingSecret: hooks
+"""
+"""The route the deliveries' targets belong to (their ids start ``callback-``), which each
+attempt is checked against."""
+
+
 @contextlib.asynccontextmanager
 async def workers(client: Client, secrets: Path) -> AsyncIterator[None]:
     """The service's workers: the routes' queue, the callbacks' queue, and a shop whose
     payment provider declines every card."""
     settings = WorkerSettings(task_queue=QUEUE, graceful_shutdown_seconds=1)
     shop = OrderActivities()
+    (secrets.parent / "routes.yaml").write_text(ROUTES)
+    routes = RouteFiles(secrets.parent / "routes.yaml")
     async with (
         build_worker(client, settings, WORKFLOWS, build_activities()),
         build_worker(
             client,
             settings,
             CALLBACK_WORKFLOWS,
-            build_callback_activities(client, secrets),
+            build_callback_activities(client, secrets, routes=routes),
             task_queue=CALLBACK_QUEUE,
         ),
         build_worker(

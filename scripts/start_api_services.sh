@@ -31,8 +31,10 @@ if [[ "$TRACING" == 1 ]]; then
 fi
 # Completion webhooks: a secret per route (its `callbacks.signingSecret`), so a receiver that
 # trusts one route's deliveries trusts no other's. Each one the routes name is made here once
-# and kept across runs, so receivers keep verifying; the worker reads the directory.
+# and kept across runs, so receivers keep verifying; the worker reads the directory, and
+# checks each attempt against the route's current `callbacks` block in the API's route files.
 export WORKER_CALLBACK_SECRETS_DIR="${WORKER_CALLBACK_SECRETS_DIR:-$DATA_DIR/webhook-secrets}"
+export WORKER_ROUTES_PATH="${WORKER_ROUTES_PATH:-$API_ROUTES_PATH}"
 mkdir -p "$WORKER_CALLBACK_SECRETS_DIR"
 (umask 077 && "$VENV/bin/python" - "$API_ROUTES_PATH" "$WORKER_CALLBACK_SECRETS_DIR" <<'PY'
 import sys

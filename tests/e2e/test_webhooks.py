@@ -4,6 +4,7 @@ client's shipped verifier."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import signal
@@ -12,6 +13,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -19,7 +21,10 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.client import Client
 
+from gateway_api.temporal.webhooks import delivery_handle
+from gateway_core.callbacks import STATE_QUERY, DeliveryState, DeliveryStatus
 from gateway_workflows.callbacks.signing import new_secret
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
 from support.receiver import Delivery, Receiver
@@ -37,6 +42,26 @@ class Hooks:
     worker_args: dict
     workers: list[WorkerProcess]
     api_args: dict
+    routes_file: Path
+    queue: str
+
+    def write_routes(self, policy: dict | None = None) -> None:
+        """Rewrite the route file the API and the worker read: ``cb-policy``'s callbacks block
+        updated with ``policy`` (its ``{"deleted": True}``: the route gone); returns once the
+        API serves the new table (the worker reads the file before each attempt)."""
+        routes = _routes(self.queue)
+        if policy is not None:
+            (route,) = [r for r in routes if r["metadata"]["name"] == "cb-policy"]
+            if policy.get("deleted"):
+                routes.remove(route)
+            else:
+                route["spec"]["callbacks"] = {**route["spec"]["callbacks"], **policy}
+        text = yaml.safe_dump_all(routes)
+        if text == self.routes_file.read_text():
+            return
+        served = httpx.get(self.api.url, timeout=10).json()["routes_version"]
+        self.routes_file.write_text(text)
+        eventually(lambda: httpx.get(self.api.url, timeout=10).json()["routes_version"] != served)
 
     def restart_api(self) -> None:
         """Kill the API and start another on its port: it plays no part after the start."""
@@ -67,6 +92,8 @@ def _routes(task_queue: str) -> list[dict]:
         # A route with a secret of its own, which no one has mounted when the test begins.
         "cb-own": {"workflowType": "SlowWorkflow",
                    "callbacks": {**hooks, "signingSecret": "cb-own"}},
+        # A route whose callbacks block the tests change while deliveries are under way.
+        "cb-policy": {"workflowType": "SlowWorkflow", "callbacks": hooks},
     }  # fmt: skip
     return [
         {"apiVersion": "temporal-gateway.dev/v1alpha1", "kind": "WorkflowRoute",
@@ -80,7 +107,8 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
     tmp = tmp_path_factory.mktemp("callbacks")
     queue = f"cb-{uuid.uuid4().hex[:8]}"
     callback_queue = f"{queue}-deliveries"
-    (tmp / "routes.yaml").write_text(yaml.safe_dump_all(_routes(queue)))
+    routes_file = tmp / "routes.yaml"
+    routes_file.write_text(yaml.safe_dump_all(_routes(queue)))
     secrets = tmp / "secrets"
     secrets.mkdir()
     secret = new_secret()
@@ -94,6 +122,7 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         "env": {
             "WORKER_CALLBACK_TASK_QUEUE": callback_queue,
             "WORKER_CALLBACK_SECRETS_DIR": str(secrets),
+            "WORKER_ROUTES_PATH": str(routes_file),
             "PYTHONPATH": str(ROOT / "tests"),
         },
     }
@@ -102,7 +131,7 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         "log_dir": logs_dir,
         "temporal": temporal_server.address,
         "env": {
-            "API_ROUTES_PATH": str(tmp / "routes.yaml"),
+            "API_ROUTES_PATH": str(routes_file),
             "API_CALLBACK_TASK_QUEUE": callback_queue,
             "API_CALLBACK_RETRY_INITIAL_SECONDS": "0.3",
             "API_CALLBACK_RETRY_BACKOFF": "1.5",
@@ -111,7 +140,10 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
             "API_CALLBACK_ATTEMPT_TIMEOUT_SECONDS": "3",
         },
     }
-    hooks = Hooks(ApiProcess(**api_args), receiver, secrets, secret, worker_args, workers, api_args)
+    hooks = Hooks(
+        ApiProcess(**api_args), receiver, secrets, secret, worker_args, workers, api_args,
+        routes_file, queue,
+    )  # fmt: skip
     try:
         hooks.api.wait_ready()
         yield hooks
@@ -148,6 +180,17 @@ def _settled(hooks: Hooks, workflow_id: str, status: str, timeout: float = 60) -
     return eventually(
         lambda: (s := _state(hooks, workflow_id))["status"] == status and s, timeout=timeout
     )
+
+
+def _delivery_state(hooks: Hooks, workflow_id: str) -> DeliveryState:
+    """The delivery's state, queried from Temporal itself."""
+
+    async def query() -> DeliveryState:
+        client = await Client.connect(hooks.worker_args["temporal"])
+        handle = await delivery_handle(client, workflow_id, None, timedelta(seconds=10))
+        return await handle.query(STATE_QUERY, result_type=DeliveryState)
+
+    return asyncio.run(query())
 
 
 def _arrived(hooks: Hooks, path: str, count: int = 1, timeout: float = 60) -> list[Delivery]:
@@ -279,6 +322,71 @@ def test_refused_destinations_never_receive_a_request(hooks: Hooks) -> None:
     for path in ("/not-allowed", "/loopback", "/redirected"):
         assert hooks.receiver.at(path) == [], path
     assert len(hooks.receiver.at("/redirect")) == 1
+
+
+# -- the route's policy as it is now, before every attempt -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "error"),
+    [
+        ({"enabled": False}, "refused: callbacks disabled on route 'cb-policy'"),
+        ({"deleted": True}, "refused: callbacks disabled: route 'cb-policy' is gone"),
+    ],
+    ids=["disabled", "deleted"],
+)
+def test_retries_stop_once_the_route_turns_its_callbacks_off(hooks: Hooks, policy, error) -> None:
+    path = f"/retrying-{next(iter(policy))}"
+    hooks.receiver.script[path] = [503] * 1000
+    workflow_id = _started(hooks, "cb-policy", path)
+    _arrived(hooks, path, 2)
+    try:
+        hooks.write_routes(policy)
+        # Asked of Temporal: the API answers nothing of a route that is gone.
+        eventually(lambda: _delivery_state(hooks, workflow_id).status == DeliveryStatus.FAILED)
+    finally:
+        hooks.write_routes()
+    state = _settled(hooks, workflow_id, "failed")
+    assert state["last_error"] == error
+    last = state["attempts"][-1]
+    assert (last["status_code"], last["error"]) == (None, error)
+    # Every attempt but the refused one reached the receiver; none came after it.
+    assert len(hooks.receiver.at(path)) == state["attempt_count"] - 1
+
+
+def test_a_redelivery_is_checked_against_the_routes_current_block(hooks: Hooks) -> None:
+    """The callback was asked for under a block that allowed it; each redelivery meets the
+    block as it is now, and goes nowhere it no longer allows."""
+    workflow_id = _started(hooks, "cb-policy", "/redelivered")
+    _settled(hooks, workflow_id, "delivered")
+    url = f"http://127.0.0.1:{hooks.receiver.server.server_address[1]}"
+    refusals = [
+        ({"allowedDestinations": ["http://127.0.0.2:*"]},
+         f"refused: {url} is not an allowed callback destination"),
+        ({"allowPrivateNetworks": False},
+         "refused: 127.0.0.1 resolves to an address callbacks may not reach "
+         "(private, loopback, link-local, multicast or otherwise not global)"),
+        ({"enabled": False}, "refused: callbacks disabled on route 'cb-policy'"),
+    ]  # fmt: skip
+    try:
+        for number, (policy, error) in enumerate(refusals, start=2):
+            hooks.write_routes(policy)
+            response = httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver")
+            assert response.status_code == 202, response.text
+            state = eventually(
+                lambda n=number: (
+                    (s := _state(hooks, workflow_id))["attempt_count"] == n
+                    and s["status"] == "failed"
+                    and s
+                )
+            )
+            assert state["last_error"] == error
+    finally:
+        hooks.write_routes()
+    assert len(hooks.receiver.at("/redelivered")) == 1
+    # Restored, the block lets the same callback through again.
+    assert httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver").is_success
+    assert len(_arrived(hooks, "/redelivered", 2)) == 2
 
 
 def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:

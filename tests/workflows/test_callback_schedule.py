@@ -32,6 +32,7 @@ from gateway_core.callbacks import (
     RetrySchedule,
     delivery_workflow_id,
 )
+from gateway_core.routes import RouteFiles
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.callbacks.signing import new_secret
@@ -51,6 +52,20 @@ pytestmark = [pytest.mark.workflows, pytest.mark.asyncio(loop_scope="module")]
 
 WINDOW = timedelta(seconds=CallbackRequest.redeliver_window_seconds)
 """The default redelivery window (a week), the API's too."""
+SHOPPING_ROUTE = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: shopping}
+spec:
+  path: shopping
+  workflowType: ShoppingWorkflow
+  taskQueue: shopping-task-queue
+  workflowId: {prefix: shopping-workflow-}
+  callbacks:
+    allowedDestinations: ["http://127.0.0.1:*"]
+    allowPrivateNetworks: true  # the receiver is on loopback
+    signingSecret: hooks
+"""
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +82,19 @@ def secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory: pytest.TempPathFactory) -> RouteFiles:
+    """The route table the worker checks each attempt against: the shipped shopping route,
+    with callbacks to loopback."""
+    path = tmp_path_factory.mktemp("routes") / "shopping.yaml"
+    path.write_text(SHOPPING_ROUTE)
+    return RouteFiles(path)
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def workers(env: WorkflowEnvironment, task_queue: str, secrets: Path) -> AsyncIterator[str]:
+async def workers(
+    env: WorkflowEnvironment, task_queue: str, secrets: Path, routes: RouteFiles
+) -> AsyncIterator[str]:
     """The route's worker (the shop) and the gateway's callback worker, built as the service
     builds them; yields the callback queue."""
     settings = WorkerSettings(task_queue=task_queue, graceful_shutdown_seconds=1)
@@ -79,7 +105,7 @@ async def workers(env: WorkflowEnvironment, task_queue: str, secrets: Path) -> A
             env.client,
             settings,
             CALLBACK_WORKFLOWS,
-            build_callback_activities(env.client, secrets),
+            build_callback_activities(env.client, secrets, routes=routes),
             task_queue=callbacks,
         ),
     ):

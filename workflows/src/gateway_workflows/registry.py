@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import MetricCounter
 
+from gateway_core.routes import RouteFiles
 from gateway_workflows.callbacks.activities import CallbackActivities
 from gateway_workflows.callbacks.workflows import CallbackDelivery
 from gateway_workflows.shop.activities import OrderActivities, ShoppingActivities
@@ -66,8 +67,13 @@ def build_activities() -> Sequence[Callable[..., Any]]:
 
 
 def build_callback_activities(
-    client: Client, secrets_dir: Path | None, attempts: MetricCounter | None = None
+    client: Client,
+    secrets_dir: Path | None,
+    attempts: MetricCounter | None = None,
+    *,
+    routes: RouteFiles | None = None,
 ) -> Sequence[Callable[..., Any]]:
-    """The delivery workflow's activities: they wait on ``client`` for the target to close."""
-    callbacks = CallbackActivities(client, secrets_dir, attempts)
+    """The delivery workflow's activities: they wait on ``client`` for the target to close,
+    and check each attempt against the route's current block in ``routes``."""
+    callbacks = CallbackActivities(client, secrets_dir, attempts, routes=routes)
     return (callbacks.await_close, callbacks.deliver)

@@ -5,8 +5,10 @@ enforce.
 A callback URL is checked twice, because server-side request forgery is this feature's main
 risk: by the API when the caller asks (against the route's allowlist, then by resolving the host
 and refusing private, loopback, link-local, multicast and unspecified addresses unless the route
-opts in), and by the worker before every attempt (DNS may have changed; the worker connects to
-the address it checked). Both use :func:`check_url` and :func:`resolve_checked` from here.
+opts in), and by the worker before every attempt, against the route's ``callbacks`` block as it
+is then (the route may have been deleted, its block turned off, its allowlist narrowed; DNS may
+have changed; the worker connects to the address it checked). Both use :func:`check_url` and
+:func:`resolve_checked` from here.
 
 Standard library only: the workflow module imports the dataclasses (through the sandbox's
 pass-through), so nothing here may do I/O at import time.
@@ -138,6 +140,11 @@ class DeliveryAttempt:
     timeout_seconds: float
     route: str
     outcome: Outcome
+    workflow_id: str = ""
+    """The target's id: the route that owns it (by id prefix, as the API finds it) is looked up
+    in the worker's route table before each attempt, and its ``callbacks`` block as it is then
+    decides, not ``signing_secret`` and ``allow_private_networks`` (those the route had when the
+    callback was asked for, kept for the record)."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from temporalio.envconfig import ClientConnectConfig
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
+from gateway_core.routes import RouteFiles
 from gateway_worker import telemetry
 from gateway_worker.config import WorkerSettings
 from gateway_worker.health import Health
@@ -73,17 +74,19 @@ def build_worker(
 
 
 def build_callback_worker(client: Client, settings: WorkerSettings, runtime: Runtime) -> Worker:
-    """The worker for the gateway's callback queue: the delivery workflow, its activities,
-    and the counter of delivery attempts by route, workflow outcome and result."""
+    """The worker for the gateway's callback queue: the delivery workflow, its activities
+    (which check each attempt against the route table of ``settings.routes_path``), and the
+    counter of delivery attempts by route, workflow outcome and result."""
     attempts = runtime.metric_meter.create_counter(
         "temporal_gateway_callback_attempts",
         "Completion webhook delivery attempts by route, workflow outcome and result",
     )
+    routes = RouteFiles(settings.routes_path) if settings.routes_path is not None else None
     return build_worker(
         client,
         settings,
         CALLBACK_WORKFLOWS,
-        build_callback_activities(client, settings.callback_secrets_dir, attempts),
+        build_callback_activities(client, settings.callback_secrets_dir, attempts, routes=routes),
         task_queue=settings.callback_task_queue,
     )
 

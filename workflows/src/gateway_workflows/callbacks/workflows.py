@@ -135,6 +135,7 @@ class CallbackDelivery:
                         timeout_seconds=retry.attempt_timeout_seconds,
                         route=request.route,
                         outcome=state.outcome or request.outcomes[0],
+                        workflow_id=request.workflow_id,
                     ),
                     # The HTTP timeout, the secret read and the DNS lookup, with a margin.
                     start_to_close_timeout=timedelta(seconds=retry.attempt_timeout_seconds + 15),
