@@ -51,7 +51,10 @@ from gateway_core.routes import RouteFiles  # noqa: E402
 from gateway_worker.config import WorkerSettings  # noqa: E402
 from gateway_worker.worker import build_worker  # noqa: E402
 from gateway_workflows.callbacks.signing import new_secret  # noqa: E402
-from gateway_workflows.callbacks.workflows import CallbackDelivery  # noqa: E402
+from gateway_workflows.callbacks.workflows import (  # noqa: E402
+    REDELIVERIES_PER_RUN,
+    CallbackDelivery,
+)
 from gateway_workflows.registry import (  # noqa: E402
     CALLBACK_WORKFLOWS,
     WORKFLOWS,
@@ -187,6 +190,31 @@ class Recorder:
         await finished(handle)
         return handle
 
+    async def continued(self, name: str) -> WorkflowHandle[Any, Any]:
+        """A delivery redelivered once more than a run takes: it continues as new, carrying
+        its state, and the run it continues as redelivers once, then closes with the window."""
+        handle = await self.deliver(
+            name, redeliver_window_seconds=20, redeliver_min_interval_seconds=0
+        )
+
+        async def sent(count: int) -> bool:
+            state = await handle.query(CallbackDelivery.state)
+            return state.status is DeliveryStatus.DELIVERED and state.attempt_count == count
+
+        await assert_eventually(lambda: sent(1))
+        for redelivery in range(1, REDELIVERIES_PER_RUN + 2):
+            await handle.execute_update(CallbackDelivery.redeliver)
+            await assert_eventually(lambda n=redelivery: sent(n + 1))
+        await finished(handle)  # follows the runs to the last
+        return handle
+
+    async def callback_continued(self) -> WorkflowHandle[Any, Any]:
+        handle = await self.continued("callback-continued")
+        return self.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+
+    async def callback_carried(self) -> WorkflowHandle[Any, Any]:
+        return await self.continued("callback-carried")  # its latest run: the carried one
+
     async def callback_redelivered(self) -> WorkflowHandle[Any, Any]:
         handle = await self.deliver("callback-redelivered", redeliver_window_seconds=5)
 
@@ -210,6 +238,8 @@ ON_DEV_SERVER: dict[str, Callable[[Recorder], Awaitable[WorkflowHandle[Any, Any]
     "callback-delivered": Recorder.callback_delivered,
     "callback-retried": Recorder.callback_retried,
     "callback-redelivered": Recorder.callback_redelivered,
+    "callback-continued": Recorder.callback_continued,
+    "callback-carried": Recorder.callback_carried,
 }
 TIME_SKIPPING = ("order-timed-out",)
 

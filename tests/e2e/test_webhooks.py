@@ -26,6 +26,7 @@ from temporalio.client import Client
 from gateway_api.temporal.webhooks import delivery_handle
 from gateway_core.callbacks import STATE_QUERY, DeliveryState, DeliveryStatus
 from gateway_workflows.callbacks.signing import new_secret
+from support.gateway import ApiKeys
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
 from support.receiver import Delivery, Receiver
 from temporal_gateway_client import TemporalAPIClient, WorkflowNotFound, webhooks
@@ -94,6 +95,10 @@ def _routes(task_queue: str) -> list[dict]:
                    "callbacks": {**hooks, "signingSecret": "cb-own"}},
         # A route whose callbacks block the tests change while deliveries are under way.
         "cb-policy": {"workflowType": "SlowWorkflow", "callbacks": hooks},
+        # A route some callers may start on but not read (served with API keys by `keyed`).
+        "cb-keys": {"workflowType": "SlowWorkflow", "callbacks": hooks,
+                    "authorization": {"start": {"scopes": ["cb-keys:start"]},
+                                      "read": {"scopes": ["cb-keys:read"]}}},
     }  # fmt: skip
     return [
         {"apiVersion": "temporal-gateway.dev/v1alpha1", "kind": "WorkflowRoute",
@@ -138,6 +143,8 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
             "API_CALLBACK_RETRY_MAX_INTERVAL_SECONDS": "1",
             "API_CALLBACK_RETRY_MAX_TOTAL_SECONDS": "120",
             "API_CALLBACK_ATTEMPT_TIMEOUT_SECONDS": "3",
+            # Redeliveries back to back (the caps have their own API: `keyed`).
+            "API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS": "0",
         },
     }
     hooks = Hooks(
@@ -152,6 +159,34 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         for worker in workers:
             worker.stop()
         receiver.stop()
+
+
+KEYS = ApiKeys({"owner": ["cb-keys:start", "cb-keys:read"], "starter": ["cb-keys:start"]})
+"""The owner starts and reads ``cb-keys`` workflows; the starter may only start them."""
+MAX_REDELIVERIES, REDELIVER_INTERVAL = 3, 2
+
+
+@pytest.fixture(scope="module")
+def keyed(hooks: Hooks, tmp_path_factory) -> Iterator[ApiProcess]:
+    """A second API on the same routes and Temporal, with API keys, and redeliveries capped at
+    :data:`MAX_REDELIVERIES`, :data:`REDELIVER_INTERVAL` seconds apart."""
+    keys = KEYS.write(tmp_path_factory.mktemp("keys") / "keys.yaml")
+    api = ApiProcess(
+        hooks.api_args["log_dir"],
+        temporal=hooks.api_args["temporal"],
+        env={
+            **hooks.api_args["env"],
+            "API_AUTH_DISABLED": "false",
+            "API_KEYS_FILE": str(keys),
+            "API_CALLBACK_MAX_REDELIVERIES": str(MAX_REDELIVERIES),
+            "API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS": str(REDELIVER_INTERVAL),
+        },
+    )
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        api.stop()
 
 
 def _start(hooks: Hooks, route: str, path: str, body=None, **headers: str) -> httpx.Response:
@@ -387,6 +422,97 @@ def test_a_redelivery_is_checked_against_the_routes_current_block(hooks: Hooks) 
     # Restored, the block lets the same callback through again.
     assert httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver").is_success
     assert len(_arrived(hooks, "/redelivered", 2)) == 2
+
+
+# -- redelivery: what it shows, and how often -------------------------------------------------
+
+
+def _keyed_started(hooks: Hooks, keyed: ApiProcess, path: str | None) -> str:
+    """A ``cb-keys`` workflow the owner started (with a callback to ``path`` unless None)."""
+    headers = KEYS.auth("owner")
+    if path is not None:
+        headers["Callback-Url"] = hooks.receiver.base + path
+    response = httpx.post(
+        f"{keyed.url}/workflows/cb-keys/async", json={"seconds": 0.1}, headers=headers, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["workflow_id"]
+
+
+def _redeliver(api: ApiProcess, workflow_id: str, key: str) -> httpx.Response:
+    url = f"{api.url}/workflows/{workflow_id}/callbacks/redeliver"
+    return httpx.post(url, headers=KEYS.auth(key), timeout=30)
+
+
+def test_redeliver_shows_a_caller_who_may_not_read_nothing_and_sends_nothing(
+    hooks: Hooks, keyed: ApiProcess
+) -> None:
+    """A key with only ``start`` on the route, against another principal's workflows: one with
+    a callback, one without, and an id that does not exist answer the same 404 (no URL, no
+    state, not even which ids exist), and no request reaches the receiver."""
+    with_callback = _keyed_started(hooks, keyed, "/owners")
+    without = _keyed_started(hooks, keyed, None)
+    missing = "cb-keys-00000000000000000000000000000000"
+    _settled(hooks, with_callback, "delivered")
+
+    def problem(response: httpx.Response, workflow_id: str) -> dict:
+        assert response.status_code == 404, response.text
+        body = response.json()
+        assert body.pop("instance").endswith(f"/workflows/{workflow_id}/callbacks/redeliver")
+        assert (
+            body.pop("detail")
+            == f"no callback of workflow {workflow_id!r} that key:starter may read"
+        )
+        body.pop("request_id"), body.pop("trace_id", None), body.pop("workflow_id", None)
+        return body
+
+    answers = [
+        problem(_redeliver(keyed, wid, "starter"), wid) for wid in (with_callback, without, missing)
+    ]
+    assert answers[0]["code"] == "callback-not-found"
+    assert answers[0] == answers[1] == answers[2]
+    # The owner, who may read, gets the same code for the missing id, and redelivers its own.
+    assert _redeliver(keyed, missing, "owner").json()["code"] == "callback-not-found"
+    assert _redeliver(keyed, with_callback, "owner").status_code == 202
+    assert len(_arrived(hooks, "/owners", 2)) == 2  # the sentinel: the owner's redelivery
+    assert len(hooks.receiver.at("/owners")) == 2
+
+
+def test_redeliveries_are_spaced_and_capped(hooks: Hooks, keyed: ApiProcess) -> None:
+    """A loop of redeliveries: one is sent, the rest refused with 429 and Retry-After until
+    the interval has passed, and after the cap 409, whatever the caller does."""
+    workflow_id = _keyed_started(hooks, keyed, "/amplified")
+    _settled(hooks, workflow_id, "delivered")
+    answers = [_redeliver(keyed, workflow_id, "owner") for _ in range(20)]
+    assert answers[0].status_code == 202, answers[0].text
+    for refused in answers[1:]:
+        assert refused.status_code in (409, 429), refused.text  # 409 while it delivers
+    too_soon = [r for r in answers if r.status_code == 429]
+    assert too_soon, [r.status_code for r in answers]
+    for refused in too_soon:
+        problem = refused.json()
+        assert problem["code"] == "redelivery-too-soon"
+        assert 1 <= int(refused.headers["retry-after"]) <= REDELIVER_INTERVAL
+        assert problem["retry_after_seconds"] == int(refused.headers["retry-after"])
+    for _ in range(MAX_REDELIVERIES - 1):
+        eventually(lambda: _redeliver(keyed, workflow_id, "owner").status_code == 202, timeout=30)
+    capped = eventually(
+        lambda: (
+            (r := _redeliver(keyed, workflow_id, "owner")).status_code == 409
+            and "the most allowed" in r.json()["detail"]
+            and r
+        ),
+        timeout=30,
+    )
+    assert capped.json()["code"] == "callback-busy"
+    sent = _arrived(hooks, "/amplified", 1 + MAX_REDELIVERIES)
+    assert len(sent) == 1 + MAX_REDELIVERIES
+    state = _state(hooks, workflow_id)
+    assert (state["redeliveries"], state["attempt_count"]) == (
+        MAX_REDELIVERIES,
+        1 + MAX_REDELIVERIES,
+    )
+    assert state["last_redelivered_at"] is not None
 
 
 def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:

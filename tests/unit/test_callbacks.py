@@ -32,7 +32,7 @@ from gateway_workflows.callbacks.signing import (
     read_secrets,
     sign,
 )
-from support.gateway import dev_settings, route
+from support.gateway import ApiKeys, dev_settings, route
 from support.procs import free_port
 from temporal_gateway_client import webhooks
 
@@ -306,3 +306,42 @@ async def test_callback_headers_are_in_the_openapi_document(api) -> None:
         assert {"Callback-Url", "Callback-Outcomes"} <= names, path
     assert "get" in spec["paths"]["/workflows/{workflow_id}/callbacks"]
     assert "post" in spec["paths"]["/workflows/{workflow_id}/callbacks/redeliver"]
+
+
+@pytest.fixture
+async def keyed(tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient, ApiKeys]]:
+    """A route whose starters may not all read, behind API keys; nothing where Temporal
+    should be, so an answer that needed Temporal is a 503."""
+    keys = ApiKeys({"starter": ["hooked:start"], "reader": ["hooked:start", "hooked:read"]})
+    hooked = route(
+        "hooked", "Wf", "q",
+        callbacks={"allowedDestinations": ["https://hooks.example.com"], "signingSecret": "h"},
+        authorization={"start": {"scopes": ["hooked:start"]}, "read": {"scopes": ["hooked:read"]}},
+    )  # fmt: skip
+    settings = dev_settings(auth_disabled=False, keys_file=keys.write(tmp_path / "keys.yaml"))
+    app = create_app(
+        settings, temporal={"target_host": f"127.0.0.1:{free_port()}"}, routes=build_table([hooked])
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client, keys
+
+
+async def test_a_starter_who_may_not_read_learns_nothing_from_redeliver(keyed) -> None:
+    """Whatever the id, the starter gets the one 404 a workflow without a callback gets, and
+    the API asks Temporal nothing (it would answer 503 here); a reader gets past it."""
+    api, keys = keyed
+    response = await api.post(
+        "/workflows/hooked-someone-elses/callbacks/redeliver", headers=keys.auth("starter")
+    )
+    assert response.status_code == 404, response.text
+    problem = response.json()
+    assert problem["code"] == "callback-not-found"
+    assert problem["detail"] == (
+        "no callback of workflow 'hooked-someone-elses' that key:starter may read"
+    )
+    response = await api.post(
+        "/workflows/hooked-someone-elses/callbacks/redeliver", headers=keys.auth("reader")
+    )
+    assert response.status_code == 503, response.text

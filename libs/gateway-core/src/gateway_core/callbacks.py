@@ -35,6 +35,12 @@ DEFAULT_TASK_QUEUE = "temporal-gateway-callbacks"
 """The gateway's own queue: deliveries do not compete with (or depend on) the routes' workers."""
 STATE_QUERY = "state"
 REDELIVER_UPDATE = "redeliver"
+CALLBACK_BUSY = "CallbackBusy"
+"""The error type of a refused redelivery that waiting will not help: nothing to send yet,
+already sending, or redelivered as often as allowed."""
+REDELIVERY_TOO_SOON = "RedeliveryTooSoon"
+"""The error type of a redelivery refused for coming too soon after the last; its details are
+``{"retry_after_seconds": n}``."""
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -103,6 +109,14 @@ class CallbackRequest:
     close_poll_seconds: float = 300.0
     """How long one wait for the close runs before the workflow starts another (each is an
     activity heartbeating meanwhile; a long-lived target gets many)."""
+    max_redeliveries: int = 20
+    """How many redeliveries the delivery accepts in all (the API's
+    ``callback_max_redeliveries``); a delivery registered before there was a cap gets this."""
+    redeliver_min_interval_seconds: float = 60.0
+    """How long after one redelivery the next is accepted (the API's
+    ``callback_redeliver_min_interval_seconds``)."""
+    carried: Carried | None = None
+    """Set when the delivery continued as new after its target closed: what it had so far."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,23 @@ class DeliveryState:
     next_attempt_at: str | None = None
     delivered_at: str | None = None
     redeliveries: int = 0
+    last_redelivered_at: str | None = None
+    """When the last redelivery was accepted: the next is accepted
+    ``redeliver_min_interval_seconds`` later."""
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a delivery hands the run it continues as new with, once its target has closed, so
+    that continuing changes nothing a caller sees: the close (the same body), the state (its
+    attempts and counters, which the ``state`` query answers from), and the end of the
+    redelivery window, which continuing does not move."""
+
+    closed: Closed
+    state: DeliveryState
+    window_ends_at: str
+    redeliver: bool = False
+    """A redelivery accepted but not yet begun."""
 
 
 KEPT_ATTEMPTS = 50
