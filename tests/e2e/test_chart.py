@@ -251,7 +251,8 @@ def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, prof
     if profile == "production":
         assert not any(name.endswith("temporal-dev") for _, name in names)
         assert {"ScaledObject", "TriggerAuthentication", "HorizontalPodAutoscaler"} <= present
-        assert "Secret" not in present, "production brings its own keys"
+        secrets = [name for kind, name in names if kind == "Secret"]
+        assert not [n for n in secrets if n.endswith("-api-key")], "production brings its keys"
         api_env = env_of(container(find(docs, "Deployment", f"{full}-api")))
         assert api_env["API_KEYS_FILE"] == "/etc/temporal-gateway/keys/keys.yaml"
         assert api_env["API_JWT_ISSUER"].startswith("https://")
@@ -464,7 +465,8 @@ def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) ->
         release="secrets", namespace="profile-default",
     )  # fmt: skip
     server_dry_run(cluster, docs, "profile-default")
-    assert not [d for d in docs if d["kind"] == "Secret"], "no key is generated"
+    generated = [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
+    assert generated == ["secrets-temporal-gateway-server-keys"], "no API key is generated"
     api = find(docs, "Deployment", "secrets-temporal-gateway-api")
     c = container(api)
     env = env_of(c)
@@ -495,7 +497,11 @@ def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) ->
     )  # fmt: skip
     c = container(find(docs, "Deployment", "tg-temporal-gateway-api"))
     assert "API_KEYS_FILE" not in env_of(c)
-    assert not [d for d in docs if d["kind"] == "Secret"]
+    assert not [d for d in docs if d["kind"] == "Secret" and "api-key" in d["metadata"]["name"]]
+    # The page tokens' keys: one generated Secret every replica reads (issue 24 #7).
+    keys = env_of(c)["API_PAGE_TOKEN_KEYS"]["secretKeyRef"]
+    assert keys == {"name": "tg-temporal-gateway-server-keys", "key": "page-token-keys"}
+    assert find(docs, "Secret", "tg-temporal-gateway-server-keys")["stringData"]["page-token-keys"]
 
 
 def test_api_workers_get_a_writable_directory_for_their_metrics(helm, cluster) -> None:

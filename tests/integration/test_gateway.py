@@ -301,3 +301,19 @@ async def test_a_route_may_refuse_starts_without_a_worker(
         assert ran.status_code == 200, ran.text
     await assert_eventually(lambda: count(client, empty), timeout=20)  # the lax one shows
     assert await count(client, empty) == 1
+
+
+async def test_a_query_no_worker_takes_up_is_a_timeout(temporal_server, task_queue) -> None:
+    """Issue 24 #16: a query to a workflow whose worker is gone answered 502 (gRPC CANCELLED)
+    after 10 s; it is 504 temporal-timeout, without Temporal's own words."""
+    empty = f"nobody-{uuid.uuid4().hex}"
+    asked = route("asked", "SlowWorkflow", empty, queries=[{"name": "progress"}])
+    async with api_client(temporal_server.address, [asked], rpc_timeout_seconds=3) as api:
+        started = await api.post("/workflows/asked/async", json={"seconds": 0})
+        workflow_id = started.json()["workflow_id"]
+        answer = await api.get(f"/workflows/{workflow_id}/queries/progress")
+        assert answer.status_code == 504, answer.text
+        problem = answer.json()
+        assert problem["code"] == "temporal-timeout"
+        assert problem["workflow_id"] == workflow_id
+        await api.post(f"/workflows/{workflow_id}/terminate")

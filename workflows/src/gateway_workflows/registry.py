@@ -8,7 +8,7 @@ queue, and its activities need the worker's Temporal client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import MetricCounter
+from temporalio.converter import DataConverter
 
 from gateway_core.routes import RouteFiles
 from gateway_workflows.callbacks.activities import CallbackActivities
@@ -70,10 +71,14 @@ def build_callback_activities(
     client: Client,
     secrets_dir: Path | None,
     attempts: MetricCounter | None = None,
+    converters: Mapping[str, DataConverter] | None = None,
     *,
     routes: RouteFiles | None = None,
 ) -> Sequence[Callable[..., Any]]:
     """The delivery workflow's activities: they wait on ``client`` for the target to close,
-    and check each attempt against the route's current block in ``routes``."""
-    callbacks = CallbackActivities(client, secrets_dir, attempts, routes=routes)
+    decode results a route's codec encoded with ``converters`` (by codec name), and check each
+    attempt against the route's current block in ``routes``."""
+    callbacks = CallbackActivities(
+        client, secrets_dir, attempts, converters=converters, routes=routes
+    )
     return (callbacks.await_close, callbacks.deliver)

@@ -107,7 +107,7 @@ _NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-no
 _UNAVAILABLE = ("temporal-error", "temporal-access-denied", "temporal-namespace-not-found",
                 "temporal-unavailable", "temporal-busy", "routes-not-loaded",
                 "rate-limiter-unavailable", "identity-provider-unavailable",
-                "temporal-timeout", "no-worker")  # fmt: skip
+                "codec-unavailable", "temporal-timeout", "no-worker")  # fmt: skip
 _FAILED = ("workflow-failed", "workflow-timed-out", "workflow-canceled",
            "workflow-terminated")  # fmt: skip
 

@@ -109,6 +109,10 @@ class CallbackRequest:
     close_poll_seconds: float = 300.0
     """How long one wait for the close runs before the workflow starts another (each is an
     activity heartbeating meanwhile; a long-lived target gets many)."""
+    codec: str | None = None
+    """The route's payload codec, a name in the worker's ``WORKER_CODECS``: the result (and a
+    failure's encoded message) stays encoded in the delivery's history and is decoded only
+    for each attempt's body, which is never stored. None: plain payloads."""
     max_redeliveries: int = 20
     """How many redeliveries the delivery accepts in all (the API's
     ``callback_max_redeliveries``); a delivery registered before there was a cap gets this."""
@@ -133,6 +137,12 @@ class Closed:
     result_type: str | None = None
     """A protobuf result's message type (its JSON is ``result``)."""
     """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
+    encoded_result: str | None = None
+    """With a codec: the result as Temporal stores it (base64 of the ``Payloads``), and
+    ``result`` None."""
+    encoded_failure: str | None = None
+    """With a codec that encoded the failure's message: the ``Failure`` as Temporal stores it
+    (base64), and ``failure["message"]`` what the SDK put in its place."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,8 @@ class AwaitClose:
     workflow_id: str
     run_id: str
     poll_seconds: float
+    codec: str | None = None
+    """Set: keep the result encoded (:attr:`Closed.encoded_result`)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,11 @@ class DeliveryAttempt:
     timeout_seconds: float
     route: str
     outcome: Outcome
+    codec: str | None = None
+    """The codec that opens ``encoded_result`` and ``encoded_failure`` into the body's
+    ``data.result`` and ``data.failure.message`` (:attr:`CallbackRequest.codec`)."""
+    encoded_result: str | None = None
+    encoded_failure: str | None = None
     workflow_id: str = ""
     """The target's id: the route that owns it (by id prefix, as the API finds it) is looked up
     in the worker's route table before each attempt, and its ``callbacks`` block as it is then

@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
+from gateway_core.codecs import CodecName, CodecSettings, check_names
 from gateway_core.logging import LogFormat
 
 
@@ -109,6 +110,11 @@ class ApiSettings(BaseSettings):
     balancers (idle timeouts of 30 to 60 s are common) keep a quiet stream open."""
     list_max_page_size: int = Field(default=100, ge=1, le=1000)
     """The largest page ``GET /workflows`` returns."""
+    page_token_keys: SecretStr | None = None
+    """Comma-separated secrets that sign ``GET /workflows`` page tokens (the first signs, any
+    verifies: rotate by putting a new one first). Every replica needs the same ones (the chart
+    generates them into a Secret); unset, each process makes its own, and a page token is good
+    only on the replica that made it."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     """Deadline of each Temporal call other than result waits, so no request hangs on a stuck
     server."""
@@ -242,6 +248,16 @@ class ApiSettings(BaseSettings):
     callback_resolve_timeout_seconds: float = Field(default=5.0, gt=0)
     """The request-time DNS check's deadline."""
 
+    # Payload codecs (docs/codecs.md): named here by the platform team, chosen by routes.
+    codecs: dict[CodecName, CodecSettings] = Field(default_factory=dict)
+    """JSON: codec name → ``{"import": "module:factory"}`` (a Python ``PayloadCodec``) or
+    ``{"endpoint": "https://…", "authorization_file": …, "ca_file": …, "timeout_seconds": 5}``
+    (a codec server). None by default: payloads are plain unless the platform team says how
+    they are encoded, and a route can only pick among these names."""
+    namespace_codecs: dict[str, CodecName] = Field(default_factory=dict)
+    """JSON: Temporal namespace → codec name, the codec of every route in that namespace that
+    names none (``spec.codec``; ``none`` opts out). Empty: routes without ``codec`` are plain."""
+
     @property
     def body_limits(self) -> BodyLimits:
         return BodyLimits(
@@ -284,6 +300,16 @@ class ApiSettings(BaseSettings):
     def _quota(cls, value: str) -> str:
         parse_quota(value)
         return value
+
+    @model_validator(mode="after")
+    def _codec_names(self) -> ApiSettings:
+        check_names(self.codecs, "API_CODECS")
+        for namespace, name in self.namespace_codecs.items():
+            if name not in self.codecs:
+                raise ValueError(
+                    f"API_NAMESPACE_CODECS: {namespace}: no codec {name!r} in API_CODECS"
+                )
+        return self
 
     @model_validator(mode="after")
     def _authentication(self) -> ApiSettings:

@@ -31,7 +31,8 @@ table.
         ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
         │                     RouteWorkerMismatch, UndecodablePayload
         ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
-        │                             RateLimiterUnavailable, IdentityProviderUnavailable
+        │                             RateLimiterUnavailable, IdentityProviderUnavailable,
+        │                             CodecUnavailable
         └── GatewayTimeout (504): TemporalTimeout, WorkflowTimedOut
 """
 
@@ -639,6 +640,25 @@ class IdentityProviderUnavailable(ServiceUnavailable):
     """The OIDC provider's signing keys cannot be fetched."""
 
     code, title = "identity-provider-unavailable", "Identity provider unreachable"
+
+
+class CodecUnavailable(ServiceUnavailable):
+    """The route's payload codec could not encode the request or decode the answer (its codec
+    server unreachable, too slow or answering wrongly, or a codec this API does not have);
+    see `Retry-After`. A request whose input could not be encoded started nothing.
+
+    The detail says why in the gateway's words, never with payload data; ``codec`` names the
+    codec (docs/codecs.md).
+    """
+
+    code, title = "codec-unavailable", "Payload codec unavailable"
+
+    def __init__(self, detail: str, *, codec: str) -> None:
+        super().__init__(detail)
+        self.codec = codec
+
+    def extensions(self) -> dict[str, Any]:
+        return {"codec": self.codec}
 
 
 class GatewayTimeout(ApiError):

@@ -9,6 +9,7 @@ new table is refused and the last good one stays, which the log and the metrics 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -27,8 +28,16 @@ class RouteStore:
         self.path = path
         self.table = table
         self._fingerprint: str | None = None
+        self._observers: list[Callable[[RouteTable], None]] = []
         if table is not None:
             metrics.route_table_loaded(table)
+
+    def observe(self, check: Callable[[RouteTable], None]) -> None:
+        """Call ``check`` with the table in use, if any, and with every table loaded later
+        (the lifespan logs routes naming a payload codec the API does not have)."""
+        self._observers.append(check)
+        if self.table is not None:
+            check(self.table)
 
     def load(self) -> None:
         """The first load. Invalid files stop the API (there is no good table to keep); missing
@@ -83,3 +92,5 @@ class RouteStore:
         self.table = table
         metrics.route_table_loaded(table)
         log.info("route table loaded", version=table.version, paths=sorted(table.routes))
+        for check in self._observers:
+            check(table)

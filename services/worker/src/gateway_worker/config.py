@@ -6,11 +6,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
+from gateway_core.codecs import CodecName, CodecSettings, check_names
 from gateway_core.logging import LogFormat
 
 
@@ -56,8 +57,24 @@ class WorkerSettings(BaseSettings):
     """All interfaces: the kubelet probes the pod's address."""
     connect_retry_seconds: float = Field(default=2.0, gt=0)
     """Pause between attempts while Temporal is not reachable yet (it may start after us)."""
+    codecs: dict[CodecName, CodecSettings] = Field(default_factory=dict)
+    """JSON, the shape of the API's ``API_CODECS`` (give both the same value): the codecs a
+    completion webhook decodes a route's result with, by the name the route gives, and those
+    ``codec`` may name. None by default, as the API's."""
+    codec: CodecName | None = None
+    """The payload codec of this worker's own client, a name in ``codecs``: the inputs,
+    results and failure messages of the workflows it hosts are encoded with it (failure
+    messages and stack traces too, moved into the failure's encoded attributes). Unset: plain
+    payloads. Callback deliveries are the gateway's own workflows and stay plain."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")
+
+    @model_validator(mode="after")
+    def _codec_names(self) -> WorkerSettings:
+        check_names(self.codecs, "WORKER_CODECS")
+        if self.codec is not None and self.codec not in self.codecs:
+            raise ValueError(f"WORKER_CODEC: no codec {self.codec!r} in WORKER_CODECS")
+        return self
 
 
 def load_settings() -> WorkerSettings:

@@ -9,6 +9,10 @@ backoff, a maximum interval, a bounded total time. Each attempt is one activity 
 (``maximum_attempts=1``): an attempt lost with its worker times out, counts as a failed attempt
 and is retried on schedule. Timers and state are Temporal's, so a worker restart loses nothing.
 
+With a payload codec (``CallbackRequest.codec``), the result stays encoded in this workflow's
+history, as Temporal stores it; each attempt decodes it into the body it sends, so the
+plaintext is never stored, and a codec the worker cannot reach is a failed attempt, retried.
+
 Redeliveries are bounded: ``max_redeliveries`` in all, ``redeliver_min_interval_seconds``
 apart, refused by the update's validator (so a refusal leaves no event). After
 :data:`REDELIVERIES_PER_RUN` redeliveries, or when Temporal suggests it, the delivery continues
@@ -105,7 +109,12 @@ class CallbackDelivery:
             while closed is None:
                 closed = await workflow.execute_activity_method(
                     CallbackActivities.await_close,
-                    AwaitClose(request.workflow_id, request.run_id, request.close_poll_seconds),
+                    AwaitClose(
+                        request.workflow_id,
+                        request.run_id,
+                        request.close_poll_seconds,
+                        request.codec,
+                    ),
                     start_to_close_timeout=timedelta(seconds=request.close_poll_seconds + 60),
                     heartbeat_timeout=timedelta(seconds=30),
                     retry_policy=_AWAIT_RETRY,
@@ -118,7 +127,7 @@ class CallbackDelivery:
                 self._state.status = DeliveryStatus.SKIPPED
                 return self._state
             body = payload(closed, request.route)
-            await self._deliver(request, body)
+            await self._deliver(request, body, closed)
             deadline = workflow.now() + timedelta(seconds=request.redeliver_window_seconds)
         else:
             closed = carried.closed
@@ -138,7 +147,7 @@ class CallbackDelivery:
             except TimeoutError:
                 break
             self._redeliver = False
-            await self._deliver(request, body)
+            await self._deliver(request, body, closed)
             redelivered += 1
             if bounded and (
                 redelivered >= REDELIVERIES_PER_RUN
@@ -153,7 +162,9 @@ class CallbackDelivery:
                 )
         return self._state
 
-    async def _deliver(self, request: CallbackRequest, body: dict[str, object]) -> None:
+    async def _deliver(
+        self, request: CallbackRequest, body: dict[str, object], closed: Closed
+    ) -> None:
         retry = request.retry
         state = self._state
         state.status = DeliveryStatus.DELIVERING
@@ -173,6 +184,9 @@ class CallbackDelivery:
                         timeout_seconds=retry.attempt_timeout_seconds,
                         route=request.route,
                         outcome=state.outcome or request.outcomes[0],
+                        codec=request.codec,
+                        encoded_result=closed.encoded_result,
+                        encoded_failure=closed.encoded_failure,
                         workflow_id=request.workflow_id,
                     ),
                     # The HTTP timeout, the secret read and the DNS lookup, with a margin.

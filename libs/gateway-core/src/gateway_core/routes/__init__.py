@@ -42,6 +42,7 @@ from gateway_core.routes.operations import (
 from gateway_core.routes.spec import (
     API_GROUP,
     API_VERSION,
+    CODEC_NAME_PATTERN,
     DESCRIPTOR_SET_PATTERN,
     ID_PREFIX_PATTERN,
     ID_TEMPLATE_PATTERN,
@@ -49,6 +50,7 @@ from gateway_core.routes.spec import (
     KIND,
     MAX_TIMEOUT_SECONDS,
     MESSAGE_NAME_PATTERN,
+    NO_CODEC,
     PATH_PATTERN,
     PROTO_MESSAGE_PATTERN,
     SECRET_NAME_PATTERN,
@@ -68,11 +70,11 @@ from gateway_core.routes.spec import (
 from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
 
 __all__ = [
-    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
-    "DESCRIPTOR_SET_PATTERN", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN",
-    "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS", "PATH_PATTERN",
-    "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN", "Access", "Addressed",
-    "Arguments", "AuthorizationSpec", "CallbacksSpec",
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "CODEC_NAME_PATTERN",
+    "DEFAULT_OPERATIONS", "DESCRIPTOR_SET_PATTERN", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN",
+    "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "NO_CODEC",
+    "OPERATIONS", "PATH_PATTERN", "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN",
+    "Access", "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec",
     "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
     "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
     "RouteFiles", "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError",

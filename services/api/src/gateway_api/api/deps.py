@@ -19,6 +19,8 @@ from gateway_api.security.ratelimit import OpenStreams, RateLimiter, client_addr
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.visibility import PageTokenKeys
+from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.routes import RouteTable
 
 # auto_error=False: a missing credential is our own 401 problem, not FastAPI's 403.
@@ -48,6 +50,8 @@ class Services:
     streams: OpenStreams
     handlers: HandlerCache
     pollers: Pollers
+    page_tokens: PageTokenKeys
+    workflow_types: WorkflowTypes
 
 
 def services(request: Request) -> Services:

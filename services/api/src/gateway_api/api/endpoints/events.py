@@ -256,7 +256,12 @@ async def events(
 ) -> EventSourceResponse:
     call = target.call
     # Asked before the stream opens, so a workflow that does not exist is a 404.
-    description = await target.handle(run_id).describe(rpc_timeout=call.rpc_timeout)
+    handle = await target.workflow(run_id)  # the route's own type, or the one 404
+    description = (
+        target.description
+        if run_id is None and target.description is not None
+        else await handle.describe(rpc_timeout=call.rpc_timeout)
+    )
     after = last_event_id_header if last_event_id_header is not None else last_event_id
     caller = call.caller.id
     response = EventStream(

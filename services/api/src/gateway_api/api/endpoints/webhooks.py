@@ -13,7 +13,8 @@ Both talk to the ``CallbackDelivery`` workflow of the workflow's run: a query fo
 an update for the redelivery, which the workflow's validator refuses while it waits or
 delivers, after ``max_redeliveries`` (409 ``callback-busy``), within
 ``redeliver_min_interval_seconds`` of the last (429 ``redelivery-too-soon``), and after the
-redelivery window, when the delivery workflow has closed (409).
+redelivery window, when the delivery workflow has closed (409). Its payloads are the gateway's
+own, never encoded with the route's codec: the namespace's bare client reads them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.operations import endpoint
-from gateway_api.errors import CallbackBusy, CallbackNotFound, RedeliveryTooSoon
+from gateway_api.errors import (
+    CallbackBusy,
+    CallbackNotFound,
+    RedeliveryTooSoon,
+    WorkflowNotFound,
+)
 from gateway_api.temporal.webhooks import CallbackState, delivery_handle
 from gateway_core.callbacks import (
     REDELIVER_UPDATE,
@@ -52,11 +58,15 @@ def _not_found(target: Target) -> CallbackNotFound:
 
 
 async def _delivery(target: Target, run_id: str | None) -> WorkflowHandle[Any, Any]:
-    """The delivery of the workflow's run; a workflow that does not exist has none."""
+    """The delivery of the workflow's run, once the workflow is known to be the route's own
+    (its type); one that does not exist, or is another type's, has none: the one 404."""
     try:
+        await target.workflow()
         return await delivery_handle(
-            target.client, target.workflow_id, run_id, target.call.rpc_timeout
+            target.bare_client, target.workflow_id, run_id, target.call.rpc_timeout
         )
+    except WorkflowNotFound:
+        raise _not_found(target) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise _not_found(target) from None
