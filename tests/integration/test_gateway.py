@@ -3,6 +3,7 @@ every edge the foundation issue lists."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -317,3 +318,34 @@ async def test_a_query_no_worker_takes_up_is_a_timeout(temporal_server, task_que
         assert problem["code"] == "temporal-timeout"
         assert problem["workflow_id"] == workflow_id
         await api.post(f"/workflows/{workflow_id}/terminate")
+
+
+async def test_a_caller_cannot_hold_more_waits_than_its_share(
+    temporal_server, client, task_queue
+) -> None:
+    """Issue 24 #5: paced result waits from one key filled the API's connections. A caller may
+    hold API_MAX_WAITS_PER_CALLER at once (1 here): another wait is 429 too-many-waits with
+    Retry-After, before anything starts (a sync start included); the held wait finishes."""
+    gate = route("gate", "GateWorkflow", task_queue)
+    async with api_client(temporal_server.address, [gate], max_waits_per_caller=1) as api:
+        started = (await api.post("/workflows/gate/async", json={})).json()
+        result = f"/workflows/{started['workflow_id']}/result"
+        held = asyncio.create_task(api.get(f"{result}?wait=30"))
+
+        async def refused() -> bool:
+            nonlocal held
+            if held.done():  # the probe took the slot first: hold it again
+                held = asyncio.create_task(api.get(f"{result}?wait=30"))
+            # A task too, so the held request (scheduled first) runs first.
+            answer = await asyncio.create_task(api.get(f"{result}?wait=0"))
+            return answer.status_code == 429 and answer.json()["code"] == "too-many-waits"
+
+        await assert_eventually(refused, timeout=20)
+        before = await count(client, task_queue)
+        sync = await api.post("/workflows/gate", json={})
+        assert sync.status_code == 429, sync.text
+        assert int(sync.headers["retry-after"]) >= 1
+        await client.get_workflow_handle(started["workflow_id"]).signal("finish", "done")
+        assert (await held).status_code == 200
+        assert (await api.get(f"{result}?wait=0")).status_code == 200  # free again
+    assert await count(client, task_queue) == before  # the refused sync start started nothing

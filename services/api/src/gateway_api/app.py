@@ -35,7 +35,7 @@ from gateway_api.http.security_headers import SecurityHeadersMiddleware
 from gateway_api.openapi import document as openapi
 from gateway_api.route_store import RouteStore
 from gateway_api.security.auth import Authenticator
-from gateway_api.security.ratelimit import OpenStreams, RateLimiter
+from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter
 from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
@@ -135,6 +135,7 @@ def create_app(
                     authenticator=authenticator,
                     limiter=limiter,
                     streams=OpenStreams(settings.events_max_streams),
+                    waits=OpenWaits(settings.max_waits_per_caller),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
                     workflow_types=WorkflowTypes(),

@@ -103,6 +103,10 @@ class ApiSettings(BaseSettings):
     events_max_seconds: float = Field(default=300.0, gt=0)
     """How long one ``/events`` stream stays open; the client reconnects with
     ``Last-Event-ID`` and loses nothing, while a forgotten tab cannot hold a connection forever."""
+    max_waits_per_caller: int = Field(default=32, ge=1)
+    """Requests of one caller waiting for an answer at once in one process (synchronous starts,
+    results with ``wait``, updates): a rate limit counts requests, not requests held open, so
+    without this one caller's waits could hold every connection the API accepts (4,096)."""
     events_max_streams: int = Field(default=5, ge=1)
     """Open ``/events`` streams per caller (per API process); more get 429."""
     events_heartbeat_seconds: float = Field(default=15.0, gt=0)

@@ -477,6 +477,16 @@ class TooManyStreams(TooManyRequests):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+class TooManyWaits(TooManyRequests):
+    """Too many requests of this caller are waiting for an answer (synchronous starts, results
+    with `wait`, updates): `API_MAX_WAITS_PER_CALLER`. See `Retry-After`."""
+
+    code, title = "too-many-waits", "Too many requests waiting for an answer"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 class ClientDisconnected(ApiError):
     """The client went away before its request was read: nginx's 499, for the access log and
     the metrics; nobody receives the answer."""

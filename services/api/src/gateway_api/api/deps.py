@@ -15,7 +15,7 @@ from gateway_api.http.context import CONTEXT_KEY, RequestContext
 from gateway_api.route_store import RouteStore
 from gateway_api.security.auth import Authenticator
 from gateway_api.security.principals import ANONYMOUS, Principal
-from gateway_api.security.ratelimit import OpenStreams, RateLimiter, client_address
+from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter, client_address
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
@@ -48,6 +48,7 @@ class Services:
     authenticator: Authenticator
     limiter: RateLimiter
     streams: OpenStreams
+    waits: OpenWaits
     handlers: HandlerCache
     pollers: Pollers
     page_tokens: PageTokenKeys

@@ -18,6 +18,7 @@ id when the caller may not even read the route, so ids do not leak), then rate l
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,7 +40,7 @@ from gateway_api.errors import (
 from gateway_api.http.context import RequestContext
 from gateway_api.http.request_headers import PREFER
 from gateway_api.security.principals import Principal, allowed
-from gateway_api.security.ratelimit import BY_ID, RateLimiter
+from gateway_api.security.ratelimit import BY_ID, OpenWaits, RateLimiter
 from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
@@ -77,6 +78,7 @@ class Call:
     pollers: Pollers
     page_tokens: PageTokenKeys
     workflow_types: WorkflowTypes
+    waits: OpenWaits
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -111,6 +113,14 @@ class Call:
         self.header("Preference-Applied", f"wait={applied:g}")
         return applied
 
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        """Hold one of the caller's waits for an answer for the block.
+
+        Raises:
+            TooManyWaits: the caller already has ``API_MAX_WAITS_PER_CALLER`` waiting.
+        """
+        return self.waits.holding(self.caller.id)
+
     def location(self, path: str) -> str:
         return f"{self.request.scope.get('root_path', '')}{path}"
 
@@ -122,7 +132,7 @@ async def call_of(request: Request) -> Call:
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
         shared.settings, shared.limiter, shared.handlers, shared.pollers, shared.page_tokens,
-        shared.workflow_types,
+        shared.workflow_types, shared.waits,
     )  # fmt: skip
 
 

@@ -143,6 +143,11 @@ async def query_without_argument(target: Target) -> QueryResponse:
     responses={**_UPDATE_RUNNING, **problems(*_MESSAGE_PROBLEMS, 500)},
 )
 async def update(target: Target) -> UpdateResponse | JSONResponse:
+    with target.call.waiting():
+        return await _update(target)
+
+
+async def _update(target: Target) -> UpdateResponse | JSONResponse:
     name = _name(target)
     idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
     message = target.message(MessageKind.UPDATE, name)
@@ -180,9 +185,10 @@ async def update_result(
 ) -> UpdateResponse | JSONResponse:
     target.message(MessageKind.UPDATE, name)
     call = target.call
-    outcome = await executions.update_result(
-        await target.workflow(),
-        update_id,
-        call.wait(call.settings.result_wait_seconds, query=wait),
-    )
+    with call.waiting():
+        outcome = await executions.update_result(
+            await target.workflow(),
+            update_id,
+            call.wait(call.settings.result_wait_seconds, query=wait),
+        )
     return update_answer(call, target.route, target.workflow_id, name, outcome)

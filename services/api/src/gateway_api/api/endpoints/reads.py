@@ -165,9 +165,10 @@ async def get_result(
 ) -> WorkflowResponse | JSONResponse:
     call = target.call
     handle = await target.workflow(run_id)
-    done, result = await executions.wait_result(
-        handle, call.wait(call.settings.result_wait_seconds, query=wait)
-    )
+    with call.waiting():
+        done, result = await executions.wait_result(
+            handle, call.wait(call.settings.result_wait_seconds, query=wait)
+        )
     if not done:
         return still_running(call, target.workflow_id, run_id)
     answer = read_answer(call, target.route, result, "result")

@@ -216,6 +216,11 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
     responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
 )
 async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
+    with on.call.waiting():  # refused, when the caller waits too much already, before a start
+        return await _start_and_wait(on)
+
+
+async def _start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
     begun = await _begin(on)
     handle = await _start(on, begun.idempotency_key)
     await _register(begun, handle.id, handle.result_run_id)
@@ -308,6 +313,11 @@ async def signal_with_start(on: OnRoute) -> WorkflowResponse:
     },
 )
 async def update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
+    with on.call.waiting():
+        return await _update_with_start(on)
+
+
+async def _update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
     workflow_input, update_args = await _with_start_body(on, MessageKind.UPDATE, name)
