@@ -51,10 +51,14 @@ from gateway_core.callbacks import (  # noqa: E402
     RetrySchedule,
     delivery_workflow_id,
 )
+from gateway_core.routes import RouteFiles  # noqa: E402
 from gateway_worker.config import WorkerSettings  # noqa: E402
 from gateway_worker.worker import build_worker  # noqa: E402
 from gateway_workflows.callbacks.signing import new_secret  # noqa: E402
-from gateway_workflows.callbacks.workflows import CallbackDelivery  # noqa: E402
+from gateway_workflows.callbacks.workflows import (  # noqa: E402
+    REDELIVERIES_PER_RUN,
+    CallbackDelivery,
+)
 from gateway_workflows.registry import (  # noqa: E402
     CALLBACK_WORKFLOWS,
     WORKFLOWS,
@@ -217,6 +221,31 @@ class Recorder:
         await finished(handle)
         return handle
 
+    async def continued(self, name: str) -> WorkflowHandle[Any, Any]:
+        """A delivery redelivered once more than a run takes: it continues as new, carrying
+        its state, and the run it continues as redelivers once, then closes with the window."""
+        handle = await self.deliver(
+            name, redeliver_window_seconds=20, redeliver_min_interval_seconds=0
+        )
+
+        async def sent(count: int) -> bool:
+            state = await handle.query(CallbackDelivery.state)
+            return state.status is DeliveryStatus.DELIVERED and state.attempt_count == count
+
+        await assert_eventually(lambda: sent(1))
+        for redelivery in range(1, REDELIVERIES_PER_RUN + 2):
+            await handle.execute_update(CallbackDelivery.redeliver)
+            await assert_eventually(lambda n=redelivery: sent(n + 1))
+        await finished(handle)  # follows the runs to the last
+        return handle
+
+    async def callback_continued(self) -> WorkflowHandle[Any, Any]:
+        handle = await self.continued("callback-continued")
+        return self.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+
+    async def callback_carried(self) -> WorkflowHandle[Any, Any]:
+        return await self.continued("callback-carried")  # its latest run: the carried one
+
     async def callback_redelivered(self) -> WorkflowHandle[Any, Any]:
         handle = await self.deliver("callback-redelivered", redeliver_window_seconds=5)
 
@@ -241,8 +270,28 @@ ON_DEV_SERVER: dict[str, Callable[[Recorder], Awaitable[WorkflowHandle[Any, Any]
     "callback-decoded": Recorder.callback_decoded,
     "callback-retried": Recorder.callback_retried,
     "callback-redelivered": Recorder.callback_redelivered,
+    "callback-continued": Recorder.callback_continued,
+    "callback-carried": Recorder.callback_carried,
 }
 TIME_SKIPPING = ("order-timed-out",)
+
+
+ROUTES = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: shopping}
+spec:
+  path: shopping
+  workflowType: ShoppingWorkflow
+  taskQueue: record-histories
+  workflowId: {prefix: callback-}
+  callbacks:
+    allowedDestinations: ["http://127.0.0.1:*"]
+    allowPrivateNetworks: true
+    signingSecret: hooks
+"""
+"""The route the deliveries' targets belong to (their ids start ``callback-``), which each
+attempt is checked against."""
 
 
 @contextlib.asynccontextmanager
@@ -253,13 +302,15 @@ async def workers(client: Client, secrets: Path) -> AsyncIterator[None]:
     settings = WorkerSettings(task_queue=QUEUE, graceful_shutdown_seconds=1)
     shop = OrderActivities()
     converters = {"aes": dataclasses.replace(client.data_converter, payload_codec=CODEC)}
+    (secrets.parent / "routes.yaml").write_text(ROUTES)
+    routes = RouteFiles(secrets.parent / "routes.yaml")
     async with (
         build_worker(client, settings, WORKFLOWS, build_activities()),
         build_worker(
             client,
             settings,
             CALLBACK_WORKFLOWS,
-            build_callback_activities(client, secrets, converters=converters),
+            build_callback_activities(client, secrets, converters=converters, routes=routes),
             task_queue=CALLBACK_QUEUE,
         ),
         build_worker(

@@ -433,6 +433,18 @@ def test_webhook_signing_secrets_are_mounted_into_the_worker_only(helm) -> None:
     assert env_of(container(api))["API_CALLBACK_TASK_QUEUE"] == "hooks"
     api_volumes = api["spec"]["template"]["spec"]["volumes"]
     assert all(v.get("secret", {}).get("secretName") != "webhook-secrets" for v in api_volumes)
+    # The worker reads the route table the API serves, mounted as the API mounts it, to check
+    # each attempt against the route's current callbacks block.
+    routes = next(m for m in container(worker)["volumeMounts"] if m["name"] == "routes")
+    assert routes["readOnly"] is True
+    assert "subPath" not in routes, "a subPath mount never sees a changed route"
+    assert (
+        env["WORKER_ROUTES_PATH"]
+        == routes["mountPath"]
+        == env_of(container(api))["API_ROUTES_PATH"]
+    )
+    (table,) = [v for v in worker["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
+    assert table in api_volumes
 
     docs = helm.template(api_versions=())
     env = env_of(container(find(docs, "Deployment", "tg-temporal-gateway-worker")))

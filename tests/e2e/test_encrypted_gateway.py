@@ -171,6 +171,7 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
         logs_dir, temporal=address, task_queue=queue, key_file=key_file,
         WORKER_CODECS=json.dumps(codecs), WORKER_CALLBACK_TASK_QUEUE=callback_queue,
         WORKER_CALLBACK_SECRETS_DIR=str(secrets), WORKER_GRACEFUL_SHUTDOWN_SECONDS="1",
+        WORKER_ROUTES_PATH=str(tmp / "routes.yaml"),
     )  # fmt: skip
     go_worker = Process(
         f"go-codec-worker-{run}", [workers_dir() / "go" / "worker"], log_dir=logs_dir,

@@ -49,7 +49,8 @@ def test_every_shipped_workflow_has_histories_of_its_paths() -> None:
     assert set(recorded) == names
     assert recorded == {
         "CallbackDelivery": [
-            "callback-decoded", "callback-delivered", "callback-redelivered", "callback-retried",
+            "callback-carried", "callback-continued", "callback-decoded", "callback-delivered",
+            "callback-redelivered", "callback-retried",
         ],
         "OrderWorkflow": [
             "order-approved-charged", "order-cancelled", "order-charge-declined",

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.common import MetricCounter
 from temporalio.converter import DataConverter
 
+from gateway_core.routes import RouteFiles
 from gateway_workflows.callbacks.activities import CallbackActivities
 from gateway_workflows.callbacks.workflows import CallbackDelivery
 from gateway_workflows.shop.activities import OrderActivities, ShoppingActivities
@@ -71,8 +72,13 @@ def build_callback_activities(
     secrets_dir: Path | None,
     attempts: MetricCounter | None = None,
     converters: Mapping[str, DataConverter] | None = None,
+    *,
+    routes: RouteFiles | None = None,
 ) -> Sequence[Callable[..., Any]]:
     """The delivery workflow's activities: they wait on ``client`` for the target to close,
-    and decode results a route's codec encoded with ``converters`` (by codec name)."""
-    callbacks = CallbackActivities(client, secrets_dir, attempts, converters=converters)
+    decode results a route's codec encoded with ``converters`` (by codec name), and check each
+    attempt against the route's current block in ``routes``."""
+    callbacks = CallbackActivities(
+        client, secrets_dir, attempts, converters=converters, routes=routes
+    )
     return (callbacks.await_close, callbacks.deliver)

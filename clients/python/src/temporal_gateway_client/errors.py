@@ -100,7 +100,7 @@ _INVALID = ("malformed-json", "malformed-request", "duplicate-header", "invalid-
             "workflow-already-started", "idempotency-key-in-flight", "callback-busy",
             "body-too-large", "payload-too-large", "unsupported-media-type",
             "validation-error", "input-limit-exceeded", "idempotency-key-reused",
-            "rate-limited", "too-many-streams", "too-many-waits",
+            "rate-limited", "redelivery-too-soon", "too-many-streams", "too-many-waits",
             "client-disconnected")  # fmt: skip
 _NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-not-found",
               "signal-not-found", "query-not-found", "update-not-found")  # fmt: skip

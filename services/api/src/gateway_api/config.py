@@ -241,6 +241,14 @@ class ApiSettings(BaseSettings):
     callback_redeliver_window_seconds: float = Field(default=7 * 86400.0, ge=0)
     """How long after the delivery ``POST …/callbacks/redeliver`` works (the delivery workflow
     stays open, a timer, until then)."""
+    callback_max_redeliveries: int = Field(default=20, ge=0)
+    """Redeliveries of one callback in all: a receiver that lost a delivery needs one or two;
+    without a cap a caller could have the gateway post to the URL without end (each redelivery
+    is also history the delivery workflow carries)."""
+    callback_redeliver_min_interval_seconds: float = Field(default=60.0, ge=0)
+    """The least time between two redeliveries of one callback (refused sooner with 429 and
+    ``Retry-After``): a minute is nothing to a receiver recovering a lost delivery, and turns a
+    loop of calls into one POST a minute."""
     callback_resolve_timeout_seconds: float = Field(default=5.0, gt=0)
     """The request-time DNS check's deadline."""
 

@@ -25,7 +25,7 @@ table.
         ├── UnsupportedMediaType (415)
         ├── InvalidBody (422): InvalidRequest; InputLimitExceeded, IdempotencyKeyReused,
         │                      UpdateRejected
-        ├── TooManyRequests (429): RateLimited, TooManyStreams
+        ├── TooManyRequests (429): RateLimited, RedeliveryTooSoon, TooManyStreams
         ├── ClientDisconnected (499, logged only)
         ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
         ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
@@ -172,9 +172,15 @@ class PathNotFound(NotFound):
 
 
 class CallbackNotFound(NotFound):
-    """The workflow was started without a completion webhook."""
+    """No completion webhook the caller may see: the workflow was started without one, does
+    not exist, or is of a route the caller may not read (the same answer for all three)."""
 
     code, title = "callback-not-found", "No callback for this workflow"
+
+    @classmethod
+    def hiding(cls, workflow_id: str, principal: str) -> CallbackNotFound:
+        """The one 404 of ``…/callbacks`` and ``…/callbacks/redeliver``, whichever it is."""
+        return cls(f"no callback of workflow {workflow_id!r} that {principal} may read")
 
 
 class SignalNotFound(NotFound):
@@ -297,7 +303,8 @@ class WorkflowTerminated(Conflict):
 
 
 class CallbackBusy(Conflict):
-    """The callback is waiting or delivering, or its redelivery window has passed."""
+    """The callback is waiting or delivering, was redelivered as often as allowed
+    (`API_CALLBACK_MAX_REDELIVERIES`), or its redelivery window has passed."""
 
     code, title = "callback-busy", "The callback cannot be redelivered now"
 
@@ -442,6 +449,23 @@ class RateLimited(TooManyRequests):
 
     def headers(self) -> dict[str, str]:
         return {**self.rate_headers, "Retry-After": str(self.retry_after)}
+
+
+class RedeliveryTooSoon(TooManyRequests):
+    """The callback was redelivered less than `API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`
+    ago; `Retry-After` says when it may be again."""
+
+    code, title = "redelivery-too-soon", "The callback was redelivered too recently"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retry_after_seconds": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class TooManyStreams(TooManyRequests):

@@ -9,7 +9,6 @@ new table is refused and the last good one stays, which the log and the metrics 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,33 +16,9 @@ import structlog
 
 from gateway_api import metrics
 from gateway_core.errors import RouteConfigError
-from gateway_core.routes import RouteTable, load_routes
+from gateway_core.routes import RouteTable, fingerprint, load_routes
 
 log = structlog.get_logger(__name__)
-
-
-def fingerprint(path: Path) -> str | None:
-    """A digest of the route files' names and contents; None when there are none.
-
-    Kubernetes updates a mounted ConfigMap by swapping a symlink, so timestamps cannot be
-    trusted: compare contents. The files are small.
-    """
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
-    elif path.is_file():
-        files = [path]
-    else:
-        return None
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        try:
-            digest.update(file.read_bytes() + b"\0")
-        except OSError:  # swapped away while we read: the next poll sees the new files
-            return None
-    return digest.hexdigest()
 
 
 class RouteStore:

@@ -35,6 +35,14 @@ class WorkerSettings(BaseSettings):
     """A directory with one file per route signing secret (a mounted Kubernetes Secret,
     ``.data/webhook-secrets`` under ``make run``); read on every delivery, so a rotated
     Secret is used without a restart. Unset: deliveries fail (and retry) until it is set."""
+    routes_path: Path | None = None
+    """The route table the API serves: the same WorkflowRoute file or folder as
+    ``API_ROUTES_PATH`` (``k8s/routes`` under ``make run``; in a cluster the operator's
+    ConfigMap, which the chart mounts into the worker too). Before every webhook attempt the
+    delivery checks the route's ``callbacks`` block as it is then, so a route deleted, its block
+    turned off or its allowlist narrowed stops deliveries already under way. Read when its
+    contents change, never through the API: the worker does not depend on it. Unset: attempts
+    fail (and retry) until it is set, as without secrets."""
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     """How long SIGTERM waits for running activities: Kubernetes' default grace period is 30 s."""
     max_concurrent_activities: int = Field(default=100, gt=0)

@@ -30,6 +30,7 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from gateway_core.codecs import CodecSet
+from gateway_core.routes import RouteFiles
 from gateway_worker import telemetry
 from gateway_worker.config import WorkerSettings
 from gateway_worker.health import Health
@@ -107,18 +108,22 @@ def build_callback_worker(
     runtime: Runtime,
     converters: dict[str, DataConverter] | None = None,
 ) -> Worker:
-    """The worker for the gateway's callback queue: the delivery workflow, its activities,
-    and the counter of delivery attempts by route, workflow outcome and result. ``client``
-    has no payload codec; ``converters`` decode the results of routes that name one."""
+    """The worker for the gateway's callback queue: the delivery workflow, its activities
+    (which check each attempt against the route table of ``settings.routes_path``), and the
+    counter of delivery attempts by route, workflow outcome and result. ``client`` has no
+    payload codec; ``converters`` decode the results of routes that name one."""
     attempts = runtime.metric_meter.create_counter(
         "temporal_gateway_callback_attempts",
         "Completion webhook delivery attempts by route, workflow outcome and result",
     )
+    routes = RouteFiles(settings.routes_path) if settings.routes_path is not None else None
     return build_worker(
         client,
         settings,
         CALLBACK_WORKFLOWS,
-        build_callback_activities(client, settings.callback_secrets_dir, attempts, converters),
+        build_callback_activities(
+            client, settings.callback_secrets_dir, attempts, converters, routes=routes
+        ),
         task_queue=settings.callback_task_queue,
     )
 

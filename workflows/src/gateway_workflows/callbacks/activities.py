@@ -3,9 +3,13 @@
 ``await_close`` long-polls Temporal for the target's close event (following continue-as-new),
 heartbeating meanwhile, and gives up after ``poll_seconds`` so the workflow decides what next.
 ``deliver`` makes exactly one HTTP attempt and reports it, success or not, so the workflow can
-record every attempt; it re-checks the destination first and connects to the address it
-checked (the host's name goes into ``Host`` and the TLS SNI, so certificates are verified
-against it), never through a proxy, and never follows a redirect.
+record every attempt. First it checks the attempt against the route's ``callbacks`` block as the
+worker's route table has it now (the same files the API serves, ``WORKER_ROUTES_PATH``), not as
+it was when the callback was asked for: a route deleted, its block turned off, its allowlist
+narrowed or private networks forbidden since then refuses the attempt. Then it resolves the
+host, checks every address, and connects to the address it checked (the host's name goes into
+``Host`` and the TLS SNI, so certificates are verified against it), never through a proxy, and
+never follows a redirect.
 
 With a route's payload codec, ``await_close`` returns the result as Temporal stores it, and
 ``deliver`` decodes it with the worker's converter for that codec name (``WORKER_CODECS``) into
@@ -44,11 +48,14 @@ from gateway_core.callbacks import (
     Closed,
     DeliveryAttempt,
     Outcome,
+    check_url,
+    parse_origin_pattern,
     resolve_checked,
 )
 from gateway_core.codecs import CodecError
 from gateway_core.failures import describe, stopped
 from gateway_core.payloads import Undecodable, data_converter, decode
+from gateway_core.routes import CallbacksSpec, RouteFiles
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -84,10 +91,17 @@ async def _heartbeating(every: float) -> AsyncIterator[None]:
             await task
 
 
+class _NoPolicy(Exception):
+    """The worker cannot tell the route's current policy (no route table yet): an attempt
+    that may go ahead once it can."""
+
+
 class CallbackActivities:
     """Built by the worker with its Temporal client (without a payload codec: the delivery's
     own payloads are the gateway's), the signing secrets' directory, the counter of attempts
-    (``temporal_gateway_callback_attempts_total``) and a data converter per codec name."""
+    (``temporal_gateway_callback_attempts_total``), a data converter per codec name, and the
+    route table's files (None: every attempt fails, and is retried, until the worker is given
+    them)."""
 
     def __init__(
         self,
@@ -97,12 +111,14 @@ class CallbackActivities:
         *,
         heartbeat_seconds: float = 5.0,
         converters: Mapping[str, DataConverter] | None = None,
+        routes: RouteFiles | None = None,
     ) -> None:
         self._client = client
         self._secrets_dir = secrets_dir
         self._attempts = attempts
         self._heartbeat_seconds = heartbeat_seconds
         self._converters = dict(converters or {})
+        self._routes = routes
 
     @activity.defn(name="callback_await_close")
     async def await_close(self, wait: AwaitClose) -> Closed | None:
@@ -193,6 +209,32 @@ class CallbackActivities:
         )
         return result
 
+    async def _policy(self, attempt: DeliveryAttempt) -> CallbacksSpec:
+        """The ``callbacks`` block of the route that owns the target now, once it admits the
+        attempt's URL (the address check follows, with its ``allowPrivateNetworks``).
+
+        Raises:
+            CallbackRefused: the route is gone (or another route owns the id now), its callbacks
+                are off, or its allowlist no longer admits the URL.
+            _NoPolicy: the worker has no route table (yet).
+        """
+        if self._routes is None:
+            raise _NoPolicy("the worker has no route table (WORKER_ROUTES_PATH)")
+        table = await asyncio.to_thread(self._routes.current)
+        if table is None:
+            raise _NoPolicy("the worker's route table has not loaded (WORKER_ROUTES_PATH)")
+        route = table.for_workflow_id(attempt.workflow_id)
+        if route is None or route.name != attempt.route:
+            raise CallbackRefused(f"callbacks disabled: route {attempt.route!r} is gone")
+        spec = route.spec.callbacks
+        if spec is None or not spec.enabled:
+            raise CallbackRefused(f"callbacks disabled on route {route.name!r}")
+        # Plain http was refused when the callback was asked for, outside development (the
+        # worker has no such setting); a URL's scheme never changes, and must still match.
+        patterns = [parse_origin_pattern(p) for p in spec.allowed_destinations]
+        check_url(attempt.url, patterns, allow_http=True)
+        return spec
+
     async def _opened(self, attempt: DeliveryAttempt) -> dict[str, Any]:
         """The body to send: ``attempt.payload`` with the encoded result (or failure message)
         decoded in.
@@ -227,7 +269,13 @@ class CallbackActivities:
 
     async def _attempt(self, attempt: DeliveryAttempt) -> AttemptResult:
         try:
-            keys = await asyncio.to_thread(read_secrets, self._secrets_dir, attempt.signing_secret)
+            spec = await self._policy(attempt)
+        except CallbackRefused as exc:
+            return AttemptResult(delivered=False, error=f"refused: {exc.reason}", retryable=False)
+        except _NoPolicy as exc:  # a table not mounted yet: try again later, as for secrets
+            return AttemptResult(delivered=False, error=str(exc), retryable=True)
+        try:
+            keys = await asyncio.to_thread(read_secrets, self._secrets_dir, spec.signing_secret)
         except SigningSecretError as exc:  # may be mounted soon: try again later
             return AttemptResult(delivered=False, error=str(exc), retryable=True)
         try:
@@ -238,9 +286,7 @@ class CallbackActivities:
         host = (parts.hostname or "").lower().rstrip(".")
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 443)
         try:
-            addresses = await resolve_checked(
-                host, port, allow_private=attempt.allow_private_networks
-            )
+            addresses = await resolve_checked(host, port, allow_private=spec.allow_private_networks)
         except CallbackRefused as exc:
             return AttemptResult(delivered=False, error=f"refused: {exc.reason}", retryable=False)
         address = addresses[0]

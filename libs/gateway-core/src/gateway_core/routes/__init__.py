@@ -21,7 +21,13 @@ from gateway_core.routes.compiled import (
     positional_schema,
     with_integer_bounds,
 )
-from gateway_core.routes.documents import dump_table, load_routes, parse_documents
+from gateway_core.routes.documents import (
+    RouteFiles,
+    dump_table,
+    fingerprint,
+    load_routes,
+    parse_documents,
+)
 from gateway_core.routes.operations import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -71,8 +77,8 @@ __all__ = [
     "Access", "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec",
     "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
     "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
-    "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
-    "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
-    "load_routes", "parse_documents", "positional_schema", "prefix_conflict",
-    "with_integer_bounds",
+    "RouteFiles", "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError",
+    "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route",
+    "dump_table", "fingerprint", "load_routes", "parse_documents", "positional_schema",
+    "prefix_conflict", "with_integer_bounds",
 ]  # fmt: skip

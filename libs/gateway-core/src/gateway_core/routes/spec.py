@@ -227,7 +227,8 @@ class CallbacksSpec(_Model):
     the gateway call whatever the allowlist admits inside your network."""
     signing_secret: str = Field(pattern=SECRET_NAME_PATTERN)
     """The name of the signing secret: a file in the worker's ``WORKER_CALLBACK_SECRETS_DIR``
-    (a key of the mounted Secret) holding one ``whsec_…`` secret, or two during a rotation."""
+    (a key of the mounted Secret) holding one ``whsec_…`` secret, or two during a rotation.
+    Give each route its own: receivers holding a secret trust every route that signs with it."""
     default_outcomes: tuple[Outcome, ...] = Field(default=tuple(Outcome), min_length=1)
     """What a callback reports when the caller does not say (``Callback-Outcomes``)."""
 

@@ -182,6 +182,8 @@ async def register(
         ),
         redeliver_window_seconds=settings.callback_redeliver_window_seconds,
         codec=codec,
+        max_redeliveries=settings.callback_max_redeliveries,
+        redeliver_min_interval_seconds=settings.callback_redeliver_min_interval_seconds,
     )
     delivery_id = delivery_workflow_id(workflow_id, run_id)
     # Already started and closed: this run's delivery ran; nothing more to start.
@@ -243,6 +245,9 @@ class CallbackState(BaseModel):
     next_attempt_at: str | None
     delivered_at: str | None
     redeliveries: int
+    last_redelivered_at: str | None = None
+    """When the last redelivery was accepted (the next one is accepted
+    ``API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`` later)."""
 
     @classmethod
     def of(cls, state: DeliveryState) -> CallbackState:
