@@ -19,6 +19,10 @@ rotation alone kept B+auth four places after B and right after E, and B+auth/B r
 - B+auth  B against a second API with an API key and rate limits on (limits never reached);
 - B+trace B against a third API exporting its spans to a real Jaeger (``hack/jaeger.sh``);
 - B+workers  B against an API of ``API_WORKERS=2`` processes on one port (``--workers``);
+- B+codec  B against an API whose route encrypts with the example AES-GCM codec in process
+  (``API_CODECS``' ``import``, ``examples/codec``): one encryption of the input and memo a start;
+- B+codec-server  the same through the example Go codec server (``hack/workers.sh``), one HTTP
+  round trip to it a start, its CPU counted with the API's (``--no-codecs`` leaves both out);
 - A.signal / B.signal  the SDK's ``handle.signal`` against ``POST /workflows/{id}/signals/approve``,
   each on an order of its own in the namespace of the starts (so every signal is only recorded);
 - A.query / B.query  the SDK's ``handle.query`` against ``GET /workflows/{id}/queries/progress``,
@@ -34,7 +38,8 @@ RSS (``VmHWM``); writes every round's raw figures to
 move with the machine's load; compare ratios within one run.
 
 Usage: ``make bench`` or ``.venv/bin/python hack/bench_api.py [--seconds S] [--rounds R]
-[--concurrency 1,16,64] [--only A,B] [--workers N] [--no-auth] [--no-trace] [--api-args ...]
+[--concurrency 1,16,64] [--only A,B] [--workers N] [--no-auth] [--no-trace] [--no-codecs]
+[--api-args ...]
 [--servers uvicorn-h11,uvicorn-httptools,granian] [--baseline OTHER/.venv/bin/python]``
 
 ``--baseline`` adds ``B@baseline`` (and ``B+auth@baseline``, the signal and the query): B served
@@ -69,6 +74,7 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from gateway_api.security.keys import entry_yaml, new_key  # noqa: E402
+from support.codecs import AES_IMPORT, GoCodecServer, codec_env, write_key  # noqa: E402
 from support.procs import (  # noqa: E402
     ApiProcess,
     Process,
@@ -108,6 +114,7 @@ class Contender:
     # one execution takes); the contender's path or sdk_mode holds "{target}".
     fresh_target: Callable[[], str] | None = None
     pid: int = 0  # the process whose CPU time a request costs: the API's, or the SDK load's
+    helper_pid: int = 0  # a process doing part of the API's work (the codec server), counted in
     rounds: dict[int, list[dict[str, int]]] = field(default_factory=dict)
 
 
@@ -190,7 +197,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_us(pid: int) -> int:
-    """User and system CPU time of ``pid`` and its descendants, in microseconds."""
+    """User and system CPU time of ``pid`` and its descendants, in microseconds (0 for 0)."""
+    if not pid:
+        return 0
     total = 0
     for p in process_tree(pid):
         try:
@@ -365,6 +374,12 @@ def report(
         show("B+auth/B (auth + limits)", auth, "≥ 0.95", auth >= 0.95 if auth else None)
         show("B+trace/B (tracing exporting)", ratio("B+trace", "B"))
         show("B+workers/B (the process model)", ratio("B+workers", "B"))
+        show("B+codec/B (codec in process)", ratio("B+codec", "B"))
+        show("B+codec-server/B (codec server)", ratio("B+codec-server", "B"))
+        for key in ("B+codec", "B+codec-server"):
+            if key in rows and "B" in rows:
+                cost = rows[key]["cpu_ms"] - rows["B"]["cpu_ms"]
+                lines.append(f"    {key + ' cpu - B cpu':<34}{cost:+6.2f} ms")
         show("B.signal/A.signal (signal)", ratio("B.signal", "A.signal"))
         show("B.query/A.query (query)", ratio("B.query", "A.query"))
         for key in rows:
@@ -472,6 +487,31 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 Contender("B+trace", "B, exporting spans to Jaeger", traced.url,
                           "/workflows/shopping/async", BODY)
             )  # fmt: skip
+        if args.codecs:
+            # The codec's cost: every start of B's route encrypted, in process, then through
+            # the Go codec server (its HTTP round trip on loopback), the same key for both.
+            key_file = write_key(logs)
+            in_process = {"aes": {"import": AES_IMPORT}}
+            coded = api("api+codec", {
+                **NO_LIMITS, **untraced, **codec_env(key_file),
+                "API_CODECS": json.dumps(in_process),
+                "API_NAMESPACE_CODECS": json.dumps({STARTS_NAMESPACE: "aes"}),
+            })  # fmt: skip
+            codec_server = GoCodecServer(logs, key_file)
+            procs.append(codec_server)
+            codec_server.wait_ready()
+            remote = {"aes": {"endpoint": codec_server.url}}
+            served = api("api+codec-server", {
+                **NO_LIMITS, **untraced,
+                "API_CODECS": json.dumps(remote),
+                "API_NAMESPACE_CODECS": json.dumps({STARTS_NAMESPACE: "aes"}),
+            })  # fmt: skip
+            contenders += [
+                Contender("B+codec", "B, AES-GCM codec in process", coded.url,
+                          "/workflows/shopping/async", BODY),
+                Contender("B+codec-server", "B, AES-GCM codec server", served.url,
+                          "/workflows/shopping/async", BODY, helper_pid=codec_server.pid),
+            ]  # fmt: skip
         if args.workers > 1:
             # The process model: the same API, API_WORKERS processes sharing its port.
             several = api(
@@ -530,7 +570,7 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
                 target = c.fresh_target()
                 c = replace(c, path=c.path.replace("{target}", target),
                             sdk_mode=c.sdk_mode.replace("{target}", target))  # fmt: skip
-            before = cpu_us(c.pid) if c.pid else 0
+            before = cpu_us(c.pid) + cpu_us(c.helper_pid) if c.pid else 0
             temporal_before = cpu_us(temporal.pid)
             if c.sdk_mode:
                 assert sdk is not None
@@ -538,7 +578,7 @@ async def bench(args: argparse.Namespace, logs: Path) -> None:
             else:
                 row = run_wrk(c, concurrency, seconds, logs / "wrk.json")
             if c.pid:
-                row["cpu_us"] = cpu_us(c.pid) - before
+                row["cpu_us"] = cpu_us(c.pid) + cpu_us(c.helper_pid) - before
             row["temporal_cpu_us"] = cpu_us(temporal.pid) - temporal_before
             return row
 
@@ -590,6 +630,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="B+workers' API_WORKERS; 1: none")
     parser.add_argument("--no-auth", dest="auth", action="store_false")
     parser.add_argument("--no-trace", dest="trace", action="store_false")
+    parser.add_argument("--no-codecs", dest="codecs", action="store_false")
     parser.add_argument("--label", default="", help="kept in the JSON")
     parser.add_argument("--api-args", default="", help="another command for the API processes")
     parser.add_argument(

@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +42,8 @@ from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "examples" / "codec" / "python"))
+from gateway_codec_example.aes import AesGcmCodec  # noqa: E402
 from gateway_core.callbacks import (  # noqa: E402
     CallbackRequest,
     DeliveryStatus,
@@ -47,10 +51,14 @@ from gateway_core.callbacks import (  # noqa: E402
     RetrySchedule,
     delivery_workflow_id,
 )
+from gateway_core.routes import RouteFiles  # noqa: E402
 from gateway_worker.config import WorkerSettings  # noqa: E402
 from gateway_worker.worker import build_worker  # noqa: E402
 from gateway_workflows.callbacks.signing import new_secret  # noqa: E402
-from gateway_workflows.callbacks.workflows import CallbackDelivery  # noqa: E402
+from gateway_workflows.callbacks.workflows import (  # noqa: E402
+    REDELIVERIES_PER_RUN,
+    CallbackDelivery,
+)
 from gateway_workflows.registry import (  # noqa: E402
     CALLBACK_WORKFLOWS,
     WORKFLOWS,
@@ -76,6 +84,9 @@ OUT = ROOT / "tests" / "workflows" / "histories"
 QUEUE = "record-histories"
 CALLBACK_QUEUE = "record-histories-callbacks"
 DECLINING_QUEUE = "record-histories-declining"
+SEALED_QUEUE = "record-histories-sealed"
+CODEC = AesGcmCodec(os.urandom(32))
+"""The AES-GCM example with a throwaway key: replaying a delivery never decodes its result."""
 ALICE = OrderInput("alice", [OrderItem(Fruit.APPLE, 2), OrderItem(Fruit.BANANA, 2)])
 BOB = Approval("bob")
 
@@ -96,6 +107,14 @@ async def finished(handle: WorkflowHandle[Any, Any]) -> None:
 async def orders_awaiting(handle: WorkflowHandle[Any, Any]) -> bool:
     progress = await handle.query(OrderWorkflow.progress)
     return progress.state is OrderState.AWAITING_APPROVAL
+
+
+def with_codec(client: Client) -> Client:
+    """A view of ``client`` whose payloads go through :data:`CODEC`, as a worker's with
+    ``WORKER_CODEC`` and a route's with ``codec`` are."""
+    config = client.config()
+    config["data_converter"] = dataclasses.replace(client.data_converter, payload_codec=CODEC)
+    return Client(**config)
 
 
 class Recorder:
@@ -150,10 +169,20 @@ class Recorder:
 
     # -- CallbackDelivery --------------------------------------------------------------------
 
-    async def deliver(self, name: str, **request: Any) -> WorkflowHandle[Any, Any]:
-        target = await self.start(
-            ShoppingWorkflow.run, ShoppingList([OrderItem(Fruit.APPLE, 1)]), f"{name}-target"
+    async def deliver(
+        self, name: str, *, sealed: bool = False, **request: Any
+    ) -> WorkflowHandle[Any, Any]:
+        """A delivery for a finished shopping list (sealed: its payloads encoded, and the
+        delivery told the codec's name)."""
+        shopping = ShoppingList([OrderItem(Fruit.APPLE, 1)])
+        target = await (with_codec(self.client) if sealed else self.client).start_workflow(
+            ShoppingWorkflow.run,
+            shopping,
+            id=f"{name}-target",
+            task_queue=SEALED_QUEUE if sealed else QUEUE,
         )
+        if sealed:
+            request["codec"] = "aes"
         await finished(target)
         run_id = target.result_run_id
         assert run_id is not None
@@ -179,12 +208,43 @@ class Recorder:
         await finished(handle)
         return handle
 
+    async def callback_decoded(self) -> WorkflowHandle[Any, Any]:
+        """The result stays encoded in the history; the attempt decodes it for the body."""
+        handle = await self.deliver("callback-decoded", sealed=True, redeliver_window_seconds=1)
+        await finished(handle)
+        return handle
+
     async def callback_retried(self) -> WorkflowHandle[Any, Any]:
         self.receiver.script["/callback-retried"] = [503, 503]
         retry = RetrySchedule(initial_seconds=0.2, max_interval_seconds=1, max_total_seconds=60)
         handle = await self.deliver("callback-retried", retry=retry, redeliver_window_seconds=1)
         await finished(handle)
         return handle
+
+    async def continued(self, name: str) -> WorkflowHandle[Any, Any]:
+        """A delivery redelivered once more than a run takes: it continues as new, carrying
+        its state, and the run it continues as redelivers once, then closes with the window."""
+        handle = await self.deliver(
+            name, redeliver_window_seconds=20, redeliver_min_interval_seconds=0
+        )
+
+        async def sent(count: int) -> bool:
+            state = await handle.query(CallbackDelivery.state)
+            return state.status is DeliveryStatus.DELIVERED and state.attempt_count == count
+
+        await assert_eventually(lambda: sent(1))
+        for redelivery in range(1, REDELIVERIES_PER_RUN + 2):
+            await handle.execute_update(CallbackDelivery.redeliver)
+            await assert_eventually(lambda n=redelivery: sent(n + 1))
+        await finished(handle)  # follows the runs to the last
+        return handle
+
+    async def callback_continued(self) -> WorkflowHandle[Any, Any]:
+        handle = await self.continued("callback-continued")
+        return self.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+
+    async def callback_carried(self) -> WorkflowHandle[Any, Any]:
+        return await self.continued("callback-carried")  # its latest run: the carried one
 
     async def callback_redelivered(self) -> WorkflowHandle[Any, Any]:
         handle = await self.deliver("callback-redelivered", redeliver_window_seconds=5)
@@ -207,26 +267,54 @@ ON_DEV_SERVER: dict[str, Callable[[Recorder], Awaitable[WorkflowHandle[Any, Any]
     "order-update-rejected": Recorder.order_update_rejected,
     "order-cancelled": Recorder.order_cancelled,
     "callback-delivered": Recorder.callback_delivered,
+    "callback-decoded": Recorder.callback_decoded,
     "callback-retried": Recorder.callback_retried,
     "callback-redelivered": Recorder.callback_redelivered,
+    "callback-continued": Recorder.callback_continued,
+    "callback-carried": Recorder.callback_carried,
 }
 TIME_SKIPPING = ("order-timed-out",)
 
 
+ROUTES = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: shopping}
+spec:
+  path: shopping
+  workflowType: ShoppingWorkflow
+  taskQueue: record-histories
+  workflowId: {prefix: callback-}
+  callbacks:
+    allowedDestinations: ["http://127.0.0.1:*"]
+    allowPrivateNetworks: true
+    signingSecret: hooks
+"""
+"""The route the deliveries' targets belong to (their ids start ``callback-``), which each
+attempt is checked against."""
+
+
 @contextlib.asynccontextmanager
 async def workers(client: Client, secrets: Path) -> AsyncIterator[None]:
-    """The service's workers: the routes' queue, the callbacks' queue, and a shop whose
-    payment provider declines every card."""
+    """The service's workers: the routes' queue, the callbacks' queue (decoding with
+    :data:`CODEC` as ``aes``), a shop whose payment provider declines every card, and one whose
+    client encodes with :data:`CODEC`."""
     settings = WorkerSettings(task_queue=QUEUE, graceful_shutdown_seconds=1)
     shop = OrderActivities()
+    converters = {"aes": dataclasses.replace(client.data_converter, payload_codec=CODEC)}
+    (secrets.parent / "routes.yaml").write_text(ROUTES)
+    routes = RouteFiles(secrets.parent / "routes.yaml")
     async with (
         build_worker(client, settings, WORKFLOWS, build_activities()),
         build_worker(
             client,
             settings,
             CALLBACK_WORKFLOWS,
-            build_callback_activities(client, secrets),
+            build_callback_activities(client, secrets, converters=converters, routes=routes),
             task_queue=CALLBACK_QUEUE,
+        ),
+        build_worker(
+            with_codec(client), settings, WORKFLOWS, build_activities(), task_queue=SEALED_QUEUE
         ),
         build_worker(
             client,

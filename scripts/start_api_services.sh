@@ -29,16 +29,29 @@ if [[ "$TRACING" == 1 ]]; then
   export OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
   export OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-1000}"  # ms: traces show up within a second
 fi
-# Completion webhooks: a route's `callbacks.signingSecret: webhooks` signs with this local secret
-# (made once, kept across runs, so receivers keep verifying); the worker reads the directory.
+# Completion webhooks: a secret per route (its `callbacks.signingSecret`), so a receiver that
+# trusts one route's deliveries trusts no other's. Each one the routes name is made here once
+# and kept across runs, so receivers keep verifying; the worker reads the directory, and
+# checks each attempt against the route's current `callbacks` block in the API's route files.
 export WORKER_CALLBACK_SECRETS_DIR="${WORKER_CALLBACK_SECRETS_DIR:-$DATA_DIR/webhook-secrets}"
-if [[ ! -e "$WORKER_CALLBACK_SECRETS_DIR/webhooks" ]]; then
-  mkdir -p "$WORKER_CALLBACK_SECRETS_DIR"
-  (umask 077 && "$VENV/bin/python" -c \
-    'from gateway_workflows.callbacks.signing import new_secret; print(new_secret())' \
-    > "$WORKER_CALLBACK_SECRETS_DIR/webhooks")
-  say "made a webhook signing secret: $WORKER_CALLBACK_SECRETS_DIR/webhooks"
-fi
+export WORKER_ROUTES_PATH="${WORKER_ROUTES_PATH:-$API_ROUTES_PATH}"
+mkdir -p "$WORKER_CALLBACK_SECRETS_DIR"
+(umask 077 && "$VENV/bin/python" - "$API_ROUTES_PATH" "$WORKER_CALLBACK_SECRETS_DIR" <<'PY'
+import sys
+from pathlib import Path
+
+from gateway_core.routes import load_routes
+from gateway_workflows.callbacks.signing import new_secret
+
+routes, secrets = Path(sys.argv[1]), Path(sys.argv[2])
+for route in load_routes(routes).routes.values():
+    block = route.spec.callbacks
+    if block is not None and not (secrets / block.signing_secret).exists():
+        (secrets / block.signing_secret).write_text(new_secret() + "\n")
+        print(f"made the webhook signing secret of route {route.name}: "
+              f"{secrets / block.signing_secret}", file=sys.stderr)
+PY
+)
 start_component worker "$VENV/bin/python" -m gateway_worker
 start_component api "$VENV/bin/python" -m gateway_api
 wait_until 60 "the API on port $API_PORT" api_ready || {

@@ -1,12 +1,14 @@
 // Verify a temporal-gateway completion webhook (Standard Webhooks) in Node, no dependencies.
-// verify(rawBody, headers, secrets) returns the parsed event or throws; pass the raw body
-// exactly as received, and both secrets while a rotation is under way.
+// verify(rawBody, headers, secrets, route) returns the parsed event or throws; pass the raw body
+// exactly as received, both secrets while a rotation is under way, and the route whose
+// deliveries this receiver takes: the signed body names it (data.route), so a delivery another
+// route's caller aimed here is refused even if both routes share a secret.
 //
 // Tried by the tests as: WEBHOOK_SECRETS="whsec_… whsec_…" WEBHOOK_ID=… WEBHOOK_TIMESTAMP=…
-// WEBHOOK_SIGNATURE=… node verify.mjs < body.json
+// WEBHOOK_SIGNATURE=… WEBHOOK_ROUTE=orders node verify.mjs < body.json
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export function verify(rawBody, headers, secrets, toleranceSeconds = 300) {
+export function verify(rawBody, headers, secrets, route, toleranceSeconds = 300) {
   const id = headers["webhook-id"];
   const timestamp = headers["webhook-timestamp"];
   const signatures = headers["webhook-signature"];
@@ -24,7 +26,12 @@ export function verify(rawBody, headers, secrets, toleranceSeconds = 300) {
     if (version !== "v1" || !encoded) continue;
     const given = Buffer.from(encoded, "base64");
     if (expected.some((e) => e.length === given.length && timingSafeEqual(e, given))) {
-      return JSON.parse(Buffer.from(rawBody).toString("utf8"));
+      const event = JSON.parse(Buffer.from(rawBody).toString("utf8"));
+      const named = event?.data?.route;
+      if (route !== undefined && named !== route) {
+        throw new Error(`the delivery is for route ${JSON.stringify(named)}, not ${JSON.stringify(route)}`);
+      }
+      return event;
     }
   }
   throw new Error("no signature matches");
@@ -39,7 +46,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     "webhook-signature": process.env.WEBHOOK_SIGNATURE,
   };
   try {
-    const event = verify(Buffer.concat(chunks), headers, process.env.WEBHOOK_SECRETS.split(" "));
+    const secrets = process.env.WEBHOOK_SECRETS.split(" ");
+    const event = verify(Buffer.concat(chunks), headers, secrets, process.env.WEBHOOK_ROUTE);
     console.log(`verified ${headers["webhook-id"]}: ${event.type}`);
   } catch (err) {
     console.log(`refused: ${err.message}`);

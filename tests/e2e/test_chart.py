@@ -274,7 +274,8 @@ def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, prof
     if profile == "production":
         assert not any(name.endswith("temporal-dev") for _, name in names)
         assert {"ScaledObject", "TriggerAuthentication", "HorizontalPodAutoscaler"} <= present
-        assert "Secret" not in present, "production brings its own keys"
+        secrets = [name for kind, name in names if kind == "Secret"]
+        assert not [n for n in secrets if n.endswith("-api-key")], "production brings its keys"
         api_env = env_of(container(find(docs, "Deployment", f"{full}-api")))
         assert api_env["API_KEYS_FILE"] == "/etc/temporal-gateway/keys/keys.yaml"
         assert api_env["API_JWT_ISSUER"].startswith("https://")
@@ -484,6 +485,38 @@ def test_webhook_signing_secrets_are_mounted_into_the_worker_only(helm) -> None:
     assert env_of(container(api))["API_CALLBACK_TASK_QUEUE"] == "hooks"
     api_volumes = api["spec"]["template"]["spec"]["volumes"]
     assert all(v.get("secret", {}).get("secretName") != "webhook-secrets" for v in api_volumes)
+    # The worker reads the route table the API serves, to check each attempt against the
+    # route's current callbacks block: watched as the API watches it (a token, and the same
+    # role: get, list and watch WorkflowRoutes)...
+    assert env["WORKER_ROUTES_SOURCE"] == env_of(container(api))["API_ROUTES_SOURCE"]
+    assert env["WORKER_ROUTES_NAMESPACES"] == env_of(container(api))["API_ROUTES_NAMESPACES"]
+    assert worker["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    assert not [v for v in worker["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
+    binding = find(docs, "ClusterRoleBinding", "tg-temporal-gateway-api")
+    readers = {s["name"] for s in binding["subjects"]}
+    assert readers == {"tg-temporal-gateway-api", "tg-temporal-gateway-worker"}
+    # ... or, with route files, mounted as the API mounts them.
+    docs = helm.template(
+        "--set", "callbacks.taskQueue=hooks",
+        "--set", "operator.enabled=false",
+        "--set", "api.routes.source=files",
+        "--set", "api.routes.configMap=gateway-routes",
+        api_versions=(),
+    )  # fmt: skip
+    worker = find(docs, "Deployment", "tg-temporal-gateway-worker")
+    api = find(docs, "Deployment", "tg-temporal-gateway-api")
+    env = env_of(container(worker))
+    routes = next(m for m in container(worker)["volumeMounts"] if m["name"] == "routes")
+    assert routes["readOnly"] is True
+    assert "subPath" not in routes, "a subPath mount never sees a changed route"
+    assert (
+        env["WORKER_ROUTES_PATH"]
+        == routes["mountPath"]
+        == env_of(container(api))["API_ROUTES_PATH"]
+    )
+    (table,) = [v for v in worker["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
+    assert table in api["spec"]["template"]["spec"]["volumes"]
+    assert worker["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
     docs = helm.template(api_versions=())
     env = env_of(container(find(docs, "Deployment", "tg-temporal-gateway-worker")))
@@ -504,7 +537,8 @@ def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) ->
         release="secrets", namespace="profile-default",
     )  # fmt: skip
     server_dry_run(cluster, docs, "profile-default")
-    assert not [d for d in docs if d["kind"] == "Secret"], "no key is generated"
+    generated = [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
+    assert generated == ["secrets-temporal-gateway-server-keys"], "no API key is generated"
     api = find(docs, "Deployment", "secrets-temporal-gateway-api")
     c = container(api)
     env = env_of(c)
@@ -535,7 +569,11 @@ def test_key_secret_oidc_redis_and_cors_settings_reach_the_api(helm, cluster) ->
     )  # fmt: skip
     c = container(find(docs, "Deployment", "tg-temporal-gateway-api"))
     assert "API_KEYS_FILE" not in env_of(c)
-    assert not [d for d in docs if d["kind"] == "Secret"]
+    assert not [d for d in docs if d["kind"] == "Secret" and "api-key" in d["metadata"]["name"]]
+    # The page tokens' keys: one generated Secret every replica reads (issue 24 #7).
+    keys = env_of(c)["API_PAGE_TOKEN_KEYS"]["secretKeyRef"]
+    assert keys == {"name": "tg-temporal-gateway-server-keys", "key": "page-token-keys"}
+    assert find(docs, "Secret", "tg-temporal-gateway-server-keys")["stringData"]["page-token-keys"]
 
 
 def test_api_workers_get_a_writable_directory_for_their_metrics(helm, cluster) -> None:
@@ -604,8 +642,9 @@ def test_installed_objects_are_locked_down(cluster, release) -> None:
             assert c["resources"]["requests"]
             assert c["resources"]["limits"]["memory"]
             assert not c["image"].endswith(":latest")
-        # The operator and the API (its route watch) talk to the API server; nothing else.
-        expected_token = deployment["metadata"]["name"] in (f"{full}-operator", f"{full}-api")
+        # The operator, and the API and the webhook-hosting worker (their route watch) talk to
+        # the API server; nothing else.
+        expected_token = deployment["metadata"]["name"] != f"{name}-temporal-dev"
         assert pod["automountServiceAccountToken"] is expected_token
     images = {n: container(d)["image"] for n, d in deployments.items()}
     assert images[f"{full}-api"] == "temporal-gateway-api:0.1.0"
@@ -704,6 +743,8 @@ def test_services_ingress_disruption_budgets_and_monitoring(cluster, release) ->
     # The API's route watch and the operator reach the API server; the operator Temporal too.
     api_server = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
     assert {"ports": api_server} in api_policy["egress"]
+    worker_policy = cluster.get_json("networkpolicy", f"{full}-worker", "-n", namespace)
+    assert {"ports": api_server} in worker_policy["spec"]["egress"]
     operator_policy = cluster.get_json("networkpolicy", f"{full}-operator", "-n", namespace)
     assert {"ports": api_server} in operator_policy["spec"]["egress"]
     assert to_temporal[0] in operator_policy["spec"]["egress"]
@@ -888,6 +929,9 @@ def test_a_namespaced_operator_sees_only_its_namespaces(helm, cluster, logs_dir)
     assert not can("api", "list", routes, "-A")
     assert not can("api", "patch", routes, "--subresource=status", "-n", watched)
     assert not can("api", "update", routes, "-n", watched)
+    # The worker, hosting webhook deliveries, reads them as the API does.
+    assert can("worker", "watch", routes, "-n", watched)
+    assert not can("worker", "list", routes, "-n", other)
     for component in ("api", "worker"):
         assert not can(component, "list", "configmaps", "-n", namespace)
         assert not can(component, "get", "leases", "-n", namespace)
@@ -1106,6 +1150,19 @@ def test_kustomize_base_and_kind_overlay_are_accepted(cluster, overlay) -> None:
         "apiGroups": ["temporal-gateway.dev"], "resources": ["workflowroutes"],
         "verbs": ["get", "list", "watch"],
     }]  # fmt: skip
+    (binding,) = [
+        d
+        for d in rbac
+        if d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == ("temporal-gateway-api")
+    ]
+    worker = deployments["temporal-gateway-worker"]
+    readers = {s["name"] for s in binding["subjects"]}
+    assert readers == {
+        "temporal-gateway-api",
+        worker["spec"]["template"]["spec"]["serviceAccountName"],
+    }
+    assert worker["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    assert env_of(container(worker))["WORKER_ROUTES_SOURCE"] == "kubernetes"
     for deployment in deployments.values():
         c = container(deployment)
         assert c["securityContext"]["readOnlyRootFilesystem"] is True

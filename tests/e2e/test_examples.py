@@ -113,11 +113,17 @@ def test_lifecycle_example(stack) -> None:
     assert answers["count"][1]["count"] >= 1
 
 
-def _signed(secrets: list[str], *, age: int = 0, body: bytes | None = None) -> dict[str, str]:
-    """The environment of the webhook verifier examples: a delivery signed as the worker signs."""
-    signed_body = b'{"type":"workflow.completed","data":{"workflow_id":"orders-1"}}'
+def _signed(
+    secrets: list[str], *, age: int = 0, body: bytes | None = None, route: str = "orders"
+) -> dict[str, str]:
+    """The environment of the webhook verifier examples: a delivery of the route ``orders``,
+    signed as the worker signs, to a receiver of ``route``'s deliveries."""
+    signed_body = (
+        b'{"type":"workflow.completed","data":{"workflow_id":"orders-1","route":"orders"}}'
+    )
     stamp = int(time.time()) - age
     return {
+        "WEBHOOK_ROUTE": route,
         "WEBHOOK_SECRETS": " ".join(secrets),
         "WEBHOOK_ID": "msg_example",
         "WEBHOOK_TIMESTAMP": str(stamp),
@@ -152,6 +158,8 @@ def test_webhook_verifier_examples(command) -> None:
         (_signed([new]), new_secret(), "no signature matches"),
         (_signed([new], body=b'{"type":"forged"}'), new, "no signature matches"),
         (_signed([new], age=301), new, "tolerance"),
+        # Signed with the receiver's secret, but for another route (a secret two routes share).
+        (_signed([new], route="payments"), new, 'for route "orders", not "payments"'),
     ):
         refused = verify(env, secrets)
         assert refused.returncode == 1, refused.stdout + refused.stderr

@@ -71,6 +71,14 @@ def request(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
         (f"Authorization: Bearer {KEY}", "Authorization: Bearer tgw_other"),
         (f"X-API-Key: {KEY}", "X-API-Key: tgw_other"),
         (f"X-API-Key: {KEY}", "Idempotency-Key: a", "Idempotency-Key: b"),
+        # Issue 24 #12: the first Callback-Url won.
+        (
+            f"X-API-Key: {KEY}",
+            "Callback-Url: https://a.example/",
+            "Callback-Url: https://b.example/",
+        ),
+        (f"X-API-Key: {KEY}", "Callback-Outcomes: failed", "Callback-Outcomes: completed"),
+        (f"X-API-Key: {KEY}", "Last-Event-ID: 1", "Last-Event-ID: 9"),
     ],
 )
 def test_a_repeated_credential_or_key_is_400(api: ApiProcess, headers: tuple[str, ...]) -> None:

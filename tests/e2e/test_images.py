@@ -226,14 +226,22 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
         started.append(temporal)
 
         worker_spec = charts["worker"]
+        # Hosting webhook deliveries, the worker follows the routes too, as its own
+        # ServiceAccount (k8s/base's, which k8s/operator's RBAC lets read them).
+        plane.kubectl("create", "serviceaccount", "temporal-gateway-worker", "-n", NS)
+        worker_kubeconfig = tmp_path_factory.mktemp("worker-kubeconfig") / "config"
+        _container_kubeconfig(plane, worker_kubeconfig, "temporal-gateway-worker")
+        assert chart_env(worker_spec)["WORKER_ROUTES_SOURCE"] == "kubernetes"
         worker = Container(
             "worker",
             images["worker"],
             logs_dir,
             user=_security(worker_spec),
+            mounts=[(worker_kubeconfig, "/var/run/temporal-gateway/kubeconfig")],
             env=chart_env(
                 worker_spec,
                 TEMPORAL_ADDRESS=temporal_address,
+                KUBECONFIG="/var/run/temporal-gateway/kubeconfig",
                 WORKER_METRICS_PORT=str(ports["wmetrics"]),
                 WORKER_HEALTH_PORT=str(ports["whealth"]),
             ),

@@ -4,6 +4,7 @@ client's shipped verifier."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import signal
@@ -12,6 +13,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -19,8 +21,12 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.client import Client
 
+from gateway_api.temporal.webhooks import delivery_handle
+from gateway_core.callbacks import STATE_QUERY, DeliveryState, DeliveryStatus
 from gateway_workflows.callbacks.signing import new_secret
+from support.gateway import ApiKeys
 from support.procs import ROOT, ApiProcess, WorkerProcess, eventually
 from support.receiver import Delivery, Receiver
 from temporal_gateway_client import TemporalAPIClient, WorkflowNotFound, webhooks
@@ -37,6 +43,26 @@ class Hooks:
     worker_args: dict
     workers: list[WorkerProcess]
     api_args: dict
+    routes_file: Path
+    queue: str
+
+    def write_routes(self, policy: dict | None = None) -> None:
+        """Rewrite the route file the API and the worker read: ``cb-policy``'s callbacks block
+        updated with ``policy`` (its ``{"deleted": True}``: the route gone); returns once the
+        API serves the new table (the worker reads the file before each attempt)."""
+        routes = _routes(self.queue)
+        if policy is not None:
+            (route,) = [r for r in routes if r["metadata"]["name"] == "cb-policy"]
+            if policy.get("deleted"):
+                routes.remove(route)
+            else:
+                route["spec"]["callbacks"] = {**route["spec"]["callbacks"], **policy}
+        text = yaml.safe_dump_all(routes)
+        if text == self.routes_file.read_text():
+            return
+        served = httpx.get(self.api.url, timeout=10).json()["routes_version"]
+        self.routes_file.write_text(text)
+        eventually(lambda: httpx.get(self.api.url, timeout=10).json()["routes_version"] != served)
 
     def restart_api(self) -> None:
         """Kill the API and start another on its port: it plays no part after the start."""
@@ -64,6 +90,15 @@ def _routes(task_queue: str) -> list[dict]:
                        "callbacks": hooks},
         "cb-closed": {"workflowType": "SlowWorkflow",
                       "callbacks": {**hooks, "allowPrivateNetworks": False}},
+        # A route with a secret of its own, which no one has mounted when the test begins.
+        "cb-own": {"workflowType": "SlowWorkflow",
+                   "callbacks": {**hooks, "signingSecret": "cb-own"}},
+        # A route whose callbacks block the tests change while deliveries are under way.
+        "cb-policy": {"workflowType": "SlowWorkflow", "callbacks": hooks},
+        # A route some callers may start on but not read (served with API keys by `keyed`).
+        "cb-keys": {"workflowType": "SlowWorkflow", "callbacks": hooks,
+                    "authorization": {"start": {"scopes": ["cb-keys:start"]},
+                                      "read": {"scopes": ["cb-keys:read"]}}},
     }  # fmt: skip
     return [
         {"apiVersion": "temporal-gateway.dev/v1alpha1", "kind": "WorkflowRoute",
@@ -77,7 +112,8 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
     tmp = tmp_path_factory.mktemp("callbacks")
     queue = f"cb-{uuid.uuid4().hex[:8]}"
     callback_queue = f"{queue}-deliveries"
-    (tmp / "routes.yaml").write_text(yaml.safe_dump_all(_routes(queue)))
+    routes_file = tmp / "routes.yaml"
+    routes_file.write_text(yaml.safe_dump_all(_routes(queue)))
     secrets = tmp / "secrets"
     secrets.mkdir()
     secret = new_secret()
@@ -91,6 +127,7 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         "env": {
             "WORKER_CALLBACK_TASK_QUEUE": callback_queue,
             "WORKER_CALLBACK_SECRETS_DIR": str(secrets),
+            "WORKER_ROUTES_PATH": str(routes_file),
             "PYTHONPATH": str(ROOT / "tests"),
         },
     }
@@ -99,16 +136,21 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         "log_dir": logs_dir,
         "temporal": temporal_server.address,
         "env": {
-            "API_ROUTES_PATH": str(tmp / "routes.yaml"),
+            "API_ROUTES_PATH": str(routes_file),
             "API_CALLBACK_TASK_QUEUE": callback_queue,
             "API_CALLBACK_RETRY_INITIAL_SECONDS": "0.3",
             "API_CALLBACK_RETRY_BACKOFF": "1.5",
             "API_CALLBACK_RETRY_MAX_INTERVAL_SECONDS": "1",
             "API_CALLBACK_RETRY_MAX_TOTAL_SECONDS": "120",
             "API_CALLBACK_ATTEMPT_TIMEOUT_SECONDS": "3",
+            # Redeliveries back to back (the caps have their own API: `keyed`).
+            "API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS": "0",
         },
     }
-    hooks = Hooks(ApiProcess(**api_args), receiver, secrets, secret, worker_args, workers, api_args)
+    hooks = Hooks(
+        ApiProcess(**api_args), receiver, secrets, secret, worker_args, workers, api_args,
+        routes_file, queue,
+    )  # fmt: skip
     try:
         hooks.api.wait_ready()
         yield hooks
@@ -117,6 +159,34 @@ def hooks(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Hooks]:
         for worker in workers:
             worker.stop()
         receiver.stop()
+
+
+KEYS = ApiKeys({"owner": ["cb-keys:start", "cb-keys:read"], "starter": ["cb-keys:start"]})
+"""The owner starts and reads ``cb-keys`` workflows; the starter may only start them."""
+MAX_REDELIVERIES, REDELIVER_INTERVAL = 3, 2
+
+
+@pytest.fixture(scope="module")
+def keyed(hooks: Hooks, tmp_path_factory) -> Iterator[ApiProcess]:
+    """A second API on the same routes and Temporal, with API keys, and redeliveries capped at
+    :data:`MAX_REDELIVERIES`, :data:`REDELIVER_INTERVAL` seconds apart."""
+    keys = KEYS.write(tmp_path_factory.mktemp("keys") / "keys.yaml")
+    api = ApiProcess(
+        hooks.api_args["log_dir"],
+        temporal=hooks.api_args["temporal"],
+        env={
+            **hooks.api_args["env"],
+            "API_AUTH_DISABLED": "false",
+            "API_KEYS_FILE": str(keys),
+            "API_CALLBACK_MAX_REDELIVERIES": str(MAX_REDELIVERIES),
+            "API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS": str(REDELIVER_INTERVAL),
+        },
+    )
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        api.stop()
 
 
 def _start(hooks: Hooks, route: str, path: str, body=None, **headers: str) -> httpx.Response:
@@ -145,6 +215,17 @@ def _settled(hooks: Hooks, workflow_id: str, status: str, timeout: float = 60) -
     return eventually(
         lambda: (s := _state(hooks, workflow_id))["status"] == status and s, timeout=timeout
     )
+
+
+def _delivery_state(hooks: Hooks, workflow_id: str) -> DeliveryState:
+    """The delivery's state, queried from Temporal itself."""
+
+    async def query() -> DeliveryState:
+        client = await Client.connect(hooks.worker_args["temporal"])
+        handle = await delivery_handle(client, workflow_id, None, timedelta(seconds=10))
+        return await handle.query(STATE_QUERY, result_type=DeliveryState)
+
+    return asyncio.run(query())
 
 
 def _arrived(hooks: Hooks, path: str, count: int = 1, timeout: float = 60) -> list[Delivery]:
@@ -278,6 +359,162 @@ def test_refused_destinations_never_receive_a_request(hooks: Hooks) -> None:
     assert len(hooks.receiver.at("/redirect")) == 1
 
 
+# -- the route's policy as it is now, before every attempt -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "error"),
+    [
+        ({"enabled": False}, "refused: callbacks disabled on route 'cb-policy'"),
+        ({"deleted": True}, "refused: callbacks disabled: route 'cb-policy' is gone"),
+    ],
+    ids=["disabled", "deleted"],
+)
+def test_retries_stop_once_the_route_turns_its_callbacks_off(hooks: Hooks, policy, error) -> None:
+    path = f"/retrying-{next(iter(policy))}"
+    hooks.receiver.script[path] = [503] * 1000
+    workflow_id = _started(hooks, "cb-policy", path)
+    _arrived(hooks, path, 2)
+    try:
+        hooks.write_routes(policy)
+        # Asked of Temporal: the API answers nothing of a route that is gone.
+        eventually(lambda: _delivery_state(hooks, workflow_id).status == DeliveryStatus.FAILED)
+    finally:
+        hooks.write_routes()
+    state = _settled(hooks, workflow_id, "failed")
+    assert state["last_error"] == error
+    last = state["attempts"][-1]
+    assert (last["status_code"], last["error"]) == (None, error)
+    # Every attempt but the refused one reached the receiver; none came after it.
+    assert len(hooks.receiver.at(path)) == state["attempt_count"] - 1
+
+
+def test_a_redelivery_is_checked_against_the_routes_current_block(hooks: Hooks) -> None:
+    """The callback was asked for under a block that allowed it; each redelivery meets the
+    block as it is now, and goes nowhere it no longer allows."""
+    workflow_id = _started(hooks, "cb-policy", "/redelivered")
+    _settled(hooks, workflow_id, "delivered")
+    url = f"http://127.0.0.1:{hooks.receiver.server.server_address[1]}"
+    refusals = [
+        ({"allowedDestinations": ["http://127.0.0.2:*"]},
+         f"refused: {url} is not an allowed callback destination"),
+        ({"allowPrivateNetworks": False},
+         "refused: 127.0.0.1 resolves to an address callbacks may not reach "
+         "(private, loopback, link-local, multicast or otherwise not global)"),
+        ({"enabled": False}, "refused: callbacks disabled on route 'cb-policy'"),
+    ]  # fmt: skip
+    try:
+        for number, (policy, error) in enumerate(refusals, start=2):
+            hooks.write_routes(policy)
+            response = httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver")
+            assert response.status_code == 202, response.text
+            state = eventually(
+                lambda n=number: (
+                    (s := _state(hooks, workflow_id))["attempt_count"] == n
+                    and s["status"] == "failed"
+                    and s
+                )
+            )
+            assert state["last_error"] == error
+    finally:
+        hooks.write_routes()
+    assert len(hooks.receiver.at("/redelivered")) == 1
+    # Restored, the block lets the same callback through again.
+    assert httpx.post(f"{hooks.api.url}/workflows/{workflow_id}/callbacks/redeliver").is_success
+    assert len(_arrived(hooks, "/redelivered", 2)) == 2
+
+
+# -- redelivery: what it shows, and how often -------------------------------------------------
+
+
+def _keyed_started(hooks: Hooks, keyed: ApiProcess, path: str | None) -> str:
+    """A ``cb-keys`` workflow the owner started (with a callback to ``path`` unless None)."""
+    headers = KEYS.auth("owner")
+    if path is not None:
+        headers["Callback-Url"] = hooks.receiver.base + path
+    response = httpx.post(
+        f"{keyed.url}/workflows/cb-keys/async", json={"seconds": 0.1}, headers=headers, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["workflow_id"]
+
+
+def _redeliver(api: ApiProcess, workflow_id: str, key: str) -> httpx.Response:
+    url = f"{api.url}/workflows/{workflow_id}/callbacks/redeliver"
+    return httpx.post(url, headers=KEYS.auth(key), timeout=30)
+
+
+def test_redeliver_shows_a_caller_who_may_not_read_nothing_and_sends_nothing(
+    hooks: Hooks, keyed: ApiProcess
+) -> None:
+    """A key with only ``start`` on the route, against another principal's workflows: one with
+    a callback, one without, and an id that does not exist answer the same 404 (no URL, no
+    state, not even which ids exist), and no request reaches the receiver."""
+    with_callback = _keyed_started(hooks, keyed, "/owners")
+    without = _keyed_started(hooks, keyed, None)
+    missing = "cb-keys-00000000000000000000000000000000"
+    _settled(hooks, with_callback, "delivered")
+
+    def problem(response: httpx.Response, workflow_id: str) -> dict:
+        assert response.status_code == 404, response.text
+        body = response.json()
+        assert body.pop("instance").endswith(f"/workflows/{workflow_id}/callbacks/redeliver")
+        assert (
+            body.pop("detail")
+            == f"no callback of workflow {workflow_id!r} that key:starter may read"
+        )
+        body.pop("request_id"), body.pop("trace_id", None), body.pop("workflow_id", None)
+        return body
+
+    answers = [
+        problem(_redeliver(keyed, wid, "starter"), wid) for wid in (with_callback, without, missing)
+    ]
+    assert answers[0]["code"] == "callback-not-found"
+    assert answers[0] == answers[1] == answers[2]
+    # The owner, who may read, gets the same code for the missing id, and redelivers its own.
+    assert _redeliver(keyed, missing, "owner").json()["code"] == "callback-not-found"
+    assert _redeliver(keyed, with_callback, "owner").status_code == 202
+    assert len(_arrived(hooks, "/owners", 2)) == 2  # the sentinel: the owner's redelivery
+    assert len(hooks.receiver.at("/owners")) == 2
+
+
+def test_redeliveries_are_spaced_and_capped(hooks: Hooks, keyed: ApiProcess) -> None:
+    """A loop of redeliveries: one is sent, the rest refused with 429 and Retry-After until
+    the interval has passed, and after the cap 409, whatever the caller does."""
+    workflow_id = _keyed_started(hooks, keyed, "/amplified")
+    _settled(hooks, workflow_id, "delivered")
+    answers = [_redeliver(keyed, workflow_id, "owner") for _ in range(20)]
+    assert answers[0].status_code == 202, answers[0].text
+    for refused in answers[1:]:
+        assert refused.status_code in (409, 429), refused.text  # 409 while it delivers
+    too_soon = [r for r in answers if r.status_code == 429]
+    assert too_soon, [r.status_code for r in answers]
+    for refused in too_soon:
+        problem = refused.json()
+        assert problem["code"] == "redelivery-too-soon"
+        assert 1 <= int(refused.headers["retry-after"]) <= REDELIVER_INTERVAL
+        assert problem["retry_after_seconds"] == int(refused.headers["retry-after"])
+    for _ in range(MAX_REDELIVERIES - 1):
+        eventually(lambda: _redeliver(keyed, workflow_id, "owner").status_code == 202, timeout=30)
+    capped = eventually(
+        lambda: (
+            (r := _redeliver(keyed, workflow_id, "owner")).status_code == 409
+            and "the most allowed" in r.json()["detail"]
+            and r
+        ),
+        timeout=30,
+    )
+    assert capped.json()["code"] == "callback-busy"
+    sent = _arrived(hooks, "/amplified", 1 + MAX_REDELIVERIES)
+    assert len(sent) == 1 + MAX_REDELIVERIES
+    state = _state(hooks, workflow_id)
+    assert (state["redeliveries"], state["attempt_count"]) == (
+        MAX_REDELIVERIES,
+        1 + MAX_REDELIVERIES,
+    )
+    assert state["last_redelivered_at"] is not None
+
+
 def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:
     new = new_secret()
     (hooks.secrets / "hooks").write_text(f"{new}\n{hooks.secret}\n")
@@ -292,6 +529,38 @@ def test_a_rotated_secret_verifies_with_either_key(hooks: Hooks) -> None:
         webhooks.verify(delivery.body, delivery.headers, [secret])
     with pytest.raises(webhooks.WebhookVerificationError):
         webhooks.verify(delivery.body, delivery.headers, [new_secret()])
+
+
+def test_a_delivery_names_its_route_so_another_routes_receiver_refuses_it(hooks: Hooks) -> None:
+    """Two routes sign with one secret and both allow the receiver: a caller of ``cb-ok`` aims
+    its callback at the receiver of ``cb-fail``'s deliveries. The signature verifies, but the
+    signed body names ``cb-ok``, which that receiver refuses."""
+    workflow_id = _started(hooks, "cb-ok", "/cb-fail-receiver")
+    _settled(hooks, workflow_id, "delivered")
+    (delivery,) = hooks.receiver.at("/cb-fail-receiver")
+    event = webhooks.verify(delivery.body, delivery.headers, hooks.secret)
+    assert event["data"]["route"] == "cb-ok"
+    assert webhooks.verify(delivery.body, delivery.headers, hooks.secret, route="cb-ok")
+    with pytest.raises(webhooks.WebhookVerificationError, match="'cb-ok', not 'cb-fail'"):
+        webhooks.verify(delivery.body, delivery.headers, hooks.secret, route="cb-fail")
+
+
+def test_a_routes_own_secret_mounted_late_signs_from_the_next_attempt(hooks: Hooks) -> None:
+    """Until the route's secret is mounted each attempt fails, naming the secret and never
+    where the worker keeps it; then the delivery is signed with it alone."""
+    workflow_id = _started(hooks, "cb-own", "/own-secret")
+    state = eventually(lambda: (s := _state(hooks, workflow_id))["attempt_count"] >= 1 and s)
+    assert (
+        state["last_error"] == "signing secret 'cb-own' cannot be read (No such file or directory)"
+    )
+    assert str(hooks.secrets) not in json.dumps(state)
+    own = new_secret()
+    (hooks.secrets / "cb-own").write_text(own + "\n")
+    _settled(hooks, workflow_id, "delivered")
+    (delivery,) = hooks.receiver.at("/own-secret")
+    assert webhooks.verify(delivery.body, delivery.headers, own, route="cb-own")
+    with pytest.raises(webhooks.WebhookVerificationError, match="no signature"):
+        webhooks.verify(delivery.body, delivery.headers, hooks.secret)
 
 
 def test_the_helper_refuses_a_delivery_outside_the_tolerance(hooks: Hooks) -> None:

@@ -15,7 +15,7 @@ import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
 from gateway_core.routes import Operation
-from support.gateway import api_client, api_server, route
+from support.gateway import ApiKeys, api_client, api_server, route, write_keys_file
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -233,3 +233,69 @@ async def test_no_stream_without_a_workflow(temporal_server, task_queue) -> None
         assert (await api.get("/workflows/quiet-x/events")).status_code == 405
         bad = await api.get("/workflows/gate-x/events", headers={"Last-Event-ID": "later"})
         assert bad.status_code == 422
+
+
+async def test_a_resumed_stream_reads_only_what_it_lacks_and_watchers_share_one_poll(
+    relay, client, task_queue, http
+) -> None:
+    """Issue 24 #9: every opening re-read the whole history from event 1. A stream resuming near
+    the end of a long history reads it backwards, and only what its client lacks (no forward
+    read at all); four streams on one workflow cost one read per new event, not four."""
+    async with api_server(relay.address, [gate(task_queue)]) as url:
+        workflow_id = await start(http, url)
+        handle = client.get_workflow_handle(workflow_id)
+        for n in range(40):  # a history of 40 more events (signals the workflow ignores)
+            await handle.signal("noted", str(n))
+        calls = relay.workflow_calls  # every call so far, by method
+        events_url = f"{url}/workflows/{workflow_id}/events"
+        async with connect(http, events_url) as source:
+            first = history(await read(source, until=lambda m: m.event == "status"))
+        last = first[-1]["event_id"]
+
+        before = list(calls())
+        streams = [connect(http, events_url, headers={"Last-Event-ID": str(last)})
+                   for _ in range(4)]  # fmt: skip
+        async with contextlib.AsyncExitStack() as stack:
+            opened = [await stack.enter_async_context(s) for s in streams]
+            for stream in opened:  # each has opened (its retry line)
+                await read(stream, until=lambda m: m.retry is not None)
+            caught_up = calls()[len(before) :]
+            assert "GetWorkflowExecutionHistory" not in caught_up, caught_up
+            reverse_before = calls().count("GetWorkflowExecutionHistoryReverse")
+            await finish(http, url, workflow_id)
+            for stream in opened:
+                messages = await read(stream, until=lambda m: m.event == "end")
+                seen = [e["event_type"] for e in history(messages)]
+                assert seen[-1] == "WorkflowExecutionCompleted", seen
+                assert seen[0] != "WorkflowExecutionStarted", "only what it lacked"
+            new_reads = calls().count("GetWorkflowExecutionHistoryReverse") - reverse_before
+        # One follower read the new events for all four (one read, maybe two if the signal
+        # and the close landed in two polls), where each stream used to poll on its own.
+        assert 1 <= new_reads <= 2, new_reads
+
+
+async def test_a_stream_ends_when_its_key_is_revoked(temporal_server, task_queue, http, tmp_path):
+    """Issue 24 #11: an open stream kept delivering after its key was removed. The stream asks
+    again when the key file is reloaded (and every 30 s), and ends; the workflow runs on."""
+    keys = ApiKeys({"reader": ["gate:start", "gate:read", "gate:signal"],
+                    "keeper": ["gate:start", "gate:read"]})  # fmt: skip
+    keys_file = keys.write(tmp_path / "keys.yaml")
+    grants = {a: {"scopes": [f"gate:{a}"]} for a in ("start", "read", "signal")}
+    async with api_server(
+        temporal_server.address, [gate(task_queue, authorization=grants)],
+        auth_disabled=False, environment="production", keys_file=keys_file,
+        keys_reload_seconds=0.2,
+    ) as url:  # fmt: skip
+        started = await http.post(f"{url}/workflows/gate/async", json={},
+                                  headers=keys.auth("reader"))  # fmt: skip
+        workflow_id = started.json()["workflow_id"]
+        events_url = f"{url}/workflows/{workflow_id}/events"
+        async with connect(http, events_url, headers=keys.auth("reader")) as source:
+            await read(source, until=lambda m: m.event == "status")  # open and flowing
+            write_keys_file(keys_file, {"keeper": (keys["keeper"], ["gate:start", "gate:read"])})
+            rest = await read(source)  # to the stream's end: it closes
+        assert not [m for m in rest if m.event == "end"], "it ended for the key, not the run"
+        refused = await http.get(f"{url}/workflows/{workflow_id}", headers=keys.auth("reader"))
+        assert refused.status_code == 401
+        described = await http.get(f"{url}/workflows/{workflow_id}", headers=keys.auth("keeper"))
+        assert described.json()["status"] == "RUNNING"

@@ -3,6 +3,7 @@ every edge the foundation issue lists."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -301,3 +302,50 @@ async def test_a_route_may_refuse_starts_without_a_worker(
         assert ran.status_code == 200, ran.text
     await assert_eventually(lambda: count(client, empty), timeout=20)  # the lax one shows
     assert await count(client, empty) == 1
+
+
+async def test_a_query_no_worker_takes_up_is_a_timeout(temporal_server, task_queue) -> None:
+    """Issue 24 #16: a query to a workflow whose worker is gone answered 502 (gRPC CANCELLED)
+    after 10 s; it is 504 temporal-timeout, without Temporal's own words."""
+    empty = f"nobody-{uuid.uuid4().hex}"
+    asked = route("asked", "SlowWorkflow", empty, queries=[{"name": "progress"}])
+    async with api_client(temporal_server.address, [asked], rpc_timeout_seconds=3) as api:
+        started = await api.post("/workflows/asked/async", json={"seconds": 0})
+        workflow_id = started.json()["workflow_id"]
+        answer = await api.get(f"/workflows/{workflow_id}/queries/progress")
+        assert answer.status_code == 504, answer.text
+        problem = answer.json()
+        assert problem["code"] == "temporal-timeout"
+        assert problem["workflow_id"] == workflow_id
+        await api.post(f"/workflows/{workflow_id}/terminate")
+
+
+async def test_a_caller_cannot_hold_more_waits_than_its_share(
+    temporal_server, client, task_queue
+) -> None:
+    """Issue 24 #5: paced result waits from one key filled the API's connections. A caller may
+    hold API_MAX_WAITS_PER_CALLER at once (1 here): another wait is 429 too-many-waits with
+    Retry-After, before anything starts (a sync start included); the held wait finishes."""
+    gate = route("gate", "GateWorkflow", task_queue)
+    async with api_client(temporal_server.address, [gate], max_waits_per_caller=1) as api:
+        started = (await api.post("/workflows/gate/async", json={})).json()
+        result = f"/workflows/{started['workflow_id']}/result"
+        held = asyncio.create_task(api.get(f"{result}?wait=30"))
+
+        async def refused() -> bool:
+            nonlocal held
+            if held.done():  # the probe took the slot first: hold it again
+                held = asyncio.create_task(api.get(f"{result}?wait=30"))
+            # A task too, so the held request (scheduled first) runs first.
+            answer = await asyncio.create_task(api.get(f"{result}?wait=0"))
+            return answer.status_code == 429 and answer.json()["code"] == "too-many-waits"
+
+        await assert_eventually(refused, timeout=20)
+        before = await count(client, task_queue)
+        sync = await api.post("/workflows/gate", json={})
+        assert sync.status_code == 429, sync.text
+        assert int(sync.headers["retry-after"]) >= 1
+        await client.get_workflow_handle(started["workflow_id"]).signal("finish", "done")
+        assert (await held).status_code == 200
+        assert (await api.get(f"{result}?wait=0")).status_code == 200  # free again
+    assert await count(client, task_queue) == before  # the refused sync start started nothing

@@ -174,3 +174,14 @@ async def test_docs_and_openapi(api: httpx.AsyncClient) -> None:
     assert "/workflows/shopping" in spec["paths"]
     assert "/workflows/{route_path}" not in spec["paths"]
     assert "/workflows/{workflow_id}/status" in spec["paths"]
+
+
+def test_several_prefer_fields_are_one_list() -> None:
+    """RFC 7240: two Prefer fields mean their values joined; the gateway reads them so rather
+    than refusing them (Issue 24 #12, decided)."""
+    from starlette.requests import Request
+
+    from gateway_api.http.request_headers import PREFER
+
+    scope = {"type": "http", "headers": [(b"prefer", b"respond-async"), (b"prefer", b"wait=7")]}
+    assert PREFER.read(Request(scope)) == "respond-async, wait=7"

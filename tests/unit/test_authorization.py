@@ -152,6 +152,7 @@ def test_a_valid_block_round_trips_in_camel_case() -> None:
     assert dumped["authorization"] == {
         "start": {"scopes": ["a"], "groups": []},
         "terminate": {"scopes": [], "groups": ["g"]},
+        "ownerOnly": False,
     }
     assert WorkflowRouteSpec.model_validate(dumped) == spec
 

@@ -20,6 +20,7 @@ from gateway_core.callbacks import (
     delivery_workflow_id,
     parse_origin_pattern,
     refused_address,
+    resolve_checked,
     webhook_id,
 )
 from gateway_core.routes import CallbacksSpec, build_table
@@ -28,9 +29,10 @@ from gateway_workflows.callbacks.signing import (
     new_secret,
     parse_secret,
     parse_secret_file,
+    read_secrets,
     sign,
 )
-from support.gateway import dev_settings, route
+from support.gateway import ApiKeys, dev_settings, route
 from support.procs import free_port
 from temporal_gateway_client import webhooks
 
@@ -104,10 +106,44 @@ def test_urls_refused_before_any_lookup(url, reason) -> None:
         ("0.0.0.0", True, True),
         ("224.0.0.1", True, True),
         ("2606:2800:220:1::", False, False),
+        # 6to4 (2002::/16) reaches the IPv4 address it wraps: judged as that address.
+        ("2002:a9fe:a9fe::1", False, True),  # 169.254.169.254
+        ("2002:7f00:1::1", False, True),  # 127.0.0.1
+        ("2002:a00:1::1", False, True),  # 10.0.0.1
+        ("2002:7f00:1::1", True, False),
+        ("2002:e000:1::1", True, True),  # 224.0.0.1
+        ("2002:5db8:d70e::1", False, False),  # 93.184.215.14
     ],
 )
 def test_address_policy(address, private_ok, refused) -> None:
     assert (refused_address(address, allow_private=private_ok) is not None) is refused
+
+
+REFUSED = (
+    "an address callbacks may not reach "
+    "(private, loopback, link-local, multicast or otherwise not global)"
+)
+"""What a refusal says of the address: never which one, nor of which kind."""
+
+
+async def test_a_refusal_never_says_what_the_host_resolves_to() -> None:
+    with pytest.raises(CallbackRefused) as raised:
+        await resolve_checked("localhost", 80, allow_private=False)
+    assert raised.value.reason == f"localhost resolves to {REFUSED}"
+    with pytest.raises(CallbackRefused) as raised:
+        await resolve_checked("nothing.invalid", 80, allow_private=False)
+    assert raised.value.reason == "nothing.invalid does not resolve"
+
+
+def test_a_secret_that_cannot_be_read_is_named_never_located(tmp_path) -> None:
+    with pytest.raises(SigningSecretError) as raised:
+        read_secrets(tmp_path, "orders-hooks")
+    message = str(raised.value)
+    assert message == "signing secret 'orders-hooks' cannot be read (No such file or directory)"
+    assert str(tmp_path) not in message
+    (tmp_path / "binary").write_bytes(b"\xff" * 40)
+    with pytest.raises(SigningSecretError, match=r"'binary' is not ASCII text$"):
+        read_secrets(tmp_path, "binary")
 
 
 def test_signatures_verify_with_the_reference_and_the_client() -> None:
@@ -156,6 +192,21 @@ def test_the_helper_refuses_stale_tampered_and_incomplete_deliveries() -> None:
         webhooks.verify(body, {"webhook-id": "msg_1"}, secret)
 
 
+def test_the_helper_refuses_another_routes_delivery() -> None:
+    """Signed with the receiver's secret (two routes share it), but for another route."""
+    secret = new_secret()
+    body, stamp = b'{"data":{"route":"orders"}}', int(time.time())
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(stamp),
+               "webhook-signature": sign([parse_secret(secret)], "msg_1", stamp, body)}  # fmt: skip
+    assert webhooks.verify(body, headers, secret, route="orders") == {"data": {"route": "orders"}}
+    with pytest.raises(webhooks.WebhookVerificationError, match="'orders', not 'payments'"):
+        webhooks.verify(body, headers, secret, route="payments")
+    unnamed = b'{"data":{}}'
+    headers["webhook-signature"] = sign([parse_secret(secret)], "msg_1", stamp, unnamed)
+    with pytest.raises(webhooks.WebhookVerificationError, match="None, not 'orders'"):
+        webhooks.verify(unnamed, headers, secret, route="orders")
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "empty"), ("abc", "whsec_"), ("whsec_!!", "base64"), ("whsec_YWJj", "24 bytes"),
@@ -185,7 +236,8 @@ def test_the_route_block_checks_its_patterns_and_secret_name() -> None:
 @pytest.fixture
 async def api() -> AsyncIterator[httpx.AsyncClient]:
     """Refusals come before any Temporal call: no server behind this API."""
-    callbacks = {"allowedDestinations": ["https://hooks.example.com", "http://127.0.0.1:*"],
+    callbacks = {"allowedDestinations": ["https://hooks.example.com", "http://127.0.0.1:*",
+                                         "https://[2002:a9fe:a9fe::1]", "http://localhost:*"],
                  "signingSecret": "hooks"}  # fmt: skip
     table = build_table(
         [
@@ -212,6 +264,10 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
          "not an allowed callback destination"),
         ("hooked/async", {"Callback-Url": "http://127.0.0.1:9/"}, "header.Callback-Url",
          "private, loopback"),
+        # The cloud metadata service behind 6to4: refused before anything starts (it used to
+        # pass the address check and start the workflow).
+        ("hooked/async", {"Callback-Url": "https://[2002:a9fe:a9fe::1]/"}, "header.Callback-Url",
+         "private, loopback"),
         ("hooked/async", {"Callback-Url": "https://hooks.example.com/",
                           "Callback-Outcomes": "completed,exploded"},
          "header.Callback-Outcomes", "comma-separated"),
@@ -231,6 +287,18 @@ async def test_refused_callbacks_are_422_naming_the_field(
     assert message in error["message"]
 
 
+async def test_a_422_never_names_the_addresses_a_host_resolves_to(api) -> None:
+    response = await api.post(
+        "/workflows/hooked/async", json={}, headers={"Callback-Url": "http://localhost:9/"}
+    )
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error == {"field": "header.Callback-Url",
+                     "message": f"localhost resolves to {REFUSED}"}  # fmt: skip
+    for address in ("127.0.0.1", "::1"):
+        assert address not in response.text
+
+
 async def test_callback_headers_are_in_the_openapi_document(api) -> None:
     spec = (await api.get("/openapi.json")).json()
     for path in ("/workflows/hooked", "/workflows/hooked/async"):
@@ -238,3 +306,42 @@ async def test_callback_headers_are_in_the_openapi_document(api) -> None:
         assert {"Callback-Url", "Callback-Outcomes"} <= names, path
     assert "get" in spec["paths"]["/workflows/{workflow_id}/callbacks"]
     assert "post" in spec["paths"]["/workflows/{workflow_id}/callbacks/redeliver"]
+
+
+@pytest.fixture
+async def keyed(tmp_path) -> AsyncIterator[tuple[httpx.AsyncClient, ApiKeys]]:
+    """A route whose starters may not all read, behind API keys; nothing where Temporal
+    should be, so an answer that needed Temporal is a 503."""
+    keys = ApiKeys({"starter": ["hooked:start"], "reader": ["hooked:start", "hooked:read"]})
+    hooked = route(
+        "hooked", "Wf", "q",
+        callbacks={"allowedDestinations": ["https://hooks.example.com"], "signingSecret": "h"},
+        authorization={"start": {"scopes": ["hooked:start"]}, "read": {"scopes": ["hooked:read"]}},
+    )  # fmt: skip
+    settings = dev_settings(auth_disabled=False, keys_file=keys.write(tmp_path / "keys.yaml"))
+    app = create_app(
+        settings, temporal={"target_host": f"127.0.0.1:{free_port()}"}, routes=build_table([hooked])
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            yield client, keys
+
+
+async def test_a_starter_who_may_not_read_learns_nothing_from_redeliver(keyed) -> None:
+    """Whatever the id, the starter gets the one 404 a workflow without a callback gets, and
+    the API asks Temporal nothing (it would answer 503 here); a reader gets past it."""
+    api, keys = keyed
+    response = await api.post(
+        "/workflows/hooked-someone-elses/callbacks/redeliver", headers=keys.auth("starter")
+    )
+    assert response.status_code == 404, response.text
+    problem = response.json()
+    assert problem["code"] == "callback-not-found"
+    assert problem["detail"] == (
+        "no callback of workflow 'hooked-someone-elses' that key:starter may read"
+    )
+    response = await api.post(
+        "/workflows/hooked-someone-elses/callbacks/redeliver", headers=keys.auth("reader")
+    )
+    assert response.status_code == 503, response.text

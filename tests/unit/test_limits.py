@@ -347,6 +347,17 @@ async def test_cors_only_for_configured_origins(tmp_path) -> None:
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
         assert preflight.headers["x-content-type-options"] == "nosniff"
+        # Every header the API reads (issue 24 #16: Prefer, Callback-*, Last-Event-ID were not).
+        everything = await api.options(
+            "/workflows/free",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "prefer, callback-url, callback-outcomes, "
+                "last-event-id, idempotency-key, authorization",
+            },
+        )
+        assert everything.status_code == 200, everything.text
         actual = await api.post(
             "/workflows/free/async", json={}, headers={**as_(ANN), "Origin": "https://app.example"}
         )
@@ -354,6 +365,8 @@ async def test_cors_only_for_configured_origins(tmp_path) -> None:
         exposed = actual.headers["access-control-expose-headers"].lower()
         assert "ratelimit-remaining" in exposed
         assert "retry-after" in exposed
+        assert "preference-applied" in exposed
+        assert "location" in exposed
         other = await api.post(
             "/workflows/free/async", json={}, headers={**as_(ANN), "Origin": "https://evil.example"}
         )

@@ -49,7 +49,8 @@ def test_crd_authorization_names_every_kind_of_access() -> None:
     crd = yaml.safe_load((ROOT / "k8s" / "crds" / CRD).read_text())
     spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     authorization = spec["properties"]["authorization"]["properties"]
-    assert list(authorization) == [a.value for a in Access]
+    assert list(authorization) == [*(a.value for a in Access), "ownerOnly"]
+    assert authorization.pop("ownerOnly")["type"] == "boolean"
     for requirement in authorization.values():
         assert set(requirement["properties"]) == set(Requirement.model_fields)
 

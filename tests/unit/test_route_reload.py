@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from gateway_api.app import create_app
 from gateway_core.errors import RouteConfigError
+from gateway_core.routes import RouteFiles
 from support.gateway import dev_settings
 from support.procs import ROOT, assert_eventually, free_port
 
@@ -150,3 +151,19 @@ async def test_kubelet_style_symlink_swap_is_seen(tmp_path) -> None:
         (mount / "..data_tmp").rename(mount / "..data")
         await assert_eventually(lambda: served(api, "refunds"), timeout=5)
         assert not await served(api, "shopping")
+
+
+def test_the_workers_route_files_follow_their_contents(routes_dir: Path) -> None:
+    """The worker's view (``RouteFiles``, read before each webhook attempt): a change is seen
+    at the next look, a broken file keeps the last good table, a missing folder leaves it."""
+    files = RouteFiles(routes_dir)
+    assert sorted(files.current().routes) == ["shopping"]
+    (routes_dir / "extra.yaml").write_text(ROUTE.format(name="extra"))
+    assert sorted(files.current().routes) == ["extra", "shopping"]
+    (routes_dir / "extra.yaml").write_text("spec: [unclosed")
+    assert sorted(files.current().routes) == ["extra", "shopping"]
+    (routes_dir / "extra.yaml").unlink()
+    assert sorted(files.current().routes) == ["shopping"]
+    shutil.rmtree(routes_dir)
+    assert sorted(files.current().routes) == ["shopping"]
+    assert RouteFiles(routes_dir).current() is None

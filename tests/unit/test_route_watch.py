@@ -268,3 +268,27 @@ def test_equal_pieces_of_listed_routes_are_one_object() -> None:
     assert intern({"const": True}) is not intern({"const": 1})
     assert intern({"const": 1}) is not intern({"const": 1.0})
     assert intern([1, [2]])[1] is intern({"x": [2]})["x"]
+
+
+async def test_the_worker_follows_the_same_table_for_its_deliveries() -> None:
+    # The worker reads the table before each webhook attempt: FollowedRoutes.current().
+    from gateway_core.routes.cluster import ClusterRoutes as Following
+    from gateway_core.routes.cluster import FollowedRoutes
+    from gateway_worker.config import WorkerSettings
+
+    settings = WorkerSettings(
+        task_queue="q", routes_source="kubernetes", routes_namespaces="apps, shop"
+    )
+    assert settings.routes_namespaces == ["apps", "shop"]
+    server = FakeApiServer(obj("a"), version="10")
+    routes = FollowedRoutes()
+    following = Following(routes, CONFIG, merge_seconds=0.0, transport=httpx.MockTransport(server))
+    task = asyncio.create_task(following.run())
+    try:
+        assert routes.current() is None  # before the first list: attempts fail, and retry
+        await eventually(lambda: routes.current() is not None)
+        assert set(routes.current().routes) == {"a"}
+        server.watches.put_nowait([{"type": "DELETED", "object": obj("a", version="11")}])
+        await eventually(lambda: not routes.current().routes)
+    finally:
+        await stopped(task)

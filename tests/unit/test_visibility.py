@@ -3,7 +3,9 @@ listing endpoints refuse bad parameters before any call to Temporal (none listen
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,7 +15,13 @@ from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
 from gateway_api.errors import InvalidQuery
-from gateway_api.temporal.visibility import decode_page_token, encode_page_token, parse, restriction
+from gateway_api.temporal.visibility import (
+    PageTokenKeys,
+    decode_page_token,
+    encode_page_token,
+    parse,
+    restriction,
+)
 from gateway_core.routes import CompiledRoute, Operation, build_table
 from support.gateway import dev_settings, route
 from support.procs import free_port
@@ -89,18 +97,41 @@ def test_route_values_are_quoted() -> None:
         restriction([])
 
 
+KEYS = PageTokenKeys([b"current", b"previous"])
+
+
 def test_page_tokens_belong_to_their_query() -> None:
-    token = encode_page_token("q1", b'{"RunID":"x"}')
+    token = encode_page_token(KEYS, "q1", b'{"RunID":"x"}')
     assert token is not None
-    assert decode_page_token("q1", token) == b'{"RunID":"x"}'
-    assert encode_page_token("q1", None) is None
-    assert decode_page_token("q1", None) is None
+    assert decode_page_token(KEYS, "q1", token) == b'{"RunID":"x"}'
+    assert encode_page_token(KEYS, "q1", None) is None
+    assert decode_page_token(KEYS, "q1", None) is None
     for garbage in ("garbage", "!!!", "é", token[:-2], "AAAA"):
         with pytest.raises(InvalidQuery) as caught:
-            decode_page_token("q1", garbage)
+            decode_page_token(KEYS, "q1", garbage)
         assert caught.value.field == "page_token"
     with pytest.raises(InvalidQuery):
-        decode_page_token("q2", token)
+        decode_page_token(KEYS, "q2", token)
+
+
+def test_a_forged_page_token_is_refused() -> None:
+    """Issue 24 #7: the digest was a plain SHA-256 anyone could compute, so a token with junk
+    inside reached Temporal (502). Only the server's keys make one now."""
+    junk = b"junk for temporal"
+    digest = hashlib.sha256(b"q1\0" + junk).digest()[:16]
+    forged = base64.urlsafe_b64encode(digest + junk).rstrip(b"=").decode()
+    with pytest.raises(InvalidQuery):
+        decode_page_token(KEYS, "q1", forged)
+    other = encode_page_token(PageTokenKeys([b"another server"]), "q1", junk)
+    with pytest.raises(InvalidQuery):
+        decode_page_token(KEYS, "q1", other)
+
+
+def test_a_rotated_key_still_reads_the_tokens_it_signed() -> None:
+    old = encode_page_token(PageTokenKeys([b"previous"]), "q1", b"t")
+    assert decode_page_token(KEYS, "q1", old) == b"t"
+    assert PageTokenKeys.from_setting(" a , b ").keys == (b"a", b"b")
+    assert len(PageTokenKeys.from_setting(None).keys[0]) == 32
 
 
 @contextlib.asynccontextmanager
@@ -142,6 +173,10 @@ async def test_no_listable_route_is_an_empty_list_without_temporal(offline) -> N
         ({"page_size": "101"}, "page_size"),
         ({"page_size": "ten"}, "page_size"),
         ({"page_size": "-1"}, "page_size"),
+        # Issue 24 #6: digits str.isdigit() takes and int() refuses (a 500 before).
+        ({"page_size": "\u00b2"}, "page_size"),
+        ({"page_size": "\u2075"}, "page_size"),
+        ({"page_size": "1" * 5000}, "page_size"),
         ({"page_token": "garbage"}, "page_token"),
         ({"query": ") OR (1=1"}, "query"),
         ({"query": "'"}, "query"),

@@ -7,7 +7,9 @@ the test server's. What only time shows: a receiver that recovers gets the webho
 schedule (initial pause, then doubling); one that never does is given up on when the next pause
 would pass the total time, the pauses capped at the maximum interval; a refusal is not retried;
 ``redeliver`` is accepted inside the window (seven days after the first delivery) and sends
-the same webhook again, and the workflow closes when the window ends, not later.
+the same webhook again, and the workflow closes when the window ends, not later; redeliveries
+are spaced and capped, and many of them continue the delivery as new, its history short and
+its state whole.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +37,7 @@ from gateway_core.callbacks import (
     RetrySchedule,
     delivery_workflow_id,
 )
+from gateway_core.routes import RouteFiles
 from gateway_worker.config import WorkerSettings
 from gateway_worker.worker import build_worker
 from gateway_workflows.callbacks.signing import new_secret
@@ -51,6 +57,20 @@ pytestmark = [pytest.mark.workflows, pytest.mark.asyncio(loop_scope="module")]
 
 WINDOW = timedelta(seconds=CallbackRequest.redeliver_window_seconds)
 """The default redelivery window (a week), the API's too."""
+SHOPPING_ROUTE = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: shopping}
+spec:
+  path: shopping
+  workflowType: ShoppingWorkflow
+  taskQueue: shopping-task-queue
+  workflowId: {prefix: shopping-workflow-}
+  callbacks:
+    allowedDestinations: ["http://127.0.0.1:*"]
+    allowPrivateNetworks: true  # the receiver is on loopback
+    signingSecret: hooks
+"""
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +87,19 @@ def secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory: pytest.TempPathFactory) -> RouteFiles:
+    """The route table the worker checks each attempt against: the shipped shopping route,
+    with callbacks to loopback."""
+    path = tmp_path_factory.mktemp("routes") / "shopping.yaml"
+    path.write_text(SHOPPING_ROUTE)
+    return RouteFiles(path)
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def workers(env: WorkflowEnvironment, task_queue: str, secrets: Path) -> AsyncIterator[str]:
+async def workers(
+    env: WorkflowEnvironment, task_queue: str, secrets: Path, routes: RouteFiles
+) -> AsyncIterator[str]:
     """The route's worker (the shop) and the gateway's callback worker, built as the service
     builds them; yields the callback queue."""
     settings = WorkerSettings(task_queue=task_queue, graceful_shutdown_seconds=1)
@@ -79,7 +110,7 @@ async def workers(env: WorkflowEnvironment, task_queue: str, secrets: Path) -> A
             env.client,
             settings,
             CALLBACK_WORKFLOWS,
-            build_callback_activities(env.client, secrets),
+            build_callback_activities(env.client, secrets, routes=routes),
             task_queue=callbacks,
         ),
     ):
@@ -92,6 +123,7 @@ async def deliver(
     callbacks: str,
     url: str,
     retry: RetrySchedule | None = None,
+    **request: Any,
 ) -> WorkflowHandle[CallbackDelivery, DeliveryState]:
     """Run a shopping workflow, and start the delivery of its completion to ``url``, as the
     API does for a start with a ``Callback-Url``."""
@@ -112,6 +144,7 @@ async def deliver(
         signing_secret="hooks",
         allow_private_networks=True,  # the receiver is on loopback
         retry=retry or RetrySchedule(),
+        **request,
     )
     return await env.client.start_workflow(
         CallbackDelivery.run,
@@ -230,3 +263,65 @@ async def test_redeliver_is_accepted_inside_the_window_which_still_ends_on_time(
         await handle.execute_update(CallbackDelivery.redeliver)
     assert closed.value.status == RPCStatusCode.NOT_FOUND
     assert len(receiver.at("/again")) == 2
+
+
+async def runs(handle: WorkflowHandle) -> list[int]:
+    """The length of each run's history, first to last, following continue-as-new."""
+    lengths = []
+    run_id: str | None = handle.first_execution_run_id
+    while run_id:
+        events = (await handle._client.get_workflow_handle(handle.id, run_id=run_id)
+                  .fetch_history()).events  # fmt: skip
+        lengths.append(len(events))
+        last = events[-1]
+        run_id = None
+        if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return lengths
+
+
+async def refusal(handle: WorkflowHandle) -> ApplicationError:
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(CallbackDelivery.redeliver)
+    assert isinstance(refused.value.cause, ApplicationError)
+    return refused.value.cause
+
+
+async def test_redeliveries_are_spaced_capped_and_continue_as_new_with_their_state(
+    env, task_queue, workers, receiver
+) -> None:
+    """An attacker's loop of redeliveries: one a minute at most, 25 in all (this delivery's
+    cap), and every ten the delivery continues as new, so no run's history grows with them
+    while the state (attempts, counters) carries over."""
+    handle = await deliver(env, task_queue, workers, receiver.base + "/many", max_redeliveries=25)
+
+    async def sent(count: int) -> DeliveryState | None:
+        state = await handle.query(CallbackDelivery.state)  # the latest run answers
+        ok = state.status == DeliveryStatus.DELIVERED and state.attempt_count == count
+        return state if ok else None
+
+    await assert_eventually(lambda: sent(1), timeout=30)
+    for redelivery in range(1, 26):
+        if redelivery == 2:
+            too_soon = await refusal(handle)
+            assert too_soon.type == "RedeliveryTooSoon"
+            assert 0 < too_soon.details[0]["retry_after_seconds"] <= 60
+        if redelivery > 1:
+            await env.sleep(60)
+        await handle.execute_update(CallbackDelivery.redeliver)
+        state = await assert_eventually(lambda n=redelivery: sent(n + 1), timeout=30)
+        assert state.redeliveries == redelivery
+    capped = await refusal(handle)
+    assert capped.type == "CallbackBusy"
+    assert capped.message == "the callback was sent again 25 times, the most allowed"
+
+    state = await handle.result()  # the window's end, in the last run
+    assert (state.status, state.attempt_count, state.redeliveries) == (
+        DeliveryStatus.DELIVERED, 26, 25,
+    )  # fmt: skip
+    assert [a.number for a in state.attempts] == list(range(1, 27))
+    arrived = receiver.at("/many")
+    assert [d.headers["webhook-id"] for d in arrived] == [state.webhook_id] * 26
+    lengths = await runs(handle)
+    assert len(lengths) == 3, lengths  # ten redeliveries a run
+    assert max(lengths) < 200, lengths

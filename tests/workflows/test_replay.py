@@ -48,7 +48,10 @@ def test_every_shipped_workflow_has_histories_of_its_paths() -> None:
         recorded.setdefault(workflow_type(history(path)), []).append(path.stem)
     assert set(recorded) == names
     assert recorded == {
-        "CallbackDelivery": ["callback-delivered", "callback-redelivered", "callback-retried"],
+        "CallbackDelivery": [
+            "callback-carried", "callback-continued", "callback-decoded", "callback-delivered",
+            "callback-redelivered", "callback-retried",
+        ],
         "OrderWorkflow": [
             "order-approved-charged", "order-cancelled", "order-charge-declined",
             "order-timed-out", "order-update-rejected",

@@ -275,6 +275,12 @@ topologySpreadConstraints:
 {{- end }}
 - name: API_ADMIN_SCOPE
   value: {{ $api.auth.adminScope | quote }}
+# Every replica signs and reads the same page tokens.
+- name: API_PAGE_TOKEN_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $api.pageTokenKeys.existingSecret | default (printf "%s-server-keys" (include "temporal-gateway.fullname" .)) | quote }}
+      key: {{ $api.pageTokenKeys.key | quote }}
 - name: API_RATE_LIMIT
   value: {{ $api.rateLimit.perCaller | quote }}
 - name: API_RATE_LIMIT_GLOBAL

@@ -1,15 +1,18 @@
 // Verify a temporal-gateway completion webhook (Standard Webhooks) in Go, standard library only.
-// Verify(body, header, secrets) returns nil for an authentic, fresh delivery; pass the raw
-// body exactly as received, and both secrets while a rotation is under way.
+// Verify(body, header, secrets, route) returns nil for an authentic, fresh delivery of route;
+// pass the raw body exactly as received, both secrets while a rotation is under way, and the
+// route whose deliveries this receiver takes: the signed body names it (data.route), so a
+// delivery another route's caller aimed here is refused even if both routes share a secret.
 //
 // Tried by the tests as: WEBHOOK_SECRETS="whsec_… whsec_…" WEBHOOK_ID=… WEBHOOK_TIMESTAMP=…
-// WEBHOOK_SIGNATURE=… go run . < body.json
+// WEBHOOK_SIGNATURE=… WEBHOOK_ROUTE=orders go run . < body.json
 package main
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +26,7 @@ import (
 
 const tolerance = 5 * time.Minute
 
-func Verify(body []byte, header http.Header, secrets []string) error {
+func Verify(body []byte, header http.Header, secrets []string, route string) error {
 	id := header.Get("webhook-id")
 	stamp := header.Get("webhook-timestamp")
 	signatures := header.Get("webhook-signature")
@@ -53,11 +56,27 @@ func Verify(body []byte, header http.Header, secrets []string) error {
 			}
 			given, err := base64.StdEncoding.DecodeString(encoded)
 			if err == nil && hmac.Equal(given, expected) {
-				return nil
+				return forRoute(body, route)
 			}
 		}
 	}
 	return errors.New("no signature matches")
+}
+
+// forRoute checks that the (authentic) delivery names route in data.route.
+func forRoute(body []byte, route string) error {
+	var event struct {
+		Data struct {
+			Route string `json:"route"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &event); err != nil {
+		return fmt.Errorf("bad body: %w", err)
+	}
+	if event.Data.Route != route {
+		return fmt.Errorf("the delivery is for route %q, not %q", event.Data.Route, route)
+	}
+	return nil
 }
 
 func main() {
@@ -69,7 +88,8 @@ func main() {
 	header.Set("webhook-id", os.Getenv("WEBHOOK_ID"))
 	header.Set("webhook-timestamp", os.Getenv("WEBHOOK_TIMESTAMP"))
 	header.Set("webhook-signature", os.Getenv("WEBHOOK_SIGNATURE"))
-	if err := Verify(body, header, strings.Fields(os.Getenv("WEBHOOK_SECRETS"))); err != nil {
+	secrets := strings.Fields(os.Getenv("WEBHOOK_SECRETS"))
+	if err := Verify(body, header, secrets, os.Getenv("WEBHOOK_ROUTE")); err != nil {
 		fmt.Println("refused:", err)
 		os.Exit(1)
 	}

@@ -8,7 +8,7 @@ queue, and its activities need the worker's Temporal client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import MetricCounter
+from temporalio.converter import DataConverter
 
+from gateway_core.routes import RouteSource
 from gateway_workflows.callbacks.activities import CallbackActivities
 from gateway_workflows.callbacks.workflows import CallbackDelivery
 from gateway_workflows.shop.activities import OrderActivities, ShoppingActivities
@@ -66,8 +68,17 @@ def build_activities() -> Sequence[Callable[..., Any]]:
 
 
 def build_callback_activities(
-    client: Client, secrets_dir: Path | None, attempts: MetricCounter | None = None
+    client: Client,
+    secrets_dir: Path | None,
+    attempts: MetricCounter | None = None,
+    converters: Mapping[str, DataConverter] | None = None,
+    *,
+    routes: RouteSource | None = None,
 ) -> Sequence[Callable[..., Any]]:
-    """The delivery workflow's activities: they wait on ``client`` for the target to close."""
-    callbacks = CallbackActivities(client, secrets_dir, attempts)
+    """The delivery workflow's activities: they wait on ``client`` for the target to close,
+    decode results a route's codec encoded with ``converters`` (by codec name), and check each
+    attempt against the route's current block in ``routes``."""
+    callbacks = CallbackActivities(
+        client, secrets_dir, attempts, converters=converters, routes=routes
+    )
     return (callbacks.await_close, callbacks.deliver)

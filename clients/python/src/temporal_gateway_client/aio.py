@@ -210,5 +210,8 @@ class AsyncTemporalAPIClient:
         return await self._json(_calls.callbacks(workflow_id, run_id=run_id))
 
     async def redeliver_callback(self, workflow_id: str) -> dict[str, Any]:
-        """Send the workflow's completion webhook again (to the URL its starter chose)."""
+        """Send the workflow's completion webhook again (to the URL its starter chose): at
+        most ``API_CALLBACK_MAX_REDELIVERIES`` times, and
+        ``API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`` apart (sooner: ``InvalidRequest``
+        with code ``redelivery-too-soon``)."""
         return await self._json(_calls.redeliver_callback(workflow_id))

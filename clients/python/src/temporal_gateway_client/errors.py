@@ -100,13 +100,14 @@ _INVALID = ("malformed-json", "malformed-request", "duplicate-header", "invalid-
             "workflow-already-started", "idempotency-key-in-flight", "callback-busy",
             "body-too-large", "payload-too-large", "unsupported-media-type",
             "validation-error", "input-limit-exceeded", "idempotency-key-reused",
-            "rate-limited", "too-many-streams", "client-disconnected")  # fmt: skip
+            "rate-limited", "redelivery-too-soon", "too-many-streams", "too-many-waits",
+            "client-disconnected")  # fmt: skip
 _NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-not-found",
               "signal-not-found", "query-not-found", "update-not-found")  # fmt: skip
 _UNAVAILABLE = ("temporal-error", "temporal-access-denied", "temporal-namespace-not-found",
                 "temporal-unavailable", "temporal-busy", "routes-not-loaded",
                 "rate-limiter-unavailable", "identity-provider-unavailable",
-                "temporal-timeout", "no-worker")  # fmt: skip
+                "codec-unavailable", "temporal-timeout", "no-worker")  # fmt: skip
 _FAILED = ("workflow-failed", "workflow-timed-out", "workflow-canceled",
            "workflow-terminated")  # fmt: skip
 

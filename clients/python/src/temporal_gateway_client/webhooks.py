@@ -2,12 +2,14 @@
 
     from temporal_gateway_client import webhooks
 
-    event = webhooks.verify(request_body, request.headers, ["whsec_…"])
+    event = webhooks.verify(request_body, request.headers, ["whsec_…"], route="orders")
     if already_seen(event_id := request.headers["webhook-id"]):
         return 200  # a retry of a delivery you already took
 
 Pass the raw body bytes, exactly as received (a re-serialized JSON body will not verify). Pass
 both secrets during a rotation: the gateway signs with each it has, and one match is enough.
+Pass the route whose deliveries this receiver takes: the signed body names it (``data.route``),
+so a delivery another route's caller aimed here is refused even if both routes share a secret.
 Deliveries are retried with the same ``webhook-id``; de-duplicate on it.
 """
 
@@ -42,14 +44,16 @@ def verify(
     secrets: str | Sequence[str],
     tolerance: float = 300,
     *,
+    route: str | None = None,
     now: float | None = None,
 ) -> Any:
-    """The delivery's JSON, once its signature matches one of ``secrets`` and its timestamp
-    is within ``tolerance`` seconds of now (so a captured delivery cannot be replayed later).
+    """The delivery's JSON, once its signature matches one of ``secrets``, its timestamp is
+    within ``tolerance`` seconds of now (so a captured delivery cannot be replayed later) and,
+    when ``route`` is given, it names that route (``data.route``).
 
     Raises:
         WebhookVerificationError: a header is missing, the timestamp is malformed or outside
-            the tolerance, or no signature matches.
+            the tolerance, no signature matches, or the delivery is another route's.
         ValueError: a secret is not ``whsec_<base64>``.
     """
     body = payload.encode() if isinstance(payload, str) else bytes(payload)
@@ -78,5 +82,15 @@ def verify(
         except (binascii.Error, ValueError):
             continue
         if any(hmac.compare_digest(given, e) for e in expected):
-            return json.loads(body)
+            return _for_route(json.loads(body), route)
     raise WebhookVerificationError("no signature matches the given secrets")
+
+
+def _for_route(event: Any, route: str | None) -> Any:
+    if route is None:
+        return event
+    data = event.get("data") if isinstance(event, dict) else None
+    named = data.get("route") if isinstance(data, dict) else None
+    if named != route:
+        raise WebhookVerificationError(f"the delivery is for route {named!r}, not {route!r}")
+    return event

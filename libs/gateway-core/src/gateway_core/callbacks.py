@@ -5,8 +5,10 @@ enforce.
 A callback URL is checked twice, because server-side request forgery is this feature's main
 risk: by the API when the caller asks (against the route's allowlist, then by resolving the host
 and refusing private, loopback, link-local, multicast and unspecified addresses unless the route
-opts in), and by the worker before every attempt (DNS may have changed; the worker connects to
-the address it checked). Both use :func:`check_url` and :func:`resolve_checked` from here.
+opts in), and by the worker before every attempt, against the route's ``callbacks`` block as it
+is then (the route may have been deleted, its block turned off, its allowlist narrowed; DNS may
+have changed; the worker connects to the address it checked). Both use :func:`check_url` and
+:func:`resolve_checked` from here.
 
 Standard library only: the workflow module imports the dataclasses (through the sandbox's
 pass-through), so nothing here may do I/O at import time.
@@ -33,6 +35,12 @@ DEFAULT_TASK_QUEUE = "temporal-gateway-callbacks"
 """The gateway's own queue: deliveries do not compete with (or depend on) the routes' workers."""
 STATE_QUERY = "state"
 REDELIVER_UPDATE = "redeliver"
+CALLBACK_BUSY = "CallbackBusy"
+"""The error type of a refused redelivery that waiting will not help: nothing to send yet,
+already sending, or redelivered as often as allowed."""
+REDELIVERY_TOO_SOON = "RedeliveryTooSoon"
+"""The error type of a redelivery refused for coming too soon after the last; its details are
+``{"retry_after_seconds": n}``."""
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -101,6 +109,18 @@ class CallbackRequest:
     close_poll_seconds: float = 300.0
     """How long one wait for the close runs before the workflow starts another (each is an
     activity heartbeating meanwhile; a long-lived target gets many)."""
+    codec: str | None = None
+    """The route's payload codec, a name in the worker's ``WORKER_CODECS``: the result (and a
+    failure's encoded message) stays encoded in the delivery's history and is decoded only
+    for each attempt's body, which is never stored. None: plain payloads."""
+    max_redeliveries: int = 20
+    """How many redeliveries the delivery accepts in all (the API's
+    ``callback_max_redeliveries``); a delivery registered before there was a cap gets this."""
+    redeliver_min_interval_seconds: float = 60.0
+    """How long after one redelivery the next is accepted (the API's
+    ``callback_redeliver_min_interval_seconds``)."""
+    carried: Carried | None = None
+    """Set when the delivery continued as new after its target closed: what it had so far."""
 
 
 @dataclass(frozen=True)
@@ -114,9 +134,15 @@ class Closed:
     close_time: str | None
     result: Any = None
     failure: dict[str, Any] | None = None
+    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
     result_type: str | None = None
     """A protobuf result's message type (its JSON is ``result``)."""
-    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
+    encoded_result: str | None = None
+    """With a codec: the result as Temporal stores it (base64 of the ``Payloads``), and
+    ``result`` None."""
+    encoded_failure: str | None = None
+    """With a codec that encoded the failure's message: the ``Failure`` as Temporal stores it
+    (base64), and ``failure["message"]`` what the SDK put in its place."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,8 @@ class AwaitClose:
     workflow_id: str
     run_id: str
     poll_seconds: float
+    codec: str | None = None
+    """Set: keep the result encoded (:attr:`Closed.encoded_result`)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +166,16 @@ class DeliveryAttempt:
     timeout_seconds: float
     route: str
     outcome: Outcome
+    codec: str | None = None
+    """The codec that opens ``encoded_result`` and ``encoded_failure`` into the body's
+    ``data.result`` and ``data.failure.message`` (:attr:`CallbackRequest.codec`)."""
+    encoded_result: str | None = None
+    encoded_failure: str | None = None
+    workflow_id: str = ""
+    """The target's id: the route that owns it (by id prefix, as the API finds it) is looked up
+    in the worker's route table before each attempt, and its ``callbacks`` block as it is then
+    decides, not ``signing_secret`` and ``allow_private_networks`` (those the route had when the
+    callback was asked for, kept for the record)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +222,23 @@ class DeliveryState:
     next_attempt_at: str | None = None
     delivered_at: str | None = None
     redeliveries: int = 0
+    last_redelivered_at: str | None = None
+    """When the last redelivery was accepted: the next is accepted
+    ``redeliver_min_interval_seconds`` later."""
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a delivery hands the run it continues as new with, once its target has closed, so
+    that continuing changes nothing a caller sees: the close (the same body), the state (its
+    attempts and counters, which the ``state`` query answers from), and the end of the
+    redelivery window, which continuing does not move."""
+
+    closed: Closed
+    state: DeliveryState
+    window_ends_at: str
+    redeliver: bool = False
+    """A redelivery accepted but not yet begun."""
 
 
 KEPT_ATTEMPTS = 50
@@ -284,13 +339,26 @@ def check_url(url: str, patterns: Iterable[OriginPattern], *, allow_http: bool) 
     return Destination(url, scheme, host, port)
 
 
+REFUSED_ADDRESS = (
+    "an address callbacks may not reach (private, loopback, link-local, multicast or "
+    "otherwise not global)"
+)
+"""What a refusal says of the address: never which one, nor of which kind, since the caller
+chose the name and would learn what it resolves to inside the network (an oracle for the DNS
+behind a wildcard allowlist)."""
+
+
 def refused_address(address: str, *, allow_private: bool) -> str | None:
-    """Why ``address`` may not be called, or None. Unspecified and multicast addresses are
-    never called; private, loopback, link-local and other non-global ones only with the
-    route's ``allowPrivateNetworks``."""
+    """Why ``address`` may not be called, or None: for logs and tests, not for callers (see
+    :data:`REFUSED_ADDRESS`). Unspecified and multicast addresses are never called; private,
+    loopback, link-local and other non-global ones only with the route's
+    ``allowPrivateNetworks``."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one reaches that IPv4 address, so it is judged
+        # as it: IPv4-mapped (::ffff:a.b.c.d), and 6to4 (2002:AABB:CCDD::/48, relayed to
+        # a.b.c.d), which the ipaddress module of Python 3.11 calls global whatever it wraps.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is an unspecified or multicast address"
     if not allow_private and (
@@ -315,13 +383,14 @@ async def resolve_checked(
             loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
             within,
         )
-    except (OSError, TimeoutError) as exc:
-        raise CallbackRefused(f"{host} does not resolve: {exc}") from None
+    except (OSError, TimeoutError):
+        # The resolver's own words (NXDOMAIN, SERVFAIL, a timeout) would say more of the
+        # internal DNS than the caller needs.
+        raise CallbackRefused(f"{host} does not resolve") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise CallbackRefused(f"{host} does not resolve")
     for address in addresses:
-        reason = refused_address(address.split("%", 1)[0], allow_private=allow_private)
-        if reason is not None:
-            raise CallbackRefused(f"{host} resolves to {reason}")
+        if refused_address(address.split("%", 1)[0], allow_private=allow_private) is not None:
+            raise CallbackRefused(f"{host} resolves to {REFUSED_ADDRESS}")
     return addresses

@@ -2,8 +2,8 @@
 
 ``create_app(settings)`` builds everything from the settings it is given (tests pass their own);
 nothing connects at import time. The lifespan loads the route table and the API keys, makes the
-one Temporal connection every request shares, the HTTP client for the identity provider and the
-rate limiter, and hands them to handlers as lifespan state.
+named payload codecs, the one Temporal connection every request shares, the HTTP client for the
+identity provider and the rate limiter, and hands them to handlers as lifespan state.
 
 Middleware, from the outside in: OpenTelemetry, HEAD as GET, security headers, CORS (only when
 origins are configured), request context, request guards (duplicate headers, encoded slashes).
@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -35,13 +36,29 @@ from gateway_api.openapi import document as openapi
 from gateway_api.route_store import RouteStore, freeze_heap
 from gateway_api.route_store.kube import ClusterRoutes, load_config
 from gateway_api.security.auth import Authenticator
-from gateway_api.security.ratelimit import OpenStreams, RateLimiter
+from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter
+from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
+from gateway_api.temporal.visibility import PageTokenKeys
+from gateway_api.temporal.workflow_types import WorkflowTypes
+from gateway_core.codecs import CodecSet, describe
 from gateway_core.routes import RouteTable
 from gateway_core.telemetry import tracing_enabled
 from gateway_core.temporal import connect_config
+
+log = structlog.get_logger(__name__)
+
+CORS_ALLOWED = ("Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "Prefer",
+                "Callback-Url", "Callback-Outcomes", "Last-Event-ID", "X-Request-ID",
+                "traceparent")  # fmt: skip
+"""Every request header the API reads, so a page on another origin can use every operation."""
+CORS_EXPOSED = ("Location", "Retry-After", "Preference-Applied", "Link", "X-Request-ID",
+                "X-Trace-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                "RateLimit-Policy", "RateLimit")  # fmt: skip
+"""Every response header a caller reads (where to poll, when to retry, what was applied)."""
 
 DESCRIPTION = """Start and follow Temporal workflows over plain HTTP.
 
@@ -83,6 +100,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        config = temporal if temporal is not None else connect_config()
+        codecs = CodecSet(settings.codecs, max_payload_bytes=settings.temporal_blob_limit_bytes)
+        route_codecs = RouteCodecs(
+            codecs, settings.namespace_codecs, config.get("namespace") or "default"
+        )
+        if settings.codecs:
+            log.info("payload codecs", codecs=describe(settings.codecs),
+                     namespaces=settings.namespace_codecs)  # fmt: skip
+        store.observe(route_codecs.check)
         store.load()
         http = httpx.AsyncClient(
             timeout=settings.jwks_timeout_seconds, follow_redirects=False, trust_env=False
@@ -91,10 +117,11 @@ def create_app(
         authenticator.load()
         limiter = RateLimiter(settings)
         connection = TemporalConnection(
-            temporal if temporal is not None else connect_config(),
+            config,
             interval=timedelta(seconds=settings.health_interval_seconds),
             connect_timeout=timedelta(seconds=settings.connect_timeout_seconds),
             interceptors=temporal_interceptors(),
+            codecs=route_codecs,
         )
         await connection.refresh()  # so the first requests already see a connected client
         tasks = [asyncio.create_task(connection.watch())]
@@ -116,8 +143,16 @@ def create_app(
                     authenticator=authenticator,
                     limiter=limiter,
                     streams=OpenStreams(settings.events_max_streams),
+                    waits=OpenWaits(settings.max_waits_per_caller),
+                    followers=Followers(),
                     handlers=HandlerCache(),
                     pollers=Pollers(),
+                    workflow_types=WorkflowTypes(),
+                    page_tokens=PageTokenKeys.from_setting(
+                        settings.page_token_keys.get_secret_value()
+                        if settings.page_token_keys
+                        else None
+                    ),
                 )
             }
         finally:
@@ -125,6 +160,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await http.aclose()
+            await codecs.aclose()
 
     app = FastAPI(
         # FastAPI's own OpenTelemetry layer would record a second server span and one per
@@ -150,11 +186,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key",
-                           "X-Request-ID", "traceparent"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID", "X-Trace-Id",
-                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-                            "RateLimit-Policy", "RateLimit"],
+            allow_headers=list(CORS_ALLOWED),
+            expose_headers=list(CORS_EXPOSED),
             max_age=600,
         )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)

@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
+from gateway_core.codecs import CodecName, CodecSettings, check_names
 from gateway_core.logging import LogFormat
 
 
@@ -115,6 +116,10 @@ class ApiSettings(BaseSettings):
     events_max_seconds: float = Field(default=300.0, gt=0)
     """How long one ``/events`` stream stays open; the client reconnects with
     ``Last-Event-ID`` and loses nothing, while a forgotten tab cannot hold a connection forever."""
+    max_waits_per_caller: int = Field(default=32, ge=1)
+    """Requests of one caller waiting for an answer at once in one process (synchronous starts,
+    results with ``wait``, updates): a rate limit counts requests, not requests held open, so
+    without this one caller's waits could hold every connection the API accepts (4,096)."""
     events_max_streams: int = Field(default=5, ge=1)
     """Open ``/events`` streams per caller (per API process); more get 429."""
     events_heartbeat_seconds: float = Field(default=15.0, gt=0)
@@ -122,6 +127,11 @@ class ApiSettings(BaseSettings):
     balancers (idle timeouts of 30 to 60 s are common) keep a quiet stream open."""
     list_max_page_size: int = Field(default=100, ge=1, le=1000)
     """The largest page ``GET /workflows`` returns."""
+    page_token_keys: SecretStr | None = None
+    """Comma-separated secrets that sign ``GET /workflows`` page tokens (the first signs, any
+    verifies: rotate by putting a new one first). Every replica needs the same ones (the chart
+    generates them into a Secret); unset, each process makes its own, and a page token is good
+    only on the replica that made it."""
     rpc_timeout_seconds: float = Field(default=10.0, gt=0)
     """Deadline of each Temporal call other than result waits, so no request hangs on a stuck
     server."""
@@ -244,8 +254,26 @@ class ApiSettings(BaseSettings):
     callback_redeliver_window_seconds: float = Field(default=7 * 86400.0, ge=0)
     """How long after the delivery ``POST …/callbacks/redeliver`` works (the delivery workflow
     stays open, a timer, until then)."""
+    callback_max_redeliveries: int = Field(default=20, ge=0)
+    """Redeliveries of one callback in all: a receiver that lost a delivery needs one or two;
+    without a cap a caller could have the gateway post to the URL without end (each redelivery
+    is also history the delivery workflow carries)."""
+    callback_redeliver_min_interval_seconds: float = Field(default=60.0, ge=0)
+    """The least time between two redeliveries of one callback (refused sooner with 429 and
+    ``Retry-After``): a minute is nothing to a receiver recovering a lost delivery, and turns a
+    loop of calls into one POST a minute."""
     callback_resolve_timeout_seconds: float = Field(default=5.0, gt=0)
     """The request-time DNS check's deadline."""
+
+    # Payload codecs (docs/codecs.md): named here by the platform team, chosen by routes.
+    codecs: dict[CodecName, CodecSettings] = Field(default_factory=dict)
+    """JSON: codec name → ``{"import": "module:factory"}`` (a Python ``PayloadCodec``) or
+    ``{"endpoint": "https://…", "authorization_file": …, "ca_file": …, "timeout_seconds": 5}``
+    (a codec server). None by default: payloads are plain unless the platform team says how
+    they are encoded, and a route can only pick among these names."""
+    namespace_codecs: dict[str, CodecName] = Field(default_factory=dict)
+    """JSON: Temporal namespace → codec name, the codec of every route in that namespace that
+    names none (``spec.codec``; ``none`` opts out). Empty: routes without ``codec`` are plain."""
 
     @property
     def body_limits(self) -> BodyLimits:
@@ -296,6 +324,16 @@ class ApiSettings(BaseSettings):
     def _quota(cls, value: str) -> str:
         parse_quota(value)
         return value
+
+    @model_validator(mode="after")
+    def _codec_names(self) -> ApiSettings:
+        check_names(self.codecs, "API_CODECS")
+        for namespace, name in self.namespace_codecs.items():
+            if name not in self.codecs:
+                raise ValueError(
+                    f"API_NAMESPACE_CODECS: {namespace}: no codec {name!r} in API_CODECS"
+                )
+        return self
 
     @model_validator(mode="after")
     def _authentication(self) -> ApiSettings:

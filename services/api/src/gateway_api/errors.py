@@ -25,13 +25,14 @@ table.
         ├── UnsupportedMediaType (415)
         ├── InvalidBody (422): InvalidRequest; InputLimitExceeded, IdempotencyKeyReused,
         │                      UpdateRejected
-        ├── TooManyRequests (429): RateLimited, TooManyStreams
+        ├── TooManyRequests (429): RateLimited, RedeliveryTooSoon, TooManyStreams
         ├── ClientDisconnected (499, logged only)
         ├── InternalError (500): WorkflowFailed, UpdateFailed, QueryFailed
         ├── BadGateway (502): TemporalError, TemporalAccessDenied, TemporalNamespaceNotFound,
         │                     RouteWorkerMismatch, UndecodablePayload
         ├── ServiceUnavailable (503): TemporalUnavailable, TemporalBusy, RoutesNotLoaded,
-        │                             RateLimiterUnavailable, IdentityProviderUnavailable
+        │                             RateLimiterUnavailable, IdentityProviderUnavailable,
+        │                             CodecUnavailable
         └── GatewayTimeout (504): TemporalTimeout, WorkflowTimedOut
 """
 
@@ -171,9 +172,15 @@ class PathNotFound(NotFound):
 
 
 class CallbackNotFound(NotFound):
-    """The workflow was started without a completion webhook."""
+    """No completion webhook the caller may see: the workflow was started without one, does
+    not exist, or is of a route the caller may not read (the same answer for all three)."""
 
     code, title = "callback-not-found", "No callback for this workflow"
+
+    @classmethod
+    def hiding(cls, workflow_id: str, principal: str) -> CallbackNotFound:
+        """The one 404 of ``…/callbacks`` and ``…/callbacks/redeliver``, whichever it is."""
+        return cls(f"no callback of workflow {workflow_id!r} that {principal} may read")
 
 
 class SignalNotFound(NotFound):
@@ -296,7 +303,8 @@ class WorkflowTerminated(Conflict):
 
 
 class CallbackBusy(Conflict):
-    """The callback is waiting or delivering, or its redelivery window has passed."""
+    """The callback is waiting or delivering, was redelivered as often as allowed
+    (`API_CALLBACK_MAX_REDELIVERIES`), or its redelivery window has passed."""
 
     code, title = "callback-busy", "The callback cannot be redelivered now"
 
@@ -443,10 +451,37 @@ class RateLimited(TooManyRequests):
         return {**self.rate_headers, "Retry-After": str(self.retry_after)}
 
 
+class RedeliveryTooSoon(TooManyRequests):
+    """The callback was redelivered less than `API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`
+    ago; `Retry-After` says when it may be again."""
+
+    code, title = "redelivery-too-soon", "The callback was redelivered too recently"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        return {"retry_after_seconds": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class TooManyStreams(TooManyRequests):
     """Too many open `/events` streams for this caller."""
 
     code, title = "too-many-streams", "Too many open event streams"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class TooManyWaits(TooManyRequests):
+    """Too many requests of this caller are waiting for an answer (synchronous starts, results
+    with `wait`, updates): `API_MAX_WAITS_PER_CALLER`. See `Retry-After`."""
+
+    code, title = "too-many-waits", "Too many requests waiting for an answer"
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -615,6 +650,25 @@ class IdentityProviderUnavailable(ServiceUnavailable):
     """The OIDC provider's signing keys cannot be fetched."""
 
     code, title = "identity-provider-unavailable", "Identity provider unreachable"
+
+
+class CodecUnavailable(ServiceUnavailable):
+    """The route's payload codec could not encode the request or decode the answer (its codec
+    server unreachable, too slow or answering wrongly, or a codec this API does not have);
+    see `Retry-After`. A request whose input could not be encoded started nothing.
+
+    The detail says why in the gateway's words, never with payload data; ``codec`` names the
+    codec (docs/codecs.md).
+    """
+
+    code, title = "codec-unavailable", "Payload codec unavailable"
+
+    def __init__(self, detail: str, *, codec: str) -> None:
+        super().__init__(detail)
+        self.codec = codec
+
+    def extensions(self) -> dict[str, Any]:
+        return {"codec": self.codec}
 
 
 class GatewayTimeout(ApiError):

@@ -86,6 +86,12 @@ ROUTE_UPDATE_SECONDS = Histogram(
     "CPU time of one incremental route table update (compiling the changed routes and the swap)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+CODEC_CALLS = Histogram(
+    "temporal_gateway_codec_duration_seconds",
+    "Payload codec calls by codec, operation (encode, decode) and result (ok, error)",
+    ["codec", "operation", "result"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 ROUTES = Gauge("temporal_gateway_routes", "Routes in the table in use", multiprocess_mode="livemax")
 
 # Known outcomes start at zero, so rate() and increase() see the first failure.

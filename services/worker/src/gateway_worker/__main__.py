@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
+from gateway_core.codecs import CodecConfigError, load_local
 from gateway_core.logging import configure_logging, quiet_temporal_messages
 from gateway_core.telemetry import configure_tracing
 from gateway_core.temporal import connect_config
@@ -14,6 +16,11 @@ from gateway_workflows.registry import WORKFLOWS, build_activities
 
 def main() -> None:
     settings = load_settings()
+    try:
+        load_local(settings.codecs)  # run() makes them again; a broken one is said here
+    except CodecConfigError as exc:
+        print(f"configuration error: WORKER_CODECS: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(service="worker", level=settings.log_level, fmt=settings.log_format)
     quiet_temporal_messages()
     tracing = configure_tracing("temporal-gateway-worker")

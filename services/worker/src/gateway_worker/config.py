@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway_core.callbacks import DEFAULT_TASK_QUEUE
+from gateway_core.codecs import CodecName, CodecSettings, check_names
 from gateway_core.logging import LogFormat
 
 
@@ -34,6 +36,20 @@ class WorkerSettings(BaseSettings):
     """A directory with one file per route signing secret (a mounted Kubernetes Secret,
     ``.data/webhook-secrets`` under ``make run``); read on every delivery, so a rotated
     Secret is used without a restart. Unset: deliveries fail (and retry) until it is set."""
+    routes_source: Literal["files", "kubernetes"] = "files"
+    """Where the route table the API serves comes from, as ``API_ROUTES_SOURCE``: ``files``
+    (``routes_path``) or ``kubernetes`` (the WorkflowRoutes the operator accepted, watched
+    through the Kubernetes API as the API does: the chart's default). Before every webhook
+    attempt the delivery checks the route's ``callbacks`` block as it is then, so a route
+    deleted, its block turned off or its allowlist narrowed stops deliveries already under
+    way. Never through the API: the worker does not depend on it."""
+    routes_namespaces: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """With ``kubernetes``: the namespaces whose WorkflowRoutes count, comma-separated, as
+    ``API_ROUTES_NAMESPACES``; empty: every namespace."""
+    routes_path: Path | None = None
+    """With ``files``: the same WorkflowRoute file or folder as ``API_ROUTES_PATH``
+    (``k8s/routes`` under ``make run``, or a mounted ConfigMap of route files), read when its
+    contents change. Unset: attempts fail (and retry) until it is set, as without secrets."""
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
     """How long SIGTERM waits for running activities: Kubernetes' default grace period is 30 s."""
     max_concurrent_activities: int = Field(default=100, gt=0)
@@ -48,8 +64,31 @@ class WorkerSettings(BaseSettings):
     """All interfaces: the kubelet probes the pod's address."""
     connect_retry_seconds: float = Field(default=2.0, gt=0)
     """Pause between attempts while Temporal is not reachable yet (it may start after us)."""
+    codecs: dict[CodecName, CodecSettings] = Field(default_factory=dict)
+    """JSON, the shape of the API's ``API_CODECS`` (give both the same value): the codecs a
+    completion webhook decodes a route's result with, by the name the route gives, and those
+    ``codec`` may name. None by default, as the API's."""
+    codec: CodecName | None = None
+    """The payload codec of this worker's own client, a name in ``codecs``: the inputs,
+    results and failure messages of the workflows it hosts are encoded with it (failure
+    messages and stack traces too, moved into the failure's encoded attributes). Unset: plain
+    payloads. Callback deliveries are the gateway's own workflows and stay plain."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")
+
+    @field_validator("routes_namespaces", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [ns.strip() for ns in value.split(",") if ns.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _codec_names(self) -> WorkerSettings:
+        check_names(self.codecs, "WORKER_CODECS")
+        if self.codec is not None and self.codec not in self.codecs:
+            raise ValueError(f"WORKER_CODEC: no codec {self.codec!r} in WORKER_CODECS")
+        return self
 
 
 def load_settings() -> WorkerSettings:

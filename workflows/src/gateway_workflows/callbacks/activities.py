@@ -3,18 +3,28 @@
 ``await_close`` long-polls Temporal for the target's close event (following continue-as-new),
 heartbeating meanwhile, and gives up after ``poll_seconds`` so the workflow decides what next.
 ``deliver`` makes exactly one HTTP attempt and reports it, success or not, so the workflow can
-record every attempt; it re-checks the destination first and connects to the address it
-checked (the host's name goes into ``Host`` and the TLS SNI, so certificates are verified
-against it), never through a proxy, and never follows a redirect.
+record every attempt. First it checks the attempt against the route's ``callbacks`` block as the
+worker's route table has it now (the same files the API serves, ``WORKER_ROUTES_PATH``), not as
+it was when the callback was asked for: a route deleted, its block turned off, its allowlist
+narrowed or private networks forbidden since then refuses the attempt. Then it resolves the
+host, checks every address, and connects to the address it checked (the host's name goes into
+``Host`` and the TLS SNI, so certificates are verified against it), never through a proxy, and
+never follows a redirect.
+
+With a route's payload codec, ``await_close`` returns the result as Temporal stores it, and
+``deliver`` decodes it with the worker's converter for that codec name (``WORKER_CODECS``) into
+the body it sends: the plaintext exists only in the attempt's memory. A codec that cannot
+decode (unreachable, not configured) is a failed attempt the workflow retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -22,10 +32,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from temporalio import activity
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistoryEventFilterType
 from temporalio.common import MetricCounter, RawValue
+from temporalio.converter import DataConverter
 
 from gateway_core.callbacks import (
     DEFAULT_PORTS,
@@ -35,10 +48,14 @@ from gateway_core.callbacks import (
     Closed,
     DeliveryAttempt,
     Outcome,
+    check_url,
+    parse_origin_pattern,
     resolve_checked,
 )
+from gateway_core.codecs import CodecError
 from gateway_core.failures import describe, stopped
 from gateway_core.payloads import Undecodable, data_converter, decode
+from gateway_core.routes import CallbacksSpec, RouteSource
 from gateway_workflows.callbacks.signing import SigningSecretError, read_secrets, sign
 
 USER_AGENT = "temporal-gateway-webhooks/0.1"
@@ -74,9 +91,17 @@ async def _heartbeating(every: float) -> AsyncIterator[None]:
             await task
 
 
+class _NoPolicy(Exception):
+    """The worker cannot tell the route's current policy (no route table yet): an attempt
+    that may go ahead once it can."""
+
+
 class CallbackActivities:
-    """Built by the worker with its Temporal client, the signing secrets' directory and the
-    counter of attempts (``temporal_gateway_callback_attempts_total``)."""
+    """Built by the worker with its Temporal client (without a payload codec: the delivery's
+    own payloads are the gateway's), the signing secrets' directory, the counter of attempts
+    (``temporal_gateway_callback_attempts_total``), a data converter per codec name, and the
+    route table's files (None: every attempt fails, and is retried, until the worker is given
+    them)."""
 
     def __init__(
         self,
@@ -85,11 +110,15 @@ class CallbackActivities:
         attempts: MetricCounter | None = None,
         *,
         heartbeat_seconds: float = 5.0,
+        converters: Mapping[str, DataConverter] | None = None,
+        routes: RouteSource | None = None,
     ) -> None:
         self._client = client
         self._secrets_dir = secrets_dir
         self._attempts = attempts
         self._heartbeat_seconds = heartbeat_seconds
+        self._converters = dict(converters or {})
+        self._routes = routes
 
     @activity.defn(name="callback_await_close")
     async def await_close(self, wait: AwaitClose) -> Closed | None:
@@ -124,22 +153,20 @@ class CallbackActivities:
         result: Any = None
         failure: dict[str, Any] | None = None
         result_type: str | None = None
+        encoded_result = encoded_failure = None
         if outcome is Outcome.COMPLETED:
-            payloads = event.workflow_execution_completed_event_attributes.result.payloads
-            if payloads:
-                # The codec applied, then read as the API reads a result (gateway_core.payloads):
-                # a protobuf result is its JSON, one nothing can read says so, never a failure.
-                (raw,) = await self._client.data_converter.decode(payloads[:1], [RawValue])
-                decoded = decode(raw.payload)
-                value = decoded.value
-                result = value.to_json() if isinstance(value, Undecodable) else value
-                result_type = decoded.protobuf_type
+            stored = event.workflow_execution_completed_event_attributes.result
+            if wait.codec is not None:  # decoded by each attempt, never stored in plaintext
+                encoded_result = base64.b64encode(stored.SerializeToString()).decode()
+            elif stored.payloads:
+                result, result_type = await _read_result(self._client.data_converter, stored)
         elif outcome is Outcome.FAILED:
             raw = event.workflow_execution_failed_event_attributes.failure
-            # Details the SDK's converter cannot read (another SDK's protobuf) read as the API
-            # reads them, never a failed attempt.
-            converter = data_converter(self._client.data_converter)
-            failure = describe(await converter.decode_failure(raw))
+            if wait.codec is not None:  # its message and details: decoded by each attempt
+                encoded_failure = base64.b64encode(raw.SerializeToString()).decode()
+                failure = stopped("failed", "")  # the shape; each attempt puts the meaning
+            else:
+                failure = await _read_failure(self._client.data_converter, raw)
         elif outcome is Outcome.TERMINATED:
             reason = event.workflow_execution_terminated_event_attributes.reason
             failure = stopped("terminated", reason or "terminated")
@@ -156,6 +183,8 @@ class CallbackActivities:
             result=result,
             result_type=result_type,
             failure=failure,
+            encoded_result=encoded_result,
+            encoded_failure=encoded_failure,
         )
 
     @activity.defn(name="callback_deliver")
@@ -180,24 +209,90 @@ class CallbackActivities:
         )
         return result
 
+    async def _policy(self, attempt: DeliveryAttempt) -> CallbacksSpec:
+        """The ``callbacks`` block of the route that owns the target now, once it admits the
+        attempt's URL (the address check follows, with its ``allowPrivateNetworks``).
+
+        Raises:
+            CallbackRefused: the route is gone (or another route owns the id now), its callbacks
+                are off, or its allowlist no longer admits the URL.
+            _NoPolicy: the worker has no route table (yet).
+        """
+        if self._routes is None:
+            raise _NoPolicy("the worker has no route table (WORKER_ROUTES_PATH)")
+        table = await asyncio.to_thread(self._routes.current)
+        if table is None:
+            raise _NoPolicy("the worker's route table has not loaded (WORKER_ROUTES_PATH)")
+        route = table.for_workflow_id(attempt.workflow_id)
+        if route is None or route.name != attempt.route:
+            raise CallbackRefused(f"callbacks disabled: route {attempt.route!r} is gone")
+        spec = route.spec.callbacks
+        if spec is None or not spec.enabled:
+            raise CallbackRefused(f"callbacks disabled on route {route.name!r}")
+        # Plain http was refused when the callback was asked for, outside development (the
+        # worker has no such setting); a URL's scheme never changes, and must still match.
+        patterns = [parse_origin_pattern(p) for p in spec.allowed_destinations]
+        check_url(attempt.url, patterns, allow_http=True)
+        return spec
+
+    async def _opened(self, attempt: DeliveryAttempt) -> dict[str, Any]:
+        """The body to send: ``attempt.payload`` with the encoded result (or failure message)
+        decoded in.
+
+        Raises:
+            _CodecFailed: the codec is not configured here, or failed.
+        """
+        if attempt.codec is None or not (attempt.encoded_result or attempt.encoded_failure):
+            return attempt.payload
+        converter = self._converters.get(attempt.codec)
+        if converter is None:
+            raise _CodecFailed(
+                f"codec {attempt.codec!r} is not configured on this worker (WORKER_CODECS)"
+            )
+        data = dict(attempt.payload["data"])
+        try:
+            if attempt.encoded_result is not None:
+                stored = Payloads.FromString(base64.b64decode(attempt.encoded_result))
+                if stored.payloads:
+                    data["result"], result_type = await _read_result(converter, stored)
+                    if result_type is not None:
+                        data["result_type"] = result_type
+            if attempt.encoded_failure is not None:
+                cause = Failure.FromString(base64.b64decode(attempt.encoded_failure))
+                data["failure"] = await _read_failure(converter, cause)
+        except CodecError as exc:  # its reason names no payload data
+            raise _CodecFailed(f"codec {attempt.codec!r} could not decode: {exc.reason}") from None
+        except Exception as exc:  # an in-process codec's message might quote the payload
+            reason = type(exc).__name__
+            raise _CodecFailed(f"codec {attempt.codec!r} could not decode: {reason}") from None
+        return {**attempt.payload, "data": data}
+
     async def _attempt(self, attempt: DeliveryAttempt) -> AttemptResult:
         try:
-            keys = await asyncio.to_thread(read_secrets, self._secrets_dir, attempt.signing_secret)
+            spec = await self._policy(attempt)
+        except CallbackRefused as exc:
+            return AttemptResult(delivered=False, error=f"refused: {exc.reason}", retryable=False)
+        except _NoPolicy as exc:  # a table not mounted yet: try again later, as for secrets
+            return AttemptResult(delivered=False, error=str(exc), retryable=True)
+        try:
+            keys = await asyncio.to_thread(read_secrets, self._secrets_dir, spec.signing_secret)
         except SigningSecretError as exc:  # may be mounted soon: try again later
+            return AttemptResult(delivered=False, error=str(exc), retryable=True)
+        try:
+            payload = await self._opened(attempt)
+        except _CodecFailed as exc:  # a codec server down, a setting missing: try again later
             return AttemptResult(delivered=False, error=str(exc), retryable=True)
         parts = urlsplit(attempt.url)
         host = (parts.hostname or "").lower().rstrip(".")
         port = parts.port or DEFAULT_PORTS.get(parts.scheme, 443)
         try:
-            addresses = await resolve_checked(
-                host, port, allow_private=attempt.allow_private_networks
-            )
+            addresses = await resolve_checked(host, port, allow_private=spec.allow_private_networks)
         except CallbackRefused as exc:
             return AttemptResult(delivered=False, error=f"refused: {exc.reason}", retryable=False)
         address = addresses[0]
         literal = f"[{address}]" if ":" in address else address
         pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
-        body = json.dumps(attempt.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(time.time())
         headers = {
             "Host": parts.netloc,
@@ -253,6 +348,26 @@ class CallbackActivities:
             address=address,
             excerpt=excerpt,
         )
+
+
+async def _read_result(converter: DataConverter, stored: Payloads) -> tuple[Any, str | None]:
+    """A result and its protobuf type: the codec applied, then read as the API reads a result
+    (gateway_core.payloads): a protobuf result is its JSON, one nothing can read says so,
+    never a failure."""
+    (raw,) = await converter.decode(stored.payloads[:1], [RawValue])
+    decoded = decode(raw.payload)
+    value = decoded.value
+    return (value.to_json() if isinstance(value, Undecodable) else value), decoded.protobuf_type
+
+
+async def _read_failure(converter: DataConverter, raw: Failure) -> dict[str, Any]:
+    """A failure's meaning; details the SDK's converter cannot read (another SDK's protobuf)
+    read as the API reads them, never a failed attempt."""
+    return describe(await data_converter(converter).decode_failure(raw))
+
+
+class _CodecFailed(Exception):
+    """The attempt's body cannot be decoded now."""
 
 
 async def _read_head(response: httpx.Response) -> bytes:

@@ -70,10 +70,15 @@ def read_secrets(directory: Path | None, name: str) -> list[bytes]:
     if directory is None:
         raise SigningSecretError("the worker has no WORKER_CALLBACK_SECRETS_DIR")
     path = directory / name
+    # Named, never located: the error becomes the attempt's ``last_error``, which callers read,
+    # and an OSError's text holds the worker's path to its secrets.
     try:
         text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SigningSecretError(f"signing secret {name!r} cannot be read: {exc}") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SigningSecretError(f"signing secret {name!r} cannot be read ({reason})") from None
+    except UnicodeDecodeError:
+        raise SigningSecretError(f"signing secret {name!r} is not ASCII text") from None
     try:
         return parse_secret_file(text)
     except SigningSecretError as exc:

@@ -22,7 +22,14 @@ from gateway_core.routes.compiled import (
     spec_digest,
     with_integer_bounds,
 )
-from gateway_core.routes.documents import dump_table, load_routes, parse_documents
+from gateway_core.routes.documents import (
+    RouteFiles,
+    RouteSource,
+    dump_table,
+    fingerprint,
+    load_routes,
+    parse_documents,
+)
 from gateway_core.routes.operations import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -37,6 +44,7 @@ from gateway_core.routes.operations import (
 from gateway_core.routes.spec import (
     API_GROUP,
     API_VERSION,
+    CODEC_NAME_PATTERN,
     DESCRIPTOR_SET_PATTERN,
     ID_PREFIX_PATTERN,
     ID_TEMPLATE_PATTERN,
@@ -44,6 +52,7 @@ from gateway_core.routes.spec import (
     KIND,
     MAX_TIMEOUT_SECONDS,
     MESSAGE_NAME_PATTERN,
+    NO_CODEC,
     PATH_PATTERN,
     PROTO_MESSAGE_PATTERN,
     SECRET_NAME_PATTERN,
@@ -63,15 +72,15 @@ from gateway_core.routes.spec import (
 from gateway_core.routes.table import EMPTY, PrefixIndex, RouteTable, build_table, prefix_conflict
 
 __all__ = [
-    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "DEFAULT_OPERATIONS",
-    "DESCRIPTOR_SET_PATTERN", "EMPTY", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN",
-    "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "OPERATIONS",
-    "PATH_PATTERN", "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN", "Access",
-    "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec", "CompiledMessage",
-    "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy", "IdReusePolicy",
-    "MessageKind", "MessageSpec", "Operation", "OperationRow", "PrefixIndex", "Requirement",
-    "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError", "WorkflowIdSpec",
-    "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route", "dump_table",
-    "load_routes", "parse_documents", "positional_schema", "prefix_conflict", "spec_digest",
-    "with_integer_bounds",
+    "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "CODEC_NAME_PATTERN",
+    "DEFAULT_OPERATIONS", "DESCRIPTOR_SET_PATTERN", "EMPTY", "ID_PREFIX_PATTERN",
+    "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS",
+    "MESSAGE_NAME_PATTERN", "NO_CODEC", "OPERATIONS", "PATH_PATTERN", "PROTO_MESSAGE_PATTERN",
+    "SAFE_INTEGER", "SECRET_NAME_PATTERN", "Access", "Addressed", "Arguments", "AuthorizationSpec",
+    "CallbacksSpec", "CompiledMessage", "CompiledRoute", "FieldError", "GrantName",
+    "IdConflictPolicy", "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow",
+    "PrefixIndex", "Requirement", "RouteFiles", "RouteMetadata", "RouteSource", "RouteTable",
+    "StrictValidator", "WorkflowIdError", "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec",
+    "build_table", "compile_route", "dump_table", "fingerprint", "load_routes", "parse_documents",
+    "positional_schema", "prefix_conflict", "spec_digest", "with_integer_bounds",
 ]  # fmt: skip

@@ -337,18 +337,33 @@ class CompiledRoute:
     def allows(self, operation: Operation) -> bool:
         return operation in self.spec.operations
 
-    def workflow_id(self, body: Any, idempotency_key: str | None) -> tuple[str, bool]:
+    @property
+    def owner_only(self) -> bool:
+        """Whether callers act only on the workflows they started (``authorization.ownerOnly``)."""
+        return self.spec.authorization is not None and self.spec.authorization.owner_only
+
+    def owned_prefix(self, owner: str) -> str:
+        """The prefix of the ids an owner-only route makes for the caller whose scope is
+        ``owner``."""
+        return f"{self.spec.id_prefix}{owner}."
+
+    def workflow_id(
+        self, body: Any, idempotency_key: str | None, *, owner: str | None = None
+    ) -> tuple[str, bool]:
         """The id for a request to this route, and whether it is deterministic (so a repeat
         of the request must find the same workflow instead of starting another).
+        ``idempotency_key`` comes scoped to its caller already; ``owner`` (an owner-only
+        route's caller's scope) puts the caller's scope in every other id too.
 
         Raises:
             WorkflowIdError: the template needs a key or body value the request lacks.
         """
         policy = self.spec.workflow_id
+        prefix = self.spec.id_prefix if owner is None else self.owned_prefix(owner)
         if policy.template is None:
-            if idempotency_key:
+            if idempotency_key:  # scoped: the caller's scope is in it already
                 return self.spec.id_prefix + idempotency_key, True
-            return self.spec.id_prefix + uuid.uuid4().hex, False
+            return prefix + uuid.uuid4().hex, False
         errors: list[FieldError] = []
 
         def value(match: re.Match[str]) -> str:
@@ -368,7 +383,7 @@ class CompiledRoute:
         rendered = PLACEHOLDER.sub(value, policy.template)
         if errors:
             raise WorkflowIdError(errors)
-        return self.spec.id_prefix + rendered, True
+        return prefix + rendered, True
 
     @property
     def execution_timeout(self) -> timedelta | None:

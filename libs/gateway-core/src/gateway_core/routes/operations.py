@@ -141,8 +141,9 @@ OPERATIONS: Mapping[Operation, OperationRow] = {
         OperationRow(Operation.CALLBACKS, Access.READ, "GET",
                      "/workflows/{workflow_id}/callbacks",
                      "A workflow's completion webhook and attempts", _WORKFLOW),
-        # Starting a workflow with a callback causes a delivery too; a redelivery goes to the
-        # URL the starter chose, so it reveals nothing to the caller that ``start`` does not.
+        # Starting a workflow with a callback causes a delivery too, hence ``start``; but the
+        # answer is the callback's state, so a caller who may not read the route gets the 404
+        # of a workflow without a callback, and nothing is sent (gateway_api's webhooks.py).
         OperationRow(Operation.REDELIVER_CALLBACK, Access.START, "POST",
                      "/workflows/{workflow_id}/callbacks/redeliver",
                      "Send a workflow's completion webhook again", _WORKFLOW),

@@ -32,6 +32,10 @@ PLACEHOLDER = re.compile(r"\{(idempotencyKey|body\.([A-Za-z_][A-Za-z0-9_]*))\}")
 ID_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # A message name is a URL segment and a Python/Go/TS handler name: no escaping anywhere.
 MESSAGE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+# A codec's name is a metric label and a log field: DNS-label style, as route paths are.
+CODEC_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NO_CODEC = "none"
+"""A route's ``codec`` that opts out of its namespace's default codec."""
 # A protobuf message's full name: its package and name, dot-separated identifiers.
 PROTO_MESSAGE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 # A file in the API's descriptor set directory: a ConfigMap key, which is also its file name.
@@ -158,6 +162,11 @@ class AuthorizationSpec(_Model):
     """Who may cancel them."""
     terminate: Requirement | None = None
     """Who may terminate them."""
+    owner_only: bool = False
+    """A caller acts only on the workflows it started (administrators excepted): every id the
+    route makes carries the caller's scope after the prefix, by-id operations on another
+    caller's id answer 404 as a missing one would, and lists show only the caller's own. Off:
+    the grants are the route's, and a holder acts on every caller's workflows of the route."""
 
     def requirement(self, access: Access) -> Requirement | None:
         found: Requirement | None = getattr(self, access.value)
@@ -218,7 +227,8 @@ class CallbacksSpec(_Model):
     the gateway call whatever the allowlist admits inside your network."""
     signing_secret: str = Field(pattern=SECRET_NAME_PATTERN)
     """The name of the signing secret: a file in the worker's ``WORKER_CALLBACK_SECRETS_DIR``
-    (a key of the mounted Secret) holding one ``whsec_…`` secret, or two during a rotation."""
+    (a key of the mounted Secret) holding one ``whsec_…`` secret, or two during a rotation.
+    Give each route its own: receivers holding a secret trust every route that signs with it."""
     default_outcomes: tuple[Outcome, ...] = Field(default=tuple(Outcome), min_length=1)
     """What a callback reports when the caller does not say (``Callback-Outcomes``)."""
 
@@ -285,6 +295,12 @@ class WorkflowRouteSpec(_Model):
     admin scope) may use the route once authentication is on; nothing is open by accident."""
     callbacks: CallbacksSpec | None = None
     """Completion webhooks. Unset: a start asking for a callback is refused (422)."""
+    codec: str | None = Field(default=None, max_length=63, pattern=CODEC_NAME_PATTERN)
+    """The payload codec (encryption, compression) of the route's workflows: the name of one
+    the platform team configured in the API's ``API_CODECS`` (and the worker's
+    ``WORKER_CODECS``, for webhooks), or ``none`` for plain payloads. Unset: the default of the
+    route's Temporal namespace (``API_NAMESPACE_CODECS``), if any. A route names a codec; it
+    never says where one is, so no route can make the gateway load code or call a URL."""
 
     @model_validator(mode="after")
     def _check(self) -> WorkflowRouteSpec:

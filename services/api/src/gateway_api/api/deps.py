@@ -15,10 +15,13 @@ from gateway_api.http.context import CONTEXT_KEY, RequestContext
 from gateway_api.route_store import RouteStore
 from gateway_api.security.auth import Authenticator
 from gateway_api.security.principals import ANONYMOUS, Principal
-from gateway_api.security.ratelimit import OpenStreams, RateLimiter, client_address
+from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter, client_address
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
+from gateway_api.temporal.visibility import PageTokenKeys
+from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.routes import RouteTable
 
 # auto_error=False: a missing credential is our own 401 problem, not FastAPI's 403.
@@ -46,8 +49,12 @@ class Services:
     authenticator: Authenticator
     limiter: RateLimiter
     streams: OpenStreams
+    waits: OpenWaits
+    followers: Followers
     handlers: HandlerCache
     pollers: Pollers
+    page_tokens: PageTokenKeys
+    workflow_types: WorkflowTypes
 
 
 def services(request: Request) -> Services:

@@ -18,6 +18,7 @@ id when the caller may not even read the route, so ids do not leak), then rate l
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHandle
 
 from gateway_api.api.deps import authenticate, context, current_table, services
 from gateway_api.config import ApiSettings, BodyLimits
@@ -39,11 +40,15 @@ from gateway_api.errors import (
 from gateway_api.http.context import RequestContext
 from gateway_api.http.request_headers import PREFER
 from gateway_api.security.principals import Principal, allowed
-from gateway_api.security.ratelimit import BY_ID, RateLimiter
+from gateway_api.security.ratelimit import BY_ID, OpenWaits, RateLimiter
 from gateway_api.temporal import executions
 from gateway_api.temporal.connection import TemporalConnection
 from gateway_api.temporal.handlers import HandlerCache
 from gateway_api.temporal.health import Pollers
+from gateway_api.temporal.history import Followers
+from gateway_api.temporal.idempotency import scope
+from gateway_api.temporal.visibility import PageTokenKeys
+from gateway_api.temporal.workflow_types import WorkflowTypes
 from gateway_core.routes import (
     ACCESS_BY_OPERATION,
     ALSO_NEEDS,
@@ -72,6 +77,10 @@ class Call:
     limiter: RateLimiter
     handlers: HandlerCache
     pollers: Pollers
+    page_tokens: PageTokenKeys
+    workflow_types: WorkflowTypes
+    waits: OpenWaits
+    followers: Followers
 
     def may(self, route: CompiledRoute, access: Access) -> bool:
         return allowed(self.caller, route, access, self.settings.admin_scope)
@@ -106,6 +115,14 @@ class Call:
         self.header("Preference-Applied", f"wait={applied:g}")
         return applied
 
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        """Hold one of the caller's waits for an answer for the block.
+
+        Raises:
+            TooManyWaits: the caller already has ``API_MAX_WAITS_PER_CALLER`` waiting.
+        """
+        return self.waits.holding(self.caller.id)
+
     def location(self, path: str) -> str:
         return f"{self.request.scope.get('root_path', '')}{path}"
 
@@ -116,7 +133,8 @@ async def call_of(request: Request) -> Call:
     shared = services(request)
     return Call(
         request, context(request), caller, shared.temporal, current_table(shared.routes),
-        shared.settings, shared.limiter, shared.handlers, shared.pollers,
+        shared.settings, shared.limiter, shared.handlers, shared.pollers, shared.page_tokens,
+        shared.workflow_types, shared.waits, shared.followers,
     )  # fmt: skip
 
 
@@ -129,22 +147,62 @@ class OnRoute:
 
     @property
     def client(self) -> Client:
+        """For the route's workflows: their namespace, their payload codec."""
+        return self.call.connection.route_client(self.route)
+
+    @property
+    def bare_client(self) -> Client:
+        """The namespace's client without the route's codec: for the gateway's own workflows
+        (callback deliveries), whose payloads are the gateway's, not the route's."""
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def message(self, kind: MessageKind, name: str) -> CompiledMessage:
         return _message(self.route, kind, name)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Target:
-    """One workflow, by id, of a route the caller may use for the operation."""
+    """One workflow, by id, of a route the caller may use for the operation.
+
+    Its prefix is the route's (checked from the id); whether its TYPE is the route's needs
+    Temporal, so it is checked by :meth:`workflow`, once, when the operation first reaches for
+    Temporal: after the request's own input is checked, so bad input still never reaches it
+    (:mod:`gateway_api.temporal.workflow_types`)."""
 
     call: Call
     route: CompiledRoute
     workflow_id: str
+    description: WorkflowExecutionDescription | None = None
+    """The latest run's description, when the check had to ask for it (use it rather than
+    asking again)."""
+    _checked: bool = False
+
+    async def workflow(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        """The workflow's handle, once it is known to be one of the route's.
+
+        Raises:
+            WorkflowNotFound: the id has the route's prefix but another type: as missing.
+            RPCError: NOT_FOUND for a missing one (the same 404), or Temporal's others.
+        """
+        if not self._checked:
+            call = self.call
+            ours, self.description = await call.workflow_types.is_of(
+                self.client, self.workflow_id, self.route.spec.workflow_type,
+                rpc_timeout=call.rpc_timeout,
+            )  # fmt: skip
+            if not ours:
+                raise WorkflowNotFound.hiding(self.workflow_id, call.caller.id)
+            self._checked = True
+        return self.handle(run_id)
 
     @property
     def client(self) -> Client:
+        """For the route's workflows: their namespace, their payload codec."""
+        return self.call.connection.route_client(self.route)
+
+    @property
+    def bare_client(self) -> Client:
+        """The namespace's client without the route's codec (:attr:`OnRoute.bare_client`)."""
         return self.call.connection.client_for(self.route.spec.namespace)
 
     def handle(self, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
@@ -206,4 +264,11 @@ async def on_workflow(request: Request, operation: Operation) -> Target:
         raise WorkflowNotFound.hiding(workflow_id, call.caller.id)
     call.context.annotate(route=route.name)
     _check(call, route, operation)
+    caller = call.caller
+    if (
+        route.owner_only
+        and not caller.is_admin(call.settings.admin_scope)
+        and not workflow_id.startswith(route.owned_prefix(scope(caller.id)))
+    ):  # another caller's: as missing, and decided from the id alone
+        raise WorkflowNotFound.hiding(workflow_id, caller.id)
     return Target(call, route, workflow_id)

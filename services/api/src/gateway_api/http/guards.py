@@ -4,7 +4,8 @@ Two plain ASGI middlewares, so they do not depend on what the HTTP server does:
 
 - :class:`RequestGuardMiddleware` (inside the request context, so its problems carry the
   request id and get the security headers) refuses a request that repeats a header the gateway
-  reads one value of (credentials, the idempotency key, the body's media type and encoding),
+  reads one value of (credentials, the idempotency key, the body's media type and encoding,
+  the callback's URL and outcomes, the event stream's resume position),
   and a path with an encoded slash. Gateway paths never need one: route paths, workflow ids,
   message names and update ids are made of characters that need no escaping, so ``%2F`` can
   only be an attempt to make one segment look like two (or the other way round).
@@ -21,9 +22,12 @@ from gateway_api.errors import DuplicateHeader, PathNotFound
 from gateway_api.http.problems import render
 
 SINGLE_VALUED = (b"authorization", b"x-api-key", b"idempotency-key", b"content-type",
-                 b"content-encoding")  # fmt: skip
+                 b"content-encoding", b"callback-url", b"callback-outcomes",
+                 b"last-event-id")  # fmt: skip
 """Headers a second copy of would be resolved to one of the two: which one depends on the
-framework, the proxy and the server, so the request is ambiguous and refused."""
+framework, the proxy and the server, so the request is ambiguous and refused. ``Prefer`` is
+not among them: RFC 7240 makes several ``Prefer`` fields one list, and the gateway reads them
+so (:data:`gateway_api.http.request_headers.PREFER`)."""
 _ENCODED_SLASH = (b"%2f", b"%5c")  # and the backslash, which some proxies turn into a slash
 
 

@@ -32,6 +32,9 @@ class HeaderParam:
     max_length: int | None = None
     pattern: str | None = None
     example: str | None = None
+    list_valued: bool = False
+    """Several fields of this name are one comma-separated list (RFC 9110 5.3), read joined;
+    a header that is not is refused when repeated (:mod:`gateway_api.http.guards`)."""
 
     @property
     def field(self) -> str:
@@ -44,7 +47,11 @@ class HeaderParam:
         Raises:
             InvalidRequest: longer than ``max_length`` or not matching ``pattern``.
         """
-        value = request.headers.get(self.name)
+        if self.list_valued:
+            values = request.headers.getlist(self.name)
+            value = ", ".join(values) if values else None
+        else:
+            value = request.headers.get(self.name)
         if value is None:
             return None
         if self.max_length is not None and len(value) > self.max_length:
@@ -86,6 +93,7 @@ PREFER = HeaderParam(
     "RFC 7240 `wait=N`: wait up to N seconds for the answer (at most API_MAX_WAIT_SECONDS), "
     "then 202 with a Location to poll. `Preference-Applied` says what was used.",
     example="wait=10",
+    list_valued=True,
 )
 """Never refused (other preferences are ignored), so read only when a wait is decided."""
 CALLBACK_URL = HeaderParam(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,33 +25,9 @@ import structlog
 
 from gateway_api import metrics
 from gateway_core.errors import RouteConfigError
-from gateway_core.routes import RouteTable, load_routes
+from gateway_core.routes import RouteTable, fingerprint, load_routes
 
 log = structlog.get_logger(__name__)
-
-
-def fingerprint(path: Path) -> str | None:
-    """A digest of the route files' names and contents; None when there are none.
-
-    Kubernetes updates a mounted ConfigMap by swapping a symlink, so timestamps cannot be
-    trusted: compare contents. The files are small.
-    """
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"} and p.is_file())
-    elif path.is_file():
-        files = [path]
-    else:
-        return None
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        try:
-            digest.update(file.read_bytes() + b"\0")
-        except OSError:  # swapped away while we read: the next poll sees the new files
-            return None
-    return digest.hexdigest()
 
 
 def freeze_heap() -> None:
@@ -82,6 +57,7 @@ class RouteStore:
         self.source_error: str | None = None
         """Why the table may be behind its source (None: it is current), for ``/readyz``."""
         self._fingerprint: str | None = None
+        self._observers: list[Callable[[RouteTable], None]] = []
         if table is not None:
             metrics.route_table_loaded(table)
 
@@ -91,6 +67,13 @@ class RouteStore:
             return
         self.source_error = error
         metrics.ROUTE_SOURCE_UP.set(0 if error else 1)
+
+    def observe(self, check: Callable[[RouteTable], None]) -> None:
+        """Call ``check`` with the table in use, if any, and with every table loaded later
+        (the lifespan logs routes naming a payload codec the API does not have)."""
+        self._observers.append(check)
+        if self.table is not None:
+            check(self.table)
 
     def load(self) -> None:
         """The first load. Invalid files stop the API (there is no good table to keep); missing
@@ -145,8 +128,7 @@ class RouteStore:
         self.table = table
         metrics.route_table_loaded(table)
         log.info("route table loaded", version=table.version, paths=sorted(table.routes))
-        if self._settle is not None:
-            self._settle()
+        self._loaded(table)
 
     def swap(self, table: RouteTable, *, changed: int) -> None:
         """Serve ``table``, in which ``changed`` routes differ from the last one (the
@@ -155,5 +137,10 @@ class RouteStore:
         metrics.route_table_loaded(table)
         log.info("route table updated", version=table.version, routes=len(table.routes),
                  changed=changed)  # fmt: skip
+        self._loaded(table)
+
+    def _loaded(self, table: RouteTable) -> None:
+        for check in self._observers:
+            check(table)
         if self._settle is not None:
             self._settle()

@@ -20,11 +20,12 @@ each caller has open in this process.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -36,7 +37,7 @@ from throttled.exceptions import BaseThrottledError
 from throttled.rate_limiter import Quota, RateLimitResult, RateLimitState
 
 from gateway_api.config import ApiSettings, parse_quota
-from gateway_api.errors import RateLimited, RateLimiterUnavailable, TooManyStreams
+from gateway_api.errors import RateLimited, RateLimiterUnavailable, TooManyStreams, TooManyWaits
 
 Limiter: TypeAlias = "SharedGcra | MemoryGcra"
 KEY_PREFIX = "temporal-gateway"
@@ -274,28 +275,32 @@ def _headers(bucket: _Bucket, remaining: int, reset_after: float) -> list[tuple[
     ]
 
 
-class OpenStreams:
-    """How many ``/events`` streams each caller has open in this process.
+class InFlight:
+    """How many long-lived requests of one kind each caller has open in this process (a rate
+    limit counts requests, not requests held open).
 
-    A count in memory, not in Redis: a stream lives in one process, and a count left behind
-    by a replica that died would lock its callers out until someone cleaned it up.
+    A count in memory, not in Redis: such a request lives in one process, and a count left
+    behind by a replica that died would lock its callers out until someone cleaned it up.
     """
+
+    what = "requests"
+    problem: type[TooManyStreams | TooManyWaits]
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[str, int] = {}
 
     def open(self, principal: str) -> None:
-        """Count one more stream for ``principal``.
+        """Count one more for ``principal``.
 
         Raises:
-            TooManyStreams: ``principal`` already has ``limit`` open.
+            TooManyStreams, TooManyWaits: ``principal`` already has ``limit`` open.
         """
         count = self._open.get(principal, 0)
         if count >= self.limit:
-            raise TooManyStreams(
-                f"{principal} already has {count} event streams open (at most {self.limit}); "
-                "close one first"
+            raise self.problem(
+                f"{principal} already has {count} {self.what} open (at most {self.limit}); "
+                "wait for one to end"
             )
         self._open[principal] = count + 1
 
@@ -308,3 +313,26 @@ class OpenStreams:
 
     def count(self, principal: str) -> int:
         return self._open.get(principal, 0)
+
+    @contextlib.contextmanager
+    def holding(self, principal: str) -> Iterator[None]:
+        """One of ``principal``'s, for the block."""
+        self.open(principal)
+        try:
+            yield
+        finally:
+            self.close(principal)
+
+
+class OpenStreams(InFlight):
+    """``/events`` streams (``API_EVENTS_MAX_STREAMS`` per caller)."""
+
+    what, problem = "event streams", TooManyStreams
+
+
+class OpenWaits(InFlight):
+    """Requests waiting for a workflow's or an update's answer (a synchronous start, a result
+    with ``wait``, an update): ``API_MAX_WAITS_PER_CALLER`` per caller, so one caller's waits
+    cannot hold every connection the API has."""
+
+    what, problem = "waits for an answer", TooManyWaits

@@ -57,6 +57,7 @@ from gateway_api.server.http_server import (
     guarded_protocol,
 )
 from gateway_api.server.worker_config import WorkerConfig
+from gateway_core.codecs import CodecConfigError, load_local
 from gateway_core.logging import configure_logging
 from gateway_core.metrics import serve_metrics
 from gateway_core.telemetry import configure_tracing
@@ -71,13 +72,14 @@ def serve() -> None:
     """Read the settings from the environment and serve until SIGTERM or SIGINT.
 
     Raises:
-        SystemExit: 2 for a setting that is not valid, the key file included (named on
-            stderr); uvicorn's 3 when the app cannot start.
+        SystemExit: 2 for a setting that is not valid, the key file and the in-process codecs
+            included (named on stderr); uvicorn's 3 when the app cannot start.
     """
     try:
         settings = ApiSettings()
         if settings.keys_file is not None:
             read_keys(settings.keys_file)  # the lifespan loads it; a broken one is said here
+        load_local(settings.codecs)  # as the key file: each process makes its own
     except ValidationError as exc:
         # Before logging is set up, and without a traceback: the message names the setting.
         for error in exc.errors():
@@ -87,6 +89,9 @@ def serve() -> None:
         raise SystemExit(2) from None
     except KeyFileError as exc:
         print(f"configuration error: API_KEYS_FILE: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except CodecConfigError as exc:
+        print(f"configuration error: API_CODECS: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_process(settings)
     limits = ConnectionLimits(

@@ -6,11 +6,16 @@ happens in a background task that retries; until it succeeds, :attr:`client` rai
 :class:`TemporalUnavailable` (a 503), never a silent empty client. Once connected, the SDK's
 channel reconnects by itself, and the same task keeps :attr:`connected` current for the
 health endpoints.
+
+A route in another namespace, or with a payload codec (:mod:`gateway_api.temporal.codecs`),
+gets a view of the shared client: the same connection, its own namespace and data converter,
+made once per (namespace, codec) and kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -22,7 +27,9 @@ from temporalio.service import RPCError
 
 from gateway_api import metrics
 from gateway_api.errors import TemporalUnavailable
+from gateway_api.temporal.codecs import RouteCodecs
 from gateway_api.temporal.payloads import data_converter
+from gateway_core.routes import CompiledRoute
 
 log = structlog.get_logger(__name__)
 
@@ -37,16 +44,19 @@ class TemporalConnection:
         interval: timedelta,
         connect_timeout: timedelta,
         interceptors: Sequence[Interceptor] = (),
+        codecs: RouteCodecs | None = None,
     ) -> None:
         self._config = config
         self._interceptors = interceptors
         self._interval = interval
         self._connect_timeout = connect_timeout
+        self._codecs = codecs
         # Every client reads payloads as the gateway does (temporal/payloads.py); the views
         # client_for makes copy it with the rest of the shared client's config.
         self._data_converter = data_converter()
         self._client: Client | None = None
-        self._by_namespace: dict[str, Client] = {}
+        self._views: dict[tuple[str, str | None], Client] = {}
+        self._converters: dict[tuple[str, str], DataConverter] = {}
         self.connected = False
         self._warned = False  # the first failure is logged even though nothing changed
 
@@ -81,23 +91,59 @@ class TemporalConnection:
             )
         return self._client
 
-    def client_for(self, namespace: str | None) -> Client:
-        """The shared client, or a view of it for another Temporal namespace (same connection).
+    def codec_of(self, route: CompiledRoute) -> str | None:
+        """The name of the route's payload codec; None: plain payloads."""
+        return self._codecs.name_for(route) if self._codecs is not None else None
+
+    def converter_for(self, route: CompiledRoute) -> DataConverter:
+        """The data converter of the route's workflows (its codec's, if it has one). Needs no
+        connection: inputs are encoded, and their size checked, before Temporal is called."""
+        codec = self.codec_of(route)
+        if codec is None:
+            return self.data_converter
+        return self._converter(route.spec.namespace or self.namespace, codec)
+
+    def _converter(self, namespace: str, codec: str) -> DataConverter:
+        key = (namespace, codec)
+        found = self._converters.get(key)
+        if found is None:
+            assert self._codecs is not None
+            found = dataclasses.replace(
+                self.data_converter, payload_codec=self._codecs.codec(codec, namespace)
+            )
+            self._converters[key] = found
+        return found
+
+    def route_client(self, route: CompiledRoute) -> Client:
+        """The client for the route's workflows: its namespace, its codec.
+
+        Raises:
+            TemporalUnavailable: no connection has succeeded yet.
+        """
+        return self.client_for(route.spec.namespace, self.codec_of(route))
+
+    def client_for(self, namespace: str | None, codec: str | None = None) -> Client:
+        """The shared client, or a view of it for another Temporal namespace or with a payload
+        codec (same connection), made once and kept.
 
         Raises:
             TemporalUnavailable: no connection has succeeded yet.
         """
         client = self.client
-        if namespace is None or namespace == client.namespace:
+        namespace = namespace or client.namespace
+        if codec is None and namespace == client.namespace:
             return client
-        other = self._by_namespace.get(namespace)
-        if other is None:
+        key = (namespace, codec)
+        view = self._views.get(key)
+        if view is None:
             # Everything else as the shared client has it: its interceptors carry the traces.
             config = client.config()
             config["namespace"] = namespace
-            other = Client(**config)
-            self._by_namespace[namespace] = other
-        return other
+            if codec is not None:
+                config["data_converter"] = self._converter(namespace, codec)
+            view = Client(**config)
+            self._views[key] = view
+        return view
 
     async def refresh(self) -> None:
         """Connect if not yet connected, else check health; log only changes."""

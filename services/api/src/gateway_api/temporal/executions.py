@@ -9,12 +9,17 @@ the existing workflow, the same principal with another body is refused (422), an
 else is the one 409 for an id that is not the caller's. The memo also records, for audit and for
 authorization by id, the route path that started the workflow and the principal that asked.
 
-The input is encoded once, with the client's own data converter, before the start call: an
-input Temporal would refuse for its size (``limit.blobSize.error``) is refused here with 413
-instead, and the start sends those same payloads. A body is one argument, or with
-``arguments: positional`` an array of them; a route whose input is a protobuf message sends it
-as ``json/protobuf`` (:func:`gateway_api.temporal.payloads.json_protobuf`). What does not depend
-on the request (timeouts, policies, the route's memo payloads) is built once per compiled route.
+The input is encoded once, with the route's data converter (its payload codec included),
+before the start call (:func:`encode_start`): an input Temporal would refuse for its size
+(``limit.blobSize.error``) is refused here with 413, one the codec cannot encode with 503
+``codec-unavailable``, and either starts nothing; the start sends those same payloads
+(:func:`~gateway_api.temporal.codecs.already_encoded`). The request's memo values are encoded
+in the same codec call, so a start through a codec server costs one round trip to it. The
+idempotency fingerprint is the SHA-256 of the plaintext body (a codec's output differs on every
+call). A body is one argument, or with ``arguments: positional`` an array of them; a route whose
+input is a protobuf message sends it as ``json/protobuf``
+(:func:`gateway_api.temporal.payloads.json_protobuf`). What does not depend on the request
+(timeouts, policies, the route's memo payloads) is built once per compiled route.
 
 Results and answers come back as ``RawValue`` (the codec applied, nothing converted), for the
 caller to read with :func:`gateway_api.temporal.payloads.answer`, which knows the route's
@@ -34,6 +39,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -47,7 +53,7 @@ from temporalio.client import (
 )
 from temporalio.common import RawValue, WorkflowIDConflictPolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from gateway_api.errors import (
@@ -61,9 +67,10 @@ from gateway_api.errors import (
     WorkflowIdTaken,
 )
 from gateway_api.http.bodies import NO_BODY
+from gateway_api.temporal.codecs import already_encoded
 from gateway_api.temporal.payloads import json_protobuf
 from gateway_core.failures import describe as describe_failure
-from gateway_core.routes import CompiledMessage, CompiledRoute, RouteTable
+from gateway_core.routes import CompiledMessage, CompiledRoute
 
 MEMO_ROUTE = "gateway.route"
 MEMO_ROUTE_PATH = "gateway.route_path"
@@ -86,6 +93,7 @@ class _RouteStart:
     built once per route (and again after a reload replaces the route), not per request."""
 
     route: CompiledRoute
+    converter: DataConverter
     options: dict[str, Any]
     conflict_policy: WorkflowIDConflictPolicy
     memo: dict[str, Payload]
@@ -97,12 +105,13 @@ _route_starts: dict[tuple[str, str], _RouteStart] = {}
 async def _route_start(converter: DataConverter, route: CompiledRoute) -> _RouteStart:
     key = (route.name, route.spec.path)
     cached = _route_starts.get(key)
-    if cached is not None and cached.route is route:
+    if cached is not None and cached.route is route and cached.converter is converter:
         return cached
     policy = route.spec.workflow_id
     name, path = await converter.encode([route.name, route.spec.path])
     cached = _RouteStart(
         route=route,
+        converter=converter,
         options={
             "task_queue": route.spec.task_queue,
             "execution_timeout": route.execution_timeout,
@@ -118,17 +127,11 @@ async def _route_start(converter: DataConverter, route: CompiledRoute) -> _Route
 
 
 async def _start_options(
-    converter: DataConverter,
-    route: CompiledRoute,
-    workflow_id: str,
-    principal: str,
-    digest: str | None,
+    converter: DataConverter, route: CompiledRoute, workflow_id: str, encoded: EncodedStart
 ) -> tuple[_RouteStart, dict[str, Any]]:
     """What every start of the route's workflow sends, whichever call starts it."""
     constant = await _route_start(converter, route)
-    memo: dict[str, Any] = {**constant.memo, MEMO_PRINCIPAL: principal}
-    if digest is not None:
-        memo[MEMO_REQUEST_SHA256] = digest
+    memo: dict[str, Any] = {**constant.memo, **encoded.memo}
     return constant, {"id": workflow_id, **constant.options, "memo": memo}
 
 
@@ -139,26 +142,56 @@ def _as_sent(values: list[Any], input_message: str | None) -> list[Any]:
     return [json_protobuf(value, input_message) for value in values]
 
 
-async def encode_input(
-    converter: DataConverter, route: CompiledRoute, body: Any, limit: int
-) -> list[RawValue]:
-    """The workflow's arguments from a valid body, encoded once with the client's converter:
-    their size is checked here, and the SDK sends these payloads as they are (a ``RawValue``
-    passes its converter).
+@dataclass(frozen=True, slots=True)
+class EncodedStart:
+    """A start's payloads as Temporal will store them, from one codec call."""
+
+    args: list[RawValue]
+    """The workflow's arguments, encoded: the SDK sends them as they are (within
+    :func:`already_encoded`)."""
+    memo: dict[str, Payload]
+    """The request's memo values (principal, body digest), encoded."""
+    digest: str | None
+    """The plaintext body's SHA-256 when a repeat can find the workflow again (a deterministic
+    id, or a with-start operation), else None."""
+
+    @property
+    def payloads(self) -> list[Payload]:
+        return [arg.payload for arg in self.args]
+
+
+async def encode_start(
+    converter: DataConverter,
+    route: CompiledRoute,
+    body: Any,
+    limit: int,
+    *,
+    principal: str,
+    idempotent: bool,
+) -> EncodedStart:
+    """The workflow's arguments from a valid body and the request's memo values, converted and
+    encoded (the codec once, for all of them); the arguments' size is checked as Temporal will
+    store them.
 
     Raises:
         PayloadTooLarge: the encoded input exceeds ``limit`` bytes.
+        CodecUnavailable: the route's codec could not encode them.
     """
-    payloads = converter.payload_converter.to_payloads(
-        _as_sent(route.arguments(body), route.spec.input_message)
-    )
-    sent = payloads
+    digest = body_digest(body) if idempotent else None
+    args = _as_sent(route.arguments(body), route.spec.input_message)
+    memo_values = [principal] if digest is None else [principal, digest]
+    payloads = converter.payload_converter.to_payloads([*args, *memo_values])
     if converter.payload_codec is not None:  # what Temporal stores is the codec's output
-        sent = await converter.payload_codec.encode(payloads)
+        payloads = await converter.payload_codec.encode(payloads)
+    sent, memo = payloads[: len(args)], payloads[len(args) :]
     size = Payloads(payloads=sent).ByteSize()
     if size > limit:
         raise PayloadTooLarge(size, limit)
-    return [RawValue(payload) for payload in payloads]
+    return EncodedStart(
+        [RawValue(payload) for payload in sent],
+        dict(zip((MEMO_PRINCIPAL, MEMO_REQUEST_SHA256), memo, strict=False)),
+        digest,
+    )
 
 
 def message_arguments(message: CompiledMessage, arg: Any) -> list[Any]:
@@ -178,17 +211,15 @@ def workflow_handle(
 async def start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     *,
     workflow_id: str,
-    idempotent: bool,
     rpc_timeout: timedelta,
     principal: str,
-    args: Sequence[Any],
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
     """Start the route's workflow, or find the one this idempotent request already started
-    (the same principal, the same body); the handle, and whether this call started it.
-    ``args``: ``body`` as :func:`encode_input` returned it, so it is not encoded again.
+    (the same principal, the same body: ``encoded.digest`` is set for a deterministic id); the
+    handle, and whether this call started it.
 
     Raises:
         IdempotencyKeyReused: the principal's own workflow with this id has another body.
@@ -196,30 +227,26 @@ async def start(
             gateway: one answer, whatever the body.
         WorkflowAlreadyStartedError: the id exists and the request is not idempotent.
     """
-    # The digest only matters when a repeat can find this workflow again: a deterministic id.
-    digest = body_digest(body) if idempotent else None
-    constant, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, digest
-    )
+    constant, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     try:
-        handle = await client.start_workflow(
-            route.spec.workflow_type,
-            args=args,
-            **options,
-            id_conflict_policy=constant.conflict_policy,
-            rpc_timeout=rpc_timeout,
-            result_type=RawValue,
-        )
+        with already_encoded(*encoded.payloads):
+            handle = await client.start_workflow(
+                route.spec.workflow_type,
+                args=encoded.args,
+                **options,
+                id_conflict_policy=constant.conflict_policy,
+                rpc_timeout=rpc_timeout,
+                result_type=RawValue,
+            )
     except WorkflowAlreadyStartedError:
-        if not idempotent:
+        if encoded.digest is None:
             raise
         handle = workflow_handle(client, workflow_id)
         existing = await handle.describe(rpc_timeout=rpc_timeout)
-        owner = await existing.memo_value(MEMO_PRINCIPAL, None)
-        found = await existing.memo_value(MEMO_REQUEST_SHA256, None)
+        owner, found = await memo_values(client, existing, MEMO_PRINCIPAL, MEMO_REQUEST_SHA256)
         if owner != principal or found is None:
             raise WorkflowIdTaken(ID_TAKEN) from None
-        if found != digest:
+        if found != encoded.digest:
             raise IdempotencyKeyReused(
                 f"workflow {workflow_id!r} was started by this caller's request with the same "
                 "id (from the Idempotency-Key or the route's id template) and another body; a "
@@ -229,39 +256,63 @@ async def start(
     return handle, True
 
 
+async def memo_values(client: Client, desc: WorkflowExecutionDescription, *keys: str) -> list[Any]:
+    """The memo's values at ``keys`` (None where missing), decoded in one codec call (the
+    SDK's ``memo_value`` makes one per key)."""
+    fields = desc.raw_description.workflow_execution_info.memo.fields
+    present = [k for k in keys if k in fields]
+    decoded = await client.data_converter.decode([fields[k] for k in present]) if present else []
+    found = dict(zip(present, decoded, strict=True))
+    return [found.get(k) for k in keys]
+
+
+async def memo(client: Client, desc: WorkflowExecutionDescription) -> dict[str, Any]:
+    """The whole memo, decoded in one codec call."""
+    keys = list(desc.raw_description.workflow_execution_info.memo.fields)
+    return dict(zip(keys, await memo_values(client, desc, *keys), strict=True))
+
+
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message; decoded when a codec encoded it (``encoded_attributes``, where
+    an SDK's failure converter moves the message and stack trace), else as it is."""
+    if not failure.HasField("encoded_attributes"):
+        return failure.message
+    copy = Failure()
+    copy.CopyFrom(failure)
+    decoded = await client.data_converter.decode_failure(copy)
+    return decoded.message if isinstance(decoded, FailureError) else str(decoded)
+
+
 async def signal_with_start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     signal: str,
     signal_args: Sequence[Any],
     *,
-    args: Sequence[Any],
     workflow_id: str,
     rpc_timeout: timedelta,
     principal: str,
 ) -> WorkflowHandle[Any, Any]:
     """Signal the running workflow with this id, or start it with the signal as its first
-    event (one atomic call in Temporal). ``args``: ``body`` as :func:`encode_input` returned
-    it.
+    event (one atomic call in Temporal).
 
     Raises:
         WorkflowClosed: the id is this caller's own workflow, and it has closed.
         WorkflowIdTaken: it is another's, or one not started through the gateway.
     """
-    _, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, body_digest(body)
-    )
+    _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     try:
-        return await client.start_workflow(
-            route.spec.workflow_type,
-            args=args,
-            **options,
-            start_signal=signal,
-            start_signal_args=signal_args,
-            rpc_timeout=rpc_timeout,
-            result_type=RawValue,
-        )
+        with already_encoded(*encoded.payloads):
+            return await client.start_workflow(
+                route.spec.workflow_type,
+                args=encoded.args,
+                **options,
+                start_signal=signal,
+                start_signal_args=signal_args,
+                rpc_timeout=rpc_timeout,
+                result_type=RawValue,
+            )
     except WorkflowAlreadyStartedError:
         raise await _closed_or_taken(client, workflow_id, principal, rpc_timeout) from None
 
@@ -273,7 +324,8 @@ async def _closed_or_taken(
     own workflow has closed (and the route's reuse policy keeps the id), or the id is not the
     caller's at all (the one 409 that says nothing about whose)."""
     desc = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
-    if await desc.memo_value(MEMO_PRINCIPAL, None) != principal:
+    (owner,) = await memo_values(client, desc, MEMO_PRINCIPAL)
+    if owner != principal:
         return WorkflowIdTaken(ID_TAKEN)
     status = desc.status.name if desc.status else "UNSPECIFIED"
     return WorkflowClosed(
@@ -355,26 +407,22 @@ async def update(
 async def update_with_start(
     client: Client,
     route: CompiledRoute,
-    body: Any,
+    encoded: EncodedStart,
     name: str,
     update_args: Sequence[Any],
     *,
-    args: Sequence[Any],
     workflow_id: str,
     update_id: str | None,
     principal: str,
     wait: float,
 ) -> UpdateOutcome:
-    """Send an update to the running workflow with this id, starting it first if needed.
-    ``args``: ``body`` as :func:`encode_input` returned it."""
+    """Send an update to the running workflow with this id, starting it first if needed."""
     update_id = update_id or uuid.uuid4().hex
     wait = max(wait, MIN_WAIT_SECONDS)
-    _, options = await _start_options(
-        client.data_converter, route, workflow_id, principal, body_digest(body)
-    )
+    _, options = await _start_options(client.data_converter, route, workflow_id, encoded)
     operation: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         route.spec.workflow_type,
-        args=args,
+        args=encoded.args,
         **options,
         # The only policy update-with-start takes: the point is to reach a running workflow.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -389,7 +437,10 @@ async def update_with_start(
         rpc_timeout=timedelta(seconds=wait),
     )
     try:
-        return await _bounded(client.get_workflow_handle(workflow_id), accepted, wait, update_id)
+        with already_encoded(*encoded.payloads):  # the start is encoded when it is awaited
+            return await _bounded(
+                client.get_workflow_handle(workflow_id), accepted, wait, update_id
+            )
     except WorkflowAlreadyStartedError:
         raise await _closed_or_taken(
             client, workflow_id, principal, timedelta(seconds=wait)
@@ -491,30 +542,3 @@ async def wait_result(
         return True, await asyncio.wait_for(handle.result(), max(wait, MIN_WAIT_SECONDS))
     except TimeoutError:
         return False, None
-
-
-async def describe(
-    client: Client, workflow_id: str, rpc_timeout: timedelta
-) -> WorkflowExecutionDescription:
-    return await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
-
-
-async def describe_if_exists(
-    client: Client, workflow_id: str, rpc_timeout: timedelta
-) -> WorkflowExecutionDescription | None:
-    """The description, or None when Temporal has no such workflow."""
-    try:
-        return await describe(client, workflow_id, rpc_timeout)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def started_by(
-    desc: WorkflowExecutionDescription, routes: RouteTable
-) -> CompiledRoute | None:
-    """The route in ``routes`` that started the workflow; None for a workflow not started
-    through the gateway, or through a route that is gone."""
-    path = await desc.memo_value(MEMO_ROUTE_PATH, None)
-    return routes.get(path) if isinstance(path, str) else None

@@ -49,6 +49,8 @@ RPC_PROBLEMS: dict[RPCStatusCode, type[TemporalProblem]] = {
     RPCStatusCode.UNAVAILABLE: TemporalUnavailable,
     RPCStatusCode.RESOURCE_EXHAUSTED: TemporalBusy,
     RPCStatusCode.DEADLINE_EXCEEDED: TemporalTimeout,
+    # What Temporal answers a query no worker took up in time: a timeout, not a refusal.
+    RPCStatusCode.CANCELLED: TemporalTimeout,
     RPCStatusCode.INVALID_ARGUMENT: TemporalInvalidArgument,
     RPCStatusCode.PERMISSION_DENIED: TemporalAccessDenied,
     RPCStatusCode.UNAUTHENTICATED: TemporalAccessDenied,
@@ -57,14 +59,23 @@ RPC_PROBLEMS: dict[RPCStatusCode, type[TemporalProblem]] = {
 and NOT_FOUND is the workflow's (or the namespace's) absence."""
 
 
+_DETAILS: dict[type[TemporalProblem], str] = {
+    TemporalTimeout: "Temporal did not answer in time (for a query: no worker took it up)",
+    TemporalInvalidArgument: "Temporal refused the request's arguments",
+}
+
+
 def _rpc(exc: RPCError, workflow_id: str | None, principal: str | None) -> ApiError:
     if exc.status == RPCStatusCode.NOT_FOUND:
         details = exc.grpc_status.details if exc.grpc_status else []
         if any(d.Is(NamespaceNotFoundFailure.DESCRIPTOR) for d in details):
-            return TemporalNamespaceNotFound(exc.message, grpc_status=exc.status.name)
+            return TemporalNamespaceNotFound(
+                "the route's Temporal namespace does not exist", grpc_status=exc.status.name
+            )
         return WorkflowNotFound.hiding(workflow_id, principal)
     problem = RPC_PROBLEMS.get(exc.status, TemporalError)
-    return problem(exc.message, grpc_status=exc.status.name)
+    # Temporal's own words (a parser's, an internal path) stay in the log, not the answer.
+    return problem(_DETAILS.get(problem, problem.title), grpc_status=exc.status.name)
 
 
 def workflow_failure(exc: WorkflowFailureError) -> ApiError:

@@ -11,8 +11,9 @@ closing parenthesis: an unbalanced ``)``, an unterminated quote, a comment (``--
 this tokenizer and that parser always agree on where a string ends) and an ``ORDER BY``
 anywhere but at the very end, where it is moved after the wrapped expression.
 
-Page tokens are Temporal's, with a short digest of the query they belong to in front: a
-garbage token, or one from another query, is a 400 here rather than a retried error there.
+Page tokens are Temporal's, with an HMAC of it and the query it belongs to in front, by a key
+the server holds: a garbage or forged token, or one from another query, is a 400 here rather
+than an error there.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gateway_api.errors import InvalidQuery
@@ -32,7 +35,7 @@ MAX_QUERY_LENGTH = 2000
 _QUOTES = "'\"`"
 _WORD = re.compile(r"[A-Za-z0-9_.$]+")
 _SORT_DIRECTIONS = frozenset({"ASC", "DESC"})
-_TOKEN_DIGEST_BYTES = 8
+_TOKEN_DIGEST_BYTES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +138,29 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def restriction(routes: Iterable[CompiledRoute]) -> str:
-    """The filter matching only workflows started through ``routes``.
+def restriction(routes: Iterable[CompiledRoute], *, owner: str | None = None) -> str:
+    """The filter matching only workflows started through ``routes``; of an owner-only route,
+    only those of the caller whose scope is ``owner`` (None: an administrator, all of them).
 
     Raises:
         ValueError: no routes (there is nothing to match: do not ask Temporal).
     """
     clauses = [
-        f"(WorkflowId STARTS_WITH {_literal(r.spec.id_prefix)} "
+        f"(WorkflowId STARTS_WITH {_literal(_prefix(r, owner))} "
         f"AND WorkflowType = {_literal(r.spec.workflow_type)})"
         for r in routes
     ]
     if not clauses:
         raise ValueError("no routes to restrict the query to")
     return " OR ".join(clauses)
+
+
+def _prefix(route: CompiledRoute, owner: str | None) -> str:
+    return (
+        route.owned_prefix(owner)
+        if route.owner_only and owner is not None
+        else route.spec.id_prefix
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +171,15 @@ class Filter:
     order_by: str
     """``ORDER BY ...`` when the query ended with one, else empty."""
 
-    def within(self, routes: Iterable[CompiledRoute], *, ordered: bool = True) -> str:
+    def within(
+        self, routes: Iterable[CompiledRoute], *, ordered: bool = True, owner: str | None = None
+    ) -> str:
         """The visibility query to send: this filter within ``routes``' workflows.
 
         Raises:
             ValueError: no routes.
         """
-        confined = f"({restriction(routes)})"
+        confined = f"({restriction(routes, owner=owner)})"
         if self.where:
             confined += f" AND ({self.where})"
         return f"{confined} {self.order_by}" if ordered and self.order_by else confined
@@ -184,22 +198,48 @@ def parse(query: str | None) -> Filter:
     return Filter(where, order_by)
 
 
-def _digest(query: str, token: bytes) -> bytes:
-    return hashlib.sha256(query.encode() + b"\0" + token).digest()[:_TOKEN_DIGEST_BYTES]
+class PageTokenKeys:
+    """The keys page tokens are signed with: the first signs, any verifies, so a key is rotated
+    by putting the new one first and dropping the old one a page's lifetime later. From
+    ``API_PAGE_TOKEN_KEYS`` (every replica the same, from one Secret); unset, a key of this
+    process's own, and a token is good only on the replica that made it."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one key")
+        self.keys = tuple(keys)
+
+    @classmethod
+    def from_setting(cls, text: str | None) -> PageTokenKeys:
+        if not text:
+            return cls([secrets.token_bytes(32)])
+        return cls([k.strip().encode() for k in text.split(",") if k.strip()])
+
+    def sign(self, query: str, token: bytes) -> bytes:
+        return self._mac(self.keys[0], query, token)
+
+    def verifies(self, query: str, token: bytes, digest: bytes) -> bool:
+        return any(hmac.compare_digest(self._mac(k, query, token), digest) for k in self.keys)
+
+    @staticmethod
+    def _mac(key: bytes, query: str, token: bytes) -> bytes:
+        mac = hmac.new(key, query.encode() + b"\0" + token, hashlib.sha256)
+        return mac.digest()[:_TOKEN_DIGEST_BYTES]
 
 
-def encode_page_token(query: str, token: bytes | None) -> str | None:
-    """The opaque ``next_page_token`` for Temporal's ``token`` of ``query``."""
+def encode_page_token(keys: PageTokenKeys, query: str, token: bytes | None) -> str | None:
+    """The opaque ``next_page_token`` for Temporal's ``token`` of ``query``: Temporal's token
+    behind an HMAC of it and the query, so no caller can make one up."""
     if not token:
         return None
-    return base64.urlsafe_b64encode(_digest(query, token) + token).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(keys.sign(query, token) + token).rstrip(b"=").decode()
 
 
-def decode_page_token(query: str, page_token: str | None) -> bytes | None:
+def decode_page_token(keys: PageTokenKeys, query: str, page_token: str | None) -> bytes | None:
     """Temporal's token back from :func:`encode_page_token` for the same ``query``.
 
     Raises:
-        InvalidQuery: not a token this API made for this query.
+        InvalidQuery: not a token this API made for this query (forged, or another query's).
     """
     if not page_token:
         return None
@@ -208,7 +248,7 @@ def decode_page_token(query: str, page_token: str | None) -> bytes | None:
     except (binascii.Error, ValueError):
         raise InvalidQuery("page_token", "not a page token") from None
     digest, token = raw[:_TOKEN_DIGEST_BYTES], raw[_TOKEN_DIGEST_BYTES:]
-    if not token or digest != _digest(query, token):
+    if not token or not keys.verifies(query, token, digest):
         raise InvalidQuery(
             "page_token", "not a page token of this query: pass the same query and route"
         )

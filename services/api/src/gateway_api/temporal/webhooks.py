@@ -152,9 +152,14 @@ async def register(
     checked: Checked,
     workflow_id: str,
     run_id: str | None,
+    *,
+    codec: str | None = None,
 ) -> None:
     """Start the delivery for the run ``run_id`` of ``workflow_id`` (a run this request
-    started; None: the first run of the chain now running), or find the one already started."""
+    started; None: the first run of the chain now running), or find the one already started.
+    ``client`` has no payload codec: the delivery's payloads are the gateway's own. ``codec``
+    names the route's, with which the worker decodes the result just before each attempt, so
+    it is never stored in plaintext."""
     rpc_timeout = timedelta(seconds=settings.rpc_timeout_seconds)
     if run_id is None:
         desc = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
@@ -176,6 +181,9 @@ async def register(
             attempt_timeout_seconds=settings.callback_attempt_timeout_seconds,
         ),
         redeliver_window_seconds=settings.callback_redeliver_window_seconds,
+        codec=codec,
+        max_redeliveries=settings.callback_max_redeliveries,
+        redeliver_min_interval_seconds=settings.callback_redeliver_min_interval_seconds,
     )
     delivery_id = delivery_workflow_id(workflow_id, run_id)
     # Already started and closed: this run's delivery ran; nothing more to start.
@@ -237,6 +245,9 @@ class CallbackState(BaseModel):
     next_attempt_at: str | None
     delivered_at: str | None
     redeliveries: int
+    last_redelivered_at: str | None = None
+    """When the last redelivery was accepted (the next one is accepted
+    ``API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`` later)."""
 
     @classmethod
     def of(cls, state: DeliveryState) -> CallbackState:

@@ -25,7 +25,7 @@ _PROBLEMS = problems(401, 403, 404, 405, 409, 422, 429, 503, 504)
 )
 async def cancel(target: Target) -> ControlResponse:
     try:
-        await executions.cancel(target.handle(), target.call.rpc_timeout)
+        await executions.cancel(await target.workflow(), target.call.rpc_timeout)
     except RPCError as exc:
         await raise_if_closed(target, exc)
         raise
@@ -54,7 +54,8 @@ async def terminate(target: Target) -> ControlResponse:
         ) from None
     reason = f"{reason or 'terminated through the gateway'} (by {target.call.caller.id})"
     try:
-        await target.handle().terminate(reason=reason, rpc_timeout=target.call.rpc_timeout)
+        handle = await target.workflow()
+        await handle.terminate(reason=reason, rpc_timeout=target.call.rpc_timeout)
     except RPCError as exc:
         await raise_if_closed(target, exc)
         raise

@@ -20,34 +20,37 @@ problem document, never an empty stream.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.service import RPCError
 
-from gateway_api.api.deps import Streams
+from gateway_api.api.deps import Streams, bearer_token, services
 from gateway_api.api.dispatch import Target
 from gateway_api.api.endpoints.common import problems
 from gateway_api.api.endpoints.reads import RunId
 from gateway_api.api.operations import endpoint
+from gateway_api.errors import ApiError
+from gateway_api.security.principals import allowed
+from gateway_api.temporal import history
 from gateway_core.failures import author_type, describe
-from gateway_core.routes import Operation
+from gateway_core.routes import Access, Operation
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["workflows"])
 
 RECONNECT_MILLISECONDS = 3000
 """The ``retry:`` a client waits before it reconnects: soon, since it loses nothing."""
-LONG_POLL = timedelta(seconds=70)
-"""Deadline of one history long poll: Temporal answers an idle one after about 20 s, so this
-only cuts a call to a server that stopped answering."""
+RECHECK_SECONDS = 30.0
+"""How often an open stream asks whether its caller's credentials still hold (and at once when
+the key file is reloaded)."""
 
 _CLOSED_BY = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
@@ -85,8 +88,9 @@ class Progress:
     """What a run's history has said so far: its status, and the names later events refer
     to by event id (an activity's completion names only its scheduled event)."""
 
-    def __init__(self) -> None:
-        self.status: str | None = None
+    def __init__(self, status: str | None = None) -> None:
+        self.status = status
+        """What the stream has seen so far (at first, the run's status when it opened)."""
         self._activities: dict[int, str] = {}
         self._updates: dict[str, str] = {}
 
@@ -161,60 +165,100 @@ class Progress:
 
 
 async def follow(
-    target: Target, run_id: str, after: int, max_seconds: float
+    target: Target,
+    run_id: str,
+    status: str,
+    after: int,
+    *,
+    still_allowed: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[ServerSentEvent]:
-    """The messages of one connection: the run's events after event ``after``, for at most
-    ``max_seconds``."""
+    """The messages of one connection: the run's events after event ``after`` (``status``: the
+    run's when the stream opened), for at most ``events_max_seconds``, while the caller's
+    credentials still hold (asked again every :data:`RECHECK_SECONDS` and whenever the key file
+    is reloaded)."""
     yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
-    history = target.handle(run_id).fetch_history_events(wait_new_event=True, rpc_timeout=LONG_POLL)
-    progress = Progress()
+    call = target.call
+    # A resumed stream starts after the run started: RUNNING until it sees how it closed.
+    progress = Progress("RUNNING" if after > 0 else None)
     announced: str | None = None
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + max_seconds
-    while True:
-        try:
-            event = await asyncio.wait_for(history.__anext__(), max(0, deadline - loop.time()))
-        except TimeoutError:
-            yield ServerSentEvent(comment="the stream's time is up: reconnect with Last-Event-ID")
-            return
-        except StopAsyncIteration:
-            return
-        except RPCError as exc:
-            # The status line has gone out: all the client can be told is that the stream
-            # ended early, and it reconnects with Last-Event-ID.
-            log.warning("history stream interrupted", grpc_status=exc.status.name,
-                        error=exc.message)  # fmt: skip
-            return
-        message = progress.see(event)
-        failure = None
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-            # Decoded as a result is (the route's codec, the gateway's converter): what the
-            # workflow's author meant, as every other answer says it.
-            raw = event.workflow_execution_failed_event_attributes.failure
-            failure = describe(await target.client.data_converter.decode_failure(raw))
-            message["failure_type"] = failure["type"]
-        fresh = event.event_id > after
-        if fresh:
-            yield JSONServerSentEvent(message, event="history", id=str(event.event_id))
-        closed = event.event_type in _CLOSED_BY
-        if progress.status != announced and (fresh or closed):
-            announced = progress.status
-            yield JSONServerSentEvent({"status": announced}, event="status")
-        if fresh and event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            # Still RUNNING, and stuck until its code or worker is fixed: say so.
-            task = event.workflow_task_failed_event_attributes
-            failure = describe(await target.client.data_converter.decode_failure(task.failure))
-            failing = {"cause": message.get("cause"), "failure_type": failure["type"],
-                       "message": failure["message"]}  # fmt: skip
-            yield JSONServerSentEvent(
-                {"status": announced, "workflow_task_failing": failing}, event="status"
+    deadline = loop.time() + call.settings.events_max_seconds
+    recheck = loop.time() + RECHECK_SECONDS
+    keys = _key_set(call)
+    batches = history.stream(call.followers, target.client, target.workflow_id, run_id, after)
+    try:
+        async for batch in batches:
+            for event in batch:
+                for message in await _messages(target, progress, event, announced):
+                    if message.event == "status":
+                        announced = progress.status
+                    yield message
+                    if message.event == "end":
+                        return
+            now = loop.time()
+            if now >= deadline:
+                yield ServerSentEvent(
+                    comment="the stream's time is up: reconnect with Last-Event-ID"
+                )
+                return
+            if now >= recheck or _key_set(call) is not keys:
+                recheck, keys = now + RECHECK_SECONDS, _key_set(call)
+                if not await still_allowed():
+                    yield ServerSentEvent(comment="the credentials no longer hold: closing")
+                    return
+        # Resumed past the close event: nothing to repeat, only how it closed.
+        if status in _CLOSED_BY.values():
+            yield JSONServerSentEvent({"status": status}, event="status")
+            yield JSONServerSentEvent({"status": status}, event="end")
+    except RPCError as exc:
+        # The status line has gone out: all the client can be told is that the stream ended
+        # early, and it reconnects with Last-Event-ID.
+        log.warning("history stream interrupted", grpc_status=exc.status.name,
+                    error=exc.message)  # fmt: skip
+    finally:
+        await batches.aclose()
+
+
+def _key_set(call: Any) -> object:
+    """The API key set in use: a new one (the key file reloaded) means asking again."""
+    authenticator = services(call.request).authenticator
+    return authenticator.keys.keys if authenticator.keys is not None else None
+
+
+async def _messages(
+    target: Target, progress: Progress, event: HistoryEvent, announced: str | None
+) -> list[ServerSentEvent]:
+    """What one history event says: its ``history`` message, a ``status`` when the status
+    changed (or the workflow task is failing), an ``end`` when the run closed."""
+    message = progress.see(event)
+    out: list[ServerSentEvent] = []
+    failure = None
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        # Decoded as a result is (the route's codec, the gateway's converter): what the
+        # workflow's author meant, as every other answer says it.
+        raw = event.workflow_execution_failed_event_attributes.failure
+        failure = describe(await target.client.data_converter.decode_failure(raw))
+        message["failure_type"] = failure["type"]
+    out.append(JSONServerSentEvent(message, event="history", id=str(event.event_id)))
+    if progress.status != announced:
+        out.append(JSONServerSentEvent({"status": progress.status}, event="status"))
+    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+        # Still RUNNING, and stuck until its code or worker is fixed: say so.
+        task = event.workflow_task_failed_event_attributes
+        stuck = describe(await target.client.data_converter.decode_failure(task.failure))
+        failing = {"cause": message.get("cause"), "failure_type": stuck["type"],
+                   "message": stuck["message"]}  # fmt: skip
+        out.append(
+            JSONServerSentEvent(
+                {"status": progress.status, "workflow_task_failing": failing}, event="status"
             )
-        if closed:
-            end: dict[str, Any] = {"status": announced}
-            if failure is not None:
-                end["failure"] = failure
-            yield JSONServerSentEvent(end, event="end")
-            return
+        )
+    if event.event_type in _CLOSED_BY:
+        end: dict[str, Any] = {"status": progress.status}
+        if failure is not None:
+            end["failure"] = failure
+        out.append(JSONServerSentEvent(end, event="end"))
+    return out
 
 
 class EventStream(EventSourceResponse):
@@ -256,13 +300,44 @@ async def events(
 ) -> EventSourceResponse:
     call = target.call
     # Asked before the stream opens, so a workflow that does not exist is a 404.
-    description = await target.handle(run_id).describe(rpc_timeout=call.rpc_timeout)
+    handle = await target.workflow(run_id)  # the route's own type, or the one 404
+    description = (
+        target.description
+        if run_id is None and target.description is not None
+        else await handle.describe(rpc_timeout=call.rpc_timeout)
+    )
     after = last_event_id_header if last_event_id_header is not None else last_event_id
     caller = call.caller.id
+    status = description.status.name if description.status else "UNSPECIFIED"
     response = EventStream(
-        follow(target, description.run_id, after or 0, call.settings.events_max_seconds),
+        follow(
+            target, description.run_id, status, after or 0,
+            still_allowed=_credentials_of(call.request, target),
+        ),
         on_close=lambda: streams.close(caller),
         ping=call.settings.events_heartbeat_seconds,
-    )
+    )  # fmt: skip
     streams.open(caller)  # last: from here on, the response's end closes it
     return response
+
+
+def _credentials_of(request: Request, target: Target) -> Callable[[], Awaitable[bool]]:
+    """Whether the credentials this stream was opened with still pass, and still let their
+    holder read the route's workflows: a revoked key, an expired token or a withdrawn grant
+    ends the stream."""
+    headers = request.headers
+    authorization = headers.get("authorization")
+    bearer, api_key = bearer_token(authorization), headers.get("x-api-key") or None
+    route = target.route
+
+    async def still_allowed() -> bool:
+        shared = services(request)
+        try:
+            principal = await shared.authenticator.authenticate(
+                bearer, api_key, authorization=authorization is not None
+            )
+        except ApiError:
+            return False
+        return allowed(principal, route, Access.READ, shared.settings.admin_scope)
+
+    return still_allowed

@@ -25,6 +25,7 @@ from gateway_api.api.operations import endpoint
 from gateway_api.api.schemas import WorkflowCount, WorkflowList, WorkflowSummary
 from gateway_api.errors import InvalidQuery, OperationNotAllowed, RouteNotFound
 from gateway_api.security.ratelimit import LISTING
+from gateway_api.temporal.idempotency import scope
 from gateway_api.temporal.visibility import Filter, decode_page_token, encode_page_token, parse
 from gateway_core.routes import Access, CompiledRoute, Operation
 
@@ -59,7 +60,8 @@ _PROBLEMS = problems(400, 401, 404, 405, 429, 503, 504)
 def _page_size(text: str | None, maximum: int) -> int:
     if text is None:
         return min(DEFAULT_PAGE_SIZE, maximum)
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    # ASCII digits only: str.isdigit() also takes '²' or '⁵', which int() then refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or not 1 <= int(text) <= maximum:
         raise InvalidQuery("page_size", f"must be an integer from 1 to {maximum}")
     return int(text)
 
@@ -98,6 +100,12 @@ def _listable(call: Call, route_path: str | None) -> list[CompiledRoute]:
     return routes
 
 
+def _owner(call: Call) -> str | None:
+    """The caller's scope, to which owner-only routes narrow a list (administrators see all)."""
+    caller = call.caller
+    return None if caller.is_admin(call.settings.admin_scope) else scope(caller.id)
+
+
 async def _prepare(
     call: Call, query: str | None, route: str | None
 ) -> tuple[Filter, list[CompiledRoute]]:
@@ -115,8 +123,8 @@ async def list_workflows(
 ) -> WorkflowList:
     checked, routes = await _prepare(call, query, route)
     size = _page_size(page_size, call.settings.list_max_page_size)
-    sent = checked.within(routes) if routes else ""
-    token = decode_page_token(sent, page_token)
+    sent = checked.within(routes, owner=_owner(call)) if routes else ""
+    token = decode_page_token(call.page_tokens, sent, page_token)
     if not routes:
         return WorkflowList(workflows=[])
     client = call.connection.client_for(routes[0].spec.namespace)
@@ -147,7 +155,8 @@ async def list_workflows(
             )
         )
     return WorkflowList(
-        workflows=workflows, next_page_token=encode_page_token(sent, page.next_page_token)
+        workflows=workflows,
+        next_page_token=encode_page_token(call.page_tokens, sent, page.next_page_token),
     )
 
 
@@ -167,6 +176,6 @@ async def count_workflows(
         return WorkflowCount(count=0)
     client = call.connection.client_for(routes[0].spec.namespace)
     counted = await client.count_workflows(
-        checked.within(routes, ordered=False), rpc_timeout=call.rpc_timeout
+        checked.within(routes, ordered=False, owner=_owner(call)), rpc_timeout=call.rpc_timeout
     )
     return WorkflowCount(count=counted.count)

@@ -80,9 +80,10 @@ async def signal(target: Target) -> SignalResponse:
     name = _name(target)
     message = target.message(MessageKind.SIGNAL, name)
     args = await _arguments(target, message)
-    await target.call.handlers.check(target.handle(), target.route, MessageKind.SIGNAL, name)
+    handle = await target.workflow()
+    await target.call.handlers.check(handle, target.route, MessageKind.SIGNAL, name)
     try:
-        await target.handle().signal(name, args=args, rpc_timeout=target.call.rpc_timeout)
+        await handle.signal(name, args=args, rpc_timeout=target.call.rpc_timeout)
     except RPCError as exc:
         await raise_if_closed(target, exc)
         raise
@@ -90,8 +91,9 @@ async def signal(target: Target) -> SignalResponse:
 
 
 async def _query(target: Target, name: str, args: list[Any]) -> QueryResponse:
-    await target.call.handlers.check(target.handle(), target.route, MessageKind.QUERY, name)
-    raw = await executions.query(target.handle(), name, args, target.call.rpc_timeout)
+    handle = await target.workflow()
+    await target.call.handlers.check(handle, target.route, MessageKind.QUERY, name)
+    raw = await executions.query(handle, name, args, target.call.rpc_timeout)
     answer = read_answer(target.call, target.route, raw, "query's answer")
     return QueryResponse(
         workflow_id=target.workflow_id,
@@ -141,15 +143,21 @@ async def query_without_argument(target: Target) -> QueryResponse:
     responses={**_UPDATE_RUNNING, **problems(*_MESSAGE_PROBLEMS, 500)},
 )
 async def update(target: Target) -> UpdateResponse | JSONResponse:
+    with target.call.waiting():
+        return await _update(target)
+
+
+async def _update(target: Target) -> UpdateResponse | JSONResponse:
     name = _name(target)
     idempotency_key = IDEMPOTENCY_KEY.read(target.call.request)
     message = target.message(MessageKind.UPDATE, name)
     args = await _arguments(target, message)
     call = target.call
-    await call.handlers.check(target.handle(), target.route, MessageKind.UPDATE, name)
+    handle = await target.workflow()
+    await call.handlers.check(handle, target.route, MessageKind.UPDATE, name)
     try:
         outcome = await executions.update(
-            target.handle(), name, args,
+            handle, name, args,
             update_id=idempotency.scoped(call.caller.id, idempotency_key),
             wait=call.wait(target.route.spec.sync_wait_seconds),
         )  # fmt: skip
@@ -177,9 +185,10 @@ async def update_result(
 ) -> UpdateResponse | JSONResponse:
     target.message(MessageKind.UPDATE, name)
     call = target.call
-    outcome = await executions.update_result(
-        target.handle(),
-        update_id,
-        call.wait(call.settings.result_wait_seconds, query=wait),
-    )
+    with call.waiting():
+        outcome = await executions.update_result(
+            await target.workflow(),
+            update_id,
+            call.wait(call.settings.result_wait_seconds, query=wait),
+        )
     return update_answer(call, target.route, target.workflow_id, name, outcome)

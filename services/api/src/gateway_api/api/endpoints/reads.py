@@ -49,7 +49,14 @@ async def _describe(target: Target, run_id: str | None = None) -> WorkflowExecut
     """The workflow's description, if it is one its route's prefix and workflow type claim: a
     workflow of another type under the prefix was not started by the route (another program
     sharing the namespace), and answers like one that does not exist."""
-    desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+    if run_id is None and target.description is not None:
+        desc = target.description  # the dispatch's own, made for this request
+    else:
+        desc = await target.handle(run_id).describe(rpc_timeout=target.call.rpc_timeout)
+        if run_id is None:
+            target.call.workflow_types.remember(
+                target.client.namespace, target.workflow_id, desc.workflow_type
+            )
     if desc.workflow_type != target.route.spec.workflow_type:
         raise WorkflowNotFound.hiding(target.workflow_id, target.call.caller.id)
     return desc
@@ -75,8 +82,11 @@ def _status(desc: WorkflowExecutionDescription) -> str:
 async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
     desc = await _describe(target, run_id)
     raw = desc.raw_description
+    client = target.client
     memo: dict[str, Any] = {
-        k: v for k, v in (await desc.memo()).items() if k != executions.MEMO_REQUEST_SHA256
+        k: v
+        for k, v in (await executions.memo(client, desc)).items()
+        if k != executions.MEMO_REQUEST_SHA256
     }
     return WorkflowDescription(
         workflow_id=desc.id,
@@ -95,7 +105,9 @@ async def describe(target: Target, run_id: RunId = None) -> WorkflowDescription:
                 activity_type=a.activity_type.name,
                 state=_enum_name(a.state),
                 attempt=a.attempt,
-                last_failure=a.last_failure.message if a.HasField("last_failure") else None,
+                last_failure=await executions.failure_message(client, a.last_failure)
+                if a.HasField("last_failure")
+                else None,
             )
             for a in raw.pending_activities
         ],
@@ -152,10 +164,11 @@ async def get_result(
     ] = None,
 ) -> WorkflowResponse | JSONResponse:
     call = target.call
-    handle = target.handle(run_id)
-    done, result = await executions.wait_result(
-        handle, call.wait(call.settings.result_wait_seconds, query=wait)
-    )
+    handle = await target.workflow(run_id)
+    with call.waiting():
+        done, result = await executions.wait_result(
+            handle, call.wait(call.settings.result_wait_seconds, query=wait)
+        )
     if not done:
         return still_running(call, target.workflow_id, run_id)
     answer = read_answer(call, target.route, result, "result")

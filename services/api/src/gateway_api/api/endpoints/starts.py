@@ -22,7 +22,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.common import RawValue
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from gateway_api import metrics
@@ -122,21 +121,26 @@ async def _worker_polls(on: OnRoute) -> None:
 
 
 async def _register(begun: _Begun, workflow_id: str, run_id: str | None) -> None:
-    """Start the callback's delivery, if one was asked for, and say where it is shown."""
+    """Start the callback's delivery, if one was asked for, and say where it is shown. The
+    delivery is the gateway's own workflow, started without the route's codec; it carries the
+    codec's name, for the worker to decode the result with."""
     if begun.callback is None:
         return
     on = begun.on
     await callbacks.register(
-        on.client, on.call.settings, on.route, begun.callback, workflow_id, run_id
-    )
+        on.bare_client, on.call.settings, on.route, begun.callback, workflow_id, run_id,
+        codec=on.call.connection.codec_of(on.route),
+    )  # fmt: skip
     on.call.header("Link", f'<{on.call.location(callbacks.path(workflow_id))}>; rel="callbacks"')
 
 
 async def _input(
-    on: OnRoute, body: Any, idempotency_key: str | None
-) -> tuple[str, bool, list[RawValue]]:
-    """Check the workflow input; its workflow id, whether that id is deterministic, and the
-    workflow's arguments encoded once for Temporal."""
+    on: OnRoute, body: Any, idempotency_key: str | None, *, with_start: bool = False
+) -> tuple[str, executions.EncodedStart]:
+    """Check the workflow input; its workflow id, and the workflow's arguments (with the
+    request's memo values) encoded once for Temporal. A with-start operation always keeps the
+    body's digest (a repeat reaches the running workflow); a plain start only with a
+    deterministic id."""
     starts = metrics.WORKFLOW_STARTS
     route = on.route
     try:
@@ -147,41 +151,44 @@ async def _input(
             )
         if errors:
             raise InvalidBody(errors)
-        key = idempotency.scoped(on.call.caller.id, idempotency_key)
-        workflow_id, deterministic = route.workflow_id(body, key)
+        caller = on.call.caller.id
+        key = idempotency.scoped(caller, idempotency_key)
+        owner = idempotency.scope(caller) if route.owner_only else None
+        workflow_id, deterministic = route.workflow_id(body, key, owner=owner)
     except (ApiError, WorkflowIdError):
         starts.labels(route=route.name, outcome="rejected").inc()
         raise
     on.call.context.annotate(workflow_id=workflow_id)
     try:
-        encoded = await executions.encode_input(
-            on.call.connection.data_converter,
+        encoded = await executions.encode_start(
+            on.call.connection.converter_for(route),
             route,
             body,
             on.call.settings.temporal_blob_limit_bytes,
+            principal=on.call.caller.id,
+            idempotent=deterministic or with_start,
         )
     except ApiError:
         starts.labels(route=route.name, outcome="rejected").inc()
         raise
-    return workflow_id, deterministic, encoded
+    return workflow_id, encoded
 
 
 async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any, Any]:
     route, call = on.route, on.call
     body = await read_json(call.request, call.limits)
-    workflow_id, deterministic, encoded = await _input(on, body, idempotency_key)
+    workflow_id, encoded = await _input(on, body, idempotency_key)
+    deterministic = encoded.digest is not None
     starts = metrics.WORKFLOW_STARTS
     try:
         with idempotency.starting(workflow_id) if deterministic else contextlib.nullcontext():
             handle, created = await executions.start(
                 on.client,
                 route,
-                body,
+                encoded,
                 workflow_id=workflow_id,
-                idempotent=deterministic,
                 rpc_timeout=call.rpc_timeout,
                 principal=call.caller.id,
-                args=encoded,
             )
     except (IdempotencyKeyReused, IdempotencyKeyInFlight, WorkflowIdTaken,
             WorkflowAlreadyStartedError):  # fmt: skip
@@ -191,6 +198,9 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
         starts.labels(route=route.name, outcome="error").inc()
         raise
     starts.labels(route=route.name, outcome="started" if created else "existing").inc()
+    # Its type is the route's (started now, or found by this caller's own key and body): the
+    # operations by id that follow need not ask.
+    call.workflow_types.remember(on.client.namespace, handle.id, route.spec.workflow_type)
     # Said by the request's access line (one log event per start): a new workflow, or the one
     # an Idempotency-Key or id reuse policy found.
     call.context.started = created
@@ -206,6 +216,11 @@ async def _start(on: OnRoute, idempotency_key: str | None) -> WorkflowHandle[Any
     responses={**STILL_RUNNING, **problems(*_START_PROBLEMS, 500)},
 )
 async def start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
+    with on.call.waiting():  # refused, when the caller waits too much already, before a start
+        return await _start_and_wait(on)
+
+
+async def _start_and_wait(on: OnRoute) -> WorkflowResponse | JSONResponse:
     begun = await _begin(on)
     handle = await _start(on, begun.idempotency_key)
     await _register(begun, handle.id, handle.result_run_id)
@@ -276,9 +291,9 @@ async def signal_with_start(on: OnRoute) -> WorkflowResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
     workflow_input, signal_args = await _with_start_body(on, MessageKind.SIGNAL, name)
-    workflow_id, _, encoded = await _input(on, workflow_input, begun.idempotency_key)
+    workflow_id, encoded = await _input(on, workflow_input, begun.idempotency_key, with_start=True)
     handle = await executions.signal_with_start(
-        on.client, on.route, workflow_input, name, signal_args, args=encoded,
+        on.client, on.route, encoded, name, signal_args,
         workflow_id=workflow_id, rpc_timeout=on.call.rpc_timeout, principal=on.call.caller.id,
     )  # fmt: skip
     metrics.WORKFLOW_STARTS.labels(route=on.route.name, outcome="signaled").inc()
@@ -298,12 +313,17 @@ async def signal_with_start(on: OnRoute) -> WorkflowResponse:
     },
 )
 async def update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
+    with on.call.waiting():
+        return await _update_with_start(on)
+
+
+async def _update_with_start(on: OnRoute) -> UpdateResponse | JSONResponse:
     begun = await _begin(on)
     name = on.call.request.path_params["name"]
     workflow_input, update_args = await _with_start_body(on, MessageKind.UPDATE, name)
-    workflow_id, _, encoded = await _input(on, workflow_input, begun.idempotency_key)
+    workflow_id, encoded = await _input(on, workflow_input, begun.idempotency_key, with_start=True)
     outcome = await executions.update_with_start(
-        on.client, on.route, workflow_input, name, update_args, args=encoded,
+        on.client, on.route, encoded, name, update_args,
         workflow_id=workflow_id, principal=on.call.caller.id,
         update_id=idempotency.scoped(on.call.caller.id, begun.idempotency_key),
         wait=on.call.wait(on.route.spec.sync_wait_seconds),
