@@ -396,6 +396,15 @@ def helm(plane: ControlPlane, *args: str, timeout: float = 900) -> str:
     return done.stdout
 
 
+def _image_tags() -> list[str]:
+    """With ``IMAGE_TAG`` (``hack/images.sh`` tagged this run's images so, apart from other
+    checkouts' builds on the same podman storage), the chart runs those tags."""
+    tag = os.environ.get("IMAGE_TAG")
+    if not tag:
+        return []
+    return [a for c in ("api", "worker", "operator") for a in ("--set", f"{c}.image.tag={tag}")]
+
+
 @pytest.fixture(scope="module")
 def release(node) -> ControlPlane:
     _, plane = node
@@ -415,6 +424,7 @@ def release(node) -> ControlPlane:
         f"api.replicaCount={API_REPLICAS}",
         "--set",
         "operator.replicaCount=2",
+        *_image_tags(),
         "--wait",
         "--timeout=10m",
     )
