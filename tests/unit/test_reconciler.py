@@ -100,3 +100,15 @@ async def test_a_slow_answer_does_not_hold_the_routes_back() -> None:
     assert loop._wanted.is_set()
     await loop.reconcile()
     assert [c["type"] for c in kube.writes[-1].status["conditions"]][-1] == "WorkerAvailable"
+
+
+def test_a_replica_that_stops_leading_reports_no_routes() -> None:
+    from gateway_operator import metrics
+
+    loop = reconciler(FakeKube())
+    metrics.set_routes({"Accepted": 3, "PathConflict": 1})
+    loop.leadership_changed(False)
+    assert metrics.ROUTES.labels(reason="Accepted")._value.get() == 0
+    assert metrics.ROUTES.labels(reason="PathConflict")._value.get() == 0
+    loop.leadership_changed(True)
+    assert loop._wanted.is_set()

@@ -59,7 +59,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             config.lease_name,
             duration=config.lease_seconds,
             renew_deadline=config.lease_seconds * 2 / 3,
-            on_change=lambda leading: memo.reconciler.trigger() if leading else None,
+            on_change=lambda leading: memo.reconciler.leadership_changed(leading),
         )
     workers = None
     if config.worker_check_seconds:

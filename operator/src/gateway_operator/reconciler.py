@@ -88,6 +88,14 @@ class Reconciler:
         """Ask for a reconcile soon; cheap and safe to call for every event."""
         self._wanted.set()
 
+    def leadership_changed(self, leading: bool) -> None:
+        """Leading: reconcile at once from what is known. Not any more: the routes by reason
+        go to 0, so that the replicas' gauges add up to the leader's alone."""
+        if leading:
+            self.trigger()
+        else:
+            metrics.set_routes({})
+
     def observe(self, event: str | None, body: Mapping[str, Any]) -> None:
         """A WorkflowRoute event from kopf's watch (``DELETED``, or the object as it is now);
         called on the event loop."""
