@@ -635,7 +635,7 @@ class NoWorker(ServiceUnavailable):
 
 
 class RoutesNotLoaded(ServiceUnavailable):
-    """No route table has loaded yet (a ConfigMap not mounted yet)."""
+    """No route table has loaded yet (the WorkflowRoutes not listed yet, or no route files)."""
 
     code, title = "routes-not-loaded", "No route table loaded yet"
 
