@@ -50,8 +50,10 @@ lint: install openapi-lint ## ruff, mypy --strict, the import layering contracts
 # reinstall quick, the stamp skips it while the lock is unchanged.
 OPENAPI_TOOLS := tools/openapi
 $(OPENAPI_TOOLS)/node_modules/.installed: $(OPENAPI_TOOLS)/package-lock.json
-	npm ci --prefix $(OPENAPI_TOOLS) --no-audit --no-fund --loglevel=error
-	touch $@
+	@hack/step.sh -t install -l "$(INSTALL_LOGS)/openapi-tools.log" install \
+		"Redocly, openapi-typescript and tsc (npm ci)" 60 \
+		npm ci --prefix $(OPENAPI_TOOLS) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 openapi-tools: $(OPENAPI_TOOLS)/node_modules/.installed ## install the Node tools that check the OpenAPI document
 

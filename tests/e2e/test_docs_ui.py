@@ -194,6 +194,10 @@ def test_redoc_renders_every_operation_offline(browser, secured, output) -> None
         page.get_by_placeholder("Search...").fill("shopping")
         expect(page.locator("[data-role='search:results'] li").first).to_be_visible()
         page.get_by_placeholder("Search...").fill("")
+        # The sidebar asks for the logo once mounted: wait for its refusal before comparing.
+        page.wait_for_function(
+            f"window.__violations.some(v => v.blocked === {json.dumps(REDOCLY_LOGO)})"
+        )
         page.screenshot(path=output / "redoc.png")
         assert_stayed_home(watched, secured, refused={REDOCLY_LOGO})
 

@@ -1,6 +1,7 @@
 """A real browser for tests: Debian's Chromium (``/usr/bin/chromium``, installed by
-``hack/assets.sh``), driven over the Chrome DevTools protocol by Playwright for Python, which
-never downloads a browser of its own here.
+``hack/assets.sh``), driven over the Chrome DevTools protocol by Playwright for Python. Its wheel
+carries only its driver; a browser of its own would come from ``playwright install``, which
+nothing here runs: the launch names Debian's (``executable_path``).
 
 The browser has no route off this machine. Every request that is not to loopback goes to a
 proxy at a loopback port where nothing listens (Chromium always sends loopback direct), and the
