@@ -43,9 +43,11 @@ def test_a_step_says_what_it_does_while_it_does_it(tmp_path) -> None:
     assert len(beats) >= 2, lines
     for beat in beats:
         assert re.fullmatch(r"\[assets\] still building kube-apiserver: [01]s of ~16m", beat), beat
-    assert lines[-1] == "[assets] built kube-apiserver in 1s"
+    # Whole seconds of the clock (date +%s): 1.1 s is 1 or 2 of them.
+    assert re.fullmatch(r"\[assets\] built kube-apiserver in [12]s", lines[-1]), lines
     record = (tmp_path / "durations.tsv").read_text().split("\t")
-    assert record[:2] == ["build kube-apiserver", "1"]
+    assert record[0] == "build kube-apiserver"
+    assert record[1] in ("1", "2")
 
 
 def test_the_next_run_says_how_long_it_took_here_the_last_time(tmp_path) -> None:
@@ -63,7 +65,7 @@ def test_the_next_run_says_how_long_it_took_here_the_last_time(tmp_path) -> None
 
 
 def test_past_its_estimate_a_beat_says_so(tmp_path) -> None:
-    code, lines = bash("step download 'the Traefik module' 1 sleep 3.4", tmp_path, interval=1.5)
+    code, lines = bash("step download 'the Traefik module' 1 sleep 3.9", tmp_path, interval=1.5)
     assert code == 0
     assert lines[-2] in (
         "[assets] still downloading the Traefik module: 3s, ~1s expected",
@@ -74,10 +76,9 @@ def test_past_its_estimate_a_beat_says_so(tmp_path) -> None:
 def test_a_failed_step_says_so_and_records_nothing(tmp_path) -> None:
     code, lines = bash("step install chromium 35 bash -c 'exit 3'", tmp_path)
     assert code == 3
-    assert lines == [
-        "[assets] installing chromium (first time here: about 35s)",
-        "[assets] installing chromium FAILED after 0s",
-    ]
+    assert lines[0] == "[assets] installing chromium (first time here: about 35s)"
+    assert re.fullmatch(r"\[assets\] installing chromium FAILED after [01]s", lines[1]), lines
+    assert len(lines) == 2, lines
     assert not (tmp_path / "durations.tsv").exists()
 
 
@@ -98,7 +99,8 @@ def test_the_beat_ends_with_the_script_that_started_it(tmp_path) -> None:
     code, lines = bash("step build doomed 60 bash -c 'kill -KILL $PPID; sleep 5'", tmp_path)
     assert code == -9
     assert time.monotonic() - started < 6
-    assert lines == ["[assets] building doomed (first time here: about 1m)"]
+    assert lines[0] == "[assets] building doomed (first time here: about 1m)"
+    assert all(line.startswith("[assets] still building doomed") for line in lines[1:]), lines
 
 
 def test_the_lines_go_to_progress_fd_when_it_is_set(tmp_path) -> None:
@@ -110,10 +112,10 @@ def test_the_lines_go_to_progress_fd_when_it_is_set(tmp_path) -> None:
     )
     assert code == 0
     assert lines == ["noise"]
-    assert terminal.read_text().splitlines() == [
-        "[assets] building coredns (first time here: about 3m)",
-        "[assets] built coredns in 0s",
-    ]
+    said = terminal.read_text().splitlines()
+    assert said[0] == "[assets] building coredns (first time here: about 3m)"
+    assert re.fullmatch(r"\[assets\] built coredns in [01]s", said[1]), said
+    assert len(said) == 2, said
 
 
 def test_in_a_group_a_step_leaves_its_beat_to_the_watcher(tmp_path) -> None:
