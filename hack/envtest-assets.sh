@@ -36,6 +36,8 @@ STAMP_CONTENT="k8s=v${K8S_VERSION} etcd=v${ETCD_VERSION} binaries=${BINARIES[*]}
 
 log() { printf '[envtest-assets] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 assets_dir="${KUBEBUILDER_ASSETS:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/envtest/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}}"
 
@@ -68,24 +70,25 @@ module_field() { # module@version field
   module_info "$1" | sed -n "s/^$2=//p" | head -n1
 }
 
-# Build one binary into $stage, recording its wall time.
-# go_build NAME MODULE_DIR PACKAGE LDFLAGS
+# Build one binary into $stage, as a step (its time is recorded for the next first run).
+# go_build NAME MODULE_DIR PACKAGE LDFLAGS ESTIMATE_SECONDS
 go_build() {
-  local name="$1" moddir="$2" pkg="$3" ldflags="$4" t0 t1
+  local name="$1" moddir="$2" pkg="$3" ldflags="$4"
   log "building $name ($pkg) ..."
-  t0=$(date +%s)
-  (cd "$moddir" && "$GO" build -trimpath -ldflags "$ldflags" -o "$stage/$name" "$pkg") >&2
-  t1=$(date +%s)
-  log "built $name in $((t1 - t0))s ($(du -h "$stage/$name" | cut -f1))"
+  step build "$name" "$5" _go_build "$moddir" "$stage/$name" "$pkg" "$ldflags"
+  log "built $name ($(du -h "$stage/$name" | cut -f1))"
 }
+_go_build() { (cd "$1" && "$GO" build -trimpath -ldflags "$4" -o "$2" "$3") >&2; }
 
 # --- kube-apiserver + kubectl -------------------------------------------------
+# The estimates are a first run's on two cores shared with hack/assets.sh's other groups
+# (kube-apiserver took 982 s); kubectl reuses most of kube-apiserver's compiled packages.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/k8s-module.sh"
 build_kubernetes() {
   local moddir="$work/k8s"
-  k8s_wrapper_module "$moddir"
-  go_build kube-apiserver "$moddir" k8s.io/kubernetes/cmd/kube-apiserver "$K8S_LDFLAGS"
-  go_build kubectl "$moddir" k8s.io/kubernetes/cmd/kubectl "$K8S_LDFLAGS"
+  step download "the k8s.io/kubernetes module" 60 k8s_wrapper_module "$moddir"
+  go_build kube-apiserver "$moddir" k8s.io/kubernetes/cmd/kube-apiserver "$K8S_LDFLAGS" 980
+  go_build kubectl "$moddir" k8s.io/kubernetes/cmd/kubectl "$K8S_LDFLAGS" 180
 }
 
 # --- etcd ---------------------------------------------------------------------
@@ -108,7 +111,7 @@ go ${go_directive:-1.26.0}
 require go.etcd.io/etcd/server/v3 v${ETCD_VERSION}
 EOF
   go_build etcd "$moddir" go.etcd.io/etcd/server/v3 \
-    "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=${GIT_COMMIT_PLACEHOLDER:0:7}'"
+    "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=${GIT_COMMIT_PLACEHOLDER:0:7}'" 180
 }
 
 # The whole run is inside main so that bash has parsed all of it before it

@@ -36,6 +36,8 @@ STAMP_CONTENT="helm=v${HELM_VERSION} binaries=${BINARIES[*]}"
 
 log() { printf '[helm] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 bin_dir="${HELM_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/helm/helm-v${HELM_VERSION}}"
 
@@ -68,6 +70,8 @@ module_field() { # module@version field
   module_info "$1" | sed -n "s/^$2=//p" | head -n1
 }
 
+_go_install() { (cd "$work" && GOBIN="$stage" "$GO" install -trimpath -ldflags "$1" "$2") >&2; }
+
 # --- helm ---------------------------------------------------------------------
 # The version variables are the ones helm's own Makefile sets for a release
 # build (helm.sh/helm/v4/internal/version, the same in v3): version=<tag>, metadata empty for
@@ -75,7 +79,7 @@ module_field() { # module@version field
 # information, so gitCommit stays empty; the tree is exactly the tagged one,
 # hence gitTreeState=clean.
 build_helm() {
-  local mod="${HELM_MODULE}@v${HELM_VERSION}" gomod go_directive t0 t1
+  local mod="${HELM_MODULE}@v${HELM_VERSION}" gomod go_directive
   log "resolving $mod"
   gomod="$(module_field "$mod" GoMod)"
   [[ -n "$gomod" && -f "$gomod" ]] || die "could not download $mod"
@@ -95,12 +99,11 @@ build_helm() {
   )
 
   log "building helm (${HELM_MODULE}/cmd/helm@v${HELM_VERSION}) ..."
-  t0=$(date +%s)
-  (cd "$work" && GOBIN="$stage" "$GO" install -trimpath -ldflags "${ldflags[*]}" \
-    "${HELM_MODULE}/cmd/helm@v${HELM_VERSION}") >&2
-  t1=$(date +%s)
+  # About 8 minutes the first time on two cores shared with hack/assets.sh's other groups
+  # (its dependencies' download included).
+  step build helm 480 _go_install "${ldflags[*]}" "${HELM_MODULE}/cmd/helm@v${HELM_VERSION}"
   [[ -x "$stage/helm" ]] || die "go install produced no $stage/helm"
-  log "built helm in $((t1 - t0))s ($(du -h "$stage/helm" | cut -f1))"
+  log "built helm ($(du -h "$stage/helm" | cut -f1))"
 }
 
 # The whole run is inside main so that bash has parsed all of it before it

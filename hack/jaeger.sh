@@ -74,6 +74,8 @@ STAMP_CONTENT="jaeger=v${JAEGER_VERSION} module=v${JAEGER_MODULE_VERSION} binari
 
 log() { printf '[jaeger] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 bin_dir="${JAEGER_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/jaeger/jaeger-v${JAEGER_VERSION}}"
 
@@ -128,9 +130,10 @@ replace_statements() {
 # with latestVersion = the v2 tag and date = the release commit's time (the
 # module proxy's Time). Module zips carry no VCS information, so commitSHA
 # stays empty.
+_go_build() { (cd "$1" && "$GO" build -trimpath -ldflags "$2" -o "$stage/jaeger" "$3") >&2; }
 build_jaeger() {
   local mod="${JAEGER_MODULE}@v${JAEGER_MODULE_VERSION}" info dir gomod info_file
-  local go_directive replaces build_date t0 t1
+  local go_directive replaces build_date
   local moddir="$work/jaeger"
   mkdir -p "$moddir"
 
@@ -172,11 +175,10 @@ build_jaeger() {
   )
 
   log "building jaeger (${JAEGER_MODULE}/cmd/jaeger@v${JAEGER_MODULE_VERSION}) ..."
-  t0=$(date +%s)
-  (cd "$moddir" && "$GO" build -trimpath -ldflags "${ldflags[*]}" -o "$stage/jaeger" \
-    "${JAEGER_MODULE}/cmd/jaeger") >&2
-  t1=$(date +%s)
-  log "built jaeger in $((t1 - t0))s ($(du -h "$stage/jaeger" | cut -f1))"
+  # About 10 minutes the first time on two cores shared with hack/assets.sh's other groups
+  # (its dependencies' download included).
+  step build jaeger 600 _go_build "$moddir" "${ldflags[*]}" "${JAEGER_MODULE}/cmd/jaeger"
+  log "built jaeger ($(du -h "$stage/jaeger" | cut -f1))"
 }
 
 # The whole run is inside main so that bash has parsed all of it before it

@@ -38,6 +38,8 @@ STAMP_CONTENT="$(printf '%s\n' "${FILES[@]}" | sha256sum | cut -c1-16)"
 
 log() { printf '[kube-schemas] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 is_complete() {
   local entry
@@ -70,6 +72,14 @@ main() {
   work="$(mktemp -d "${TMPDIR:-/tmp}/kube-schemas.XXXXXX")"
   trap 'rm -rf "$work"' EXIT
   export GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
+  step download "the optional CRDs' and skaffold's schemas" 60 fetch_schemas
+  printf '%s\n' "$STAMP_CONTENT" >"$dir/.stamp"
+  log "done: $dir"
+  printf '%s\n' "$dir"
+}
+
+# Each file from its module (go mod download), into $dir.
+fetch_schemas() {
   local entry module_dir
   declare -A dirs=()
   for entry in "${FILES[@]}"; do
@@ -86,9 +96,6 @@ main() {
     chmod 0644 "$dir/$3.tmp"
     mv -f "$dir/$3.tmp" "$dir/$3"
   done
-  printf '%s\n' "$STAMP_CONTENT" >"$dir/.stamp"
-  log "done: $dir"
-  printf '%s\n' "$dir"
 }
 
 main "$@"

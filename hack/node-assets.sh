@@ -36,11 +36,14 @@ STAMP_CONTENT="k8s=v${K8S_VERSION} coredns=v${COREDNS_VERSION} traefik=v${TRAEFI
 
 log() { printf '[node-assets] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 module_info() {
   (cd "$work" && "$GO" mod download -json "$1") |
     sed -n 's/^[[:space:]]*"\([A-Za-z]*\)": "\(.*\)",\{0,1\}$/\1=\2/p'
 }
 module_field() { module_info "$1" | sed -n "s/^$2=//p" | head -n1; }
+_in() { local dir="$1"; shift; (cd "$dir" && "$@") >&2; }  # _in DIR CMD...: CMD run in DIR
 source "$here/lib/k8s-module.sh"
 
 [[ -n "$K8S_VERSION" ]] || die "could not read K8S_VERSION from hack/envtest-assets.sh"
@@ -65,39 +68,43 @@ main() {
   trap 'rm -rf "$work" "$stage"' EXIT
   export CGO_ENABLED=0 GO111MODULE=on GOWORK=off GOFLAGS=-mod=mod
   unset GOOS GOARCH
-  local t0 t1 moddir="$work/k8s" k8s_dir coredns_dir traefik_dir traefik_date
+  local t0 moddir="$work/k8s" k8s_dir coredns_dir traefik_dir traefik_date
   t0=$(date +%s)
 
   k8s_wrapper_module "$moddir"
+  # The estimates are a first run's on two busy cores, after hack/envtest-assets.sh (whose
+  # compiled k8s.io packages these reuse from Go's build cache).
   log "building kubelet, kube-proxy, kube-controller-manager, kube-scheduler (one go build)"
-  (cd "$moddir" && "$GO" build -trimpath -ldflags "$K8S_LDFLAGS" -o "$stage/" \
+  step build "kubelet, kube-proxy, kube-controller-manager, kube-scheduler" 300 \
+    _in "$moddir" "$GO" build -trimpath -ldflags "$K8S_LDFLAGS" -o "$stage/" \
     k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler) >&2
-  log "built them in $(( $(date +%s) - t0 ))s"
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
 
   k8s_dir="$(module_field "k8s.io/kubernetes@v${K8S_VERSION}" Dir)"
   gcc -Os -static -o "$stage/pause" "$k8s_dir/build/pause/linux/pause.c" \
     -DVERSION="\"${K8S_VERSION}\"" >&2
   strip "$stage/pause"
 
+  step download "the CoreDNS module" 60 module_field "github.com/coredns/coredns@v${COREDNS_VERSION}" Dir >/dev/null
   coredns_dir="$(module_field "github.com/coredns/coredns@v${COREDNS_VERSION}" Dir)"
   [[ -d "$coredns_dir" ]] || die "could not download CoreDNS v${COREDNS_VERSION}"
   log "building coredns v${COREDNS_VERSION} in its module directory"
-  (cd "$coredns_dir" && GOFLAGS=-mod=readonly "$GO" build -trimpath -ldflags "-s -w" \
-    -o "$stage/coredns" .) >&2
+  GOFLAGS=-mod=readonly step build coredns 180 \
+    _in "$coredns_dir" "$GO" build -trimpath -ldflags "-s -w" -o "$stage/coredns" .
 
+  step download "the Traefik module" 90 \
+    module_field "github.com/traefik/traefik/v3@v${TRAEFIK_VERSION}" Dir >/dev/null
   traefik_dir="$(module_field "github.com/traefik/traefik/v3@v${TRAEFIK_VERSION}" Dir)"
   [[ -d "$traefik_dir" ]] || die "could not download Traefik v${TRAEFIK_VERSION}"
   # The release's publication time as its build date, so a rebuild is the same binary.
   traefik_date="$(sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' \
     "$(module_field "github.com/traefik/traefik/v3@v${TRAEFIK_VERSION}" Info)")"
   log "building traefik v${TRAEFIK_VERSION} in its module directory"
-  t1=$(date +%s)
-  (cd "$traefik_dir" && GOFLAGS=-mod=readonly "$GO" build -trimpath -ldflags "-s -w \
+  GOFLAGS=-mod=readonly step build traefik 900 \
+    _in "$traefik_dir" "$GO" build -trimpath -ldflags "-s -w \
     -X github.com/traefik/traefik/v3/pkg/version.Version=v${TRAEFIK_VERSION} \
     -X github.com/traefik/traefik/v3/pkg/version.BuildDate=${traefik_date}" \
-    -o "$stage/traefik" ./cmd/traefik) >&2
-  log "built traefik in $(( $(date +%s) - t1 ))s"
+    -o "$stage/traefik" ./cmd/traefik
 
   "$stage/kubelet" --version >&2
   "$stage/coredns" -version >&2

@@ -36,8 +36,18 @@ STAMP_CONTENT="artifact=${ARTIFACT} launcher=1"
 
 log() { printf '[test-server] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 dir="${TEST_SERVER_BUILD_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway/test-server/${VERSION}}"
+
+# (Debian's Maven prints colour resets even in batch mode; they are stripped from the log.)
+copy_dependencies() {
+  (cd "$stage" && "$mvn" -B -q -Dstyle.color=never -f pom.xml \
+    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$stage/lib") 2>&1 |
+    sed 's/\x1b\[[0-9;]*m//g' >&2 # (pipefail)
+}
 
 is_complete() {
   [[ -f "$dir/$STAMP_NAME" ]] || return 1
@@ -121,11 +131,8 @@ main() {
   </dependencies>
 </project>
 EOF
-  # (Debian's Maven prints colour resets even in batch mode; they are stripped from the log.)
-  (cd "$stage" && "$mvn" -B -q -Dstyle.color=never -f pom.xml \
-    org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$stage/lib") 2>&1 |
-    sed 's/\x1b\[[0-9;]*m//g' >&2 || die "mvn could not resolve $ARTIFACT" # (pipefail)
+  step download "Temporal's Java test server (Maven Central)" 30 copy_dependencies ||
+    die "mvn could not resolve $ARTIFACT"
   rm -f "$stage/pom.xml"
   ls "$stage/lib"/temporal-test-server-"${VERSION}".jar >/dev/null 2>&1 ||
     die "no temporal-test-server-${VERSION}.jar among the resolved jars"

@@ -29,6 +29,8 @@ STAMP_NAME=".workers.stamp"
 
 log() { printf '[workers] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/progress.sh"
 
 find_go() {
   if [[ -n "${GO:-}" ]]; then
@@ -156,10 +158,11 @@ main() {
 
   log "building into $out ($("$GO" version | cut -d' ' -f3), node $(node --version))"
   local t_start=$SECONDS part
-  build_go
-  build_typescript
+  # A first build with empty Go, npm and Maven caches took 71 s, 13 s and 11 s here alone.
+  step build "the Go example worker" 90 build_go
+  step build "the TypeScript example worker" 30 build_typescript
   if have_java; then
-    build_java
+    step build "the Java example worker" 30 build_java
   fi
 
   # Publish: each part is renamed into place; the stamp goes last.

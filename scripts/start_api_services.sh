@@ -17,8 +17,15 @@ if [[ "$TEMPORAL_EMBEDDED" == 1 ]]; then
 fi
 if [[ "$TRACING" == 1 ]]; then
   if ! pid_of jaeger >/dev/null && [[ -z "${JAEGER_BIN_DIR:-}" ]]; then
-    say "getting Jaeger from hack/jaeger.sh (it builds it once: some minutes the first time)…"
-    JAEGER_BIN_DIR="$("$ROOT/hack/jaeger.sh")"
+    # Built once from its Go module: the first time it says what it does every minute (its
+    # lines on fd 3, this terminal), the Go tool's own lines go to jaeger-build.log.
+    mkdir -p "$LOG_DIR"
+    JAEGER_BIN_DIR="$(PROGRESS_TAG=run PROGRESS_FD=3 "$ROOT/hack/jaeger.sh" 3>&2 \
+      2>"$LOG_DIR/jaeger-build.log")" || {
+      tail -n 20 "$LOG_DIR/jaeger-build.log" >&2
+      say "building Jaeger failed; see $LOG_DIR/jaeger-build.log"
+      exit 1
+    }
   fi
   export JAEGER_OTLP_HTTP_PORT JAEGER_QUERY_HTTP_PORT JAEGER_HEALTH_PORT
   start_component jaeger "${JAEGER_BIN_DIR:-}/jaeger" --config "$ROOT/hack/jaeger-local.yaml"

@@ -11,6 +11,8 @@
 
 log() { printf '[%s] %s\n' "$DEB_TOOL" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it fetches while it does.
+source "$(dirname "${BASH_SOURCE[0]}")/progress.sh"
 
 _candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
 
@@ -35,7 +37,7 @@ deb_tool() {
     flock 9
     # Somebody else may have finished while we waited.
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$version" ]]; then
-      _deb_unpack "$dir" "$package=$version" "$@"
+      step download "Debian's $package" 20 _deb_unpack "$dir" "$package=$version" "$@"
       printf '%s\n' "$version" >"$stamp"
     fi
   fi

@@ -20,6 +20,8 @@
 podman() { "$root/hack/podman.sh" "$@"; }
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# step VERB WHAT ESTIMATE CMD...: the first run says what it builds while it builds it.
+source "$root/hack/lib/progress.sh"
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/temporal-gateway"
 uv_version="$(sed -n 's/^UV_VERSION := //p' "$root/Makefile")"
@@ -37,10 +39,10 @@ need() { # COMMAND PACKAGE
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >&2
 }
 
-# The Debian base, named by a stamp of its recipe (this function and its inputs).
+# The Debian base, named by a stamp of its recipe (this function, _debootstrap and its inputs).
 base_image() {
   local stamp ref work t0
-  stamp="$( { declare -f base_image; echo "$suite $mirror $base_packages"; } | sha256sum | cut -c1-12)"
+  stamp="$( { declare -f base_image _debootstrap; echo "$suite $mirror $base_packages"; } | sha256sum | cut -c1-12)"
   ref="localhost/temporal-gateway-base:$suite-$stamp"
   if podman image exists "$ref"; then
     printf '%s\n' "$ref"
@@ -53,20 +55,25 @@ base_image() {
     t0=$(date +%s)
     work="$(mktemp -d "${TMPDIR:-/tmp}/tg-base.XXXXXX")"
     log "debootstrap $suite ($base_packages) from $mirror"
-    debootstrap --variant=minbase --include="$base_packages" "$suite" "$work/rootfs" "$mirror" \
-      >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-    # What python:3.11-slim has where it has it; nothing a runtime image does not need.
-    ln -sf /usr/bin/python3 "$work/rootfs/usr/local/bin/python3"
-    rm -rf "$work/rootfs"/var/lib/apt/lists/* "$work/rootfs"/var/cache/apt/* \
-      "$work/rootfs"/usr/share/doc/* "$work/rootfs"/usr/share/man/* "$work/rootfs"/usr/share/info/* \
-      "$work/rootfs"/usr/share/locale/* "$work/rootfs"/var/log/*.log "$work/rootfs"/dev/*
-    tar -C "$work/rootfs" --numeric-owner -c . |
-      podman import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' - "$ref" >&2
+    step build "the Debian base image (debootstrap)" 180 _debootstrap "$work" "$ref"
     rm -rf "$work"
     log "built $ref in $(( $(date +%s) - t0 ))s"
   fi
   flock -u 8
   printf '%s\n' "$ref"
+}
+
+_debootstrap() { # WORK REF
+  local work="$1"
+  debootstrap --variant=minbase --include="$base_packages" "$suite" "$work/rootfs" "$mirror" \
+    >"$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+  # What python:3.11-slim has where it has it; nothing a runtime image does not need.
+  ln -sf /usr/bin/python3 "$work/rootfs/usr/local/bin/python3"
+  rm -rf "$work/rootfs"/var/lib/apt/lists/* "$work/rootfs"/var/cache/apt/* \
+    "$work/rootfs"/usr/share/doc/* "$work/rootfs"/usr/share/man/* "$work/rootfs"/usr/share/info/* \
+    "$work/rootfs"/usr/share/locale/* "$work/rootfs"/var/log/*.log "$work/rootfs"/dev/*
+  tar -C "$work/rootfs" --numeric-owner -c . |
+    podman import --change 'CMD ["/bin/bash"]' --change 'ENV LANG=C.UTF-8' - "$2" >&2
 }
 
 # The uv binary the Makefile installs, alone in an image (the Dockerfiles copy /uv from it).
@@ -144,11 +151,15 @@ build_image() { # NAME DOCKERFILE CONTEXT REF
     log "$4 is ${same:0:12} (inputs $digest)"
   else
     log "building $name (inputs $digest)"
-    podman build --pull=never --layers --label "$inputs_label=$digest" \
+    # The estimate is a first build's (empty layer cache) on two cores shared with
+    # hack/assets.sh's other groups; a rebuild after a change records its own time.
+    : >"$build_logs/$name.log"
+    step build "the $name image" "$( [[ $name == temporal-dev ]] && echo 60 || echo 150 )" \
+      quietly "$build_logs/$name.log" \
+      podman build --pull=never --layers --label "$inputs_label=$digest" \
       --build-arg PYTHON_IMAGE="$python_image" --build-arg UV_IMAGE="$uv_ref" \
       --build-arg SSL_CERT_FILE="$ca_bundle" -v /etc/ssl/certs:/etc/ssl/certs:ro \
-      -f "$2" -t "$4" "$3" >"$build_logs/$name.log" 2>&1 ||
-      { tail -n 30 "$build_logs/$name.log" >&2; die "building $name failed (log: $build_logs/$name.log)"; }
+      -f "$2" -t "$4" "$3" || die "building $name failed (log: $build_logs/$name.log)"
     remember "$4" "$digest"
     t1=$(date +%s)
     log "built $4 in $((t1 - t0))s"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -369,6 +370,22 @@ def test_the_system_from_the_images_answers_the_readme_curls(system: System) -> 
     code, status = curl(f"{system.api_url}/workflows/{wid}/status", *auth)
     assert code == 200, status
     assert status["status"] == "COMPLETED", status
+
+
+def test_the_api_image_serves_its_documentation_pages_and_their_files(system: System) -> None:
+    """Swagger UI and ReDoc are in the image (fastapi-offline's files and the API's own), at URLs
+    that name their content: nothing is fetched at run time."""
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(system.api_url + page, timeout=10)
+        assert html.status_code == 200
+        assert "://" not in html.text
+        urls = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+        assert urls
+        for url in urls:
+            assert url.startswith("/docs/assets/"), url
+            answer = httpx.get(system.api_url + url, timeout=10)
+            assert answer.status_code == 200, url
+            assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 def test_the_chart_probes_answer_on_the_images(system: System) -> None:

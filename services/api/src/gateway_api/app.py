@@ -33,6 +33,7 @@ from gateway_api.http.guards import HeadAsGetMiddleware, RequestGuardMiddleware
 from gateway_api.http.middleware import RequestContextMiddleware, TraceContextMiddleware
 from gateway_api.http.security_headers import SecurityHeadersMiddleware
 from gateway_api.openapi import document as openapi
+from gateway_api.openapi import pages
 from gateway_api.route_store import RouteStore, freeze_heap
 from gateway_api.route_store.kube import ClusterRoutes, load_config
 from gateway_api.security.auth import Authenticator
@@ -171,6 +172,9 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc are gateway_api.openapi.pages': FastAPI's load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # A trailing slash is another path (404), never a redirect: Starlette's would build an
         # absolute Location from the Host header, and turn a POST into whatever the client does.
         redirect_slashes=False,
@@ -202,4 +206,5 @@ def create_app(
     else:
         app.add_middleware(TraceContextMiddleware)
     openapi.install(app, store)
+    pages.install(app)
     return app

@@ -1,0 +1,412 @@
+"""``/docs`` and ``/redoc`` in a real browser with no route off this machine, as behind a
+cluster's firewall: Debian's Chromium, driven by Playwright (``support.browser``).
+
+- Both pages render every operation of the API's OpenAPI document, load nothing that is not
+  the API's, and break nothing in their Content-Security-Policy but what is meant to be refused
+  (Redocly's logo, from its CDN).
+- FastAPI's own pages, which load Swagger UI and ReDoc from a CDN, stay blank in the same
+  browser: the canary that shows the browser really is offline (they are what ``/docs`` and
+  ``/redoc`` were).
+- "Try it out", with authentication on: a start without credentials is refused, then made with
+  an API key from the Authorize dialog, then with a bearer token, and the page shows the
+  workflow's answer.
+- A page on another origin uses the API through CORS as a browser application would: a start
+  with an ``Idempotency-Key``, a result with ``Prefer`` (reading ``Location``, ``Retry-After``,
+  ``Preference-Applied`` and ``RateLimit-*``), a signal, and an ``EventSource`` on ``/events``
+  that the API cuts after two seconds, so it reconnects with ``Last-Event-ID``, until ``end``.
+
+Screenshots of each page go to ``.run/test-output/docs-ui/`` (``DOCS_UI_OUTPUT``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from support.browser import Watched, is_loopback, offline_chromium, watch
+from support.gateway import ApiKeys
+from support.procs import ROOT, ApiProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+OUTPUT = Path(os.environ.get("DOCS_UI_OUTPUT", ROOT / ".run" / "test-output" / "docs-ui"))
+KEYS = ApiKeys({"docs": ["shopping:start", "shopping:read"]})
+SHOPPING = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
+ANSWER = "Ordered 5 Apples...Ordered 3 Bananas..."
+REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+"""ReDoc's sidebar always asks for it, and hides it when it fails: the policy refuses it."""
+
+
+@pytest.fixture(scope="module")
+def output() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with offline_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def secured(stack, tmp_path_factory, logs_dir) -> Iterator[ApiProcess]:
+    """The API with authentication on (an API key file), on the shipped routes; ``stack``
+    brings the worker."""
+    keys = KEYS.write(tmp_path_factory.mktemp("docs-ui") / "keys.yaml")
+    api = ApiProcess(
+        logs_dir,
+        temporal=stack.temporal.address,
+        env={"API_ENVIRONMENT": "production", "API_AUTH_DISABLED": "false",
+             "API_KEYS_FILE": str(keys)},
+    )  # fmt: skip
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        api.stop()
+
+
+class Site:
+    """A static site on another origin (another port of 127.0.0.1), in this process."""
+
+    def __init__(self, pages: dict[str, str]) -> None:
+        self.pages = pages
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                page = site.pages.get(self.path.split("?")[0])
+                body = (page or "not found").encode()
+                self.send_response(200 if page is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site(secured) -> Iterator[Site]:
+    openapi = secured.url + "/openapi.json"
+    site = Site(
+        {
+            "/events.html": EVENTS_PAGE,
+            # FastAPI's own pages, as /docs and /redoc were: their scripts from cdn.jsdelivr.net.
+            "/cdn-docs.html": get_swagger_ui_html(openapi_url=openapi, title="CDN").body.decode(),
+            "/cdn-redoc.html": get_redoc_html(openapi_url=openapi, title="CDN").body.decode(),
+        }
+    )
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture(scope="module")
+def open_api(stack, site, logs_dir) -> Iterator[ApiProcess]:
+    """The API as ``make run`` starts it (authentication off: an ``EventSource`` cannot send
+    credentials), with CORS for the site's origin, and streams cut after two seconds so the
+    browser has to resume one."""
+    api = ApiProcess(
+        logs_dir,
+        temporal=stack.temporal.address,
+        env={"API_CORS_ORIGINS": site.origin, "API_EVENTS_MAX_SECONDS": "2"},
+    )
+    try:
+        api.wait_ready()
+        yield api
+    finally:
+        api.stop()
+
+
+def operations(api: ApiProcess) -> list[dict[str, str]]:
+    spec = httpx.get(api.url + "/openapi.json", timeout=10).json()
+    return [
+        {"method": method.upper(), "path": path, "id": op["operationId"]}
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def assert_stayed_home(
+    watched: Watched, api: ApiProcess, *, refused: set[str] = frozenset()
+) -> None:
+    """Everything the page loaded came from the API; only ``refused`` was asked for elsewhere,
+    and the policy refused it (and nothing else)."""
+    report = watched.report()
+    assert set(watched.off_machine()) <= refused, report
+    assert all(u.startswith(api.url) for u in watched.urls() if is_loopback(u)), report
+    violations = {(v["directive"], v["blocked"]) for v in watched.violations()}
+    assert violations == {("img-src", url) for url in refused}, report
+    assert not watched.errors, report
+
+
+def test_swagger_ui_renders_every_operation_offline(browser, secured, output) -> None:
+    expected = {(op["method"], op["path"]) for op in operations(secured)}
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(secured.url + "/docs")
+        expect(page.locator(".opblock")).to_have_count(len(expected), timeout=30_000)
+        rendered = page.evaluate(
+            """[...document.querySelectorAll('.opblock')].map(o => [
+                 o.querySelector('.opblock-summary-method').textContent,
+                 o.querySelector('.opblock-summary-path').dataset.path])"""
+        )
+        assert {tuple(r) for r in rendered} == expected
+        page.screenshot(path=output / "swagger-ui.png")
+        assert_stayed_home(watched, secured)
+
+
+def test_redoc_renders_every_operation_offline(browser, secured, output) -> None:
+    ops = operations(secured)
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(secured.url + "/redoc")
+        for op in ops:
+            expect(page.locator(f'[data-section-id="operation/{op["id"]}"]')).to_have_count(
+                1, timeout=30_000
+            )
+        # The search index is built in a worker the bundle makes from a blob: URL.
+        page.get_by_placeholder("Search...").fill("shopping")
+        expect(page.locator("[data-role='search:results'] li").first).to_be_visible()
+        page.get_by_placeholder("Search...").fill("")
+        # The sidebar asks for the logo once mounted: wait for its refusal before comparing.
+        page.wait_for_function(
+            f"window.__violations.some(v => v.blocked === {json.dumps(REDOCLY_LOGO)})"
+        )
+        page.screenshot(path=output / "redoc.png")
+        assert_stayed_home(watched, secured, refused={REDOCLY_LOGO})
+
+
+@pytest.mark.parametrize("page_name", ["cdn-docs", "cdn-redoc"])
+def test_the_cdn_pages_stay_blank_in_this_browser(browser, site, secured, output, page_name):
+    """What /docs and /redoc were: nothing rendered, because the browser reaches no CDN. If
+    this fails, the browser is online and the tests above prove nothing."""
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(f"{site.origin}/{page_name}.html")
+        page.wait_for_load_state("load")
+        assert page.evaluate(
+            "typeof SwaggerUIBundle === 'undefined' && typeof Redoc === 'undefined'"
+        )
+        assert page.locator(".opblock, [data-section-id]").count() == 0
+        assert page.evaluate("document.body.innerText.trim()") == ""
+        cdn = [url for url, _ in watched.failed if "cdn.jsdelivr.net" in url]
+        assert cdn, watched.report()
+        page.screenshot(path=output / f"{page_name}.png")
+
+
+def scheme_form(page: Page, scheme: str) -> Locator:
+    """The Authorize dialog's form for one of the document's security schemes."""
+    return page.locator(f".auth-container:has(h4 code:text-is('{scheme}'))")
+
+
+def authorize(page: Page, *, scheme: str, credential: str) -> None:
+    """Fill one scheme of the Authorize dialog and close it."""
+    page.locator(".auth-wrapper .authorize").click()
+    form = scheme_form(page, scheme)
+    form.locator("input").fill(credential)
+    form.locator("button.authorize").click()
+    expect(form.locator("button", has_text="Logout")).to_be_visible()
+    page.locator(".dialog-ux .close-modal").click()
+
+
+def log_out(page: Page, *, scheme: str) -> None:
+    page.locator(".auth-wrapper .authorize").click()
+    scheme_form(page, scheme).locator("button", has_text="Logout").click()
+    page.locator(".dialog-ux .close-modal").click()
+
+
+def execute(
+    page: Page, block: Locator, body: dict[str, Any], *, screenshot: Path | None = None
+) -> tuple[int, str]:
+    """Execute the expanded operation with ``body``; its status and response body."""
+    block.locator("textarea.body-param__text").fill(json.dumps(body))
+    block.get_by_role("button", name="Execute").click()
+    status = block.locator(".live-responses-table .response .response-col_status")
+    expect(status).to_have_count(1, timeout=30_000)
+    text = block.locator(".live-responses-table .response-col_description pre").first.inner_text()
+    code = int(status.inner_text().strip())
+    if screenshot is not None:
+        # The request as curl, then the answer: the part of the page a reader wants to see.
+        block.locator(".responses-inner h4").first.evaluate("e => e.scrollIntoView()")
+        page.screenshot(path=screenshot)
+    block.get_by_role("button", name="Clear").click()
+    return code, text
+
+
+def test_try_it_out_with_an_api_key_and_a_bearer_token(browser, secured, output) -> None:
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(secured.url + "/docs")
+        block = page.locator(".opblock.opblock-post").filter(
+            has=page.locator('.opblock-summary-path[data-path="/workflows/shopping"]')
+        )
+        block.locator(".opblock-summary").click(timeout=30_000)
+        block.get_by_role("button", name="Try it out").click()
+
+        status, text = execute(page, block, SHOPPING)
+        assert status == 401, text
+        assert json.loads(text)["code"] == "unauthenticated"
+
+        authorize(page, scheme="apiKey", credential=KEYS["docs"])
+        status, text = execute(
+            page, block, SHOPPING, screenshot=output / "swagger-ui-try-it-out.png"
+        )
+        assert status == 200, text
+        answer = json.loads(text)
+        assert answer["status"] == "completed"
+        assert answer["result"] == ANSWER
+
+        log_out(page, scheme="apiKey")
+        authorize(page, scheme="bearer", credential=KEYS["docs"])
+        status, text = execute(page, block, SHOPPING)
+        assert status == 200, text
+        assert json.loads(text)["result"] == ANSWER
+        sent = [r.all_headers() for r in watched.requests if r.method == "POST"]
+        assert [("x-api-key" in h, "authorization" in h) for h in sent] == [
+            (False, False), (True, False), (False, True)
+        ]  # fmt: skip
+        assert_stayed_home(watched, secured)
+
+
+EVENTS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>An order, from another origin</title></head>
+<body><h1>An order, from another origin</h1><pre id="log"></pre>
+<script>
+"use strict";
+const api = new URLSearchParams(location.search).get("api");
+const out = {opens: 0, events: [], statuses: [], errors: []};
+const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
+const json = {"Content-Type": "application/json"};
+
+async function main() {
+  const started = await fetch(`${api}/workflows/orders/async`, {
+    method: "POST",
+    headers: {...json, "Idempotency-Key": `page-${Date.now()}`},
+    body: JSON.stringify({customer: "page", items: [{fruit: "APPLE", amount: 2}]}),
+  });
+  const order = await started.json();
+  out.start = {status: started.status, id: order.workflow_id,
+               policy: started.headers.get("RateLimit-Policy"),
+               remaining: started.headers.get("RateLimit-Remaining")};
+  log(`started ${order.workflow_id}`);
+  const id = encodeURIComponent(order.workflow_id);
+  const waiting = await fetch(`${api}/workflows/${id}/result`, {headers: {"Prefer": "wait=1"}});
+  out.waiting = {status: waiting.status, location: waiting.headers.get("Location"),
+                 retryAfter: waiting.headers.get("Retry-After"),
+                 applied: waiting.headers.get("Preference-Applied")};
+  await new Promise((resolve) => {
+    const source = new EventSource(`${api}/workflows/${id}/events`);
+    source.onopen = () => {
+      out.opens += 1;
+      log(`stream open (${out.opens})`);
+      if (out.opens === 2) approve(id);  // once the browser has resumed the stream
+    };
+    source.addEventListener("history", (e) => {
+      const event = JSON.parse(e.data);
+      out.events.push([Number(e.lastEventId), event.event_type]);
+      log(`${e.lastEventId} ${event.event_type}`);
+    });
+    source.addEventListener("status", (e) => out.statuses.push(JSON.parse(e.data).status));
+    source.addEventListener("end", (e) => {
+      out.end = JSON.parse(e.data);
+      log(`end ${e.data}`);
+      source.close();
+      resolve();
+    });
+    source.onerror = () => {
+      out.errors.push(source.readyState);
+      if (source.readyState === EventSource.CLOSED) resolve();  // refused: no retry
+    };
+  });
+  const result = await fetch(`${api}/workflows/${id}/result`, {headers: {"Prefer": "wait=10"}});
+  out.result = {status: result.status, body: await result.json(),
+                applied: result.headers.get("Preference-Applied")};
+}
+
+async function approve(id) {
+  const answer = await fetch(`${api}/workflows/${id}/signals/approve`, {
+    method: "POST", headers: json, body: JSON.stringify({approver: "page"}),
+  });
+  out.approved = answer.status;
+  log(`approved: ${answer.status}`);
+}
+
+main().then(() => { window.done = out; },
+            (e) => { out.failure = String(e); window.done = out; });
+</script></body></html>
+"""
+
+
+def test_a_page_on_another_origin_follows_an_order_with_event_source(
+    browser, site, open_api, output
+) -> None:
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(f"{site.origin}/events.html?api={quote(open_api.url)}")
+        page.wait_for_function("window.done !== undefined", timeout=60_000)
+        out = page.evaluate("window.done")
+        page.screenshot(path=output / "events-from-another-origin.png", full_page=True)
+        resumed = [
+            r.url
+            for r in watched.requests
+            if "/events" in r.url and "last-event-id" in r.all_headers()
+        ]
+        report = f"{out}\n{watched.report()}"
+        violations = watched.violations()
+    assert "failure" not in out, report
+    # The start: its id, and the rate limit headers the API exposes.
+    assert out["start"]["status"] == 200, report
+    assert out["start"]["id"].startswith("order-"), report
+    assert out["start"]["policy"], report
+    assert out["start"]["remaining"], report
+    # A result not ready within Prefer's wait: where to poll, and when.
+    assert out["waiting"] == {
+        "status": 202,
+        "location": f"/workflows/{quote(out['start']['id'], safe='')}/result",
+        "retryAfter": out["waiting"]["retryAfter"],
+        "applied": "wait=1",
+    }, report
+    assert int(out["waiting"]["retryAfter"]) > 0
+    # The stream: cut after two seconds, resumed by the browser with Last-Event-ID, no event
+    # twice, until the order completed.
+    assert out["opens"] >= 2, report
+    ids = [event_id for event_id, _ in out["events"]]
+    assert ids == sorted(set(ids)), report
+    names = [name for _, name in out["events"]]
+    assert names[0] == "WorkflowExecutionStarted", report
+    assert "WorkflowExecutionSignaled" in names, report
+    assert names[-1] == "WorkflowExecutionCompleted", report
+    assert out["end"] == {"status": "COMPLETED"}, report
+    assert out["statuses"][-1] == "COMPLETED", report
+    assert resumed, report
+    assert out["approved"] == 202, report
+    assert out["result"]["status"] == 200, report
+    assert out["result"]["applied"] == "wait=10", report
+    assert violations == [], report
+    assert not watched.errors, report
