@@ -57,13 +57,33 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_start_check_test_stop_and_restart_keeps_data(env) -> None:
+HOOKED = """\
+apiVersion: temporal-gateway.dev/v1alpha1
+kind: WorkflowRoute
+metadata: {name: hooked}
+spec:
+  path: hooked
+  workflowType: ShoppingWorkflow
+  taskQueue: shopping-task-queue
+  workflowId: {prefix: hooked-}
+  callbacks: {allowedDestinations: ["https://hooks.example.com"], signingSecret: hooked-secret}
+"""
+
+
+def test_start_check_test_stop_and_restart_keeps_data(env, tmp_path) -> None:
+    routes = tmp_path / "routes"
+    routes.mkdir()
+    for shipped in (ROOT / "k8s" / "routes").glob("*.yaml"):
+        (routes / shipped.name).write_text(shipped.read_text())
+    (routes / "hooked.yaml").write_text(HOOKED)
+    env = {**env, "API_ROUTES_PATH": str(routes)}
     try:
         script("start_api_services.sh", env)
         started = pids(env)
         assert set(started) == {"temporal", "worker", "api"}
         assert all(alive(p) for p in started.values())
-        secret = Path(env["DATA_DIR"]) / "webhook-secrets" / "webhooks"
+        # A route with callbacks gets its own signing secret, made once, the owner's only.
+        secret = Path(env["DATA_DIR"]) / "webhook-secrets" / "hooked-secret"
         assert secret.read_text().startswith("whsec_")
         assert secret.stat().st_mode & 0o077 == 0, "the signing secret is the owner's only"
         made = secret.read_text()
