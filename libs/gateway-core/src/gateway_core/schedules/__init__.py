@@ -1,0 +1,37 @@
+"""Schedules: cron for any route. What a schedule is (:mod:`.spec`, shared by the HTTP API's
+bodies and the ``WorkflowSchedule`` resource) and how it becomes a Temporal schedule and back
+(:mod:`.convert`, shared by the API and the operator).
+
+Import from here; the modules behind it are the package's own layout.
+"""
+
+from gateway_core.schedules.convert import (
+    EncodedAction,
+    build,
+    cron_of,
+    digest,
+    encode_action,
+    policy_of,
+    spec_of,
+    starts_route_workflow,
+)
+from gateway_core.schedules.spec import (
+    MAX_NOTE_LENGTH,
+    MAX_SECONDS,
+    PREDEFINED,
+    OverlapPolicy,
+    ScheduleInterval,
+    SchedulePolicy,
+    ScheduleSettings,
+    ScheduleSpec,
+    cron_problem,
+    known_time_zone,
+    seconds,
+)
+
+__all__ = [
+    "MAX_NOTE_LENGTH", "MAX_SECONDS", "PREDEFINED", "EncodedAction", "OverlapPolicy",
+    "ScheduleInterval", "SchedulePolicy", "ScheduleSettings", "ScheduleSpec", "build",
+    "cron_of", "cron_problem", "digest", "encode_action", "known_time_zone", "policy_of",
+    "seconds", "spec_of", "starts_route_workflow",
+]  # fmt: skip
