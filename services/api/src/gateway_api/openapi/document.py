@@ -12,8 +12,10 @@ the route table:
 - the messages, once per declared name: ``/workflows/{workflow_id}/signals/<name>`` with the
   argument's schema. Two routes may declare the same name, and a path may appear once, so such
   an operation serves both and its body is either schema;
-- every by-id operation with ``workflow_id`` constrained to the id prefixes of the routes that
-  allow it; one no route allows is left out;
+- every by-id operation with ``workflow_id`` (or ``schedule_id``) constrained to the id prefixes
+  of the routes that allow it; one no route allows is left out;
+- a schedule's creation once per route that serves schedules, its body's ``input`` the route's
+  input schema; the schedule operations only when some route serves them;
 - errors as ``application/problem+json``, a ``security`` requirement on every operation
   (either credential; ``[]`` on the probes), ``servers`` honouring the root path.
 
@@ -38,11 +40,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES
+from gateway_api.api.endpoints import schedules as schedule_endpoints
 from gateway_api.api.schemas import Problem
 from gateway_api.errors import PROBLEM_JSON
 from gateway_api.openapi import examples
 from gateway_api.route_store import RouteStore
 from gateway_core.routes import (
+    OPERATIONS,
+    Addressed,
     Arguments,
     CompiledMessage,
     CompiledRoute,
@@ -72,6 +77,11 @@ _WORKFLOWS_TAG = {
     "name": "workflows",
     "description": "Operations on one workflow, by id; the id's prefix names its route.",
 }
+_SCHEDULES_TAG = {
+    "name": "schedules",
+    "description": "Schedules of the routes that serve them, by id; the id's prefix names its "
+    "route, as a workflow id's does.",
+}
 # ECMA-262 syntax characters: what `pattern` (an ECMA-262 regex) must escape. Python's re.escape
 # also escapes `-`, which a regex compiled with the `u` flag (as JSON Schema validators do)
 # refuses outside a character class.
@@ -95,6 +105,8 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
+    for name, schema in schedule_endpoints.COMPONENTS.items():
+        schemas.setdefault(name, copy.deepcopy(schema))
     paths: dict[str, dict[str, Any]] = {}
     for template, item in spec["paths"].items():
         for method, op in item.items():
@@ -110,10 +122,12 @@ def build(app: FastAPI, table: RouteTable | None, servers: list[dict[str, Any]])
             for path, documented in _expand(template, method, op, routes, schemas):
                 paths.setdefault(path, {})[method] = documented
     spec["paths"] = dict(sorted(paths.items()))
+    scheduling = any(r.allows(Operation.SCHEDULE) for r in routes)
     spec["tags"] = [
         _HEALTH_TAG,
         *({"name": _tag(r), "description": _route_description(r)} for r in routes),
         _WORKFLOWS_TAG,
+        *([_SCHEDULES_TAG] if scheduling else []),
     ]
     _prune_unused(spec)
     return spec
@@ -140,7 +154,9 @@ def _expand(
     """The documented forms of one registered operation."""
     operation = Operation(op["x-gateway-operation"])
     serving = [r for r in routes if r.allows(operation)]
-    if "{route_path}" in template:
+    if OPERATIONS[operation].switch is Operation.SCHEDULE:
+        yield from _schedules(template, op, operation, serving, schemas)
+    elif "{route_path}" in template:
         for route in serving:
             yield from _starts(template, op, operation, route, schemas)
     elif "{workflow_id}" in template:
@@ -277,23 +293,92 @@ def _message_body(
     }
 
 
-def _by_id(op: dict[str, Any], routes: list[CompiledRoute]) -> dict[str, Any]:
-    """``op`` with ``workflow_id`` limited to the id prefixes of ``routes``."""
+def _by_id(
+    op: dict[str, Any], routes: list[CompiledRoute], *, name: str = "workflow_id"
+) -> dict[str, Any]:
+    """``op`` with ``name`` (the workflow's or the schedule's id) limited to the id prefixes of
+    ``routes``."""
     documented = copy.deepcopy(op)
     prefixes = [r.spec.id_prefix for r in routes]
     escaped = [_REGEX_SYNTAX.sub(r"\\\1", p) for p in prefixes]
     pattern = "^" + (escaped[0] if len(escaped) == 1 else "(?:" + "|".join(escaped) + ")")
     which = ", ".join(f"`{r.spec.path}`: `{r.spec.id_prefix}`" for r in routes)
+    what = "workflow" if name == "workflow_id" else "schedule"
     for param in documented.get("parameters", []):
-        if param["name"] == "workflow_id" and param["in"] == "path":
+        if param["name"] == name and param["in"] == "path":
             param["schema"] = {"type": "string", "pattern": pattern, "maxLength": 1000}
-            param["description"] = (
-                f"The workflow's id; it starts with its route's prefix ({which})."
-            )
+            param["description"] = f"The {what}'s id; it starts with its route's prefix ({which})."
             param["example"] = prefixes[0] + "0123456789abcdef"
     if len(routes) == 1:
         documented["tags"] = [_tag(routes[0])]
     return documented
+
+
+def _schedules(
+    template: str,
+    op: dict[str, Any],
+    operation: Operation,
+    serving: list[CompiledRoute],
+    schemas: dict[str, Any],
+) -> Iterable[tuple[str, dict[str, Any]]]:
+    """The schedule operations, documented only when some route serves them: the creation once
+    per route, with the route's input schema as the body's ``input``; the by-id ones with
+    ``schedule_id`` limited to the serving routes' prefixes, an update's ``input`` any of their
+    input schemas."""
+    if not serving:
+        return
+    addressed = OPERATIONS[operation].addressed
+    if addressed is Addressed.ROUTE:
+        for route in serving:
+            documented = copy.deepcopy(op)
+            _drop_parameter(documented, "route_path")
+            input_schema = with_integer_bounds(route.input_schema)
+            input_ref = _component(schemas, f"{route.spec.path}.input", input_schema)
+            documented["operationId"] = f"{route.spec.path}.{op['operationId'].split('.')[-1]}"
+            documented["summary"] = f"Create a schedule that starts {route.spec.workflow_type}"
+            documented["tags"] = [_tag(route)]
+            body = _settings_body(schemas, {"$ref": input_ref})
+            if (example := _settings_example(route)) is not None:
+                body["example"] = example
+            documented["requestBody"] = {**op["requestBody"], "content": {"application/json": body}}
+            yield template.replace("{route_path}", route.spec.path), documented
+        return
+    if addressed is Addressed.SCHEDULE:
+        documented = _by_id(op, serving, name="schedule_id")
+        if "requestBody" in op and operation is Operation.UPDATE_SCHEDULE:
+            refs = [
+                {"$ref": _component(schemas, f"{r.spec.path}.input",
+                                    with_integer_bounds(r.input_schema))}
+                for r in serving
+            ]  # fmt: skip
+            input_schema = refs[0] if len(refs) == 1 else {"anyOf": refs}
+            body = _settings_body(schemas, input_schema)
+            if (example := _settings_example(serving[0])) is not None:
+                body["example"] = example
+            documented["requestBody"] = {**op["requestBody"], "content": {"application/json": body}}
+        yield template, documented
+        return
+    yield template, op
+
+
+def _settings_example(route: CompiledRoute) -> dict[str, Any] | None:
+    """A schedule of ``route``'s workflow every night at three, when its schema yields an
+    example input."""
+    input_schema = with_integer_bounds(route.input_schema)
+    found, instance = examples.example(input_schema, lambda x: not route.validate(x))
+    if not found:
+        return None
+    return {"input": instance, "spec": {"cron_expressions": ["0 3 * * *"], "time_zone": "UTC"}}
+
+
+def _settings_body(schemas: dict[str, Any], input_schema: dict[str, Any]) -> dict[str, Any]:
+    """A schedule's settings as a request body, its ``input`` ``input_schema``."""
+    settings = copy.deepcopy(schemas["ScheduleSettings"])
+    settings["properties"]["input"] = {
+        **input_schema,
+        "description": settings["properties"]["input"].get("description", ""),
+    }
+    return {"schema": settings}
 
 
 def _messages(
