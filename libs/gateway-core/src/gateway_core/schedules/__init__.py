@@ -19,6 +19,7 @@ from gateway_core.schedules.spec import (
     MAX_NOTE_LENGTH,
     MAX_SECONDS,
     PREDEFINED,
+    Moment,
     OverlapPolicy,
     ScheduleInterval,
     SchedulePolicy,
@@ -30,7 +31,7 @@ from gateway_core.schedules.spec import (
 )
 
 __all__ = [
-    "MAX_NOTE_LENGTH", "MAX_SECONDS", "PREDEFINED", "EncodedAction", "OverlapPolicy",
+    "MAX_NOTE_LENGTH", "MAX_SECONDS", "PREDEFINED", "EncodedAction", "Moment", "OverlapPolicy",
     "ScheduleInterval", "SchedulePolicy", "ScheduleSettings", "ScheduleSpec", "build",
     "cron_of", "cron_problem", "digest", "encode_action", "known_time_zone", "policy_of",
     "seconds", "spec_of", "starts_route_workflow",

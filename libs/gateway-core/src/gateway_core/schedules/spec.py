@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -46,6 +46,20 @@ PREDEFINED = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily",
                         "@hourly"})  # fmt: skip
 """Temporal's predefined cron expressions (``@every`` is an interval, said in ``intervals``)."""
 _CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,-]+$")
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The times a schedule may name: Temporal's timestamps hold years 1 to 9999 in UTC, and a time
+near either end with an offset would fall outside them once converted."""
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(f"must be from {EARLIEST.isoformat()} to before {LATEST.isoformat()}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A time with its offset, within what Temporal holds."""
 
 
 class _Model(BaseModel):
@@ -122,9 +136,9 @@ class ScheduleSpec(_Model):
     jitter_seconds: int | None = Field(default=None, ge=0, le=MAX_SECONDS)
     """Delay each run by a random time up to this long, so many schedules due at one moment
     do not start together."""
-    start_time: AwareDatetime | None = None
+    start_time: Moment | None = None
     """No run before this time (RFC 3339, with its offset)."""
-    end_time: AwareDatetime | None = None
+    end_time: Moment | None = None
     """No run after this time (RFC 3339, with its offset)."""
 
     @field_validator("time_zone")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from gateway_core.schedules import OverlapPolicy
+from gateway_core.schedules import Moment, OverlapPolicy
 
 _RESULT_TYPE_DESCRIPTION = (
     "The protobuf message type of `result` (its proto JSON), when the workflow answered one "
@@ -311,8 +311,8 @@ class ScheduleBackfillRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    start_time: AwareDatetime = Field(description="RFC 3339, with its offset")
-    end_time: AwareDatetime = Field(description="RFC 3339, with its offset; after start_time")
+    start_time: Moment = Field(description="RFC 3339, with its offset")
+    end_time: Moment = Field(description="RFC 3339, with its offset; after start_time")
     overlap: OverlapPolicy | None = Field(
         default=None,
         description="Unset: AllowAll, so every run of the range starts (Temporal's default for "

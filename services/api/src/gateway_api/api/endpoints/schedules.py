@@ -82,9 +82,19 @@ COMPONENTS: dict[str, Any] = {}
 components: FastAPI adds only the response models it knows."""
 
 
+def _without_defaults(node: Any) -> Any:
+    """A request schema without ``default``: generated clients (openapi-typescript) make a
+    property with a default one the caller must send. The descriptions say what unset means."""
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    return node
+
+
 def _component(model: type[BaseModel]) -> dict[str, Any]:
     """``model``'s schema (Python names) as a component; a reference to it."""
-    schema = model.model_json_schema(by_alias=False, ref_template=_REF)
+    schema = _without_defaults(model.model_json_schema(by_alias=False, ref_template=_REF))
     COMPONENTS.update(schema.pop("$defs", {}))
     COMPONENTS[model.__name__] = schema
     return {"$ref": _REF.format(model=model.__name__)}
