@@ -12,7 +12,7 @@ VENV := .venv
 MEMBERS := $(wildcard */pyproject.toml */*/pyproject.toml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit workflows integration e2e envtest images node-packages cluster-test bench clean
+.PHONY: help install run test test-faults lint openapi-lint openapi-tools format docs crds unit workflows integration e2e envtest images node-packages cluster-test bench bench-routes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -129,3 +129,6 @@ test-faults: install ## only the fault tests: processes killed and restarted und
 
 bench: install ## the gateway against the bare SDK and Temporal's HTTP API, side by side (needs wrk; BENCH_ARGS=--help)
 	$(VENV)/bin/python hack/bench_api.py $(BENCH_ARGS)
+
+bench-routes: install ## route tables of 2, 200 and 2,000 routes on a real API server: operator, API ready, reload, OpenAPI, RSS, start p50 (BENCH_ARGS=--help)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" $(VENV)/bin/python hack/bench_routes.py $(BENCH_ARGS)

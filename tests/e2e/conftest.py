@@ -12,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.kube import ConfigMapVolumeStandIn, ControlPlane
+from support.kube import ControlPlane
 from support.procs import (
     ROOT,
     ApiProcess,
@@ -26,7 +26,7 @@ from support.procs import (
 pytestmark = pytest.mark.e2e
 
 NS = "temporal-gateway"
-TABLE = "temporal-gateway-routes"
+LEASE = "temporal-gateway-operator"
 CRD = ROOT / "k8s" / "crds" / "workflowroutes.temporal-gateway.dev.yaml"
 
 
@@ -56,10 +56,19 @@ def stack(temporal_server: TemporalDevServer, logs_dir: Path) -> Iterator[Stack]
 
 
 class Operator:
-    def __init__(self, plane: ControlPlane, log_dir: Path) -> None:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        log_dir: Path,
+        *,
+        temporal: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._plane = plane
         self._log_dir = log_dir
         self._kubeconfig = plane.service_account_kubeconfig(NS, "temporal-gateway-operator")
+        self._temporal = temporal
+        self._env = env or {}
         self.proc: Process | None = None
         self.metrics_port = 0
 
@@ -71,10 +80,12 @@ class Operator:
             log_dir=self._log_dir,
             env={
                 "KUBECONFIG": str(self._kubeconfig),
-                "OPERATOR_TABLE_NAMESPACE": NS,
+                "OPERATOR_LEASE_NAMESPACE": NS,
                 "OPERATOR_METRICS_PORT": str(self.metrics_port),
                 "OPERATOR_HEALTH_PORT": str(free_port()),
+                "TEMPORAL_ADDRESS": self._temporal,
                 "LOG_FORMAT": "json",
+                **self._env,
             },
         )
 
@@ -85,16 +96,20 @@ class Operator:
     def log(self) -> str:
         return self.proc.log() if self.proc else ""
 
-    def reconciles(self, result: str) -> float:
+    def metric(self, name: str, **labels: str) -> float:
         text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if (
-                    sample.name == "temporal_gateway_operator_reconciles_total"
-                    and sample.labels.get("result") == result
-                ):
+                wanted = all(sample.labels.get(k) == v for k, v in labels.items())
+                if sample.name == name and wanted:
                     return sample.value
         return 0.0
+
+    def reconciles(self, result: str) -> float:
+        return self.metric("temporal_gateway_operator_reconciles_total", result=result)
+
+    def leading(self) -> bool:
+        return self.metric("temporal_gateway_operator_leader") == 1
 
 
 @pytest.fixture(scope="session")
@@ -113,33 +128,36 @@ def plane(tmp_path_factory, logs_dir) -> Iterator[ControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def operator(plane, logs_dir) -> Iterator[Operator]:
-    operator = Operator(plane, logs_dir)
+def operator(plane, temporal_server, logs_dir) -> Iterator[Operator]:
+    operator = Operator(plane, logs_dir, temporal=temporal_server.address)
     operator.start()
     try:
-        eventually(
-            lambda: plane.kubectl_result("get", "configmap", TABLE, "-n", NS).returncode == 0,
-            timeout=60,  # a cold start of kopf on a busy two-core machine
-        )
+        # A cold start of kopf on a busy two-core machine.
+        eventually(operator.leading, timeout=60, interval=0.5)
         yield operator
     finally:
         operator.stop()
 
 
-@pytest.fixture(scope="session")
-def kube_api(plane, operator, stack, tmp_path_factory, logs_dir) -> Iterator[ApiProcess]:
-    """An API process on the operator's table (the projected ConfigMap); `stack` brings the
-    shopping worker."""
-    mount = tmp_path_factory.mktemp("routes-volume")
-    volume = ConfigMapVolumeStandIn(plane, NS, TABLE, mount)
-    api = ApiProcess(
+def cluster_api(
+    plane: ControlPlane, logs_dir: Path, temporal: str, env: dict[str, str] | None = None
+) -> ApiProcess:
+    """An API process following the cluster's WorkflowRoutes, as the API's ServiceAccount."""
+    kubeconfig = plane.service_account_kubeconfig(NS, "temporal-gateway-api")
+    return ApiProcess(
         logs_dir,
-        temporal=stack.temporal.address,
-        env={"API_ROUTES_PATH": str(mount), "API_ROUTES_RELOAD_SECONDS": "0.2"},
+        temporal=temporal,
+        env={"API_ROUTES_SOURCE": "kubernetes", "KUBECONFIG": str(kubeconfig), **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def kube_api(plane, operator, stack, logs_dir) -> Iterator[ApiProcess]:
+    """An API process on the routes the operator accepted (watched through the real API
+    server); `stack` brings the shopping worker."""
+    api = cluster_api(plane, logs_dir, stack.temporal.address)
     try:
         api.wait_ready()
         yield api
     finally:
         api.stop()
-        volume.stop()

@@ -6,9 +6,10 @@ pods never run, so the tests assert objects and fields).
   the optional CRD-backed objects included (their real CRDs are installed), accepted by a
   server-side dry run in namespaces that enforce the *restricted* Pod Security Standard;
 - ``helm install``, ``upgrade``, ``uninstall``, and the installed objects' fields;
-- the operator process, as the chart's ServiceAccount, writing the table with only the chart's
-  RBAC; the API process, configured as the chart configures it, answering its probes as they
-  mean; the ``helm test`` smoke script run against it;
+- the operator and API processes, as the chart's ServiceAccounts, judging and following the
+  WorkflowRoutes with only the chart's RBAC; the API process, configured as the chart
+  configures it, answering its probes as they mean; the ``helm test`` smoke script run
+  against it;
 - ``kubectl kustomize`` of ``k8s/base`` and ``k8s/kind``; ``skaffold.yaml`` against the schema
   shipped in skaffold's own module, and the chart rendered as skaffold renders it.
 """
@@ -19,7 +20,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -33,6 +33,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway_operator.config import OperatorSettings
 from support.kube import ControlPlane, wait_for_condition
 from support.procs import ROOT, ApiProcess, Process, eventually, free_port
 from support.tools import helm_dir, kube_schemas_dir
@@ -246,6 +247,28 @@ def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, prof
         assert {"NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= present
     if profile in ("default", "production"):
         assert "PodDisruptionBudget" in present
+        budgets = {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+        assert f"{full}-operator" in budgets, "one operator replica stays through a drain"
+        assert find(docs, "Deployment", f"{full}-operator")["spec"]["replicas"] == 2
+    # The API follows the WorkflowRoutes through the Kubernetes API: no route volume, a token,
+    # and a role that reads exactly the routes (where the operator serves them).
+    api = find(docs, "Deployment", f"{full}-api")
+    assert env_of(container(api))["API_ROUTES_SOURCE"] == "kubernetes"
+    assert not [v for v in api["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
+    assert api["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+    reads_routes = [{
+        "apiGroups": ["temporal-gateway.dev"], "resources": ["workflowroutes"],
+        "verbs": ["get", "list", "watch"],
+    }]  # fmt: skip
+    if profile == "production":
+        role = find(docs, "Role", f"{full}-api-routes")
+        assert role["metadata"]["namespace"] == ROUTES_NAMESPACE
+        assert env_of(container(api))["API_ROUTES_NAMESPACES"] == ROUTES_NAMESPACE
+        assert ("ClusterRole", f"{full}-api") not in names
+    else:
+        role = find(docs, "ClusterRole", f"{full}-api")
+        assert env_of(container(api))["API_ROUTES_NAMESPACES"] == ""
+    assert role["rules"] == reads_routes
     if profile == "dev":
         assert find(docs, "Ingress")["spec"]["ingressClassName"] == "traefik"
     if profile == "production":
@@ -341,6 +364,7 @@ def test_keda_scales_the_worker_on_its_task_queue(helm, cluster) -> None:
         (["api.auth.oidc.issuer=not-a-url"], "issuer"),
         (["api.corsOrigins={example.com/path}"], "corsOrigins"),
         (["api.workers=0"], "/api/workers"),
+        (["api.routes.source=configmap"], "source"),
     ],
 )
 def test_the_values_schema_refuses_bad_values(helm, sets, message) -> None:
@@ -362,6 +386,8 @@ def test_the_values_schema_refuses_bad_values(helm, sets, message) -> None:
         (["httpRoute.enabled=true"], "httpRoute.parentRefs is empty"),
         (["api.auth.apiKeys.generate=false"], "refuses to run without authentication"),
         (["api.auth.oidc.issuer=https://idp.example.com"], "oidc.audience is required"),
+        (["operator.enabled=false"], "enable the operator, or set api.routes.source files"),
+        (["api.routes.source=files"], "set api.routes.configMap"),
     ],
 )
 def test_contradictory_values_fail_with_a_message_that_says_what_to_do(helm, sets, message):
@@ -373,6 +399,30 @@ def test_contradictory_values_fail_with_a_message_that_says_what_to_do(helm, set
     assert message in done.stderr, done.stderr
 
 
+def test_route_files_for_a_cluster_without_the_operator(helm, cluster) -> None:
+    namespace = "profile-minimal"
+    docs = helm.template(
+        "--set", "operator.enabled=false",
+        "--set", "api.routes.source=files",
+        "--set", "api.routes.configMap=gateway-routes",
+        values=PROFILES["minimal"], release="files", namespace=namespace,
+    )  # fmt: skip
+    server_dry_run(cluster, docs, namespace)
+    full = "files-temporal-gateway"
+    api = find(docs, "Deployment", f"{full}-api")
+    pod = api["spec"]["template"]["spec"]
+    env = env_of(container(api))
+    assert env["API_ROUTES_SOURCE"] == "files"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "routes"]
+    assert volume["configMap"] == {"name": "gateway-routes", "optional": True}
+    (mount,) = [m for m in container(api)["volumeMounts"] if m["name"] == "routes"]
+    assert mount["mountPath"] == env["API_ROUTES_PATH"]
+    assert "subPath" not in mount, "edits reach the pods"
+    assert pod["automountServiceAccountToken"] is False, "no watch: no token"
+    assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding")]
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-operator")]
+
+
 def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> None:
     docs = helm.template(
         "--set", "temporal-dev.enabled=false",
@@ -381,7 +431,8 @@ def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> No
         "--set", "temporal.apiKey.secretName=temporal-api-key",
         api_versions=(),
     )  # fmt: skip
-    for component in ("api", "worker"):
+    # The operator too: it asks Temporal which task queues have workers (WorkerAvailable).
+    for component in ("api", "worker", "operator"):
         c = container(find(docs, "Deployment", f"tg-temporal-gateway-{component}"))
         env = env_of(c)
         assert env["TEMPORAL_ADDRESS"] == "ns.acct.tmprl.cloud:7233"
@@ -399,17 +450,18 @@ def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> No
         "--set", "temporal.tls.caKey=ca.crt",
         api_versions=(),
     )  # fmt: skip
-    deployment = find(docs, "Deployment", "tg-temporal-gateway-worker")
-    env = env_of(container(deployment))
-    mount = next(m for m in container(deployment)["volumeMounts"] if m["name"] == "temporal-tls")
-    assert env["TEMPORAL_TLS_CLIENT_CERT_PATH"] == f"{mount['mountPath']}/tls.crt"
-    assert env["TEMPORAL_TLS_CLIENT_KEY_PATH"] == f"{mount['mountPath']}/tls.key"
-    assert env["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] == f"{mount['mountPath']}/ca.crt"
-    volume = next(
-        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "temporal-tls"
-    )
-    assert volume["secret"]["secretName"] == "temporal-mtls"
-    assert "TEMPORAL_API_KEY" not in env
+    for component in ("worker", "operator"):
+        deployment = find(docs, "Deployment", f"tg-temporal-gateway-{component}")
+        env = env_of(container(deployment))
+        mounts = container(deployment)["volumeMounts"]
+        mount = next(m for m in mounts if m["name"] == "temporal-tls")
+        assert env["TEMPORAL_TLS_CLIENT_CERT_PATH"] == f"{mount['mountPath']}/tls.crt"
+        assert env["TEMPORAL_TLS_CLIENT_KEY_PATH"] == f"{mount['mountPath']}/tls.key"
+        assert env["TEMPORAL_TLS_SERVER_CA_CERT_PATH"] == f"{mount['mountPath']}/ca.crt"
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        volume = next(v for v in volumes if v["name"] == "temporal-tls")
+        assert volume["secret"]["secretName"] == "temporal-mtls"
+        assert "TEMPORAL_API_KEY" not in env
 
 
 def test_webhook_signing_secrets_are_mounted_into_the_worker_only(helm) -> None:
@@ -570,7 +622,8 @@ def test_installed_objects_are_locked_down(cluster, release) -> None:
             assert c["resources"]["requests"]
             assert c["resources"]["limits"]["memory"]
             assert not c["image"].endswith(":latest")
-        expected_token = deployment["metadata"]["name"] == f"{full}-operator"
+        # The operator and the API (its route watch) talk to the API server; nothing else.
+        expected_token = deployment["metadata"]["name"] in (f"{full}-operator", f"{full}-api")
         assert pod["automountServiceAccountToken"] is expected_token
     images = {n: container(d)["image"] for n, d in deployments.items()}
     assert images[f"{full}-api"] == "temporal-gateway-api:0.1.0"
@@ -579,7 +632,7 @@ def test_installed_objects_are_locked_down(cluster, release) -> None:
     assert images[f"{name}-temporal-dev"] == "temporal-gateway-temporal-dev:1.9.1"
 
 
-def test_probes_and_the_route_table_mount_fit_the_services(cluster, release) -> None:
+def test_probes_and_the_route_watch_fit_the_services(cluster, release) -> None:
     name, namespace = release
     full = f"{name}-temporal-gateway"
 
@@ -599,19 +652,23 @@ def test_probes_and_the_route_table_mount_fit_the_services(cluster, release) -> 
     pod = api["spec"]["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] > 5 + 35, "preStop + API_GRACEFUL_SHUTDOWN_SECONDS"
 
-    # The API mounts, without subPath (updates reach it), the ConfigMap the operator writes.
-    (routes,) = [v for v in pod["volumes"] if v["name"] == "routes"]
-    (mount,) = [m for m in c["volumeMounts"] if m["name"] == "routes"]
-    assert mount["mountPath"] == env["API_ROUTES_PATH"]
-    assert "subPath" not in mount
-    assert routes["configMap"]["optional"] is True
+    # The API watches the WorkflowRoutes (no route volume, nothing for the kubelet to sync).
+    assert env["API_ROUTES_SOURCE"] == "kubernetes"
+    assert "API_ROUTES_PATH" not in env
+    assert not [v for v in pod["volumes"] if v["name"] == "routes"]
+    assert not [m for m in c["volumeMounts"] if m["name"] == "routes"]
     operator_env = env_of(container(operator))
-    assert routes["configMap"]["name"] == operator_env["OPERATOR_TABLE_NAME"] == f"{full}-routes"
+    assert operator_env["OPERATOR_LEASE_NAME"] == f"{full}-operator"
     assert operator_env["POD_NAMESPACE"] == {
         "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
-    }, "the table lives in the operator's namespace, where the API pods are"
-    assert operator["spec"]["replicas"] == 1
-    assert operator["spec"]["strategy"]["type"] == "Recreate"
+    }, "the Lease lives in the operator's namespace"
+    # The operator asks Temporal (WorkerAvailable) where the other services do.
+    assert operator_env["TEMPORAL_ADDRESS"] == env["TEMPORAL_ADDRESS"]
+    assert operator_env["TEMPORAL_NAMESPACE"] == env["TEMPORAL_NAMESPACE"]
+    assert operator["spec"]["replicas"] == 1, "values-dev.yaml: one of each"
+    assert operator["spec"]["strategy"]["rollingUpdate"] == {
+        "maxUnavailable": 1, "maxSurge": 0,
+    }  # fmt: skip
 
     c = container(operator)
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -662,6 +719,12 @@ def test_services_ingress_disruption_budgets_and_monitoring(cluster, release) ->
         to_temporal[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
         == "temporal-dev"
     )
+    # The API's route watch and the operator reach the API server; the operator Temporal too.
+    api_server = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+    assert {"ports": api_server} in api_policy["egress"]
+    operator_policy = cluster.get_json("networkpolicy", f"{full}-operator", "-n", namespace)
+    assert {"ports": api_server} in operator_policy["spec"]["egress"]
+    assert to_temporal[0] in operator_policy["spec"]["egress"]
     monitor = cluster.get_json("servicemonitor", full, "-n", namespace)
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     scraped = cluster.get_json(
@@ -725,6 +788,7 @@ def test_install_upgrade_and_uninstall(helm, cluster) -> None:
     # Clients may still hold the generated key: its Secret is kept (helm.sh/resource-policy).
     assert api_key(cluster, namespace, f"{full}-api-key") == key
     assert cluster.kubectl_result("get", "clusterrole", f"{full}-operator").returncode != 0
+    assert cluster.kubectl_result("get", "clusterrole", f"{full}-api").returncode != 0
     # Helm never deletes what it installed from crds/: the routes outlive a release.
     assert (
         cluster.kubectl_result("get", "crd", "workflowroutes.temporal-gateway.dev").returncode == 0
@@ -779,30 +843,40 @@ def route(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def table_paths(plane: ControlPlane, namespace: str, table: str) -> list[str]:
-    data = plane.get_json("configmap", table, "-n", namespace)["data"]
-    return sorted(doc["spec"]["path"] for doc in yaml.safe_load_all(data["routes.yaml"]) if doc)
+def documented(api: ApiProcess, path: str) -> bool:
+    """The API serves the route at ``path`` (its OpenAPI document needs no credentials)."""
+    return httpx.get(f"{api.url}/workflows/{path}/openapi.json", timeout=5).status_code == 200
 
 
-def test_the_operator_serves_routes_with_the_chart_rbac_alone(cluster, release, logs_dir) -> None:
+def test_the_operator_and_the_api_follow_routes_with_the_chart_rbac_alone(
+    cluster, release, stack, logs_dir
+) -> None:
     name, namespace = release
-    table = f"{name}-temporal-gateway-routes"
+    full = f"{name}-temporal-gateway"
     path = unique("chart")
     cluster.kubectl("apply", "-f", "-", input=json.dumps(route(path, namespace)))
     operator = run_operator(cluster, namespace, name, logs_dir)
+    api = api_process(cluster, namespace, name, logs_dir, stack.temporal.address)
     try:
         wait_for_condition(cluster, namespace, path, "Ready", "True", timeout=120)
-        eventually(lambda: path in table_paths(cluster, namespace, table), timeout=30)
-        assert operator.alive(), operator.log()[-3000:]
-        # kopf's APIForbiddenError, or the API server's "... is forbidden: User ..."
-        assert "forbidden" not in operator.log().lower()
+        eventually(lambda: documented(api, path), timeout=30)
+        lease = cluster.get_json("lease", f"{full}-operator", "-n", namespace)
+        assert lease["spec"]["holderIdentity"], "the operator leads on the chart's Lease"
+        cluster.kubectl("delete", "workflowroute", path, "-n", namespace)
+        eventually(lambda: not documented(api, path), timeout=30)
+        for process in (operator, api):
+            assert process.alive(), process.log()[-3000:]
+            # kopf's APIForbiddenError, or the API server's "... is forbidden: User ..."
+            assert "forbidden" not in process.log().lower()
     finally:
         operator.stop()
-        cluster.kubectl("delete", "workflowroute", path, "-n", namespace)
+        api.stop()
+        cluster.kubectl("delete", "workflowroute", path, "-n", namespace, "--ignore-not-found")
 
 
 def test_a_namespaced_operator_sees_only_its_namespaces(helm, cluster, logs_dir) -> None:
     namespace, name = unique("scoped"), "scoped"
+    full = f"{name}-temporal-gateway"
     watched, other = unique("routes"), unique("elsewhere")
     for ns in (namespace, watched, other):
         create_namespace(cluster, ns)
@@ -810,27 +884,31 @@ def test_a_namespaced_operator_sees_only_its_namespaces(helm, cluster, logs_dir)
         "install", name, CHART, "-n", namespace, "-f", CHART / "values-minimal.yaml",
         "--set", f"operator.watchNamespaces={{{watched}}}",
     )  # fmt: skip
-    sa = f"system:serviceaccount:{namespace}:{name}-temporal-gateway-operator"
 
-    def can(*args: str) -> bool:
+    def can(component: str, *args: str) -> bool:
+        sa = f"system:serviceaccount:{namespace}:{full}-{component}"
         return cluster.kubectl_result("auth", "can-i", *args, "--as", sa).stdout.strip() == "yes"
 
-    assert can("watch", "workflowroutes.temporal-gateway.dev", "-n", watched)
-    assert can(
-        "patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", watched
-    )
-    assert not can("list", "workflowroutes.temporal-gateway.dev", "-n", other)
-    assert not can("list", "workflowroutes.temporal-gateway.dev", "-A")
-    assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", watched)
-    assert can("update", f"configmap/{name}-temporal-gateway-routes", "-n", namespace)
-    assert not can("update", "configmap/other", "-n", namespace)
-    assert not can("get", "secrets", "-n", namespace)
+    routes = "workflowroutes.temporal-gateway.dev"
+    assert can("operator", "watch", routes, "-n", watched)
+    assert can("operator", "patch", routes, "--subresource=status", "-n", watched)
+    assert not can("operator", "list", routes, "-n", other)
+    assert not can("operator", "list", routes, "-A")
+    assert not can("operator", "update", routes, "-n", watched)
+    assert can("operator", "update", f"lease/{full}-operator", "-n", namespace)
+    assert not can("operator", "update", "lease/other", "-n", namespace)
+    assert not can("operator", "list", "configmaps", "-n", namespace)
+    assert not can("operator", "get", "secrets", "-n", namespace)
+    # The API reads the routes where the operator serves them, and nothing else.
+    for verb in ("get", "list", "watch"):
+        assert can("api", verb, routes, "-n", watched)
+    assert not can("api", "list", routes, "-n", other)
+    assert not can("api", "list", routes, "-A")
+    assert not can("api", "patch", routes, "--subresource=status", "-n", watched)
+    assert not can("api", "update", routes, "-n", watched)
     for component in ("api", "worker"):
-        other_sa = f"system:serviceaccount:{namespace}:{name}-temporal-gateway-{component}"
-        done = cluster.kubectl_result(
-            "auth", "can-i", "list", "configmaps", "-n", namespace, "--as", other_sa
-        )
-        assert done.stdout.strip() == "no"
+        assert not can(component, "list", "configmaps", "-n", namespace)
+        assert not can(component, "get", "leases", "-n", namespace)
 
     served, ignored = unique("served"), unique("ignored")
     cluster.kubectl("apply", "-f", "-", input=json.dumps(route(served, watched)))
@@ -848,15 +926,15 @@ def test_a_namespaced_operator_sees_only_its_namespaces(helm, cluster, logs_dir)
         }
 
     try:
-        wait_for_condition(cluster, watched, served, "Ready", "True", timeout=120)
-        table = f"{name}-temporal-gateway-routes"
-        eventually(lambda: table_paths(cluster, namespace, table) == [served], timeout=30)
+        # Within seconds: a namespaced operator does not first try to list namespaces.
+        wait_for_condition(cluster, watched, served, "Ready", "True", timeout=30)
         # Not "the ignored route has no status": the session's cluster-wide operator
         # (conftest.py), if an earlier test started it, gives it one. What this operator saw:
         # its gauge is set once a reconcile is done, statuses included.
         eventually(lambda: routes_seen().get("Accepted") == 1)
         assert sum(routes_seen().values()) == 1
         assert ignored not in operator.log()
+        assert "forbidden" not in operator.log().lower()
     finally:
         operator.stop()
         cluster.kubectl("delete", "workflowroute", served, "-n", watched)
@@ -874,23 +952,37 @@ def api_key(plane: ControlPlane, namespace: str, name: str) -> str:
 
 
 def api_process(
-    plane: ControlPlane, namespace: str, release: str, logs_dir: Path, temporal: str, routes: Path
+    plane: ControlPlane,
+    namespace: str,
+    release: str,
+    logs_dir: Path,
+    temporal: str,
+    *,
+    kube_server: str | None = None,
 ) -> ApiProcess:
-    """``python -m gateway_api`` with the installed Deployment's environment; only what a pod
-    has that this machine has elsewhere changes: the port, the Temporal address, the mounts
-    (the route table, and the key file as the kubelet projects it from the Secret)."""
+    """``python -m gateway_api`` with the installed Deployment's environment, as its
+    ServiceAccount (the route watch's credentials); only what a pod has that this machine has
+    elsewhere changes: the port, the Temporal address, the API server's address
+    (``kube_server``: another one, e.g. one that does not answer) and the key file (as the
+    kubelet projects it from the Secret)."""
     deployment = f"{release}-temporal-gateway-api"
     env = container_env(plane, namespace, deployment)
-    assert env["API_ROUTES_PATH"] == "/etc/temporal-gateway/routes"
+    assert env["API_ROUTES_SOURCE"] == "kubernetes"
     assert env["API_KEYS_FILE"] == "/etc/temporal-gateway/keys/keys.yaml"
     spec = plane.get_json("deployment", deployment, "-n", namespace)["spec"]["template"]["spec"]
     (volume,) = [v for v in spec["volumes"] if v["name"] == "api-keys"]
     assert volume["secret"]["items"] == [{"key": "keys.yaml", "path": "keys.yaml"}], "hash only"
-    keys = logs_dir / f"keys-{free_port()}.yaml"  # (routes may be the repo's own folder)
+    keys = logs_dir / f"keys-{free_port()}.yaml"
     keys.write_text(secret_data(plane, namespace, volume["secret"]["secretName"])["keys.yaml"])
+    kubeconfig = plane.service_account_kubeconfig(namespace, spec["serviceAccountName"])
+    if kube_server is not None:
+        moved = kubeconfig.with_name(f"{kubeconfig.stem}-{free_port()}.kubeconfig")
+        config = yaml.safe_load(kubeconfig.read_text())
+        config["clusters"][0]["cluster"]["server"] = kube_server
+        moved.write_text(yaml.safe_dump(config))
+        kubeconfig = moved
     env |= {
-        "API_ROUTES_PATH": str(routes),
-        "API_ROUTES_RELOAD_SECONDS": "0.2",
+        "KUBECONFIG": str(kubeconfig),
         "API_KEYS_FILE": str(keys),
         "TEMPORAL_ADDRESS": temporal,
         "API_AUTH_DISABLED": "false",  # not the harness's default: as in the pod, unset
@@ -932,35 +1024,37 @@ def smoke(helm: Helm, api_url: str, timeout: int, api_key: str) -> subprocess.Co
 
 
 def test_api_probes_and_the_smoke_test_mean_what_they_say(
-    helm, cluster, release, stack, logs_dir, tmp_path
+    helm, cluster, release, stack, logs_dir
 ) -> None:
     name, namespace = release
-    mount = tmp_path / "routes"  # the volume before the operator wrote the table: empty
-    mount.mkdir()
-    api = api_process(cluster, namespace, name, logs_dir, stack.temporal.address, mount)
-    unreachable = api_process(
-        cluster, namespace, name, logs_dir, f"127.0.0.1:{free_port()}", ROOT / "k8s" / "routes"
-    )
+    blind = api_process(
+        cluster, namespace, name, logs_dir, stack.temporal.address,
+        kube_server=f"https://127.0.0.1:{free_port()}",
+    )  # fmt: skip
+    unreachable = api_process(cluster, namespace, name, logs_dir, f"127.0.0.1:{free_port()}")
+    api = api_process(cluster, namespace, name, logs_dir, stack.temporal.address)
+    operator = run_operator(cluster, namespace, name, logs_dir)
     try:
-        api.wait_ready(timeout=90, path="/livez")
-        unreachable.wait_ready(timeout=90, path="/livez")
-        # No route table yet: alive, not ready; `helm test` fails.
-        assert probe(cluster, namespace, name, api, "livenessProbe") == 200
-        assert probe(cluster, namespace, name, api, "readinessProbe") == 503
+        for process in (blind, unreachable, api):
+            process.wait_ready(timeout=90, path="/livez")
+        # No route table yet (the API server never answered): alive, not ready; `helm test`
+        # fails.
+        assert probe(cluster, namespace, name, blind, "livenessProbe") == 200
+        assert probe(cluster, namespace, name, blind, "readinessProbe") == 503
         key = api_key(cluster, namespace, f"{name}-temporal-gateway-api-key")
-        done = smoke(helm, api.url, timeout=2, api_key=key)
+        done = smoke(helm, blind.url, timeout=2, api_key=key)
         assert done.returncode != 0, done.stdout
         assert "did not become ready" in done.stderr, done.stdout
-        # Routes but no Temporal: not ready either.
+        # A route table but no Temporal: not ready either.
         eventually(lambda: httpx.get(unreachable.url + "/", timeout=5).json()["routes_version"])
         assert probe(cluster, namespace, name, unreachable, "readinessProbe") == 503
         assert probe(cluster, namespace, name, unreachable, "livenessProbe") == 200
-        # The table arrives (what the kubelet projects from the operator's ConfigMap): ready,
-        # and the smoke test starts the sample workflow and gets its result.
-        shutil.copy(ROOT / "k8s" / "routes" / "shopping.yaml", mount / "routes.yaml")
-        eventually(
-            lambda: probe(cluster, namespace, name, api, "readinessProbe") == 200, timeout=30
-        )
+        # The shopping route applied, judged by the operator, followed by the API: ready, and
+        # the smoke test starts the sample workflow and gets its result.
+        cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "k8s/routes/shopping.yaml"))
+        wait_for_condition(cluster, namespace, "shopping", "Ready", "True", timeout=120)
+        eventually(lambda: documented(api, "shopping"), timeout=30)
+        assert probe(cluster, namespace, name, api, "readinessProbe") == 200
         # Without the key, the workflow call is refused; with it, it completes.
         refused = smoke(helm, api.url, timeout=30, api_key="")
         assert refused.returncode != 0
@@ -970,8 +1064,10 @@ def test_api_probes_and_the_smoke_test_mean_what_they_say(
         assert "POST /workflows/shopping 200" in done.stdout
         assert done.stdout.endswith("ok\n")
     finally:
-        api.stop()
-        unreachable.stop()
+        for process in (api, unreachable, blind, operator):
+            process.stop()
+        cluster.kubectl("delete", "-n", namespace, "-f", str(ROOT / "k8s/routes/shopping.yaml"),
+                        "--ignore-not-found")  # fmt: skip
 
 
 def test_the_smoke_test_pod_is_accepted_and_locked_down(helm, cluster) -> None:
@@ -997,21 +1093,37 @@ def test_kustomize_base_and_kind_overlay_are_accepted(cluster, overlay) -> None:
     assert {d["metadata"].get("namespace") for d in docs} == {"temporal-gateway"}
     server_dry_run(cluster, docs, "kustomize", move=True)
     rbac = list(yaml.safe_load_all((ROOT / "k8s" / "operator" / "rbac.yaml").read_text()))
-    (operator_sa,) = [d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount"]
-    (table,) = {
+    accounts = {d["metadata"]["name"] for d in rbac if d["kind"] == "ServiceAccount"}
+    assert accounts == {"temporal-gateway-operator", "temporal-gateway-api"}
+    (lease,) = {
         n
         for d in rbac
         if d["kind"] == "Role"
         for r in d["rules"]
+        if r["resources"] == ["leases"]
         for n in r.get("resourceNames", [])
     }
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     operator = deployments["temporal-gateway-operator"]
-    assert operator["spec"]["template"]["spec"]["serviceAccountName"] == operator_sa
-    assert env_of(container(operator))["OPERATOR_TABLE_NAME"] == table
+    assert operator["spec"]["template"]["spec"]["serviceAccountName"] == "temporal-gateway-operator"
+    operator_env = env_of(container(operator))
+    assert operator_env.get("OPERATOR_LEASE_NAME", OperatorSettings().lease_name) == lease
+    assert operator["spec"]["replicas"] == (2 if overlay == "base" else 1)
     api = deployments["temporal-gateway-api"]
-    (routes,) = [v for v in api["spec"]["template"]["spec"]["volumes"] if v["name"] == "routes"]
-    assert routes["configMap"]["name"] == table
+    pod = api["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "temporal-gateway-api"
+    assert pod["automountServiceAccountToken"] is True
+    assert env_of(container(api))["API_ROUTES_SOURCE"] == "kubernetes"
+    assert not [v for v in pod["volumes"] if v["name"] == "routes"]
+    (api_role,) = [
+        d
+        for d in rbac
+        if d["kind"] == "ClusterRole" and d["metadata"]["name"] == ("temporal-gateway-api")
+    ]
+    assert api_role["rules"] == [{
+        "apiGroups": ["temporal-gateway.dev"], "resources": ["workflowroutes"],
+        "verbs": ["get", "list", "watch"],
+    }]  # fmt: skip
     for deployment in deployments.values():
         c = container(deployment)
         assert c["securityContext"]["readOnlyRootFilesystem"] is True

@@ -3,8 +3,9 @@
 ``hack/images.sh`` builds the API, worker, operator and dev Temporal images (on a local Debian
 base here: no registry is reachable). Each one runs under podman with the chart's uid, a read-only
 root filesystem, no capabilities and the environment ``helm template`` renders; the whole system
-(dev Temporal, worker, operator on a real kube-apiserver, API on the operator's table) answers the
-README's curl commands. What is not in an image is checked inside it, not in a virtualenv.
+(dev Temporal, worker, operator on a real kube-apiserver, API following the routes it accepted)
+answers the README's curl commands. What is not in an image is checked inside it, not in a
+virtualenv.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import yaml
 
 from gateway_api.security.keys import hash_key, new_key
 from support.images import Container, Image, build_images, chart_containers, chart_env, podman
-from support.kube import ConfigMapVolumeStandIn, ControlPlane, wait_for_condition
+from support.kube import ControlPlane, wait_for_condition
 from support.procs import ROOT, eventually, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3000)]
@@ -157,11 +158,9 @@ def _security(container: dict) -> str:
     return f"{pod['runAsUser']}:{pod['runAsGroup']}"
 
 
-def _container_kubeconfig(plane: ControlPlane, path: Path) -> None:
-    """The operator ServiceAccount's kubeconfig with the CA inline, readable by uid 10001."""
-    config = json.loads(
-        plane.service_account_kubeconfig(NS, "temporal-gateway-operator").read_text()
-    )
+def _container_kubeconfig(plane: ControlPlane, path: Path, account: str) -> None:
+    """A ServiceAccount's kubeconfig with the CA inline, readable by uid 10001."""
+    config = json.loads(plane.service_account_kubeconfig(NS, account).read_text())
     cluster = config["clusters"][0]["cluster"]
     ca = Path(cluster.pop("certificate-authority")).read_bytes()
     cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
@@ -190,7 +189,6 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
     temporal_address = f"127.0.0.1:{ports['grpc']}"
     started: list[Container] = []
     plane = ControlPlane(tmp_path_factory.mktemp("images-kube"), logs_dir)
-    volume = None
     try:
         plane.start()
         plane.kubectl(
@@ -243,7 +241,7 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
         started.append(worker)
 
         kubeconfig = tmp_path_factory.mktemp("operator-kubeconfig") / "config"
-        _container_kubeconfig(plane, kubeconfig)
+        _container_kubeconfig(plane, kubeconfig, "temporal-gateway-operator")
         op_spec = charts["operator"]
         operator = Container(
             "operator",
@@ -255,26 +253,23 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
                 op_spec,
                 POD_NAMESPACE=NS,
                 KUBECONFIG="/var/run/temporal-gateway/kubeconfig",
+                TEMPORAL_ADDRESS=temporal_address,
                 OPERATOR_METRICS_PORT=str(ports["ometrics"]),
                 OPERATOR_HEALTH_PORT=str(ports["ohealth"]),
             ),
         )
+        # The chart's Lease for this release is the one k8s/operator's RBAC grants.
+        assert chart_env(op_spec)["OPERATOR_LEASE_NAME"] == "temporal-gateway-operator"
         started.append(operator)
-        table = chart_env(op_spec)["OPERATOR_TABLE_NAME"]
-        eventually(
-            lambda: plane.kubectl_result("get", "configmap", table, "-n", NS).returncode == 0,
-            timeout=120,
-        )
-        # The shipped route that today's CRD accepts (orders.yaml needs the regenerated CRD).
         plane.kubectl("apply", "-n", NS, "-f", str(ROOT / "k8s" / "routes" / "shopping.yaml"))
-        wait_for_condition(plane, NS, "shopping", "Ready", "True", timeout=60)
+        # Judged by the operator in its image, with a worker on the route's queue in Temporal.
+        wait_for_condition(plane, NS, "shopping", "Ready", "True", timeout=120)
+        wait_for_condition(plane, NS, "shopping", "WorkerAvailable", "True", timeout=120)
 
-        # The API reads the operator's table as the kubelet projects the ConfigMap, and the
-        # chart's generated key file.
-        routes = tmp_path_factory.mktemp("routes-volume")
-        routes.chmod(0o755)
-        volume = ConfigMapVolumeStandIn(plane, NS, table, routes)
-        eventually(lambda: (routes / "routes.yaml").exists(), timeout=30)
+        # The API follows the routes the operator accepted, as its ServiceAccount (here
+        # through a kubeconfig, in a pod its token), and reads the chart's generated key file.
+        api_kubeconfig = tmp_path_factory.mktemp("api-kubeconfig") / "config"
+        _container_kubeconfig(plane, api_kubeconfig, "temporal-gateway-api")
         key = new_key()
         keys = tmp_path_factory.mktemp("api-keys")
         keys.chmod(0o755)
@@ -291,10 +286,14 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
             images["api"],
             logs_dir,
             user=_security(api_spec),
-            mounts=[(routes, mounts["routes"]), (keys, mounts["api-keys"])],
+            mounts=[
+                (keys, mounts["api-keys"]),
+                (api_kubeconfig, "/var/run/temporal-gateway/kubeconfig"),
+            ],
             env=chart_env(
                 api_spec,
                 TEMPORAL_ADDRESS=temporal_address,
+                KUBECONFIG="/var/run/temporal-gateway/kubeconfig",
                 API_PORT=str(ports["api"]),
                 API_METRICS_PORT=str(ports["apimetrics"]),
             ),
@@ -304,8 +303,6 @@ def system(images, logs_dir, tmp_path_factory) -> Iterator[System]:
         eventually(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, timeout=120)
         yield System(temporal, worker, operator, api, url, key, ports)
     finally:
-        if volume is not None:
-            volume.stop()
         for container in reversed(started):
             container.stop()
         plane.stop()

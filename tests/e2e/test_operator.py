@@ -1,6 +1,7 @@
 """WorkflowRoutes end to end on a real control plane: kubectl apply → the operator (a real
-process, as its ServiceAccount with the shipped RBAC) → the route-table ConfigMap → the API (a
-real process reading the projected ConfigMap) → a real workflow on a real Temporal."""
+process, as its ServiceAccount with the shipped RBAC) → the route's Accepted condition → the API
+(a real process watching WorkflowRoutes as its own ServiceAccount) → a real workflow on a real
+Temporal."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import NS, TABLE
+from conftest import LEASE, NS
 
 from support.kube import apply, server_clock, wait_for_condition
 from support.procs import ROOT, ApiProcess, eventually
@@ -63,8 +64,8 @@ def test_shipped_samples_become_ready_and_serve(plane, kube_api) -> None:
         {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]},
     )
     assert seed.json()["result"] == "Ordered 5 Apples...Ordered 3 Bananas..."
-    version = plane.get_json("configmap", TABLE, "-n", NS)["data"]["version"]
-    assert httpx.get(kube_api.url + "/").json()["routes_version"] == version
+    ready = httpx.get(kube_api.url + "/readyz").json()
+    assert ready["routes_current"] is True
 
 
 def test_applied_route_serves_within_seconds(plane, kube_api) -> None:
@@ -211,11 +212,28 @@ def test_operator_has_only_the_permissions_it_needs(plane) -> None:
 
     assert can("watch", "workflowroutes.temporal-gateway.dev", "-A")
     assert can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", "x")
-    assert can("update", f"configmap/{TABLE}", "-n", NS)
+    assert can("update", f"lease.coordination.k8s.io/{LEASE}", "-n", NS)
     assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", "default")
     assert not can("delete", "workflowroutes.temporal-gateway.dev", "-n", "default")
-    assert not can("get", "configmap/other", "-n", NS)
-    assert not can("update", f"configmap/{TABLE}", "-n", "default")
+    assert not can("update", "lease.coordination.k8s.io/other", "-n", NS)
+    assert not can("update", f"lease.coordination.k8s.io/{LEASE}", "-n", "default")
+    assert not can("get", "configmaps", "-n", NS)
+    assert not can("get", "secrets", "-n", NS)
+    assert not can("list", "pods", "-A")
+
+
+def test_api_may_only_read_workflowroutes(plane) -> None:
+    sa = f"system:serviceaccount:{NS}:temporal-gateway-api"
+
+    def can(*args: str) -> bool:
+        done = plane.kubectl_result("auth", "can-i", *args, "--as", sa)
+        return done.stdout.strip() == "yes"
+
+    for verb in ("get", "list", "watch"):
+        assert can(verb, "workflowroutes.temporal-gateway.dev", "-A")
+    assert not can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-A")
+    assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", "default")
+    assert not can("get", "configmaps", "-n", NS)
     assert not can("get", "secrets", "-n", NS)
     assert not can("list", "pods", "-A")
 
@@ -233,14 +251,12 @@ def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) 
 
     def versions() -> dict[str, str]:
         routes = plane.get_json("workflowroutes", "-A")["items"]
-        table = plane.get_json("configmap", TABLE, "-n", NS)
-        found = {
+        return {
             f"{r['metadata']['namespace']}/{r['metadata']['name']}": r["metadata"][
                 "resourceVersion"
             ]
             for r in routes
         }
-        return {**found, "table": table["metadata"]["resourceVersion"]}
 
     # Our status write is itself an event. Reconciles run one at a time over every route: once
     # one that started after it has changed nothing, the operator is at rest. An annotation is
@@ -250,24 +266,20 @@ def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) 
     plane.kubectl("annotate", "workflowroute", "durable", "test/settled=yes")
     eventually(lambda: operator.reconciles("unchanged") > quiet)
     before = versions()
-    accepted = operator_log(operator, "route table written")[-1]["routes"]
     operator.stop()
     assert serves(kube_api, "durable"), "the API keeps serving while the operator is down"
     operator.start()
-    eventually(lambda: operator.reconciles("unchanged") >= 1, timeout=30)
+    eventually(operator.leading, timeout=60, interval=0.5)
     # The sentinel: a route created after the restart, handled after the new watch's replay
     # of the others. Once it is Ready, a reconcile has run over all of them after the restart.
     apply(plane, [route_doc("sentinel", namespace=NS)])
     wait_for_condition(plane, NS, "sentinel", "Ready", "True", timeout=30)
     after = versions()
     assert after.pop(f"{NS}/sentinel")
-    assert {k: v for k, v in after.items() if k != "table"} == {
-        k: v for k, v in before.items() if k != "table"
-    }, "no route's status was rewritten"
+    assert after == before, "no route's status was rewritten"
     updated = {line["route"] for line in operator_log(operator, "route status updated")}
     assert updated == {f"{NS}/sentinel"}
-    written = {line["routes"] for line in operator_log(operator, "route table written")}
-    assert written == {accepted + 1}, "the table was only written with the sentinel"
     assert serves(kube_api, "durable")
+    eventually(lambda: serves(kube_api, "sentinel"))
     plane.kubectl("delete", "workflowroute", "durable")
     plane.kubectl("delete", "workflowroute", "sentinel", "-n", NS)

@@ -47,8 +47,9 @@ def dev_health(*, temporal_connected: bool = True) -> dict[str, Any]:
 
 
 def dev_settings(**settings: Any) -> ApiSettings:
-    """Settings with authentication off (development), unless ``settings`` turn it on."""
-    return ApiSettings(**{**AUTH_OFF, **settings})
+    """Settings with authentication off (development), unless ``settings`` turn it on; no
+    heap freezing, in a test process that builds many apps."""
+    return ApiSettings(**{**AUTH_OFF, "gc_freeze": False, **settings})
 
 
 def shopping_route(task_queue: str, **spec: Any) -> CompiledRoute:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import ssl
 import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -251,59 +248,6 @@ class ControlPlane:
     def stop(self) -> None:
         for proc in reversed(self._procs):
             proc.stop()
-
-
-class ConfigMapVolumeStandIn:
-    """Does what the kubelet does for a ConfigMap volume, since no kubelet runs here.
-
-    It polls one ConfigMap through the real API server and projects its keys into a folder the
-    way the kubelet's atomic writer does (a timestamped folder, a ``..data`` symlink swapped by
-    rename, and a symlink per key), so the API under test reads exactly what it reads in a pod.
-    Unlike the kubelet, which can take a minute, it syncs within ``interval``.
-    """
-
-    def __init__(
-        self, plane: ControlPlane, namespace: str, name: str, target: Path, interval: float = 0.1
-    ) -> None:
-        self._plane = plane
-        self._path = f"/api/v1/namespaces/{namespace}/configmaps/{name}"
-        self.target = target
-        self._interval = interval
-        self._stop = threading.Event()
-        self._data: dict[str, str] | None = None
-        target.mkdir(parents=True, exist_ok=True)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self._plane.url, verify=self._plane.ssl_context()) as http:
-            while not self._stop.is_set():
-                response = http.get(self._path, timeout=5)
-                data = response.json().get("data", {}) if response.status_code == 200 else None
-                if data is not None and data != self._data:
-                    self._project(data)
-                    self._data = data
-                self._stop.wait(self._interval)
-
-    def _project(self, data: dict[str, str]) -> None:
-        version = Path(tempfile.mkdtemp(prefix="..", dir=self.target))
-        version.chmod(0o755)  # as the kubelet's: readable by a container's non-root user
-        for key, value in data.items():
-            (version / key).write_text(value)
-        old = (self.target / "..data").resolve() if (self.target / "..data").exists() else None
-        tmp = self.target / "..data_tmp"
-        tmp.symlink_to(version.name)
-        tmp.rename(self.target / "..data")
-        for key in data:
-            link = self.target / key
-            if not link.is_symlink():
-                link.symlink_to(Path("..data") / key)
-        if old is not None:
-            shutil.rmtree(old)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
 
 def wait_for_condition(

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from support.kube import ControlPlane
 from support.procs import ROOT, Process, eventually, free_port
@@ -97,6 +98,7 @@ class Node:
         self.bridge = f"tg{self.id}0"
         self.socket = workdir / "containerd.sock"
         self.plane: ControlPlane | None = None
+        self.kubelet_config: dict[str, Any] = {}
         self._procs: list[Process] = []
         self._netns_before: set[str] = set()
         self._chains_before: dict[str, set[tuple[str, str]]] = {}
@@ -231,11 +233,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 "nodefs.available": "1%",
                 "imagefs.available": "1%",
             },
-            "syncFrequency": "5s",
-            "fileCheckFrequency": "5s",
+            # The sync periods are the kubelet's defaults (syncFrequency 1m), as on users'
+            # clusters: nothing the gateway needs waits for them (the API watches its routes).
             "serializeImagePulls": False,
             "localStorageCapacityIsolation": False,
         }
+        self.kubelet_config = config
         (kubelet / "config.json").write_text(json.dumps(config))
         self._procs.append(
             Process(

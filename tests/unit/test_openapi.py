@@ -4,6 +4,7 @@ schemas they illustrate. Redocly lints the same document in `make lint`."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -304,3 +305,98 @@ def test_minimal_examples(schema, expected) -> None:
 def test_no_example_rather_than_a_wrong_one(schema) -> None:
     valid = jsonschema.Draft202012Validator(schema).is_valid
     assert examples.example(schema, valid) == (False, None)
+
+
+async def test_documents_are_cached_with_an_etag_and_one_per_route() -> None:
+    app = create_app(dev_settings(), routes=load_routes(ROOT / "k8s" / "routes"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        first = await client.get("/openapi.json")
+        assert first.status_code == 200
+        etag = first.headers["etag"]
+        again = await client.get("/openapi.json", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        one = await client.get("/workflows/orders/openapi.json")
+        assert one.status_code == 200
+        paths = one.json()["paths"]
+        assert "/workflows/orders" in paths
+        assert not any(p.startswith("/workflows/shopping") for p in paths)
+        assert one.headers["etag"] != etag
+        cached = await client.get(
+            "/workflows/orders/openapi.json", headers={"If-None-Match": one.headers["etag"]}
+        )
+        assert cached.status_code == 304
+        missing = await client.get("/workflows/nope/openapi.json")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "route-not-found"
+
+
+def test_prefix_index_finds_overlaps_both_ways() -> None:
+    from gateway_core.routes import PrefixIndex
+
+    index = PrefixIndex({"order-": "a", "shop-eu-": "b"})
+    assert index.conflict("order-eu-") == ("order-", "a")
+    assert index.conflict("shop-") == ("shop-eu-", "b")
+    assert index.conflict("orders-") is None
+    index.remove("order-")
+    assert index.conflict("order-eu-") is None
+    assert index.lengths() == (8,)
+
+
+def _served(app) -> dict[str, Any]:
+    """What the app sends at /openapi.json: the document assembled from per-route parts."""
+    return app.openapi()
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        [],
+        [SHIPPED],
+        [SHIPPED, TALLY],
+        [SHIPPED, TALLY, POLYGLOT],
+    ],
+    ids=["empty", "shipped", "messages", "polyglot"],
+)
+def test_the_assembled_document_is_the_one_built_whole(tables) -> None:
+    table = build_table([r for t in tables for r in t.routes.values()])
+    app = create_app(dev_settings(), routes=table)
+    assert _served(app) == build(app, table, [{"url": "/"}])
+
+
+def test_a_route_at_a_fixed_operations_path_shares_its_item() -> None:
+    # POST /workflows/count (the route's start) beside GET /workflows/count (the count).
+    table = build_table([*SHIPPED.routes.values(), route("count", "W", "q")])
+    app = create_app(dev_settings(), routes=table)
+    served = _served(app)
+    assert served == build(app, table, [{"url": "/"}])
+    assert set(served["paths"]["/workflows/count"]) == {"get", "post"}
+
+
+async def test_a_changed_route_is_documented_again_and_only_it() -> None:
+    from gateway_api.openapi import document
+    from gateway_api.route_store import RouteStore
+
+    table = build_table([*SHIPPED.routes.values(), *TALLY.routes.values()])
+    app = create_app(dev_settings(), routes=table)
+    store = RouteStore(None, table=table)
+    documents = document.Documents(app, store)
+    first = documents.full("")
+    documented: list[str] = []
+    original = document._part
+
+    def counting(route, starts):
+        documented.append(route.spec.path)
+        return original(route, starts)
+
+    document._part = counting
+    try:
+        store.table = table.changed([route("second", "W", "q", signals=[{"name": "poke"}])])
+        second = documents.full("")
+    finally:
+        document._part = original
+    assert documented == ["second"]
+    assert second.etag != first.etag
+    assert json.loads(second.body) == build(app, store.table, [{"url": "/"}])
+    assert documents.full("") is second  # cached per table version

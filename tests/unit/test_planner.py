@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway_core.routes import parse_documents
-from gateway_operator.planner import TABLE_KEY, VERSION_KEY, ObservedRoute, plan
+from gateway_operator.planner import ObservedRoute, WorkerObservation, plan
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"
 NOW = "2026-06-01T12:00:00Z"
@@ -40,7 +39,7 @@ def conditions(result, key: str) -> dict[str, dict[str, Any]]:
 
 def settled(routes: list[ObservedRoute], now: str = NOW) -> list[ObservedRoute]:
     """The routes as they are after the first plan's status updates were applied."""
-    first = plan(routes, None, now)
+    first = plan(routes, now)
     by_key = {f"{u.namespace}/{u.name}": u.status for u in first.status_updates}
     return [
         ObservedRoute(r.namespace, r.name, r.generation, r.created, r.body, by_key[r.key])
@@ -124,7 +123,7 @@ def settled(routes: list[ObservedRoute], now: str = NOW) -> list[ObservedRoute]:
     ],
 )  # fmt: skip
 def test_verdicts(routes, verdicts) -> None:
-    result = plan(routes, None, NOW)
+    result = plan(routes, NOW)
     assert {k: (v.accepted, v.reason) for k, v in result.verdicts.items()} == verdicts
     for key, (accepted, reason) in verdicts.items():
         conds = conditions(result, key)
@@ -135,7 +134,7 @@ def test_verdicts(routes, verdicts) -> None:
 
 
 def test_conflict_message_names_the_owner() -> None:
-    result = plan([route("new", "p", created=T1), route("old", "p")], None, NOW)
+    result = plan([route("new", "p", created=T1), route("old", "p")], NOW)
     assert "apps/old" in result.verdicts["apps/new"].message
     assert "/workflows/p" in conditions(result, "apps/old")["Ready"]["message"]
 
@@ -143,54 +142,60 @@ def test_conflict_message_names_the_owner() -> None:
 def test_prefix_conflict_message_names_the_route_and_both_prefixes() -> None:
     older = route("orders", created=T0)
     newer = route("eu", "orders-eu", namespace="shop", created=T1)
-    result = plan([newer, older], None, NOW)
+    result = plan([newer, older], NOW)
     message = result.verdicts["shop/eu"].message
     assert "'orders-eu-'" in message
     assert "'orders-'" in message
     assert "apps/orders" in message
     assert conditions(result, "shop/eu")["Ready"]["reason"] == "NotAccepted"
-    table = parse_documents(result.table[TABLE_KEY], source="t")
-    assert [r.name for r in table] == ["orders"]
+    assert result.paths == {"apps/orders": "orders"}
 
 
 def test_message_schema_error_names_the_message() -> None:
     bad = route("s", signals=[{"name": "go"}, {"name": "stop", "inputSchema": {"type": "objekt"}}])
-    message = plan([bad], None, NOW).verdicts["apps/s"].message
+    message = plan([bad], NOW).verdicts["apps/s"].message
     assert message.startswith("spec.signals[1].inputSchema")
 
 
 def test_invalid_spec_message_names_the_field() -> None:
-    result = plan([route("bad", syncWaitSeconds=0)], None, NOW)
+    result = plan([route("bad", syncWaitSeconds=0)], NOW)
     assert result.verdicts["apps/bad"].message.startswith("spec.syncWaitSeconds")
 
 
-def test_table_holds_accepted_routes_sorted_by_path() -> None:
+def test_accepted_routes_are_the_table() -> None:
     routes = [route("z", "zeta"), route("a", "alpha"), route("x", "alpha", created=T1)]
-    result = plan(routes, None, NOW)
-    assert result.write_table
-    table = parse_documents(result.table[TABLE_KEY], source="t")
-    assert [(r.name, r.spec.path) for r in table] == [("a", "alpha"), ("z", "zeta")]
-    assert [r.namespace for r in table] == ["apps", "apps"]
-    assert len(result.table[VERSION_KEY]) == 12
+    result = plan(routes, NOW)
+    assert result.paths == {"apps/z": "zeta", "apps/a": "alpha"}
 
 
 def test_nothing_changes_nothing_is_written() -> None:
     routes = settled([route("a"), route("b", "a", created=T1)])
-    current = plan(routes, None, NOW).table
-    again = plan(routes, current, "2027-01-01T00:00:00Z")
-    assert not again.write_table
+    again = plan(routes, "2027-01-01T00:00:00Z")
     assert again.status_updates == ()
 
 
-def test_table_is_deterministic_whatever_the_order() -> None:
-    routes = [route("a"), route("b"), route("c")]
-    assert plan(routes, None, NOW).table == plan(routes[::-1], None, NOW).table
+def test_verdicts_do_not_depend_on_the_order() -> None:
+    routes = [route("a"), route("b", "a"), route("c", workflowId={"prefix": "a-x"})]
+    assert plan(routes, NOW).verdicts == plan(routes[::-1], NOW).verdicts
+
+
+def test_each_route_is_judged_once_per_plan_by_the_given_judge() -> None:
+    from gateway_operator.planner import judge
+
+    calls: list[str] = []
+
+    def counting(r):
+        calls.append(r.key)
+        return judge(r)
+
+    plan([route("a"), route("b")], NOW, judge=counting)
+    assert sorted(calls) == ["apps/a", "apps/b"]
 
 
 def test_transition_time_moves_only_when_status_flips() -> None:
     routes = settled([route("old", "p"), route("new", "p", created=T1)])
     # The old route goes away: the new one now gets the path.
-    result = plan([routes[1]], None, "2026-07-01T00:00:00Z")
+    result = plan([routes[1]], "2026-07-01T00:00:00Z")
     conds = conditions(result, "apps/new")
     assert conds["Accepted"]["status"] == "True"
     assert conds["Accepted"]["lastTransitionTime"] == "2026-07-01T00:00:00Z"
@@ -199,13 +204,61 @@ def test_transition_time_moves_only_when_status_flips() -> None:
     accepted = settled([route("a")])[0]
     bumped_body = copy.deepcopy(dict(accepted.body))
     bumped = ObservedRoute("apps", "a", 2, T0, bumped_body, accepted.status)
-    conds = conditions(plan([bumped], None, "2026-08-01T00:00:00Z"), "apps/a")
+    conds = conditions(plan([bumped], "2026-08-01T00:00:00Z"), "apps/a")
     assert conds["Accepted"]["observedGeneration"] == 2
     assert conds["Accepted"]["lastTransitionTime"] == NOW
 
 
-def test_missing_table_is_written_even_when_empty() -> None:
-    result = plan([], None, NOW)
-    assert result.write_table
-    assert parse_documents(result.table[TABLE_KEY], source="t") == []
-    assert not plan([], result.table, NOW).write_table
+Q = ("default", "q")
+
+
+@pytest.mark.parametrize(
+    ("seen", "status", "reason", "words"),
+    [
+        (WorkerObservation(True, 2, "2026-06-01T11:59:30Z"), "True", "PollersSeen",
+         ["2 worker poller(s)", "'q'", "2026-06-01T11:59:30Z"]),
+        (WorkerObservation(True, 0), "False", "NoPollers", ["no worker has polled", "'q'"]),
+        (WorkerObservation(False, error="connection refused"), "Unknown", "TemporalUnreachable",
+         ["connection refused"]),
+    ],
+)  # fmt: skip
+def test_worker_available_from_what_temporal_said(seen, status, reason, words) -> None:
+    conds = conditions(plan([route("a")], NOW, workers={Q: seen}), "apps/a")
+    worker = conds["WorkerAvailable"]
+    assert (worker["status"], worker["reason"], worker["observedGeneration"]) == (status, reason, 1)
+    for word in words:
+        assert word in worker["message"]
+
+
+def test_worker_available_uses_the_routes_own_namespace() -> None:
+    seen = {("shop", "q"): WorkerObservation(True, 1, T0), Q: WorkerObservation(True, 0)}
+    shop = route("a")
+    body = {**shop.body, "spec": {**shop.body["spec"], "namespace": "shop"}}
+    shop = ObservedRoute("apps", "a", 1, T0, body)
+    conds = conditions(plan([shop], NOW, workers=seen), "apps/a")
+    assert conds["WorkerAvailable"]["status"] == "True"
+
+
+def test_a_queue_not_checked_yet_has_no_condition() -> None:
+    conds = conditions(plan([route("a")], NOW, workers={}), "apps/a")
+    assert "WorkerAvailable" not in conds
+
+
+def test_newer_poll_times_alone_write_nothing() -> None:
+    first = settled([route("a")])
+    workers = {Q: WorkerObservation(True, 1, T0)}
+    written = conditions(plan(first, NOW, workers=workers), "apps/a")
+    [base] = first
+    status = {"observedGeneration": 1, "conditions": list(written.values())}
+    current = ObservedRoute(base.namespace, base.name, 1, base.created, base.body, status)
+    later = {Q: WorkerObservation(True, 1, T2)}
+    assert plan([current], "2026-06-01T12:00:30Z", workers=later).status_updates == ()
+    more = {Q: WorkerObservation(True, 3, T2)}
+    [update] = plan([current], "2026-06-01T12:00:30Z", workers=more).status_updates
+    worker = {c["type"]: c for c in update.status["conditions"]}["WorkerAvailable"]
+    assert worker["message"].startswith("3 worker")
+    assert worker["lastTransitionTime"] == NOW, "still True: the time does not move"
+    gone = {Q: WorkerObservation(True, 0)}
+    [update] = plan([current], "2026-06-01T12:01:00Z", workers=gone).status_updates
+    worker = {c["type"]: c for c in update.status["conditions"]}["WorkerAvailable"]
+    assert (worker["status"], worker["lastTransitionTime"]) == ("False", "2026-06-01T12:01:00Z")

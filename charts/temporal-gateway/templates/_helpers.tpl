@@ -60,9 +60,29 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The route-table ConfigMap: the operator writes it, the API pods mount it. */}}
-{{- define "temporal-gateway.tableName" -}}
-{{- default (printf "%s-routes" (include "temporal-gateway.fullname" .)) .Values.operator.tableName | trunc 63 | trimSuffix "-" -}}
+{{/* The Lease the operator replicas elect their leader on, in the release namespace. */}}
+{{- define "temporal-gateway.leaseName" -}}
+{{- printf "%s-operator" (include "temporal-gateway.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* True (non-empty) when the API pods watch the WorkflowRoutes (api.routes.source
+kubernetes); refuses what cannot work: the watch without the operator, files without a
+ConfigMap. */}}
+{{- define "temporal-gateway.routesWatched" -}}
+{{- $routes := .Values.api.routes -}}
+{{- if eq $routes.source "kubernetes" -}}
+{{- if not .Values.operator.enabled -}}
+{{- fail "api.routes.source kubernetes serves the routes the operator accepted: enable the operator, or set api.routes.source files (and api.routes.configMap)" -}}
+{{- end -}}
+true
+{{- else if not $routes.configMap -}}
+{{- fail "api.routes.source files reads its routes from a ConfigMap: set api.routes.configMap" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespaces whose WorkflowRoutes the API serves (empty: all), as a list. */}}
+{{- define "temporal-gateway.apiRouteNamespaces" -}}
+{{- toJson (default .Values.operator.watchNamespaces .Values.api.routes.namespaces) -}}
 {{- end -}}
 
 {{/* True (non-empty) when the release's dev Temporal is on. */}}

@@ -1,4 +1,5 @@
-"""``python -m gateway_operator``: run the operator (standalone: one replica, no peering)."""
+"""``python -m gateway_operator``: run the operator (kopf standalone: no kopf peering; replicas
+elect a leader on a Lease, :mod:`gateway_operator.leader`)."""
 
 from __future__ import annotations
 

@@ -15,17 +15,34 @@ class OperatorSettings(BaseSettings):
 
     namespaces: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Namespaces whose WorkflowRoutes are served, comma-separated; empty: all namespaces."""
-    table_namespace: str = Field(
+    lease_namespace: str = Field(
         default="default",
-        validation_alias=AliasChoices("OPERATOR_TABLE_NAMESPACE", "POD_NAMESPACE"),
+        validation_alias=AliasChoices("OPERATOR_LEASE_NAMESPACE", "POD_NAMESPACE"),
     )
-    """Where the route-table ConfigMap lives: the operator's own namespace in a cluster."""
-    table_name: str = "temporal-gateway-routes"
-    """The ConfigMap the API pods mount."""
+    """Where the leader-election Lease lives: the operator's own namespace in a cluster."""
+    lease_name: str = "temporal-gateway-operator"
+    """The Lease the replicas compete for; one per installation."""
+    leader_election: bool = True
+    """Only the Lease's holder writes, so several replicas can run (one writes, the others
+    stand by with their routes in memory). Off: this replica writes alone, as with one."""
+    lease_seconds: float = Field(default=15.0, gt=0)
+    """How long a Lease not renewed stays its holder's: a killed leader's work resumes on
+    another replica after at most this (a clean stop hands it over at once). client-go's
+    default."""
     resync_seconds: float = Field(default=60.0, gt=0)
     """A full reconcile at least this often, so a failed write is retried even without events."""
     debounce_seconds: float = Field(default=0.1, ge=0)
     """Events arriving together (a `kubectl apply -f folder/`) make one reconcile."""
+    write_concurrency: int = Field(default=16, ge=1)
+    """Status writes in flight at once: 2,000 routes applied together are written in seconds,
+    without flooding the API server (client-go's default burst is 10 requests)."""
+    worker_check_seconds: float = Field(default=30.0, ge=0)
+    """How often every task queue's pollers are asked of Temporal (the ``WorkerAvailable``
+    condition; 0: off). A new route's queue is asked at once."""
+    poller_fresh_seconds: float = Field(default=70.0, gt=0)
+    """A poller counts as a worker when it polled within this long: an idle worker's long
+    poll is renewed about every 55 s (measured on Temporal's dev server, docs/workflowroutes.md),
+    so a shorter window would report idle workers gone."""
     metrics_port: int = Field(default=9466, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
     """All interfaces, as a pod's metrics are scraped from outside it."""

@@ -239,10 +239,6 @@ def _status_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0},
-            "tableVersion": {
-                "type": "string",
-                "description": "The route table version this route was last written into.",
-            },
             "conditions": {
                 "type": "array",
                 "maxItems": 8,
@@ -292,6 +288,9 @@ def manifest() -> dict[str, Any]:
                         _column("Workflow Type", ".spec.workflowType"),
                         _column("Task Queue", ".spec.taskQueue"),
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+                        _column(
+                            "Workers", '.status.conditions[?(@.type=="WorkerAvailable")].status'
+                        ),
                         _column(
                             "Reason",
                             '.status.conditions[?(@.type=="Accepted")].reason',

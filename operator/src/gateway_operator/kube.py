@@ -1,4 +1,4 @@
-"""The operator's Kubernetes I/O: read routes and the table, write the table and statuses.
+"""The operator's Kubernetes I/O: list routes, write their statuses, hold the leader Lease.
 
 Everything the planner needs is observed here, and every write the plan asks for is done here;
 nothing else in the operator talks to the API server (kopf aside, which watches for events).
@@ -6,7 +6,9 @@ nothing else in the operator talks to the API server (kopf aside, which watches 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -16,9 +18,23 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from gateway_core.routes import API_GROUP
 from gateway_operator.planner import ObservedRoute, StatusUpdate
 
+
+@dataclass(frozen=True)
+class Lease:
+    """A ``coordination.k8s.io`` Lease, as leader election reads and writes it."""
+
+    holder: str
+    renewed: datetime | None
+    duration: int
+    transitions: int
+    version: str | None
+    """``metadata.resourceVersion``: a write succeeds only over the version read."""
+    acquired: bool = False
+    """Set on the write that takes the lease (its ``acquireTime``)."""
+
+
 VERSION = "v1alpha1"
 PLURAL = "workflowroutes"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "temporal-gateway-operator"}
 
 
 async def api_client() -> client.ApiClient:
@@ -30,7 +46,8 @@ async def api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
-def _observed(item: dict[str, Any]) -> ObservedRoute:
+def observed(item: Mapping[str, Any]) -> ObservedRoute:
+    """A WorkflowRoute as the planner sees it."""
     meta = item["metadata"]
     return ObservedRoute(
         namespace=meta["namespace"],
@@ -38,52 +55,31 @@ def _observed(item: dict[str, Any]) -> ObservedRoute:
         generation=int(meta.get("generation", 1)),
         created=meta.get("creationTimestamp", ""),
         body={k: item[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in item},
-        status=item.get("status") or {},
+        status=dict(item.get("status") or {}),
     )
 
 
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self._custom = client.CustomObjectsApi(api)
-        self._core = client.CoreV1Api(api)
+        self._leases = client.CoordinationV1Api(api)
 
     async def list_routes(self, namespaces: Sequence[str]) -> list[ObservedRoute]:
         if not namespaces:
             found = await self._custom.list_cluster_custom_object(API_GROUP, VERSION, PLURAL)
-            return [_observed(item) for item in found["items"]]
+            return [observed(item) for item in found["items"]]
         routes: list[ObservedRoute] = []
         for namespace in namespaces:
             found = await self._custom.list_namespaced_custom_object(
                 API_GROUP, VERSION, namespace, PLURAL
             )
-            routes.extend(_observed(item) for item in found["items"])
+            routes.extend(observed(item) for item in found["items"])
         return routes
-
-    async def read_table(self, namespace: str, name: str) -> dict[str, str] | None:
-        try:
-            found = await self._core.read_namespaced_config_map(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return dict(found.data or {})
-
-    async def write_table(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        body = client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=MANAGED_BY),
-            data=data,
-        )
-        try:
-            await self._core.replace_namespaced_config_map(name, namespace, body)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            await self._core.create_namespaced_config_map(namespace, body)
 
     async def patch_status(self, update: StatusUpdate) -> bool:
         """False when the route was deleted meanwhile (nothing to do)."""
         try:
-            await self._custom.patch_namespaced_custom_object_status(
+            response = await self._custom.patch_namespaced_custom_object_status(
                 API_GROUP,
                 VERSION,
                 update.namespace,
@@ -92,9 +88,55 @@ class Kube:
                 {"status": update.status},
                 # The generated client would send a JSON Patch; the body is a merge patch.
                 _content_type="application/merge-patch+json",  # type: ignore[call-arg]
+                # The answer is not read: building its models would cost more than the write.
+                _preload_content=False,
             )
         except ApiException as exc:
             if exc.status == 404:
+                return False
+            raise
+        response.release()  # back to the connection pool
+        return True
+
+    async def read_lease(self, namespace: str, name: str) -> Lease | None:
+        """The Lease, None when there is none."""
+        try:
+            found = await self._leases.read_namespaced_lease(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        spec = found.spec
+        return Lease(
+            holder=spec.holder_identity or "",
+            renewed=spec.renew_time,
+            duration=spec.lease_duration_seconds or 0,
+            transitions=spec.lease_transitions or 0,
+            version=found.metadata.resource_version,
+        )
+
+    async def write_lease(self, namespace: str, name: str, lease: Lease) -> bool:
+        """Create or replace the Lease, guarded by the version read; False when another
+        writer got there first."""
+        body = client.V1Lease(
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=namespace, resource_version=lease.version
+            ),
+            spec=client.V1LeaseSpec(
+                holder_identity=lease.holder,
+                lease_duration_seconds=lease.duration,
+                renew_time=lease.renewed,
+                acquire_time=lease.renewed if lease.acquired else None,
+                lease_transitions=lease.transitions,
+            ),
+        )
+        try:
+            if lease.version is None:
+                await self._leases.create_namespaced_lease(namespace, body)
+            else:
+                await self._leases.replace_namespaced_lease(name, namespace, body)
+        except ApiException as exc:
+            if exc.status == 409:  # a conflict: someone else wrote it since we read it
                 return False
             raise
         return True

@@ -14,6 +14,19 @@ RECONCILES = Counter(
 RECONCILE_SECONDS = Histogram(
     "temporal_gateway_operator_reconcile_duration_seconds", "Time to reconcile all routes"
 )
+PLAN_SECONDS = Histogram(
+    "temporal_gateway_operator_plan_duration_seconds",
+    "Time to judge and plan all routes (no I/O), per reconcile",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LEADER = Gauge(
+    "temporal_gateway_operator_leader", "1 while this replica holds the Lease and writes"
+)
+WORKER_CHECKS = Counter(
+    "temporal_gateway_operator_worker_checks_total",
+    "DescribeTaskQueue calls by result: ok, error",
+    ["result"],
+)
 ROUTES = Gauge(
     "temporal_gateway_operator_routes",
     "WorkflowRoutes by their Accepted condition's reason (Accepted, PathConflict, ...)",
@@ -22,6 +35,8 @@ ROUTES = Gauge(
 # Known results start at zero, so rate() and increase() see the first error.
 for _result in ("changed", "unchanged", "error"):
     RECONCILES.labels(result=_result)
+for _result in ("ok", "error"):
+    WORKER_CHECKS.labels(result=_result)
 
 REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict", "IdPrefixConflict")
 

@@ -1,25 +1,31 @@
 """From what the cluster holds to what should change: pure data in, pure data out.
 
-The operator observes every WorkflowRoute and the current route-table ConfigMap, asks
-:func:`plan` what to do, then executes the plan. Keeping this step free of I/O makes every rule
-(validation, path conflicts, condition transitions, "write only what changed") a table-driven
-unit test.
+The operator observes every WorkflowRoute (kept in memory from kopf's watch) and the workers
+polling each task queue, asks :func:`plan` what to do, then executes the plan. Keeping this
+step free of I/O makes every rule (validation, path conflicts, condition transitions, "write
+only what changed") a table-driven unit test.
 
 Rules:
 - A route is *accepted* when its spec is valid (the API server checked types and CEL rules; the
   model and the JSON Schema compilation are checked here), its path is free and its workflow id
   prefix overlaps no other's (the API finds a workflow's route by that prefix). Of two routes
   claiming a path or overlapping prefixes, the older (creation time, then namespace/name) keeps
-  it, so :func:`~gateway_core.routes.build_table` never refuses the table.
-- The table holds the accepted routes, sorted by path, with a content-derived version.
+  it. The API serves exactly the routes whose ``Accepted`` condition is True for their current
+  generation (:mod:`gateway_core.routes.status`), so the accepted set is the route table.
 - Each route gets ``Accepted`` and ``Ready`` conditions with ``observedGeneration``, as Gateway
-  API routes do; ``lastTransitionTime`` changes only when a condition's status does.
+  API routes do, and ``WorkerAvailable`` once its task queue has been checked;
+  ``lastTransitionTime`` changes only when a condition's status does.
 - Nothing is written unless it differs from what is there.
+
+Cost: judging a route (its JSON Schemas checked and compiled, milliseconds) is done once per
+generation by the caller's ``judge`` (a memo); the rest is dict and index work over the routes,
+with id prefixes in a :class:`~gateway_core.routes.PrefixIndex`, so a plan over 2,000 routes
+takes milliseconds and a route applied or changed costs one judgement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,15 +34,11 @@ from pydantic import ValidationError
 from gateway_core.errors import RouteConfigError
 from gateway_core.routes import (
     CompiledRoute,
+    PrefixIndex,
     WorkflowRoute,
-    build_table,
     compile_route,
-    dump_table,
-    prefix_conflict,
 )
-
-TABLE_KEY = "routes.yaml"
-VERSION_KEY = "version"
+from gateway_core.routes.status import ACCEPTED, READY, WORKER_AVAILABLE
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,23 @@ class ObservedRoute:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def queue(self) -> tuple[str | None, str]:
+        """The Temporal namespace (None: the operator's default) and task queue it starts on."""
+        spec = self.body.get("spec") or {}
+        return spec.get("namespace"), str(spec.get("taskQueue", ""))
+
+
+@dataclass(frozen=True)
+class WorkerObservation:
+    """What Temporal said about one task queue's workflow pollers."""
+
+    reachable: bool
+    pollers: int = 0
+    newest_poll: str | None = None
+    """The most recent poll among them (RFC 3339)."""
+    error: str = ""
+
 
 @dataclass(frozen=True)
 class StatusUpdate:
@@ -72,15 +91,15 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Plan:
-    table: dict[str, str]
-    """The ConfigMap data the API should see."""
-    write_table: bool
     status_updates: tuple[StatusUpdate, ...]
     verdicts: dict[str, Verdict]
     """By ``namespace/name``: why each route is (not) accepted."""
+    paths: dict[str, str]
+    """By ``namespace/name``: the path of each accepted route."""
 
 
-def _compile(route: ObservedRoute) -> CompiledRoute | Verdict:
+def judge(route: ObservedRoute) -> CompiledRoute | Verdict:
+    """The route compiled, or why it cannot be; depends only on the route's spec."""
     try:
         document = WorkflowRoute.model_validate(route.body)
     except ValidationError as exc:
@@ -99,14 +118,15 @@ def _compile(route: ObservedRoute) -> CompiledRoute | Verdict:
 
 def _condition(
     kind: str,
-    ok: bool,
+    ok: bool | str,
     reason: str,
     message: str,
     generation: int,
     previous: Mapping[str, Any],
     now: str,
 ) -> dict[str, Any]:
-    status = "True" if ok else "False"
+    """``ok``: True, False, or a status as Kubernetes writes it ("Unknown")."""
+    status = ok if isinstance(ok, str) else ("True" if ok else "False")
     same = previous.get("status") == status
     return {
         "type": kind,
@@ -118,40 +138,94 @@ def _condition(
     }
 
 
-def _status(route: ObservedRoute, verdict: Verdict, path: str | None, now: str) -> dict[str, Any]:
+def _worker_condition(
+    route: ObservedRoute,
+    seen: WorkerObservation,
+    namespace: str,
+    previous: Mapping[str, Any],
+    now: str,
+) -> dict[str, Any]:
+    queue = route.queue[1]
+    if not seen.reachable:
+        status, reason = "Unknown", "TemporalUnreachable"
+        message = f"cannot ask Temporal about task queue {queue!r}: {seen.error}"[:1024]
+    elif seen.pollers:
+        status, reason = "True", "PollersSeen"
+        message = (
+            f"{seen.pollers} worker poller(s) on task queue {queue!r} in namespace "
+            f"{namespace!r}, the newest polled at {seen.newest_poll}"
+        )
+    else:
+        status, reason = "False", "NoPollers"
+        message = (
+            f"no worker has polled task queue {queue!r} in namespace {namespace!r} recently: "
+            "starts are accepted but nothing runs them"
+        )
+    same_count = reason != "PollersSeen" or str(previous.get("message", "")).startswith(
+        f"{seen.pollers} worker"
+    )
+    if previous.get("status") == status and previous.get("reason") == reason and same_count:
+        # The same answer: keep the message (and its poll time), so checking every queue every
+        # half minute does not rewrite every route's status (and wake every API pod's watch).
+        message = str(previous.get("message", message))
+    return _condition(WORKER_AVAILABLE, status, reason, message, route.generation, previous, now)
+
+
+def _status(
+    route: ObservedRoute,
+    verdict: Verdict,
+    path: str | None,
+    now: str,
+    workers: Mapping[tuple[str, str], WorkerObservation],
+    default_namespace: str,
+) -> dict[str, Any]:
     previous = {c.get("type"): c for c in route.status.get("conditions", []) if isinstance(c, dict)}
     ready_message = (
         f"served at /workflows/{path}"
         if verdict.accepted
         else "not served: see the Accepted condition"
     )
-    return {
-        "observedGeneration": route.generation,
-        "conditions": [
-            _condition("Accepted", verdict.accepted, verdict.reason, verdict.message,
-                       route.generation, previous.get("Accepted", {}), now),
-            _condition("Ready", verdict.accepted, "Ready" if verdict.accepted else "NotAccepted",
-                       ready_message, route.generation, previous.get("Ready", {}), now),
-        ],
-    }  # fmt: skip
+    conditions = [
+        _condition(ACCEPTED, verdict.accepted, verdict.reason, verdict.message,
+                   route.generation, previous.get(ACCEPTED, {}), now),
+        _condition(READY, verdict.accepted, "Ready" if verdict.accepted else "NotAccepted",
+                   ready_message, route.generation, previous.get(READY, {}), now),
+    ]  # fmt: skip
+    namespace = route.queue[0] or default_namespace
+    seen = workers.get((namespace, route.queue[1]))
+    if seen is not None:
+        conditions.append(
+            _worker_condition(route, seen, namespace, previous.get(WORKER_AVAILABLE, {}), now)
+        )
+    elif WORKER_AVAILABLE in previous:
+        conditions.append(dict(previous[WORKER_AVAILABLE]))  # not checked yet: as it was
+    return {"observedGeneration": route.generation, "conditions": conditions}
 
 
 def plan(
-    routes: Sequence[ObservedRoute], current_table: Mapping[str, str] | None, now: str
+    routes: Sequence[ObservedRoute],
+    now: str,
+    *,
+    workers: Mapping[tuple[str, str], WorkerObservation] | None = None,
+    default_namespace: str = "default",
+    judge: Callable[[ObservedRoute], CompiledRoute | Verdict] = judge,
 ) -> Plan:
-    """What to write so the table and every route's status match the routes.
+    """What to write so every route's status matches the routes and their task queues.
 
     Args:
         routes: every WorkflowRoute the operator serves.
-        current_table: the ConfigMap's data, None when it does not exist.
         now: the time to stamp on conditions that change (RFC 3339).
+        workers: what Temporal said about each (Temporal namespace, task queue); a route
+            whose queue is not in it keeps its ``WorkerAvailable`` condition as it was.
+        default_namespace: the Temporal namespace of a route that names none.
+        judge: :func:`judge`, or a memo of it (the operator's, per generation).
     """
-    claimed: dict[str, CompiledRoute] = {}
+    claimed: dict[str, str] = {}  # path to the namespace/name of the route holding it
     verdicts: dict[str, Verdict] = {}
     paths: dict[str, str] = {}
-    prefixes: dict[str, str] = {}  # accepted routes' id prefixes, to their namespace/name
+    prefixes = PrefixIndex()  # accepted routes' id prefixes, to their namespace/name
     for route in sorted(routes, key=lambda r: (r.created, r.namespace, r.name)):
-        compiled = _compile(route)
+        compiled = judge(route)
         if isinstance(compiled, Verdict):
             verdicts[route.key] = compiled
             continue
@@ -160,14 +234,13 @@ def plan(
             verdicts[route.key] = Verdict(
                 False,
                 "PathConflict",
-                f"path {compiled.spec.path!r} is already served by the older route "
-                f"{owner.namespace}/{owner.name}",
+                f"path {compiled.spec.path!r} is already served by the older route {owner}",
             )
             continue
         prefix = compiled.spec.id_prefix
-        holder = prefix_conflict(prefix, prefixes)
-        if holder is not None:
-            held = next(p for p, key in prefixes.items() if key == holder)
+        clash = prefixes.conflict(prefix)
+        if clash is not None:
+            held, holder = clash
             verdicts[route.key] = Verdict(
                 False,
                 "IdPrefixConflict",
@@ -176,22 +249,16 @@ def plan(
                 "set spec.workflowId.prefix",
             )
             continue
-        claimed[compiled.spec.path] = compiled
+        claimed[compiled.spec.path] = route.key
         paths[route.key] = compiled.spec.path
-        prefixes[prefix] = route.key
+        prefixes.add(prefix, route.key)
         verdicts[route.key] = Verdict(True, "Accepted", "route accepted")
-
-    table = build_table(claimed.values(), source="WorkflowRoutes")
-    data = {TABLE_KEY: dump_table(table), VERSION_KEY: table.version}
 
     updates = []
     for route in routes:
-        status = _status(route, verdicts[route.key], paths.get(route.key), now)
+        status = _status(
+            route, verdicts[route.key], paths.get(route.key), now, workers or {}, default_namespace
+        )
         if status != {k: route.status.get(k) for k in status}:
             updates.append(StatusUpdate(route.namespace, route.name, status))
-    return Plan(
-        table=data,
-        write_table=dict(current_table) != data if current_table is not None else True,
-        status_updates=tuple(updates),
-        verdicts=verdicts,
-    )
+    return Plan(status_updates=tuple(updates), verdicts=verdicts, paths=paths)

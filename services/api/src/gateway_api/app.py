@@ -33,7 +33,8 @@ from gateway_api.http.guards import HeadAsGetMiddleware, RequestGuardMiddleware
 from gateway_api.http.middleware import RequestContextMiddleware, TraceContextMiddleware
 from gateway_api.http.security_headers import SecurityHeadersMiddleware
 from gateway_api.openapi import document as openapi
-from gateway_api.route_store import RouteStore
+from gateway_api.route_store import RouteStore, freeze_heap
+from gateway_api.route_store.kube import ClusterRoutes, load_config
 from gateway_api.security.auth import Authenticator
 from gateway_api.security.ratelimit import OpenStreams, OpenWaits, RateLimiter
 from gateway_api.temporal.codecs import RouteCodecs
@@ -86,12 +87,16 @@ def create_app(
     Args:
         settings: the API's settings.
         temporal: ``Client.connect`` arguments; from Temporal's environment when None.
-        routes: a fixed route table; when None, loaded from ``settings.routes_path`` at
-            startup and reloaded when those files change.
+        routes: a fixed route table; when None, from ``settings.routes_source``: the files
+            at ``settings.routes_path`` (loaded at startup, reloaded when they change) or the
+            cluster's WorkflowRoutes.
     """
-    store = (
-        RouteStore(None, table=routes) if routes is not None else RouteStore(settings.routes_path)
-    )
+    cluster = routes is None and settings.routes_source == "kubernetes"
+    if routes is not None:
+        store = RouteStore(None, table=routes)
+    else:
+        settle = freeze_heap if settings.gc_freeze else None
+        store = RouteStore(None if cluster else settings.routes_path, settle=settle)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -119,10 +124,12 @@ def create_app(
             codecs=route_codecs,
         )
         await connection.refresh()  # so the first requests already see a connected client
-        tasks = [
-            asyncio.create_task(connection.watch()),
-            asyncio.create_task(store.watch(settings.routes_reload_seconds)),
-        ]
+        tasks = [asyncio.create_task(connection.watch())]
+        if cluster:
+            follow = ClusterRoutes(store, load_config(), settings.routes_namespaces)
+            tasks.append(asyncio.create_task(follow.run()))
+        else:
+            tasks.append(asyncio.create_task(store.watch(settings.routes_reload_seconds)))
         if authenticator.keys is not None:
             tasks.append(
                 asyncio.create_task(authenticator.keys.watch(settings.keys_reload_seconds))

@@ -87,6 +87,18 @@ CODEC_CALLS = Histogram(
     ["codec", "operation", "result"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ROUTE_SOURCE_UP = Gauge(
+    "temporal_gateway_route_source_up",
+    "1 while the route table's source (the Kubernetes API, with API_ROUTES_SOURCE=kubernetes) "
+    "is reachable; 0 while the last good table is served without updates",
+    multiprocess_mode="livemin",
+)
+ROUTE_SOURCE_UP.set(1)
+ROUTE_UPDATE_SECONDS = Histogram(
+    "temporal_gateway_route_update_cpu_seconds",
+    "CPU time of one incremental route table update (compiling the changed routes and the swap)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 ROUTES = Gauge("temporal_gateway_routes", "Routes in the table in use", multiprocess_mode="livemax")
 
 # Known outcomes start at zero, so rate() and increase() see the first failure.

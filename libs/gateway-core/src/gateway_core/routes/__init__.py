@@ -19,6 +19,7 @@ from gateway_core.routes.compiled import (
     WorkflowIdError,
     compile_route,
     positional_schema,
+    spec_digest,
     with_integer_bounds,
 )
 from gateway_core.routes.documents import (
@@ -68,19 +69,18 @@ from gateway_core.routes.spec import (
     WorkflowRoute,
     WorkflowRouteSpec,
 )
-from gateway_core.routes.table import RouteTable, build_table, prefix_conflict
+from gateway_core.routes.table import EMPTY, PrefixIndex, RouteTable, build_table, prefix_conflict
 
 __all__ = [
     "ACCESS_BY_OPERATION", "ALSO_NEEDS", "API_GROUP", "API_VERSION", "CODEC_NAME_PATTERN",
-    "DEFAULT_OPERATIONS", "DESCRIPTOR_SET_PATTERN", "ID_PREFIX_PATTERN", "ID_TEMPLATE_PATTERN",
-    "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS", "MESSAGE_NAME_PATTERN", "NO_CODEC",
-    "OPERATIONS", "PATH_PATTERN", "PROTO_MESSAGE_PATTERN", "SAFE_INTEGER", "SECRET_NAME_PATTERN",
-    "SWITCHES",
-    "Access", "Addressed", "Arguments", "AuthorizationSpec", "CallbacksSpec",
-    "CompiledMessage", "CompiledRoute", "FieldError", "GrantName", "IdConflictPolicy",
-    "IdReusePolicy", "MessageKind", "MessageSpec", "Operation", "OperationRow", "Requirement",
-    "RouteFiles", "RouteMetadata", "RouteTable", "StrictValidator", "WorkflowIdError",
-    "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec", "build_table", "compile_route",
-    "dump_table", "fingerprint", "load_routes", "parse_documents", "positional_schema",
-    "prefix_conflict", "with_integer_bounds",
+    "DEFAULT_OPERATIONS", "DESCRIPTOR_SET_PATTERN", "EMPTY", "ID_PREFIX_PATTERN",
+    "ID_TEMPLATE_PATTERN", "ID_VALUE_PATTERN", "KIND", "MAX_TIMEOUT_SECONDS",
+    "MESSAGE_NAME_PATTERN", "NO_CODEC", "OPERATIONS", "PATH_PATTERN", "PROTO_MESSAGE_PATTERN",
+    "SAFE_INTEGER", "SECRET_NAME_PATTERN", "SWITCHES", "Access", "Addressed", "Arguments",
+    "AuthorizationSpec", "CallbacksSpec", "CompiledMessage", "CompiledRoute", "FieldError",
+    "GrantName", "IdConflictPolicy", "IdReusePolicy", "MessageKind", "MessageSpec", "Operation",
+    "OperationRow", "PrefixIndex", "Requirement", "RouteFiles", "RouteMetadata", "RouteTable",
+    "StrictValidator", "WorkflowIdError", "WorkflowIdSpec", "WorkflowRoute", "WorkflowRouteSpec",
+    "build_table", "compile_route", "dump_table", "fingerprint", "load_routes", "parse_documents",
+    "positional_schema", "prefix_conflict", "spec_digest", "with_integer_bounds",
 ]  # fmt: skip

@@ -2,6 +2,8 @@
 
 ``/livez`` says the process serves HTTP (restart it if not). ``/readyz`` also needs Temporal
 and a route table: a pod without them should get no traffic, but must not be restarted for it.
+A pod whose route source (the Kubernetes API) is unreachable stays ready on its last good
+table, and says so (``routes_current: false`` and the error).
 """
 
 from __future__ import annotations
@@ -50,8 +52,16 @@ async def livez() -> dict[str, str]:
     },
 )
 async def readyz(connection: Connection, store: Store) -> JSONResponse:
-    body = {"temporal_connected": connection.connected, "routes_loaded": store.table is not None}
-    if not all(body.values()):
+    body: dict[str, object] = {
+        "temporal_connected": connection.connected,
+        "routes_loaded": store.table is not None,
+    }
+    ready = all(body.values())
+    # A table that may lag its source is still the last good one: served, and said.
+    body["routes_current"] = store.source_error is None
+    if store.source_error is not None:
+        body["routes_source_error"] = store.source_error
+    if not ready:
         return JSONResponse(
             {"status": "not ready", **body}, status_code=503, headers={"Retry-After": "5"}
         )

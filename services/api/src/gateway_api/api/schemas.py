@@ -49,6 +49,11 @@ class Readiness(BaseModel):
     status: str = Field(examples=["ready", "not ready"])
     temporal_connected: bool
     routes_loaded: bool
+    routes_current: bool = Field(
+        description="false while the route table's source cannot be read: the last good "
+        "table is served"
+    )
+    routes_source_error: str | None = None
 
 
 class WorkflowResponse(BaseModel):

@@ -1,14 +1,23 @@
-"""The API's route table: loaded at start, reloaded when its files change.
+"""The API's route table, and where it comes from.
 
-In a cluster the table is the operator's ConfigMap, mounted as a directory; under ``make run``
-it is ``k8s/routes``. Either way the same loader reads WorkflowRoute documents. The table is
-immutable and swapped whole, so a request in flight keeps the table it started with. A broken
-new table is refused and the last good one stays, which the log and the metrics say.
+Two sources fill the :class:`RouteStore`:
+
+- files (``API_ROUTES_SOURCE=files``): a folder of WorkflowRoute documents (``k8s/routes``
+  under ``make run``, or a ConfigMap of route files on a cluster without the operator), loaded
+  at start and reloaded when its contents change;
+- the cluster (``kubernetes``, :mod:`.kube`): the WorkflowRoutes themselves, listed and
+  watched through the Kubernetes API, each served once the operator's ``Accepted`` condition
+  says so for its current generation. A change reaches every pod in about a second, whatever
+  the kubelet's sync period, and the table has no size limit but the routes' own.
+
+The table is immutable and swapped whole, so a request in flight keeps the table it started
+with. A broken table is refused and the last good one stays, which the log and the metrics say.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +30,32 @@ from gateway_core.routes import RouteTable, fingerprint, load_routes
 log = structlog.get_logger(__name__)
 
 
+def freeze_heap() -> None:
+    """Collect the garbage, then move every object alive to the permanent generation: the
+    route table just swapped in (most of a large process's objects) is never walked by a
+    full collection again. A table's objects hold no reference cycles, so those of a table
+    replaced later are still freed, by their reference counts. After the first freeze, a
+    collection walks only what is new since the last one: a swap pays for what it added."""
+    gc.collect()
+    gc.freeze()
+
+
 class RouteStore:
     """The current :class:`RouteTable` (None until one has loaded) and its reloading."""
 
-    def __init__(self, path: Path | None, *, table: RouteTable | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        table: RouteTable | None = None,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.table = table
+        self._settle = settle
+        """Called after each swap (:func:`freeze_heap` in a server process)."""
+        self.source_error: str | None = None
+        """Why the table may be behind its source (None: it is current), for ``/readyz``."""
         self._fingerprint: str | None = None
         self._observers: list[Callable[[RouteTable], None]] = []
         if table is not None:
@@ -38,6 +67,13 @@ class RouteStore:
         self._observers.append(check)
         if self.table is not None:
             check(self.table)
+
+    def set_source_error(self, error: str | None) -> None:
+        """The source cannot be read (or can again): the table stays, and says it may lag."""
+        if error == self.source_error:
+            return
+        self.source_error = error
+        metrics.ROUTE_SOURCE_UP.set(0 if error else 1)
 
     def load(self) -> None:
         """The first load. Invalid files stop the API (there is no good table to keep); missing
@@ -92,5 +128,19 @@ class RouteStore:
         self.table = table
         metrics.route_table_loaded(table)
         log.info("route table loaded", version=table.version, paths=sorted(table.routes))
+        self._swapped(table)
+
+    def swap(self, table: RouteTable, *, changed: int) -> None:
+        """Serve ``table``, in which ``changed`` routes differ from the last one (the
+        cluster source's incremental swap: no list of every path in the log)."""
+        self.table = table
+        metrics.route_table_loaded(table)
+        log.info("route table updated", version=table.version, routes=len(table.routes),
+                 changed=changed)  # fmt: skip
+        self._swapped(table)
+
+    def _swapped(self, table: RouteTable) -> None:
         for check in self._observers:
             check(table)
+        if self._settle is not None:
+            self._settle()

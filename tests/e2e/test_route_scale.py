@@ -1,0 +1,237 @@
+"""Routes at platform scale on a real control plane: thousands of WorkflowRoutes, two API
+replicas following them, two operator replicas electing a leader, and each route's
+WorkerAvailable condition from a real Temporal."""
+
+from __future__ import annotations
+
+import copy
+import json
+import signal
+import statistics
+import time
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from conftest import Operator, cluster_api
+from test_operator import operator_log, route_doc
+
+from support.kube import apply, wait_for_condition
+from support.procs import ROOT, eventually, free_port, sample_worker
+
+pytestmark = pytest.mark.e2e
+
+ORDERS = next(d for d in yaml.safe_load_all((ROOT / "k8s/routes/orders.yaml").read_text()) if d)
+
+
+def orders_route(i: int) -> dict[str, Any]:
+    """An orders-sized route (signals, queries, updates), its schemas its own."""
+    doc = copy.deepcopy(ORDERS)
+    doc["metadata"] = {"name": f"scale-{i}", "namespace": "default", "labels": {"scale": "yes"}}
+    spec = doc["spec"]
+    spec["path"] = f"scale-{i}"
+    spec["workflowId"]["prefix"] = f"scale-{i}-"
+    spec["inputSchema"]["properties"]["customer"]["maxLength"] = 64 + i
+    return doc
+
+
+def _seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def served(api, path: str) -> bool:
+    # An empty body: 422 from the route's own schema once it is served, 404 before.
+    response = httpx.post(f"{api.url}/workflows/{path}", json={}, timeout=10)
+    return response.status_code == 422
+
+
+def test_two_thousand_orders_routes_are_ready_and_served(plane, operator, kube_api) -> None:
+    docs = [orders_route(i) for i in range(2000)]
+    size = len(yaml.safe_dump_all(docs))
+    started = time.monotonic()
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+    plane.kubectl("apply", "--server-side", "-f", "-", input=listing)
+    applied = time.monotonic() - started
+    applied_at = time.time()
+    last_ready = 0.0
+
+    def ready_times() -> list[float] | None:
+        nonlocal last_ready
+        items = plane.get_json("workflowroutes", "-l", "scale=yes")["items"]
+        lags = []
+        for item in items:
+            conditions = (item.get("status") or {}).get("conditions", [])
+            found = [c for c in conditions if c["type"] == "Ready" and c["status"] == "True"]
+            if not found:
+                return None
+            ready = _seconds(found[0]["lastTransitionTime"])
+            last_ready = max(last_ready, ready)
+            lags.append(ready - _seconds(item["metadata"]["creationTimestamp"]))
+        return lags if len(lags) == 2000 else None
+
+    lags = eventually(ready_times, timeout=180, interval=2)
+    eventually(lambda: served(kube_api, "scale-1999"), timeout=30, interval=0.2)
+    ordered = sorted(lags)
+    by_second = Counter(round(x) for x in lags)
+    spread = {
+        f"p{q}": ordered[min(len(ordered) - 1, len(ordered) * q // 100)] for q in (50, 90, 99)
+    }
+    print(
+        f"\n2,000 orders-sized routes ({size / 1e6:.1f} MB as YAML): kubectl apply took "
+        f"{applied:.1f}s (one request per route); each route Ready after its creation "
+        f"(lastTransitionTime - creationTimestamp, 1 s resolution): "
+        + ", ".join(f"{k} {v:.0f}s" for k, v in spread.items())
+        + f", max {ordered[-1]:.0f}s; routes by whole seconds: {dict(sorted(by_second.items()))}; "
+        f"the last Ready {last_ready - applied_at:.0f}s after kubectl apply returned"
+    )
+    root = httpx.get(kube_api.url + "/").json()
+    assert root["routes_version"]
+    for i in (0, 777, 1999):
+        assert served(kube_api, f"scale-{i}")
+    assert max(lags) <= 30, "every route Ready within 30 s of its creation"
+    plane.kubectl("delete", "workflowroutes", "-l", "scale=yes", "--wait=false")
+    eventually(lambda: not served(kube_api, "scale-1999"), timeout=60, interval=0.5)
+
+
+def test_a_change_reaches_both_api_replicas_within_a_second_or_two(
+    plane, operator, kube_api, stack, logs_dir
+) -> None:
+    second = cluster_api(plane, logs_dir, stack.temporal.address)
+    replicas = [kube_api, second]
+    try:
+        second.wait_ready()
+        timings: list[float] = []
+        for i in range(7):
+            name = f"replicated-{i}"
+            started = time.monotonic()
+            apply(plane, [route_doc(name)])
+            for api in replicas:
+                eventually(
+                    lambda api=api, name=name: served_any(api, name), timeout=30, interval=0.05
+                )
+                timings.append(time.monotonic() - started)
+        p50 = statistics.median(timings)
+        print(
+            f"\nkubectl apply → served, on each of 2 API replicas: p50 {p50:.2f}s, max "
+            f"{max(timings):.2f}s of {[round(t, 2) for t in timings]}"
+        )
+        assert p50 <= 2
+    finally:
+        second.stop()
+        plane.kubectl("delete", "workflowroutes", *(f"replicated-{i}" for i in range(7)))
+
+
+def served_any(api, path: str) -> bool:
+    return httpx.post(f"{api.url}/workflows/{path}", json=[], timeout=10).status_code == 422
+
+
+def test_killed_leader_the_change_is_applied_once_by_the_other(
+    plane, operator, temporal_server, logs_dir
+) -> None:
+    standby = Operator(plane, logs_dir, temporal=temporal_server.address)
+    standby.start()
+    try:
+        # The standby answers (its metrics port), and stands by while the session's leads.
+        eventually(lambda: standby.metric("temporal_gateway_operator_leader") == 0, timeout=60)
+        assert operator.leading()
+        assert not standby.leading()
+        apply(plane, [route_doc("handover")])
+        wait_for_condition(plane, "default", "handover", "Ready", "True")
+        # Freeze the leader, change the route, then kill the leader: the change can only have
+        # been applied by the standby, once the Lease expired.
+        operator.proc.signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        apply(plane, [route_doc("handover", "handed-over")])
+        operator.proc.signal(signal.SIGKILL)
+        operator.proc.popen.wait()
+        wait_for_condition(plane, "default", "handover", "Ready", "True", timeout=60)
+        eventually(
+            lambda: (
+                plane.get_json("workflowroute", "handover")["status"]["observedGeneration"] == 2
+            ),
+            timeout=60,
+        )
+        took = time.monotonic() - frozen
+        print(f"\nleader frozen and killed: the standby applied the change {took:.1f}s later")
+        assert standby.leading()
+        logs = [*operator_log(operator, "route status updated"),
+                *operator_log(standby, "route status updated")]  # fmt: skip
+        writes = [
+            line for line in logs if line["route"] == "default/handover" and line["generation"] == 2
+        ]
+        assert len(writes) == 1, writes
+        assert writes[0] in operator_log(standby, "route status updated")
+    finally:
+        plane.kubectl("delete", "workflowroute", "handover", "--ignore-not-found")
+        # The session's operator again, and the standby gone: as the other tests expect.
+        operator.start()
+        standby.stop()
+        eventually(operator.leading, timeout=60, interval=0.5)
+
+
+WORKER_CHECK_SECONDS = 5
+POLLER_FRESH_SECONDS = 70  # the operator's default, OPERATOR_POLLER_FRESH_SECONDS
+
+
+def test_worker_available_follows_the_task_queues_pollers(
+    plane, operator, temporal_server, logs_dir
+) -> None:
+    # The session's operator is stopped for this test, and one that checks the queues every
+    # 5 s (instead of 30) takes its Lease: one writer of statuses, as in a cluster. It serves
+    # one namespace, as a chart with operator.watchNamespaces does.
+    queue = f"wfr-workers-{free_port()}"
+    watcher = Operator(
+        plane,
+        logs_dir,
+        temporal=temporal_server.address,
+        env={"OPERATOR_WORKER_CHECK_SECONDS": str(WORKER_CHECK_SECONDS),
+             "OPERATOR_NAMESPACES": "workers"},
+    )  # fmt: skip
+    plane.kubectl("create", "namespace", "workers")
+    worker = sample_worker(logs_dir, temporal=temporal_server.address, task_queue=queue)
+    operator.stop()
+    watcher.start()
+    try:
+        eventually(watcher.leading, timeout=60, interval=0.5)
+        with_worker = route_doc("staffed", namespace="workers", taskQueue=queue)
+        without = route_doc("unstaffed", namespace="workers", taskQueue=queue + "-typo")
+        applied = time.monotonic()
+        apply(plane, [with_worker, without])
+        down = wait_for_condition(
+            plane, "workers", "unstaffed", "WorkerAvailable", "False", timeout=30
+        )
+        assert down["reason"] == "NoPollers"
+        assert "no worker has polled" in down["message"]
+        up = wait_for_condition(plane, "workers", "staffed", "WorkerAvailable", "True", timeout=30)
+        seen = time.monotonic() - applied
+        assert up["reason"] == "PollersSeen"
+        assert "poller(s)" in up["message"]
+        assert "newest polled at" in up["message"]
+        listing = plane.kubectl("get", "wfr", "-n", "workers")
+        header, *rows = listing.splitlines()
+        column = header.index("WORKERS")  # kubectl aligns its columns; some headers have spaces
+        (staffed,) = [row for row in rows if row.startswith("staffed ")]
+        assert staffed[column:].split()[0] == "True", listing
+        stopped = time.monotonic()
+        worker.stop()
+        gone = wait_for_condition(
+            plane, "workers", "staffed", "WorkerAvailable", "False", timeout=150
+        )
+        took = time.monotonic() - stopped
+        bound = POLLER_FRESH_SECONDS + WORKER_CHECK_SECONDS
+        print(
+            f"\nWorkerAvailable True {seen:.1f}s after kubectl apply; worker stopped: False "
+            f"{took:.0f}s later (bound: {POLLER_FRESH_SECONDS} s fresh + {WORKER_CHECK_SECONDS} "
+            "s check)"
+        )
+        assert gone["reason"] == "NoPollers"
+        assert took <= bound + 5, "the documented bound, and a few seconds to write"
+    finally:
+        worker.stop()
+        watcher.stop()
+        plane.kubectl("delete", "namespace", "workers", "--wait=false")
+        operator.start()
+        eventually(operator.leading, timeout=60, interval=0.5)
