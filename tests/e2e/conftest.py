@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 NS = "temporal-gateway"
 LEASE = "temporal-gateway-operator"
 CRD = ROOT / "k8s" / "crds" / "workflowroutes.temporal-gateway.dev.yaml"
+SCHEDULE_CRD = ROOT / "k8s" / "crds" / "workflowschedules.temporal-gateway.dev.yaml"
 
 
 @dataclass
@@ -114,22 +115,32 @@ class Operator:
 
 @pytest.fixture(scope="session")
 def plane(tmp_path_factory, logs_dir) -> Iterator[ControlPlane]:
-    """A real kube-apiserver and etcd with the CRD and the operator's RBAC applied."""
+    """A real kube-apiserver and etcd with the CRDs and the operator's RBAC applied."""
     plane = ControlPlane(tmp_path_factory.mktemp("kube"), logs_dir)
     try:
         plane.start()
-        plane.kubectl("apply", "-f", str(CRD), "-f", str(ROOT / "k8s" / "operator"))
+        plane.kubectl("apply", "-f", str(CRD), "-f", str(SCHEDULE_CRD),
+                      "-f", str(ROOT / "k8s" / "operator"))  # fmt: skip
         plane.kubectl(
-            "wait", "--for=condition=Established", "crd/workflowroutes.temporal-gateway.dev"
-        )
+            "wait", "--for=condition=Established", "crd/workflowroutes.temporal-gateway.dev",
+            "crd/workflowschedules.temporal-gateway.dev",
+        )  # fmt: skip
         yield plane
     finally:
         plane.stop()
 
 
+SCHEDULE_RESYNC_SECONDS = 2
+"""The session operator reads every WorkflowSchedule's Temporal schedule this often (a minute by
+default), so a drift test waits seconds for its correction."""
+
+
 @pytest.fixture(scope="session")
 def operator(plane, temporal_server, logs_dir) -> Iterator[Operator]:
-    operator = Operator(plane, logs_dir, temporal=temporal_server.address)
+    operator = Operator(
+        plane, logs_dir, temporal=temporal_server.address,
+        env={"OPERATOR_SCHEDULE_RESYNC_SECONDS": str(SCHEDULE_RESYNC_SECONDS)},
+    )  # fmt: skip
     operator.start()
     try:
         # A cold start of kopf on a busy two-core machine.

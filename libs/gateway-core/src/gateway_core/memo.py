@@ -23,6 +23,18 @@ MANAGED_BY = "gateway.managed_by"
 API then refuses to change it)."""
 
 
+SCOPE_CHARS = 16
+"""Hex digits of SHA-256(principal) in an id: 64 bits, so two principals never share a scope by
+chance. Ids stay within Temporal's 255 characters: a prefix (≤ 100), the scope and a dot (17),
+a key (≤ 128)."""
+
+
+def scope(principal: str) -> str:
+    """The principal's scope: what its ids carry after a route's prefix (an Idempotency-Key's,
+    an owner-only route's, a WorkflowSchedule's)."""
+    return hashlib.sha256(principal.encode()).hexdigest()[:SCOPE_CHARS]
+
+
 def body_digest(body: Any) -> str:
     """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

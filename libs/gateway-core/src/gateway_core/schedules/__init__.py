@@ -2,9 +2,13 @@
 bodies and the ``WorkflowSchedule`` resource) and how it becomes a Temporal schedule and back
 (:mod:`.convert`, shared by the API and the operator).
 
+The one Temporal call both make that needs more than the SDK (an update known to be applied)
+is :mod:`.calls`.
+
 Import from here; the modules behind it are the package's own layout.
 """
 
+from gateway_core.schedules import calls
 from gateway_core.schedules.convert import (
     EncodedAction,
     build,
@@ -16,23 +20,52 @@ from gateway_core.schedules.convert import (
     starts_route_workflow,
 )
 from gateway_core.schedules.spec import (
+    CRON_PATTERN,
     MAX_NOTE_LENGTH,
     MAX_SECONDS,
     PREDEFINED,
+    ROUTE_NAME_PATTERN,
+    SCHEDULE_KIND,
+    SCHEDULE_PLURAL,
     Moment,
     OverlapPolicy,
     ScheduleInterval,
     SchedulePolicy,
     ScheduleSettings,
     ScheduleSpec,
+    WorkflowSchedule,
+    WorkflowScheduleSpec,
     cron_problem,
     known_time_zone,
     seconds,
 )
 
 __all__ = [
-    "MAX_NOTE_LENGTH", "MAX_SECONDS", "PREDEFINED", "EncodedAction", "Moment", "OverlapPolicy",
-    "ScheduleInterval", "SchedulePolicy", "ScheduleSettings", "ScheduleSpec", "build",
-    "cron_of", "cron_problem", "digest", "encode_action", "known_time_zone", "policy_of",
-    "seconds", "spec_of", "starts_route_workflow",
+    "CRON_PATTERN",
+    "MAX_NOTE_LENGTH",
+    "MAX_SECONDS",
+    "PREDEFINED",
+    "ROUTE_NAME_PATTERN",
+    "SCHEDULE_KIND",
+    "SCHEDULE_PLURAL",
+    "EncodedAction",
+    "Moment",
+    "OverlapPolicy",
+    "ScheduleInterval",
+    "SchedulePolicy",
+    "ScheduleSettings",
+    "ScheduleSpec",
+    "WorkflowSchedule",
+    "WorkflowScheduleSpec",
+    "build",
+    "calls",
+    "cron_of",
+    "cron_problem",
+    "digest",
+    "encode_action",
+    "known_time_zone",
+    "policy_of",
+    "seconds",
+    "spec_of",
+    "starts_route_workflow",
 ]  # fmt: skip

@@ -207,11 +207,13 @@ def starts_route_workflow(schedule: temporal.Schedule, route: CompiledRoute) -> 
     )
 
 
-def digest(schedule: ScheduleProto) -> str:
-    """A fingerprint of what a schedule does (its spec, action, policies and paused state, as
-    Temporal holds them): two descriptions with the same one describe the same schedule, so a
-    change made in Temporal shows as a new fingerprint."""
+def digest(schedule: ScheduleProto, *, state: bool = True) -> str:
+    """A fingerprint of what a schedule does (its spec, action, policies and, with ``state``,
+    its paused state and note, as Temporal holds them): two descriptions with the same one
+    describe the same schedule, so a change made in Temporal shows as a new fingerprint."""
     copy = ScheduleProto()
     copy.CopyFrom(schedule)
     copy.state.remaining_actions = 0  # counts down by itself on a limited schedule
+    if not state:
+        copy.ClearField("state")
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()

@@ -25,7 +25,7 @@ import re
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -116,7 +116,14 @@ def _cron(expression: str) -> str:
     return expression
 
 
-CronExpression = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_cron)]
+CRON_PATTERN = r"^ *(@[A-Za-z]+|[A-Za-z0-9*/,-]+( +[A-Za-z0-9*/,-]+){4,6}) *$"
+"""What a cron expression looks like, for schemas (the CRD's API server check): the field
+count and characters :func:`cron_problem` checks; its messages are the better ones."""
+CronExpression = Annotated[
+    str,
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": CRON_PATTERN}),
+    AfterValidator(_cron),
+]
 
 
 class ScheduleSpec(_Model):
@@ -222,3 +229,60 @@ def known_time_zone(name: str) -> bool:
 def seconds(duration: timedelta | None) -> int | None:
     """A duration as whole seconds (None stays None)."""
     return None if duration is None else int(duration.total_seconds())
+
+
+SCHEDULE_KIND = "WorkflowSchedule"
+SCHEDULE_PLURAL = "workflowschedules"
+ROUTE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+"""A Kubernetes object name (a DNS subdomain), as a WorkflowRoute's ``metadata.name`` is."""
+
+
+class WorkflowScheduleSpec(_Model):
+    """A schedule of a WorkflowRoute's workflow, kept in Temporal by the operator: the fields of
+    ``POST /workflows/<path>/schedules``, with ``schedule`` for its ``spec``."""
+
+    route: str = Field(min_length=1, max_length=253, pattern=ROUTE_NAME_PATTERN)
+    """The name of the WorkflowRoute, in this namespace, whose workflow the schedule starts. It
+    must list ``schedule`` in its ``operations``."""
+    input: Any
+    """The workflow input of every run, checked against the route's ``inputSchema``. While it
+    does not fit (the route's schema changed) or the route is gone, the schedule is paused with
+    a note naming the field."""
+    schedule: ScheduleSpec
+    """When it runs: cron expressions and intervals, a time zone, jitter, start and end."""
+    policy: SchedulePolicy = Field(default_factory=SchedulePolicy)
+    """Overlaps, missed runs and failures."""
+    paused: bool = False
+    """No run starts while it is paused; the operator keeps Temporal's schedule so."""
+    note: str | None = Field(default=None, max_length=MAX_NOTE_LENGTH)
+    """Why it is (un)paused, shown in Temporal."""
+
+    def settings(self) -> ScheduleSettings:
+        """What the API would be sent to make the same schedule."""
+        return ScheduleSettings(
+            input=self.input,
+            spec=self.schedule,
+            policy=self.policy,
+            paused=self.paused,
+            note=self.note,
+        )
+
+
+class ScheduleMetadata(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str = Field(min_length=1, max_length=253)
+    namespace: str = "default"
+
+
+class WorkflowSchedule(BaseModel):
+    """One WorkflowSchedule document."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    api_version: Literal["temporal-gateway.dev/v1alpha1"]
+    kind: Literal["WorkflowSchedule"]
+    metadata: ScheduleMetadata
+    spec: WorkflowScheduleSpec

@@ -14,11 +14,8 @@ What a schedule is and how it becomes Temporal's is shared with the operator
   ``idempotency-key-reused``, and a schedule someone else made under the id is one 409.
 - **Optimistic concurrency.** A description's ``ETag`` is the schedule's conflict token. An
   update compares ``If-Match`` with the token it just read (412 when it moved), then sends the
-  token with the update. Temporal applies an update whose token is stale by dropping it
-  *silently* (its scheduler takes updates as signals), so the update is confirmed: the
-  schedule is read again until its token moves, and the update counts only if the action's
-  payloads are the ones it sent (its memo carries the digest of the whole body, so any other
-  change shows); otherwise 412, since what was applied is someone else's.
+  token with the update and confirms it was applied (:mod:`gateway_core.schedules.calls`:
+  Temporal drops an update whose token is stale *silently*); 412 when someone else's landed.
 - **Resources win.** A schedule whose memo names a ``WorkflowSchedule`` (``gateway.managed_by``)
   is changed through its resource only: update, pause, unpause and delete answer 409
   ``schedule-managed``; trigger and backfill, which change nothing, are allowed.
@@ -26,18 +23,15 @@ What a schedule is and how it becomes Temporal's is shared with the operator
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import client as temporal
-from temporalio.api.workflowservice.v1 import UpdateScheduleRequest
 from temporalio.client import Client, ScheduleAlreadyRunningError
 from temporalio.service import RPCError
 
@@ -53,11 +47,7 @@ from gateway_api.errors import (
 from gateway_api.temporal import failures
 from gateway_core import memo
 from gateway_core.routes import CompiledRoute
-from gateway_core.schedules import EncodedAction, starts_route_workflow
-
-CONFIRM_INTERVAL_SECONDS = 0.05
-"""How often an update reads the schedule again until Temporal has applied it (it takes an
-update as a signal to the schedule's own workflow: a few milliseconds, usually)."""
+from gateway_core.schedules import EncodedAction, calls, starts_route_workflow
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +209,7 @@ async def update(
     rpc_timeout: timedelta,
 ) -> Described:
     """Replace the schedule ``described`` shows with ``schedule``, if it is still that one;
-    its description once Temporal has applied the update.
+    its description once Temporal has applied the update (:func:`gateway_core.schedules.update`).
 
     Raises:
         PreconditionFailed: the schedule changed before the update was applied (Temporal
@@ -227,38 +217,19 @@ async def update(
         TemporalTimeout: Temporal did not apply it within ``rpc_timeout``.
     """
     schedule_id = described.description.id
-    sent = await schedule._to_proto(client)  # the SDK's own conversion, payloads as they are
-    request = UpdateScheduleRequest(
-        namespace=client.namespace,
-        schedule_id=schedule_id,
-        schedule=sent,
-        conflict_token=described.token,
-        identity=client.identity,
-        request_id=str(uuid.uuid4()),
-    )
     try:
-        await client.workflow_service.update_schedule(request, retry=True, timeout=rpc_timeout)
+        now = await calls.update(
+            client, schedule_id, schedule, described.token, rpc_timeout=rpc_timeout
+        )
     except RPCError as exc:
         raise _not_found(exc, schedule_id, principal) from None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + rpc_timeout.total_seconds()
-    handle = client.get_schedule_handle(schedule_id)
-    while True:
-        try:
-            now = await handle.describe(rpc_timeout=rpc_timeout)
-        except RPCError as exc:
-            raise _not_found(exc, schedule_id, principal) from None
-        if now.raw_description.conflict_token != described.token:
-            break
-        if loop.time() >= deadline:
-            raise TemporalTimeout("Temporal did not apply the update in time")
-        await asyncio.sleep(CONFIRM_INTERVAL_SECONDS)
-    applied, ours = now.raw_description.schedule.action.start_workflow, sent.action.start_workflow
-    if applied.input != ours.input or applied.memo != ours.memo:
+    except calls.UpdateLost:
         raise PreconditionFailed(
             f"schedule {schedule_id!r} was changed by someone else while this update was "
             "applied, and theirs stands: read it again and retry"
-        )
+        ) from None
+    except TimeoutError:
+        raise TemporalTimeout("Temporal did not apply the update in time") from None
     return await _described(client, now)
 
 
