@@ -228,3 +228,21 @@ def test_the_status_records_what_was_written_and_what_temporal_holds() -> None:
     failed = status(obs, todo, None, NOW, written=False, failure="unreachable")
     assert "appliedDigest" not in failed  # tried again next round
     assert failed["conditions"][-1]["status"] == "Unknown"
+
+
+def test_the_shipped_sample_schedule_fits_the_shipped_orders_route() -> None:
+    import yaml
+
+    from gateway_core.routes import load_routes
+    from support.procs import ROOT
+
+    orders = load_routes(ROOT / "k8s" / "routes").routes["orders"]
+    doc = yaml.safe_load((ROOT / "k8s" / "schedules" / "weekly-order.yaml").read_text())
+    obs = ObservedSchedule("default", doc["metadata"]["name"], 1, doc, finalizers=(FINALIZER,))
+    judged = judge(
+        obs,
+        lambda namespace, name: orders if name == "orders" else None,
+        no_codec_problem,
+    )
+    assert not isinstance(judged, Refusal), judged
+    assert plan(obs, judged, None).actions == (Act.WRITE,)
