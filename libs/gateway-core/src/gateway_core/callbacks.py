@@ -134,9 +134,9 @@ class Closed:
     close_time: str | None
     result: Any = None
     failure: dict[str, Any] | None = None
+    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
     result_type: str | None = None
     """A protobuf result's message type (its JSON is ``result``)."""
-    """How it failed (:func:`gateway_core.failures.describe`), unless it completed."""
     encoded_result: str | None = None
     """With a codec: the result as Temporal stores it (base64 of the ``Payloads``), and
     ``result`` None."""

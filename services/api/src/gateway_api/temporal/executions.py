@@ -69,7 +69,7 @@ from gateway_api.temporal.codecs import already_encoded
 from gateway_api.temporal.payloads import json_protobuf
 from gateway_core import memo as memo_keys
 from gateway_core.failures import describe as describe_failure
-from gateway_core.routes import CompiledMessage, CompiledRoute, RouteTable
+from gateway_core.routes import CompiledMessage, CompiledRoute
 
 MEMO_ROUTE = memo_keys.ROUTE
 MEMO_ROUTE_PATH = memo_keys.ROUTE_PATH
@@ -536,30 +536,3 @@ async def wait_result(
         return True, await asyncio.wait_for(handle.result(), max(wait, MIN_WAIT_SECONDS))
     except TimeoutError:
         return False, None
-
-
-async def describe(
-    client: Client, workflow_id: str, rpc_timeout: timedelta
-) -> WorkflowExecutionDescription:
-    return await client.get_workflow_handle(workflow_id).describe(rpc_timeout=rpc_timeout)
-
-
-async def describe_if_exists(
-    client: Client, workflow_id: str, rpc_timeout: timedelta
-) -> WorkflowExecutionDescription | None:
-    """The description, or None when Temporal has no such workflow."""
-    try:
-        return await describe(client, workflow_id, rpc_timeout)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def started_by(
-    desc: WorkflowExecutionDescription, routes: RouteTable
-) -> CompiledRoute | None:
-    """The route in ``routes`` that started the workflow; None for a workflow not started
-    through the gateway, or through a route that is gone."""
-    path = await desc.memo_value(MEMO_ROUTE_PATH, None)
-    return routes.get(path) if isinstance(path, str) else None
