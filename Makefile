@@ -73,14 +73,17 @@ format: install ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The CRD is generated from the route model (gateway_core.routes); the chart ships a copy.
+# The CRDs are generated from the route and schedule models (gateway_core.routes and
+# .schedules); the chart ships a copy of each.
 CRD_FILES := k8s/crds/workflowroutes.temporal-gateway.dev.yaml \
-	charts/temporal-gateway/crds/workflowroutes.temporal-gateway.dev.yaml
+	charts/temporal-gateway/crds/workflowroutes.temporal-gateway.dev.yaml \
+	k8s/crds/workflowschedules.temporal-gateway.dev.yaml \
+	charts/temporal-gateway/crds/workflowschedules.temporal-gateway.dev.yaml
 
 docs: install ## write the docs' generated tables (the error codes, the operations) from the code
 	$(VENV)/bin/python hack/docs.py
 
-crds: install ## regenerate the WorkflowRoute CRD (both copies) from the route model
+crds: install ## regenerate the WorkflowRoute and WorkflowSchedule CRDs (both copies of each) from their models
 	$(VENV)/bin/python -m gateway_operator.crd $(CRD_FILES)
 
 envtest: ## build (once, cached) kube-apiserver, etcd and kubectl for the Kubernetes tests

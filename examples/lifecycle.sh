@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every lifecycle operation on the shipped `orders` route, with curl: start, query, update
 # (and a refused one), signal, result, describe, cancel, terminate, the with-start operations,
-# list and count. Each answer is printed on a line of its own, prefixed with what was asked.
+# list and count, and a schedule (create, describe, trigger, pause, delete). Each answer is printed on a line of its own, prefixed with what was asked.
 # API_URL defaults to http://localhost:8000; API_AUTH (e.g. "Authorization: Bearer tgw_…") is
 # sent with every call when set.
 set -euo pipefail
@@ -63,3 +63,25 @@ call with_start_result -H "Prefer: wait=20" "$API_URL/workflows/$(id_of "$with_s
 call list -G "$API_URL/workflows" --data-urlencode "query=WorkflowType = 'OrderWorkflow'" \
   --data-urlencode "page_size=2"
 call count -G "$API_URL/workflows/count" --data-urlencode "query=WorkflowType = 'OrderWorkflow'"
+
+# A standing order: a schedule that starts one every Monday at 09:00 in Paris, created paused
+# (nothing runs by itself while this script lives), described, triggered once by hand (the
+# order it started is cancelled), paused with a note, and deleted.
+scheduled="$(call schedule "${json[@]}" -X POST "$API_URL/workflows/orders/schedules" \
+  -H "Idempotency-Key: $key-weekly" \
+  -d '{"input":{"customer":"grace","items":[{"fruit":"BANANA","amount":6}]},
+       "spec":{"cron_expressions":["0 9 * * MON"],"time_zone":"Europe/Paris"},
+       "policy":{"overlap":"Skip"},"paused":true,"note":"created by lifecycle.sh"}')"
+echo "$scheduled"
+schedule_id="$(sed -E 's/.*"schedule_id":"([^"]+)".*/\1/' <<<"$scheduled")"
+call schedule_describe "$API_URL/schedules/$schedule_id"
+call schedule_trigger -X POST "$API_URL/schedules/$schedule_id/trigger"
+for _ in $(seq 50); do  # the run shows in the description once it has started
+  run="$(curl -sS "${auth[@]}" "$API_URL/schedules/$schedule_id")"
+  grep -q '"recent_actions":\[{' <<<"$run" && break
+  sleep 0.2
+done
+call scheduled_order_cancel -X POST "$API_URL/workflows/$(id_of "$run")/cancel"
+call schedule_pause -X POST "${json[@]}" "$API_URL/schedules/$schedule_id/pause" \
+  -d '{"note":"shop closed for the holidays"}'
+call schedule_delete -X DELETE "$API_URL/schedules/$schedule_id"

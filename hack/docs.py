@@ -25,7 +25,8 @@ def _refused(access: Access, addressed: Addressed) -> str:
     if addressed is Addressed.ROUTE:
         return "403"
     if addressed is Addressed.ROUTES:
-        return "the route's workflows are left out"
+        what = "schedules" if access is Access.SCHEDULE else "workflows"
+        return f"the route's {what} are left out"
     return "404" if access is Access.READ else "403 with `read`, else 404"
 
 
@@ -38,8 +39,14 @@ def operations_table() -> str:
     ]
     for op, row in OPERATIONS.items():
         path = row.path.replace("{route_path}", "<path>").replace("{workflow_id}", "{id}")
+        path = path.replace("{schedule_id}", "{id}")
         needs = f"`{row.access}`" + (f" and `{row.also_needs}`" if row.also_needs else "")
-        default = "yes" if op in DEFAULT_OPERATIONS else "no (list it)"
+        if op in DEFAULT_OPERATIONS:
+            default = "yes"
+        elif row.switch is op:
+            default = "no (list it)"
+        else:
+            default = f"with `{row.switch}`"
         rows.append(
             f"| `{op}` | `{row.method} {path}` | {needs} | {_refused(row.access, row.addressed)} "
             f"| {default} |"

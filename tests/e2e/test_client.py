@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from support.gateway import dev_health
-from support.procs import free_port
+from support.procs import eventually, free_port
 from temporal_gateway_client import (
     AsyncTemporalAPIClient,
     GatewayUnavailable,
     InvalidRequest,
+    PreconditionFailed,
+    ScheduleNotFound,
     TemporalAPIClient,
     UpdateRejected,
     WorkflowClosed,
@@ -139,3 +142,36 @@ async def test_the_async_client(stack) -> None:
         result = await client.wait_for_workflow(order, timeout=30)
         assert result["result"].endswith("(approved by dan)")
         assert (await client.get_status(order))["status"] == "COMPLETED"
+
+
+STANDING_ORDER = {"customer": "grace", "items": [{"fruit": "BANANA", "amount": 6}]}
+WEEKLY = {"cron_expressions": ["0 9 * * MON"], "time_zone": "Europe/Paris"}
+
+
+def test_every_schedule_method_on_the_orders_route(client) -> None:
+    created = client.create_schedule("orders", STANDING_ORDER, WEEKLY, paused=True,
+                                     idempotency_key=uuid.uuid4().hex)  # fmt: skip
+    sid, etag = created["schedule_id"], created["etag"]
+    assert sid.startswith("order-")
+    assert etag
+    assert client.describe_schedule(sid)["etag"] == etag
+    changed = client.update_schedule(sid, STANDING_ORDER, {"cron_expressions": ["0 10 * * MON"]},
+                                     policy={"overlap": "BufferOne"}, if_match=etag)  # fmt: skip
+    assert changed["spec"]["cron_expressions"] == ["0 10 * * 1"]
+    assert changed["paused"] is True  # unset: kept
+    with pytest.raises(PreconditionFailed) as stale:
+        client.update_schedule(sid, STANDING_ORDER, WEEKLY, if_match=etag)
+    assert stale.value.code == "precondition-failed"
+    assert client.unpause_schedule(sid, "open")["paused"] is False
+    assert client.pause_schedule(sid)["paused"] is True
+    assert client.trigger_schedule(sid, overlap="AllowAll")["status"] == "triggered"
+    now = datetime.now(UTC)
+    backfilled = client.backfill_schedule(sid, now - timedelta(days=2), now - timedelta(days=1))
+    assert backfilled["status"] == "backfilling"
+    assert "schedules" in client.list_schedules(route="orders", page_size=5)
+    # The order the trigger started, cancelled (it would wait a week for an approval).
+    run = eventually(lambda: client.describe_schedule(sid)["recent_actions"])[-1]
+    client.cancel(run["workflow_id"])
+    assert client.delete_schedule(sid)["status"] == "deleted"
+    with pytest.raises(ScheduleNotFound):
+        client.describe_schedule(sid)

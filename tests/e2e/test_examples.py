@@ -111,6 +111,18 @@ def test_lifecycle_example(stack) -> None:
     assert len(answers["list"][1]["workflows"]) <= 2
     assert answers["count"][0] == 200
     assert answers["count"][1]["count"] >= 1
+    created, schedule = answers["schedule"]
+    assert created == 201
+    assert schedule["schedule_id"].startswith("order-")
+    assert schedule["spec"]["cron_expressions"] == ["0 9 * * 1"]
+    assert (schedule["paused"], schedule["note"]) == (True, "created by lifecycle.sh")
+    assert answers["schedule_describe"][1]["next_action_times"]
+    assert answers["schedule_trigger"] == (
+        202, {"schedule_id": schedule["schedule_id"], "status": "triggered"}
+    )  # fmt: skip
+    assert answers["scheduled_order_cancel"][0] == 202
+    assert answers["schedule_pause"][1]["note"] == "shop closed for the holidays"
+    assert answers["schedule_delete"][1]["status"] == "deleted"
 
 
 def _signed(

@@ -5,6 +5,7 @@ Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import time
@@ -12,9 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LEASE, NS
+from temporalio import client as temporal
+from temporalio.service import RPCError, RPCStatusCode
 
+from gateway_core.memo import scope
+from gateway_core.routes import DEFAULT_OPERATIONS
+from gateway_core.schedules import spec_of
 from support.kube import apply, server_clock, wait_for_condition
+from support.kube_processes import LEASE, NS
 from support.procs import ROOT, ApiProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -213,6 +219,12 @@ def test_operator_has_only_the_permissions_it_needs(plane) -> None:
     assert can("watch", "workflowroutes.temporal-gateway.dev", "-A")
     assert can("patch", "workflowroutes.temporal-gateway.dev", "--subresource=status", "-n", "x")
     assert can("update", f"lease.coordination.k8s.io/{LEASE}", "-n", NS)
+    # WorkflowSchedules: read, their status, and patch (their finalizer); never delete them.
+    assert can("watch", "workflowschedules.temporal-gateway.dev", "-A")
+    assert can("patch", "workflowschedules.temporal-gateway.dev", "-n", "x")
+    assert can("patch", "workflowschedules.temporal-gateway.dev", "--subresource=status", "-n", "x")
+    assert not can("delete", "workflowschedules.temporal-gateway.dev", "-n", "default")
+    assert not can("create", "workflowschedules.temporal-gateway.dev", "-n", "default")
     assert not can("update", "workflowroutes.temporal-gateway.dev", "-n", "default")
     assert not can("delete", "workflowroutes.temporal-gateway.dev", "-n", "default")
     assert not can("update", "lease.coordination.k8s.io/other", "-n", NS)
@@ -283,3 +295,207 @@ def test_operator_restart_loses_and_rewrites_nothing(plane, operator, kube_api) 
     eventually(lambda: serves(kube_api, "sentinel"))
     plane.kubectl("delete", "workflowroute", "durable")
     plane.kubectl("delete", "workflowroute", "sentinel", "-n", NS)
+
+
+# -- WorkflowSchedules ---------------------------------------------------------------------------
+
+SCHEDULING = [*(o.value for o in DEFAULT_OPERATIONS), "schedule"]
+
+
+def schedule_doc(name: str, route: str, namespace: str = "default", **spec: Any):
+    return {
+        "apiVersion": "temporal-gateway.dev/v1alpha1",
+        "kind": "WorkflowSchedule",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "route": route,
+            "input": ITEMS,
+            "schedule": {"cronExpressions": ["0 3 * * *"], "timeZone": "Europe/Paris"},
+            **spec,
+        },
+    }
+
+
+def wait_for_schedule(
+    plane, name: str, kind: str, status: str, *, reason: str | None = None, timeout: float = 30
+) -> dict[str, Any]:
+    """The WorkflowSchedule's condition ``kind`` once it has ``status`` (and ``reason``) for the
+    resource's current generation."""
+
+    def check() -> dict[str, Any] | None:
+        found = plane.get_json("workflowschedule", name)
+        generation = found["metadata"]["generation"]
+        for condition in found.get("status", {}).get("conditions", []):
+            if (condition["type"], condition["status"]) == (kind, status) and (
+                condition["observedGeneration"] == generation
+                and reason in (None, condition["reason"])
+            ):
+                result: dict[str, Any] = condition
+                return result
+        return None
+
+    found: dict[str, Any] = eventually(check, timeout=timeout, interval=0.2)
+    return found
+
+
+def in_temporal(address: str, schedule_id: str) -> temporal.ScheduleDescription | None:
+    """The schedule as Temporal describes it (None: there is none)."""
+
+    async def describe() -> temporal.ScheduleDescription | None:
+        client = await temporal.Client.connect(address)
+        try:
+            return await client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+
+    return asyncio.run(describe())
+
+
+def crons(address: str, schedule_id: str) -> list[str]:
+    found = in_temporal(address, schedule_id)
+    assert found is not None
+    return list(spec_of(found.schedule.spec)["cron_expressions"])
+
+
+def events_of(plane, name: str) -> list[str]:
+    listed = plane.get_json("events", "--field-selector", f"involvedObject.name={name}")
+    return [event["reason"] for event in listed["items"]]
+
+
+def test_a_workflow_schedule_is_kept_in_temporal(plane, kube_api, stack) -> None:
+    """Applied, changed, drifted in Temporal and set back, run, deleted."""
+    address = stack.temporal.address
+    apply(plane, [route_doc("sched-shop", operations=SCHEDULING)])
+    wait_for_condition(plane, "default", "sched-shop", "Ready", "True")
+    apply(plane, [schedule_doc("nightly", "sched-shop")])
+    wait_for_schedule(plane, "nightly", "Ready", "True")
+    found = plane.get_json("workflowschedule", "nightly")
+    sid = found["status"]["scheduleId"]
+    assert sid == f"sched-shop-{scope('k8s:default')}.nightly"
+    assert found["metadata"]["finalizers"] == ["temporal-gateway.dev/schedule"]
+    assert found["status"]["nextRunTimes"]
+    assert found["status"]["paused"] is False
+    assert {c["type"]: c["status"] for c in found["status"]["conditions"]} == {
+        "RouteFound": "True", "Accepted": "True", "Ready": "True"
+    }  # fmt: skip
+    listing = plane.kubectl("get", "wfs").splitlines()
+    assert listing[0].split() == ["NAME", "ROUTE", "SCHEDULE", "PAUSED", "NEXT", "RUN", "LAST",
+                                  "RESULT", "READY", "AGE"]  # fmt: skip
+    assert listing[1].split()[:2] == ["nightly", "sched-shop"]
+    assert crons(address, sid) == ["0 3 * * *"]
+    # The API sees the route's schedule, and leaves changing it to the resource.
+    described = httpx.get(f"{kube_api.url}/schedules/{sid}", timeout=10)
+    assert described.json()["managed_by"] == "WorkflowSchedule default/nightly"
+    assert described.json()["created_by"] == "k8s:default"
+    change = {"input": ITEMS, "spec": {"cron_expressions": ["0 1 * * *"]}}
+    refused = httpx.put(f"{kube_api.url}/schedules/{sid}", json=change, timeout=10)
+    assert (refused.status_code, refused.json()["code"]) == (409, "schedule-managed")
+
+    # Changed: the schedule follows the resource.
+    apply(plane, [schedule_doc("nightly", "sched-shop",
+                               schedule={"cronExpressions": ["30 4 * * MON-FRI"]})])  # fmt: skip
+    wait_for_schedule(plane, "nightly", "Ready", "True")
+    eventually(lambda: crons(address, sid) == ["30 4 * * 1-5"])
+
+    # Drifted: changed in Temporal behind the operator's back, set back, and said so.
+    async def by_hand() -> None:
+        client = await temporal.Client.connect(address)
+
+        def change(update: temporal.ScheduleUpdateInput) -> temporal.ScheduleUpdate:
+            schedule = update.description.schedule
+            schedule.spec = temporal.ScheduleSpec(cron_expressions=["0 0 * * *"])
+            return temporal.ScheduleUpdate(schedule)
+
+        await client.get_schedule_handle(sid).update(change)
+
+    asyncio.run(by_hand())
+    eventually(lambda: crons(address, sid) == ["30 4 * * 1-5"], timeout=30)
+    eventually(lambda: "DriftCorrected" in events_of(plane, "nightly"))
+
+    # Run now through the API: its workflow is the route's, and the status says how it ended.
+    assert httpx.post(f"{kube_api.url}/schedules/{sid}/trigger", timeout=10).status_code == 202
+
+    def last_run() -> dict[str, Any] | None:
+        run = plane.get_json("workflowschedule", "nightly")["status"].get("lastRun") or {}
+        return run if run.get("result") == "COMPLETED" else None
+
+    run = eventually(last_run, timeout=60)
+    assert run["workflowId"].startswith(f"{sid}-")
+    result = httpx.get(f"{kube_api.url}/workflows/{run['workflowId']}/result", timeout=30)
+    assert result.json()["result"] == "Ordered 2 Apples..."
+    assert "COMPLETED" in plane.kubectl("get", "wfs", "nightly")
+
+    # Deleted: the finalizer holds the resource until the schedule is gone from Temporal.
+    plane.kubectl("delete", "workflowschedule", "nightly", "--timeout=60s")
+    assert in_temporal(address, sid) is None
+    assert plane.kubectl_result("get", "workflowschedule", "nightly").returncode != 0
+    plane.kubectl("delete", "workflowroute", "sched-shop")
+
+
+def test_a_schedule_whose_input_stops_fitting_is_paused_naming_the_field(
+    plane, kube_api, stack
+) -> None:
+    """Its route's schema narrowed, then widened again; then its route deleted."""
+    address = stack.temporal.address
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "maxItems": 3}},
+    }
+    route = route_doc("narrowing", operations=SCHEDULING, inputSchema=schema)
+    apply(plane, [route])
+    wait_for_condition(plane, "default", "narrowing", "Ready", "True")
+    two = {"items": [{"fruit": "APPLE", "amount": 1}, {"fruit": "ORANGE", "amount": 2}]}
+    apply(plane, [schedule_doc("weekly", "narrowing", input=two)])
+    wait_for_schedule(plane, "weekly", "Ready", "True")
+    sid = plane.get_json("workflowschedule", "weekly")["status"]["scheduleId"]
+
+    schema["properties"]["items"]["maxItems"] = 1
+    apply(plane, [route])
+    refused = wait_for_schedule(plane, "weekly", "Accepted", "False", reason="InvalidInput")
+    assert refused["message"].startswith("spec.input.items: "), refused["message"]
+
+    def paused() -> temporal.ScheduleDescription | None:
+        found = in_temporal(address, sid)
+        return found if found is not None and found.schedule.state.paused else None
+
+    note = eventually(paused).schedule.state.note
+    assert note is not None
+    assert "spec.input.items" in note
+    wait_for_schedule(plane, "weekly", "Ready", "False", reason="Paused")
+    assert plane.get_json("workflowschedule", "weekly")["status"]["paused"] is True
+    eventually(lambda: "SchedulePaused" in events_of(plane, "weekly"))
+
+    schema["properties"]["items"]["maxItems"] = 3
+    apply(plane, [route])
+    wait_for_schedule(plane, "weekly", "Ready", "True")
+    eventually(lambda: paused() is None)
+
+    plane.kubectl("delete", "workflowroute", "narrowing")
+    gone = wait_for_schedule(plane, "weekly", "RouteFound", "False", reason="RouteNotFound")
+    assert "narrowing" in gone["message"]
+    eventually(paused)
+    # Deleted with its route gone: the schedule is found where it was written, and deleted.
+    plane.kubectl("delete", "workflowschedule", "weekly", "--timeout=60s")
+    assert in_temporal(address, sid) is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"schedule": {}}, "spec.schedule"),
+        ({"schedule": {"cronExpressions": ["every day"]}}, "spec.schedule.cronExpressions[0]"),
+        ({"schedule": {"intervals": [{"everySeconds": 60, "offsetSeconds": 60}]}},
+         "spec.schedule.intervals[0].offsetSeconds"),
+        ({"policy": {"overlap": "Sometimes"}}, "spec.policy.overlap"),
+        ({"route": "Not_A_Name"}, "spec.route"),
+    ],
+)  # fmt: skip
+def test_invalid_schedule_is_refused_by_the_api_server(plane, spec, field) -> None:
+    doc = schedule_doc("invalid", "sched-shop")
+    doc["spec"].update(spec)
+    done = plane.kubectl_result("apply", "-f", "-", input=json.dumps(doc))
+    assert done.returncode != 0
+    assert field in done.stderr, done.stderr

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import Operator, cluster_api
 from test_operator import operator_log, route_doc
 
 from support.kube import apply, wait_for_condition
+from support.kube_processes import Operator, cluster_api
 from support.procs import ROOT, eventually, free_port, sample_worker
 
 pytestmark = pytest.mark.e2e

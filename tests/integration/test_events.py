@@ -14,7 +14,7 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
-from gateway_core.routes import Operation
+from gateway_core.routes import SWITCHES, Operation
 from support.gateway import ApiKeys, api_client, api_server, route, write_keys_file
 from support.procs import assert_eventually
 
@@ -222,7 +222,7 @@ async def test_a_stream_ends_at_its_lifetime(temporal_server, task_queue, http):
 
 
 async def test_no_stream_without_a_workflow(temporal_server, task_queue) -> None:
-    without_events = [op for op in Operation if op is not Operation.EVENTS]
+    without_events = [op for op in SWITCHES if op is not Operation.EVENTS]
     no_events = route("quiet", "GateWorkflow", task_queue, operations=without_events)
     async with api_client(temporal_server.address, [gate(task_queue), no_events]) as api:
         for workflow_id in ("gate-does-not-exist", "nobody-knows-this-id"):

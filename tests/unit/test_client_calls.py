@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +12,9 @@ from gateway_core.routes import OPERATIONS, Operation
 from temporal_gateway_client import _calls
 
 _SAMPLES = {"route": "r1", "workflow_id": "w1", "name": "n1", "workflow_input": {"a": 1},
-            "body": {"a": 1}}  # fmt: skip
+            "body": {"a": 1}, "schedule_id": "s1", "spec": {"cron_expressions": ["@daily"]},
+            "start_time": datetime(2026, 1, 1, tzinfo=UTC),
+            "end_time": datetime(2026, 1, 2, tzinfo=UTC)}  # fmt: skip
 
 
 def _pattern(path: str) -> re.Pattern[str]:

@@ -71,6 +71,12 @@ def test_every_operation_of_the_shipped_and_test_routes() -> None:
         ("POST", "/workflows/{workflow_id}/queries/exceeds"),
         ("POST", "/workflows/{workflow_id}/updates/set_total"),
         ("GET", "/workflows/{workflow_id}/updates/set_total/{update_id}"),
+        # orders serves schedules
+        ("POST", "/workflows/orders/schedules"), ("GET", "/schedules"),
+        ("GET", "/schedules/{schedule_id}"), ("PUT", "/schedules/{schedule_id}"),
+        ("DELETE", "/schedules/{schedule_id}"), ("POST", "/schedules/{schedule_id}/pause"),
+        ("POST", "/schedules/{schedule_id}/unpause"), ("POST", "/schedules/{schedule_id}/trigger"),
+        ("POST", "/schedules/{schedule_id}/backfill"),
     }  # fmt: skip
     assert ops["POST", "/workflows/tally/signal-with-start/add"]["operationId"] == (
         "tally.signal_with_start.add"
@@ -171,7 +177,7 @@ def test_bodies_are_the_route_schemas_with_examples_that_pass_them() -> None:
         validator = jsonschema.Draft202012Validator(resolve(spec, content["schema"]))
         assert validator.is_valid(content["example"]), f"{method} {path}"
         checked += 1
-    assert checked == 16  # tally 10, orders 6
+    assert checked == 22  # tally 10, orders 6, orders' schedules 6
     shopping = spec["paths"]["/workflows/shopping"]["post"]["requestBody"]["content"]
     assert shopping["application/json"]["example"] == {"items": [{"fruit": "APPLE", "amount": 1}]}
     # A signal without an argument takes no body; with-start then takes only the input.

@@ -13,6 +13,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from gateway_core.errors import RouteConfigError
 from gateway_core.routes import (
+    DEFAULT_OPERATIONS,
+    SWITCHES,
     Access,
     IdConflictPolicy,
     IdReusePolicy,
@@ -72,9 +74,10 @@ def test_shipped_route_serves_the_seed_shopping_endpoints(shopping) -> None:
     assert shopping.spec.workflow_type == "ShoppingWorkflow"
     assert shopping.spec.task_queue == "shopping-task-queue"
     assert shopping.spec.workflow_id.prefix == "shopping-workflow-"
-    # Every operation: the seed's four, and describe, events, list, cancel and terminate;
-    # it declares no signals, queries or updates, so those answer 404 by name.
-    assert set(shopping.spec.operations) == set(Operation)
+    # The default list: the seed's four, and describe, events, list, cancel and terminate
+    # (schedules are opt-in); it declares no signals, queries or updates, so those answer 404
+    # by name.
+    assert set(shopping.spec.operations) == set(DEFAULT_OPERATIONS)
     assert shopping.spec.signals == shopping.spec.queries == shopping.spec.updates == ()
 
 
@@ -82,7 +85,8 @@ def test_shipped_orders_route_serves_every_operation_and_message(orders) -> None
     assert orders.spec.workflow_type == "OrderWorkflow"
     assert orders.spec.task_queue == "shopping-task-queue"
     assert orders.spec.id_prefix == "order-"
-    assert set(orders.spec.operations) == set(Operation)
+    assert set(orders.spec.operations) == set(SWITCHES)  # schedules too
+    assert all(orders.allows(operation) for operation in Operation)
     assert [m.name for m in orders.spec.signals] == ["approve"]
     assert [m.name for m in orders.spec.queries] == ["progress"]
     assert [m.name for m in orders.spec.updates] == ["add_item"]

@@ -22,7 +22,7 @@ from gateway_api.temporal.visibility import (
     parse,
     restriction,
 )
-from gateway_core.routes import CompiledRoute, Operation, build_table
+from gateway_core.routes import SWITCHES, CompiledRoute, Operation, build_table
 from support.gateway import dev_settings, route
 from support.procs import free_port
 
@@ -147,7 +147,7 @@ async def offline_api(*routes: CompiledRoute) -> AsyncIterator[httpx.AsyncClient
 
 @pytest.fixture
 async def offline() -> AsyncIterator[httpx.AsyncClient]:
-    unlisted = [op for op in Operation if op is not Operation.LIST]
+    unlisted = [op for op in SWITCHES if op is not Operation.LIST]
     async with offline_api(
         route("unlisted", "Order", "q", operations=unlisted),
         route("elsewhere", "Order", "q", operations=unlisted, namespace="other"),

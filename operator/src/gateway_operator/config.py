@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway_core.codecs import CodecName, CodecSettings, check_names
 from gateway_core.logging import LogFormat
 
 
@@ -43,6 +44,23 @@ class OperatorSettings(BaseSettings):
     """A poller counts as a worker when it polled within this long: an idle worker's long
     poll is renewed about every 55 s (measured on Temporal's dev server, docs/workflowroutes.md),
     so a shorter window would report idle workers gone."""
+    schedules: bool = True
+    """Reconcile WorkflowSchedules into Temporal schedules. Off: WorkflowRoutes only (an
+    installation without the WorkflowSchedule CRD)."""
+    schedule_resync_seconds: float = Field(default=60.0, gt=0)
+    """How often every WorkflowSchedule's Temporal schedule is read and compared with what the
+    operator last wrote: a schedule changed in Temporal behind its back is set back within
+    about this long (one describe per schedule per round)."""
+    schedule_concurrency: int = Field(default=8, ge=1)
+    """Schedules reconciled at once (each a few Temporal calls)."""
+    temporal_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Deadline of each Temporal call the operator makes for a schedule."""
+    codecs: dict[CodecName, CodecSettings] = Field(default_factory=dict)
+    """JSON, the shape of the API's ``API_CODECS`` (give both the same value): the payload
+    codecs a WorkflowSchedule's input may need, by name. A schedule whose route names a codec
+    not here is refused (``CodecUnavailable``), never written in plaintext."""
+    namespace_codecs: dict[str, CodecName] = Field(default_factory=dict)
+    """JSON, as the API's ``API_NAMESPACE_CODECS``: each Temporal namespace's default codec."""
     metrics_port: int = Field(default=9466, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
     """All interfaces, as a pod's metrics are scraped from outside it."""
@@ -50,6 +68,12 @@ class OperatorSettings(BaseSettings):
     """kopf's liveness endpoint, /healthz (0: off)."""
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")
+
+    @field_validator("codecs")
+    @classmethod
+    def _codec_names(cls, codecs: dict[str, CodecSettings]) -> dict[str, CodecSettings]:
+        check_names(codecs, "OPERATOR_CODECS")
+        return codecs
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -1,9 +1,11 @@
-"""kopf wiring: start the reconciler, leader election and the worker checks; feed events.
+"""kopf wiring: start the reconcilers, leader election and the worker checks; feed events.
 
-kopf watches WorkflowRoutes and calls :func:`on_event` for every change (including deletions,
-and each existing route once at start); the
-:class:`~gateway_operator.reconciler.Reconciler` keeps them in memory and does the rest. Its
-clients reach handlers through ``kopf.Memo``.
+kopf watches WorkflowRoutes and WorkflowSchedules and calls :func:`on_event` and
+:func:`on_schedule_event` for every change (including deletions, and each existing object once
+at start); the :class:`~gateway_operator.reconciler.Reconciler` and the
+:class:`~gateway_operator.schedules.reconciler.ScheduleReconciler` keep them in memory and do
+the rest (the route reconciler tells the schedules' which routes are accepted). Their clients
+reach handlers through ``kopf.Memo``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from typing import Any
 
 import kopf
 
+from gateway_core.codecs import CodecSet
 from gateway_core.routes import API_GROUP
+from gateway_core.schedules import SCHEDULE_PLURAL
 from gateway_core.temporal import connect_config
 from gateway_operator.config import OperatorSettings
 from gateway_operator.kube import PLURAL, VERSION, Kube, api_client
 from gateway_operator.leader import Leadership
 from gateway_operator.reconciler import Reconciler
+from gateway_operator.schedules.reconciler import ScheduleReconciler
+from gateway_operator.schedules.temporal import Schedules
 from gateway_operator.workers import WorkerChecker
 
 
@@ -59,7 +65,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             config.lease_name,
             duration=config.lease_seconds,
             renew_deadline=config.lease_seconds * 2 / 3,
-            on_change=lambda leading: memo.reconciler.leadership_changed(leading),
+            on_change=lambda leading: _leadership_changed(memo, leading),
         )
     workers = None
     if config.worker_check_seconds:
@@ -68,11 +74,26 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             fresh_seconds=config.poller_fresh_seconds,
             max_age=config.worker_check_seconds,
         )
-    memo.reconciler = Reconciler(kube, config, leadership=memo.leadership, workers=workers)
+    memo.schedules = None
+    if config.schedules:
+        memo.codecs = CodecSet(config.codecs)
+        temporal = Schedules(
+            connect_config(),
+            codecs=memo.codecs,
+            namespace_codecs=config.namespace_codecs,
+            timeout=config.temporal_timeout_seconds,
+        )
+        memo.schedules = ScheduleReconciler(kube, config, temporal, leadership=memo.leadership)
+    memo.reconciler = Reconciler(
+        kube, config, leadership=memo.leadership, workers=workers,
+        on_plan=memo.schedules.routes_planned if memo.schedules is not None else None,
+    )  # fmt: skip
     memo.tasks = [
         asyncio.create_task(memo.reconciler.run()),
         asyncio.create_task(memo.reconciler.check_workers()),
     ]
+    if memo.schedules is not None:
+        memo.tasks.append(asyncio.create_task(memo.schedules.run()))
     if memo.leadership is not None:
         memo.tasks.append(asyncio.create_task(memo.leadership.run()))
 
@@ -86,6 +107,18 @@ async def on_event(memo: kopf.Memo, event: kopf.RawEvent, **_: Any) -> None:
     memo.reconciler.observe(event.get("type"), event["object"])
 
 
+@kopf.on.event(API_GROUP, VERSION, SCHEDULE_PLURAL)
+async def on_schedule_event(memo: kopf.Memo, event: kopf.RawEvent, **_: Any) -> None:
+    if memo.schedules is not None:
+        memo.schedules.observe(event.get("type"), event["object"])
+
+
+def _leadership_changed(memo: kopf.Memo, leading: bool) -> None:
+    memo.reconciler.leadership_changed(leading)
+    if leading and memo.schedules is not None:
+        memo.schedules.trigger()
+
+
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.tasks:
@@ -95,4 +128,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if memo.leadership is not None:
         with contextlib.suppress(Exception):
             await memo.leadership.release()
+    if getattr(memo, "codecs", None) is not None:
+        with contextlib.suppress(Exception):
+            await memo.codecs.aclose()
     await memo.api.close()

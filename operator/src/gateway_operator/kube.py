@@ -1,4 +1,5 @@
-"""The operator's Kubernetes I/O: list routes, write their statuses, hold the leader Lease.
+"""The operator's Kubernetes I/O: list routes and schedules, write their statuses (and the
+schedules' finalizers), post events, hold the leader Lease.
 
 Everything the planner needs is observed here, and every write the plan asks for is done here;
 nothing else in the operator talks to the API server (kopf aside, which watches for events).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes_asyncio import client, config
@@ -16,7 +17,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from gateway_core.routes import API_GROUP
+from gateway_core.schedules import SCHEDULE_KIND, SCHEDULE_PLURAL
 from gateway_operator.planner import ObservedRoute, StatusUpdate
+from gateway_operator.schedules.planner import ObservedSchedule
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,94 @@ def observed(item: Mapping[str, Any]) -> ObservedRoute:
     )
 
 
+def observed_schedule(item: Mapping[str, Any]) -> ObservedSchedule:
+    """A WorkflowSchedule as the schedule planner sees it."""
+    meta = item["metadata"]
+    return ObservedSchedule(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        generation=int(meta.get("generation", 1)),
+        body={k: item[k] for k in ("apiVersion", "kind", "spec") if k in item},
+        status=dict(item.get("status") or {}),
+        finalizers=tuple(meta.get("finalizers") or ()),
+        deleting=bool(meta.get("deletionTimestamp")),
+        uid=str(meta.get("uid", "")),
+    )
+
+
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self._custom = client.CustomObjectsApi(api)
         self._leases = client.CoordinationV1Api(api)
+        self._core = client.CoreV1Api(api)
+
+    async def list_schedules(self, namespaces: Sequence[str]) -> list[ObservedSchedule]:
+        if not namespaces:
+            found = await self._custom.list_cluster_custom_object(
+                API_GROUP, VERSION, SCHEDULE_PLURAL
+            )
+            return [observed_schedule(item) for item in found["items"]]
+        schedules: list[ObservedSchedule] = []
+        for namespace in namespaces:
+            found = await self._custom.list_namespaced_custom_object(
+                API_GROUP, VERSION, namespace, SCHEDULE_PLURAL
+            )
+            schedules.extend(observed_schedule(item) for item in found["items"])
+        return schedules
+
+    async def _merge_patch(
+        self, namespace: str, name: str, body: dict[str, Any], *, status: bool
+    ) -> bool:
+        patch = (
+            self._custom.patch_namespaced_custom_object_status
+            if status
+            else self._custom.patch_namespaced_custom_object
+        )
+        try:
+            response = await patch(
+                API_GROUP, VERSION, namespace, SCHEDULE_PLURAL, name, body,
+                _content_type="application/merge-patch+json",  # type: ignore[call-arg]
+                _preload_content=False,
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        response.release()
+        return True
+
+    async def patch_schedule_status(self, obs: ObservedSchedule, status: dict[str, Any]) -> bool:
+        """Merge ``status`` in (None removes a field); False when the resource is gone."""
+        return await self._merge_patch(obs.namespace, obs.name, {"status": status}, status=True)
+
+    async def set_finalizers(self, obs: ObservedSchedule, finalizers: Sequence[str]) -> bool:
+        """Replace the resource's finalizers (a merge patch replaces the list whole, so the
+        ones it had are passed back), guarded by nothing else: only the operator sets them."""
+        body = {"metadata": {"finalizers": list(finalizers)}}
+        return await self._merge_patch(obs.namespace, obs.name, body, status=False)
+
+    async def post_event(self, obs: ObservedSchedule, kind: str, reason: str, message: str) -> None:
+        """A Kubernetes event about the WorkflowSchedule (``kubectl describe wfs`` shows it)."""
+        now = datetime.now(UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{obs.name}.", namespace=obs.namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=f"{API_GROUP}/{VERSION}",
+                kind=SCHEDULE_KIND,
+                name=obs.name,
+                namespace=obs.namespace,
+                uid=obs.uid or None,
+            ),
+            reason=reason,
+            message=message[:1024],
+            type=kind,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component="temporal-gateway-operator"),
+            reporting_component="temporal-gateway-operator",
+        )
+        await self._core.create_namespaced_event(obs.namespace, event)
 
     async def list_routes(self, namespaces: Sequence[str]) -> list[ObservedRoute]:
         if not namespaces:

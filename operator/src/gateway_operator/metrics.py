@@ -32,11 +32,38 @@ ROUTES = Gauge(
     "WorkflowRoutes by their Accepted condition's reason (Accepted, PathConflict, ...)",
     ["reason"],
 )
+SCHEDULE_RECONCILES = Counter(
+    "temporal_gateway_operator_schedule_reconciles_total",
+    "WorkflowSchedules reconciled, by result: changed, unchanged or error",
+    ["result"],
+)
+SCHEDULE_RECONCILE_SECONDS = Histogram(
+    "temporal_gateway_operator_schedule_reconcile_duration_seconds",
+    "Time to reconcile the WorkflowSchedules due in one round (Temporal calls included)",
+)
+SCHEDULE_ACTIONS = Counter(
+    "temporal_gateway_operator_schedule_actions_total",
+    "Changes made to Temporal schedules, by action: write, pause, unpause, delete",
+    ["action"],
+)
+SCHEDULE_DRIFT = Counter(
+    "temporal_gateway_operator_schedule_drift_total",
+    "Temporal schedules found changed (or deleted) behind the operator's back, and set back",
+)
+SCHEDULES = Gauge(
+    "temporal_gateway_operator_schedules",
+    "WorkflowSchedules by their Ready condition's reason (Scheduled, Paused, NotAccepted, ...)",
+    ["reason"],
+)
 # Known results start at zero, so rate() and increase() see the first error.
 for _result in ("changed", "unchanged", "error"):
     RECONCILES.labels(result=_result)
 for _result in ("ok", "error"):
     WORKER_CHECKS.labels(result=_result)
+for _result in ("changed", "unchanged", "error"):
+    SCHEDULE_RECONCILES.labels(result=_result)
+for _action in ("write", "pause", "unpause", "delete"):
+    SCHEDULE_ACTIONS.labels(action=_action)
 
 REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict", "IdPrefixConflict")
 
@@ -44,3 +71,12 @@ REASONS = ("Accepted", "InvalidSpec", "InvalidSchema", "PathConflict", "IdPrefix
 def set_routes(by_reason: Mapping[str, int]) -> None:
     for reason in REASONS:
         ROUTES.labels(reason=reason).set(by_reason.get(reason, 0))
+
+
+SCHEDULE_REASONS = ("Scheduled", "Paused", "PausedOnFailure", "NotAccepted", "ScheduleIdTaken",
+                    "TemporalError", "Pending")  # fmt: skip
+
+
+def set_schedules(by_reason: Mapping[str, int]) -> None:
+    for reason in SCHEDULE_REASONS:
+        SCHEDULES.labels(reason=reason).set(by_reason.get(reason, 0))

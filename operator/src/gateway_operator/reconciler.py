@@ -24,7 +24,7 @@ import contextlib
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,8 +73,12 @@ class Reconciler:
         *,
         leadership: Leadership | None = None,
         workers: WorkerChecker | None = None,
+        on_plan: Callable[[dict[str, CompiledRoute | str]], None] | None = None,
     ) -> None:
         self._kube = kube
+        self._on_plan = on_plan
+        """Told, after each plan, each route's compiled self when accepted, else its reason:
+        the WorkflowSchedules' reconciler follows their routes so."""
         self._settings = settings
         self._leadership = leadership
         self._workers = workers
@@ -202,6 +206,14 @@ class Reconciler:
                 judge=self._judgements,
             )
             metrics.PLAN_SECONDS.observe(time.perf_counter() - started)
+            if self._on_plan is not None:
+                verdicts: dict[str, CompiledRoute | str] = {}
+                for route in routes:
+                    verdict = todo.verdicts[route.key]
+                    judged = self._judgements(route) if verdict.accepted else None
+                    accepted = isinstance(judged, CompiledRoute)
+                    verdicts[route.key] = judged if accepted else verdict.reason  # type: ignore[assignment]
+                self._on_plan(verdicts)
             await self._execute(todo)
             metrics.set_routes(Counter(v.reason for v in todo.verdicts.values()))
             result = "changed" if todo.status_updates else "unchanged"

@@ -213,6 +213,55 @@ assert.equal(withoutCallback.response.status, 404);
 const noRedelivery = await api.POST("/workflows/{workflow_id}/callbacks/redeliver", workflow(orderId));
 assert.equal(noRedelivery.response.status, 404);
 
+// Schedules on the orders route: created paused, described (its ETag), listed, updated with
+// If-Match, paused and unpaused, triggered (the order it starts is cancelled), backfilled over
+// a range in which it names no run, and deleted.
+const scheduled = await api.POST("/workflows/orders/schedules", {
+  body: { input: order, spec: { cron_expressions: ["0 3 1 1 *"], time_zone: "UTC" }, paused: true },
+  params: { header: { "Idempotency-Key": key() } },
+});
+const schedule = ok(scheduled, 201);
+const scheduleId = schedule.schedule_id;
+assert.ok(scheduleId.startsWith("order-"));
+const bySchedule = { params: { path: { schedule_id: scheduleId } } };
+const etag = scheduled.response.headers.get("etag")!;
+const scheduleNow = await api.GET("/schedules/{schedule_id}", bySchedule);
+assert.equal(ok(scheduleNow).paused, true);
+assert.equal(scheduleNow.response.headers.get("etag"), etag);
+await eventually(async () => {
+  const page = ok(await api.GET("/schedules", { params: { query: { route: "orders", page_size: "100" } } }));
+  return page.schedules.some((s) => s.schedule_id === scheduleId) ? page : undefined;
+});
+const replaced = ok(
+  await api.PUT("/schedules/{schedule_id}", {
+    params: { path: { schedule_id: scheduleId }, header: { "If-Match": etag } },
+    body: { input: order, spec: { cron_expressions: ["0 4 1 1 *"] } },
+  }),
+);
+assert.deepEqual(replaced.spec.cron_expressions, ["0 4 1 1 *"]);
+problem(
+  await api.PUT("/schedules/{schedule_id}", {
+    params: { path: { schedule_id: scheduleId }, header: { "If-Match": etag } },
+    body: { input: order, spec: { cron_expressions: ["0 5 1 1 *"] } },
+  }),
+  412,
+  "precondition-failed",
+);
+assert.equal(ok(await api.POST("/schedules/{schedule_id}/unpause", { ...bySchedule, body: { note: "open" } })).paused, false);
+assert.equal(ok(await api.POST("/schedules/{schedule_id}/pause", { ...bySchedule, body: { note: "closed" } })).paused, true);
+assert.equal(ok(await api.POST("/schedules/{schedule_id}/trigger", bySchedule), 202).status, "triggered");
+const runId = await eventually(
+  async () => ok(await api.GET("/schedules/{schedule_id}", bySchedule)).recent_actions?.[0]?.workflow_id,
+);
+ok(await api.POST("/workflows/{workflow_id}/cancel", workflow(runId)), 202);
+const backfilled = await api.POST("/schedules/{schedule_id}/backfill", {
+  ...bySchedule,
+  body: { start_time: "2026-06-01T00:00:00Z", end_time: "2026-06-02T00:00:00Z" },
+});
+assert.equal(ok(backfilled, 202).status, "backfilling");
+assert.equal(ok(await api.DELETE("/schedules/{schedule_id}", bySchedule)).status, "deleted");
+problem(await api.GET("/schedules/{schedule_id}", bySchedule), 404, "schedule-not-found");
+
 // A typed problem for an id no workflow has.
 problem(await api.GET("/workflows/{workflow_id}/status", workflow("tally." + key())), 404, "workflow-not-found");
 

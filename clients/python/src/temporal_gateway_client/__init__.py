@@ -2,8 +2,9 @@
 
 The seed guide's ``TemporalAPIClient`` with its three methods, plus one method per lifecycle
 operation (signal, query, update, cancel, terminate, the with-start operations, list, count,
-events), on httpx, with timeouts on every call and one exception per kind of problem the API
-reports. :class:`AsyncTemporalAPIClient` has the same methods for asyncio::
+events) and per schedule operation, on httpx, with timeouts on every call and one exception
+per kind of problem the API reports. :class:`AsyncTemporalAPIClient` has the same methods
+for asyncio::
 
     from temporal_gateway_client import TemporalAPIClient
 
@@ -20,6 +21,8 @@ from temporal_gateway_client.errors import (
     GatewayError,
     GatewayUnavailable,
     InvalidRequest,
+    PreconditionFailed,
+    ScheduleNotFound,
     UndecodablePayload,
     UpdateRejected,
     WorkflowClosed,
@@ -37,6 +40,8 @@ __all__ = [
     "GatewayError",
     "GatewayUnavailable",
     "InvalidRequest",
+    "PreconditionFailed",
+    "ScheduleNotFound",
     "TemporalAPIClient",
     "UndecodablePayload",
     "UpdateRejected",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -215,3 +216,98 @@ class AsyncTemporalAPIClient:
         ``API_CALLBACK_REDELIVER_MIN_INTERVAL_SECONDS`` apart (sooner: ``InvalidRequest``
         with code ``redelivery-too-soon``)."""
         return await self._json(_calls.redeliver_callback(workflow_id))
+
+    # Schedules ------------------------------------------------------------------------------
+
+    async def _with_etag(self, request: Request) -> dict[str, Any]:
+        response = await self._send(request)
+        body: dict[str, Any] = response.json()
+        body["etag"] = response.headers.get("ETag")
+        return body
+
+    async def create_schedule(
+        self,
+        route: str,
+        workflow_input: WorkflowInput,
+        spec: Mapping[str, Any],
+        *,
+        policy: Mapping[str, Any] | None = None,
+        paused: bool | None = None,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a schedule that starts the route's workflow with ``workflow_input`` when
+        ``spec`` says (``{"cron_expressions": [...], "intervals": [...], "time_zone": ...}``):
+        its description, with its ``etag`` for :meth:`update_schedule`."""
+        return await self._with_etag(
+            _calls.create_schedule(route, workflow_input, spec, policy=policy, paused=paused,
+                                   note=note, idempotency_key=idempotency_key)
+        )  # fmt: skip
+
+    async def list_schedules(
+        self,
+        *,
+        route: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One page: ``{"schedules": [...], "next_page_token"}`` (None on the last page)."""
+        return await self._json(
+            _calls.list_schedules(route=route, page_size=page_size, page_token=page_token)
+        )
+
+    async def describe_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Its spec, state, next run times and recent runs, with its ``etag``."""
+        return await self._with_etag(_calls.describe_schedule(schedule_id))
+
+    async def update_schedule(
+        self,
+        schedule_id: str,
+        workflow_input: WorkflowInput,
+        spec: Mapping[str, Any],
+        *,
+        policy: Mapping[str, Any] | None = None,
+        paused: bool | None = None,
+        note: str | None = None,
+        if_match: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace its input, spec and policy; with ``if_match`` (an ``etag``), only if it has
+        not changed since.
+
+        Raises:
+            PreconditionFailed: it has.
+        """
+        return await self._with_etag(
+            _calls.update_schedule(schedule_id, workflow_input, spec, policy=policy,
+                                   paused=paused, note=note, if_match=if_match)
+        )  # fmt: skip
+
+    async def pause_schedule(self, schedule_id: str, note: str | None = None) -> dict[str, Any]:
+        return await self._json(_calls.pause_schedule(schedule_id, note))
+
+    async def unpause_schedule(self, schedule_id: str, note: str | None = None) -> dict[str, Any]:
+        return await self._json(_calls.unpause_schedule(schedule_id, note))
+
+    async def trigger_schedule(
+        self, schedule_id: str, *, overlap: str | None = None
+    ) -> dict[str, Any]:
+        """Run its action now (``overlap``: the schedule's own policy when unset)."""
+        return await self._json(_calls.trigger_schedule(schedule_id, overlap=overlap))
+
+    async def backfill_schedule(
+        self,
+        schedule_id: str,
+        start_time: datetime,
+        end_time: datetime,
+        *,
+        overlap: str | None = None,
+    ) -> dict[str, Any]:
+        """Run the actions it would have run between the two times (``AllowAll`` unless
+        ``overlap`` says otherwise)."""
+        return await self._json(
+            _calls.backfill_schedule(schedule_id, start_time, end_time, overlap=overlap)
+        )
+
+    async def delete_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Delete it; the workflows it started go on."""
+        return await self._json(_calls.delete_schedule(schedule_id))

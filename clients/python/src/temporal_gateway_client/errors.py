@@ -39,6 +39,14 @@ class WorkflowNotFound(GatewayError):
     """No workflow (or route) with that name."""
 
 
+class ScheduleNotFound(WorkflowNotFound):
+    """No schedule with that id (that the caller may see)."""
+
+
+class PreconditionFailed(InvalidRequest):
+    """The schedule changed since its ``etag`` was read: describe it again and retry."""
+
+
 class WorkflowFailed(GatewayError):
     """The workflow failed, timed out, or was canceled or terminated."""
 
@@ -101,7 +109,7 @@ _INVALID = ("malformed-json", "malformed-request", "duplicate-header", "invalid-
             "body-too-large", "payload-too-large", "unsupported-media-type",
             "validation-error", "input-limit-exceeded", "idempotency-key-reused",
             "rate-limited", "redelivery-too-soon", "too-many-streams", "too-many-waits",
-            "client-disconnected")  # fmt: skip
+            "client-disconnected", "schedule-already-exists", "schedule-managed")  # fmt: skip
 _NOT_FOUND = ("route-not-found", "workflow-not-found", "not-found", "callback-not-found",
               "signal-not-found", "query-not-found", "update-not-found")  # fmt: skip
 _UNAVAILABLE = ("temporal-error", "temporal-access-denied", "temporal-namespace-not-found",
@@ -117,6 +125,8 @@ PROBLEM_CODES: dict[str, type[GatewayError]] = {
     **dict.fromkeys(_UNAVAILABLE, GatewayUnavailable),
     **dict.fromkeys(_FAILED, WorkflowFailed),
     "workflow-closed": WorkflowClosed,
+    "schedule-not-found": ScheduleNotFound,
+    "precondition-failed": PreconditionFailed,
     "update-rejected": UpdateRejected,
     "undecodable-payload": UndecodablePayload,
     # A handler's failure in a workflow that goes on running, and the gateway's own fault.

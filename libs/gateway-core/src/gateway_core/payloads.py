@@ -205,6 +205,14 @@ class GatewayPayloadConverter(DefaultPayloadConverter):
         return values
 
 
+def json_protobuf_payload(body: Any, message_type: str) -> Payload:
+    """``body`` (proto JSON) as a ``json/protobuf`` payload of ``message_type``, as protobuf
+    converters (Go's, Java's, TypeScript's) read a message."""
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    metadata = {"encoding": JSON_PROTOBUF.encode(), "messageType": message_type.encode()}
+    return Payload(metadata=metadata, data=data)
+
+
 def data_converter(base: DataConverter | None = None) -> DataConverter:
     """``base`` (its codec and failure converter kept; the SDK's default when None) reading
     payloads with :class:`GatewayPayloadConverter`: the one place the API's converter is

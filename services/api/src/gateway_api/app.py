@@ -53,10 +53,10 @@ from gateway_core.temporal import connect_config
 log = structlog.get_logger(__name__)
 
 CORS_ALLOWED = ("Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "Prefer",
-                "Callback-Url", "Callback-Outcomes", "Last-Event-ID", "X-Request-ID",
+                "Callback-Url", "Callback-Outcomes", "Last-Event-ID", "If-Match", "X-Request-ID",
                 "traceparent")  # fmt: skip
 """Every request header the API reads, so a page on another origin can use every operation."""
-CORS_EXPOSED = ("Location", "Retry-After", "Preference-Applied", "Link", "X-Request-ID",
+CORS_EXPOSED = ("Location", "Retry-After", "Preference-Applied", "Link", "ETag", "X-Request-ID",
                 "X-Trace-Id", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
                 "RateLimit-Policy", "RateLimit")  # fmt: skip
 """Every response header a caller reads (where to poll, when to retry, what was applied)."""
@@ -189,7 +189,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=list(CORS_ALLOWED),
             expose_headers=list(CORS_EXPOSED),
             max_age=600,

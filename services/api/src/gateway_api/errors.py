@@ -16,11 +16,13 @@ table.
         ├── Unauthenticated (401)
         ├── Forbidden (403)
         ├── NotFound (404): RouteNotFound, WorkflowNotFound, PathNotFound, CallbackNotFound,
-        │                   SignalNotFound, QueryNotFound, UpdateNotFound
+        │                   SignalNotFound, QueryNotFound, UpdateNotFound, ScheduleNotFound
         ├── OperationNotAllowed, MethodNotAllowed (405)
         ├── RequestTimeout (408)
         ├── Conflict (409): WorkflowIdTaken, IdempotencyKeyInFlight, WorkflowClosed,
-        │                   WorkflowCanceled, WorkflowTerminated, CallbackBusy
+        │                   WorkflowCanceled, WorkflowTerminated, CallbackBusy, ScheduleIdTaken,
+        │                   ScheduleManaged
+        ├── PreconditionFailed (412)
         ├── BodyTooLarge, PayloadTooLarge (413)
         ├── UnsupportedMediaType (415)
         ├── InvalidBody (422): InvalidRequest; InputLimitExceeded, IdempotencyKeyReused,
@@ -135,7 +137,8 @@ class Unauthenticated(ApiError):
 
 
 class Forbidden(ApiError):
-    """The route does not let this caller do this (start, or act on a workflow it may read)."""
+    """The route does not let this caller do this (start, schedule, or act on a workflow or
+    schedule it may read)."""
 
     status, code, title = 403, "forbidden", "Not allowed on this route"
 
@@ -181,6 +184,19 @@ class CallbackNotFound(NotFound):
     def hiding(cls, workflow_id: str, principal: str) -> CallbackNotFound:
         """The one 404 of ``…/callbacks`` and ``…/callbacks/redeliver``, whichever it is."""
         return cls(f"no callback of workflow {workflow_id!r} that {principal} may read")
+
+
+class ScheduleNotFound(NotFound):
+    """No schedule with that id that the caller may see: it does not exist, is of a route the
+    caller may neither read nor schedule, or (on an owner-only route) is another caller's (the
+    same answer for all)."""
+
+    code, title = "schedule-not-found", "Schedule not found"
+
+    @classmethod
+    def hiding(cls, schedule_id: str, principal: str | None) -> ScheduleNotFound:
+        """The one 404 for a schedule that does not exist and one the caller may not see."""
+        return cls(f"no schedule {schedule_id!r} that {principal or 'anonymous'} may see")
 
 
 class SignalNotFound(NotFound):
@@ -302,11 +318,53 @@ class WorkflowTerminated(Conflict):
         return {"failure_type": "Terminated"}
 
 
+SCHEDULE_ID_TAKEN = (
+    "the schedule id this request maps to belongs to a schedule this caller did not create; "
+    "a new request needs a new Idempotency-Key"
+)
+"""The one detail for every schedule id taken by someone else's schedule, or one made outside
+the gateway."""
+
+
+class ScheduleIdTaken(Conflict):
+    """The schedule id (the route's prefix and the caller's Idempotency-Key) is taken by a
+    schedule this caller did not create. One answer, whatever the body."""
+
+    code, title = "schedule-already-exists", "Schedule already exists"
+
+    def __init__(self, detail: str = SCHEDULE_ID_TAKEN) -> None:
+        super().__init__(detail)
+
+
+class ScheduleManaged(Conflict):
+    """The schedule belongs to a `WorkflowSchedule` resource: change the resource, not the
+    schedule (the operator would set it back). Triggers and backfills are allowed."""
+
+    code, title = "schedule-managed", "The schedule is managed by a WorkflowSchedule"
+
+    def __init__(self, detail: str, *, managed_by: str) -> None:
+        super().__init__(detail)
+        self.managed_by = managed_by
+
+    def extensions(self) -> dict[str, Any]:
+        return {"managed_by": self.managed_by}
+
+
 class CallbackBusy(Conflict):
     """The callback is waiting or delivering, was redelivered as often as allowed
     (`API_CALLBACK_MAX_REDELIVERIES`), or its redelivery window has passed."""
 
     code, title = "callback-busy", "The callback cannot be redelivered now"
+
+
+# -- 412 ---------------------------------------------------------------------------------------
+
+
+class PreconditionFailed(ApiError):
+    """The schedule changed since the `ETag` sent in `If-Match` was read (or while the update
+    was applied): read it again (`GET`) and retry with its new `ETag`. Nothing was changed."""
+
+    status, code, title = 412, "precondition-failed", "The schedule has changed"
 
 
 # -- 413, 415 ----------------------------------------------------------------------------------

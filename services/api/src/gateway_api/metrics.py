@@ -38,6 +38,13 @@ WORKFLOW_STARTS = Counter(
     "(which start the workflow only if it is not running)",
     ["route", "outcome"],
 )
+SCHEDULE_ACTIONS = Counter(
+    "temporal_gateway_schedule_actions_total",
+    "Schedule requests by route, action (create, describe, update, pause, unpause, trigger, "
+    "backfill, delete) and outcome: ok, existing (an idempotent repeat of a create), rejected "
+    "(bad input, a resource's schedule), conflict (409, 412), error",
+    ["route", "action", "outcome"],
+)
 SYNC_WAIT = Histogram(
     "temporal_gateway_sync_wait_seconds",
     "Time spent waiting for workflow results, by route and outcome: completed, running (202), "

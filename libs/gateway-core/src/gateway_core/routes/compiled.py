@@ -30,7 +30,7 @@ from jsonschema.protocols import Validator
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS  # type: ignore[import-untyped]
 
 from gateway_core.errors import GatewayError, RouteConfigError
-from gateway_core.routes.operations import Access, MessageKind, Operation
+from gateway_core.routes.operations import OPERATIONS, Access, MessageKind, Operation
 from gateway_core.routes.spec import (
     ID_VALUE_PATTERN,
     MESSAGE_FIELDS,
@@ -335,7 +335,9 @@ class CompiledRoute:
         return self.messages.get((kind, name))
 
     def allows(self, operation: Operation) -> bool:
-        return operation in self.spec.operations
+        """Whether the route serves ``operation``: it lists the operation's switch (itself, or
+        ``schedule`` for the schedule family)."""
+        return OPERATIONS[operation].switch in self.spec.operations
 
     @property
     def owner_only(self) -> bool:
@@ -384,6 +386,18 @@ class CompiledRoute:
         if errors:
             raise WorkflowIdError(errors)
         return prefix + rendered, True
+
+    def schedule_id(
+        self, idempotency_key: str | None, *, owner: str | None = None
+    ) -> tuple[str, bool]:
+        """The id of a schedule made on this route, and whether it is deterministic: the
+        route's prefix, then the caller's scoped ``idempotency_key`` or a random id (with the
+        caller's scope first on an owner-only route, as for workflow ids). The route's id
+        template is a workflow's business key, not a schedule's: it is not used."""
+        if idempotency_key:  # scoped: the caller's scope is in it already
+            return self.spec.id_prefix + idempotency_key, True
+        prefix = self.spec.id_prefix if owner is None else self.owned_prefix(owner)
+        return prefix + uuid.uuid4().hex, False
 
     @property
     def execution_timeout(self) -> timedelta | None:

@@ -12,9 +12,16 @@ with ``@endpoint`` in ``gateway_api.api.endpoints``), its Temporal call and its 
 operation is opt-in: :data:`DEFAULT_OPERATIONS` is frozen, so a deploy never opens an operation
 on a route that did not ask for it.
 
-Paths name either a route (``{route_path}``: the starts) or a workflow (``{workflow_id}``:
-everything else). A workflow id never contains ``/``: the gateway makes ids from its own
-characters, so the id is always a single path segment.
+A family of operations a route author turns on as one may share one switch: each row of the
+schedule family names ``schedule`` as the operation that ``enables`` it, so a route lists
+``schedule`` once and serves all nine (create, list, describe, update, pause, unpause, trigger,
+backfill, delete), while the router, the authorization check, OpenAPI, the docs and the client
+still have a row per HTTP action. Only an operation that enables itself may be listed in a
+route's ``operations`` (:data:`SWITCHES`).
+
+Paths name a route (``{route_path}``: the starts, and creating a schedule), a workflow
+(``{workflow_id}``), or a schedule (``{schedule_id}``). Neither id ever contains ``/``: the
+gateway makes ids from its own characters, so an id is always a single path segment.
 """
 
 from __future__ import annotations
@@ -43,6 +50,15 @@ class Operation(StrEnum):
     TERMINATE = "terminate"
     CALLBACKS = "callbacks"
     REDELIVER_CALLBACK = "redeliverCallback"
+    SCHEDULE = "schedule"
+    LIST_SCHEDULES = "listSchedules"
+    DESCRIBE_SCHEDULE = "describeSchedule"
+    UPDATE_SCHEDULE = "updateSchedule"
+    PAUSE_SCHEDULE = "pauseSchedule"
+    UNPAUSE_SCHEDULE = "unpauseSchedule"
+    TRIGGER_SCHEDULE = "triggerSchedule"
+    BACKFILL_SCHEDULE = "backfillSchedule"
+    DELETE_SCHEDULE = "deleteSchedule"
 
 
 class Access(StrEnum):
@@ -58,6 +74,9 @@ class Access(StrEnum):
     UPDATE = "update"
     CANCEL = "cancel"
     TERMINATE = "terminate"
+    SCHEDULE = "schedule"
+    """Manage the route's schedules: create, list, describe, update, pause, unpause, trigger,
+    backfill and delete them. The workflows a schedule starts are read with ``read``."""
 
 
 class MessageKind(StrEnum):
@@ -78,6 +97,10 @@ class Addressed(StrEnum):
     with 404 (as a missing id) unless the caller may read the route."""
     ROUTES = "routes"
     """The caller's routes (listing): a route the caller may not use is left out."""
+    SCHEDULE = "schedule"
+    """``{schedule_id}``: one schedule, whose route is the one its id prefix names (schedule
+    ids carry the route's prefix, as workflow ids do); refused with 404 (as a missing id)
+    unless the caller may read the route or manage its schedules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +114,21 @@ class OperationRow:
     addressed: Addressed
     also_needs: Access | None = None
     """A second kind of access the operation needs (the message of a with-start)."""
+    enabled_by: Operation | None = None
+    """The operation a route lists to serve this one; None: this one itself."""
 
     @property
     def by_id(self) -> bool:
         """Whether the operation addresses one workflow (its route comes from the id)."""
         return self.addressed is Addressed.WORKFLOW
 
+    @property
+    def switch(self) -> Operation:
+        """What a route's ``operations`` names to serve this operation."""
+        return self.enabled_by or self.operation
 
-_ROUTE, _WORKFLOW = Addressed.ROUTE, Addressed.WORKFLOW
+
+_ROUTE, _WORKFLOW, _SCHEDULE = Addressed.ROUTE, Addressed.WORKFLOW, Addressed.SCHEDULE
 OPERATIONS: Mapping[Operation, OperationRow] = {
     row.operation: row
     for row in (
@@ -147,6 +177,38 @@ OPERATIONS: Mapping[Operation, OperationRow] = {
         OperationRow(Operation.REDELIVER_CALLBACK, Access.START, "POST",
                      "/workflows/{workflow_id}/callbacks/redeliver",
                      "Send a workflow's completion webhook again", _WORKFLOW),
+        # Schedules: one switch (`schedule`) and one grant for the family; each HTTP action is
+        # a row, so the router, OpenAPI, the metrics and the client see each.
+        OperationRow(Operation.SCHEDULE, Access.SCHEDULE, "POST",
+                     "/workflows/{route_path}/schedules",
+                     "Create a schedule that starts the route's workflow", _ROUTE),
+        OperationRow(Operation.LIST_SCHEDULES, Access.SCHEDULE, "GET", "/schedules",
+                     "List the schedules of the routes the caller may schedule",
+                     Addressed.ROUTES, enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.DESCRIBE_SCHEDULE, Access.SCHEDULE, "GET",
+                     "/schedules/{schedule_id}", "Describe a schedule", _SCHEDULE,
+                     enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.UPDATE_SCHEDULE, Access.SCHEDULE, "PUT",
+                     "/schedules/{schedule_id}",
+                     "Replace a schedule's input, spec and policy (If-Match: its ETag)",
+                     _SCHEDULE, enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.PAUSE_SCHEDULE, Access.SCHEDULE, "POST",
+                     "/schedules/{schedule_id}/pause", "Pause a schedule, with a note",
+                     _SCHEDULE, enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.UNPAUSE_SCHEDULE, Access.SCHEDULE, "POST",
+                     "/schedules/{schedule_id}/unpause", "Unpause a schedule, with a note",
+                     _SCHEDULE, enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.TRIGGER_SCHEDULE, Access.SCHEDULE, "POST",
+                     "/schedules/{schedule_id}/trigger", "Run a schedule's action now",
+                     _SCHEDULE, enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.BACKFILL_SCHEDULE, Access.SCHEDULE, "POST",
+                     "/schedules/{schedule_id}/backfill",
+                     "Run the actions a schedule would have run in a time range", _SCHEDULE,
+                     enabled_by=Operation.SCHEDULE),
+        OperationRow(Operation.DELETE_SCHEDULE, Access.SCHEDULE, "DELETE",
+                     "/schedules/{schedule_id}",
+                     "Delete a schedule (the workflows it started go on)", _SCHEDULE,
+                     enabled_by=Operation.SCHEDULE),
     )
 }  # fmt: skip
 """Every operation's row; a test checks that every :class:`Operation` has one and every row a
@@ -160,6 +222,9 @@ DEFAULT_OPERATIONS: tuple[Operation, ...] = (
 )  # fmt: skip
 """What a route serves when its ``operations`` is unset. Frozen: an operation added later is
 served only by routes that list it."""
+
+SWITCHES: tuple[Operation, ...] = tuple(op for op in Operation if OPERATIONS[op].switch is op)
+"""What a route's ``operations`` may list: every operation that is its own switch."""
 
 ACCESS_BY_OPERATION: Mapping[Operation, Access] = {op: row.access for op, row in OPERATIONS.items()}
 """The kind of access each operation needs (from :data:`OPERATIONS`)."""

@@ -10,12 +10,19 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from gateway_core.callbacks import Outcome, parse_origin_pattern
-from gateway_core.routes.operations import DEFAULT_OPERATIONS, Access, MessageKind, Operation
+from gateway_core.routes.operations import (
+    DEFAULT_OPERATIONS,
+    OPERATIONS,
+    SWITCHES,
+    Access,
+    MessageKind,
+    Operation,
+)
 
 API_GROUP = "temporal-gateway.dev"
 API_VERSION = f"{API_GROUP}/v1alpha1"
@@ -77,6 +84,20 @@ class IdConflictPolicy(StrEnum):
     def to_temporal(self) -> WorkflowIDConflictPolicy:
         return WorkflowIDConflictPolicy[_upper_snake(self.value)]
 
+
+# What a route's ``operations`` may list: the operations that are their own switch (the
+# schedule family is listed as ``schedule``), so the CRD's enum offers only those.
+RouteOperation = Annotated[
+    Operation,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [op.value for op in SWITCHES],
+            "description": "An operation a route may serve (`schedule` serves every schedule "
+            "operation).",
+        }
+    ),
+]
 
 # Scope and group names end up in logs and problem documents: printable, no spaces.
 GrantName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
@@ -162,11 +183,15 @@ class AuthorizationSpec(_Model):
     """Who may cancel them."""
     terminate: Requirement | None = None
     """Who may terminate them."""
+    schedule: Requirement | None = None
+    """Who may manage the route's schedules (create, list, describe, update, pause, unpause,
+    trigger, backfill, delete); the workflows they start are read with ``read``."""
     owner_only: bool = False
-    """A caller acts only on the workflows it started (administrators excepted): every id the
-    route makes carries the caller's scope after the prefix, by-id operations on another
-    caller's id answer 404 as a missing one would, and lists show only the caller's own. Off:
-    the grants are the route's, and a holder acts on every caller's workflows of the route."""
+    """A caller acts only on the workflows (and schedules) it started (administrators
+    excepted): every id the route makes carries the caller's scope after the prefix, by-id
+    operations on another caller's id answer 404 as a missing one would, and lists show only
+    the caller's own. Off: the grants are the route's, and a holder acts on every caller's
+    workflows and schedules of the route."""
 
     def requirement(self, access: Access) -> Requirement | None:
         found: Requirement | None = getattr(self, access.value)
@@ -280,10 +305,10 @@ class WorkflowRouteSpec(_Model):
     sync_wait_seconds: float = Field(default=30.0, gt=0, le=300)
     """How long ``POST /workflows/<path>`` waits before answering 202 with a Location to poll;
     30 s stays below the 60 s idle timeout of common load balancers and ingresses."""
-    operations: tuple[Operation, ...] = Field(default=DEFAULT_OPERATIONS, min_length=1)
+    operations: tuple[RouteOperation, ...] = Field(default=DEFAULT_OPERATIONS, min_length=1)
     """What the route serves; anything else answers 405. Unset: the default list (every
     operation there was when this field got its default; operations added since are served
-    only by routes that list them)."""
+    only by routes that list them, such as ``schedule``)."""
     signals: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
     """The signals callers may send; any other name answers 404."""
     queries: tuple[MessageSpec, ...] = Field(default=(), max_length=64)
@@ -301,6 +326,17 @@ class WorkflowRouteSpec(_Model):
     ``WORKER_CODECS``, for webhooks), or ``none`` for plain payloads. Unset: the default of the
     route's Temporal namespace (``API_NAMESPACE_CODECS``), if any. A route names a codec; it
     never says where one is, so no route can make the gateway load code or call a URL."""
+
+    @field_validator("operations")
+    @classmethod
+    def _switches(cls, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+        for operation in operations:
+            switch = OPERATIONS[operation].switch
+            if switch is not operation:
+                raise ValueError(
+                    f"{operation.value!r} is served with {switch.value!r}: list {switch.value!r}"
+                )
+        return operations
 
     @model_validator(mode="after")
     def _check(self) -> WorkflowRouteSpec:

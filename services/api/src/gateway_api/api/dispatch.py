@@ -9,8 +9,10 @@ handler takes one parameter instead of seven. On top of it:
   whose id prefix the id starts with (prefixes never overlap), which gives the Temporal
   namespace, the route's ``operations`` and the caller's access. No Temporal call is made to
   decide, so an id the caller may not read costs the same as one that does not exist;
-- :func:`call_of` only authenticates, for the listing (which narrows itself to the caller's
-  routes).
+- :func:`on_schedule` resolves ``{schedule_id}`` as :func:`on_workflow` does a workflow id:
+  schedule ids carry their route's prefix;
+- :func:`call_of` only authenticates, for the listings (which narrow themselves to the
+  caller's routes).
 
 Both check, in order: credentials (401), route (404), operation (405), access (403, or 404 by
 id when the caller may not even read the route, so ids do not leak), then rate limits (429).
@@ -26,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowHandle
+from temporalio.client import Client, ScheduleHandle, WorkflowExecutionDescription, WorkflowHandle
 
 from gateway_api.api.deps import authenticate, context, current_table, services
 from gateway_api.config import ApiSettings, BodyLimits
@@ -34,6 +36,7 @@ from gateway_api.errors import (
     Forbidden,
     OperationNotAllowed,
     RouteNotFound,
+    ScheduleNotFound,
     WorkflowNotFound,
     message_not_found,
 )
@@ -215,6 +218,31 @@ class Target:
         return self.call.location(f"/workflows/{quote(self.workflow_id, safe='')}{suffix}")
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleTarget:
+    """One schedule, by id, of a route the caller may use for the operation. Its prefix is
+    the route's (checked from the id); whether its action starts the route's workflow type is
+    checked by :mod:`gateway_api.temporal.schedules` when it describes it."""
+
+    call: Call
+    route: CompiledRoute
+    schedule_id: str
+
+    @property
+    def client(self) -> Client:
+        """For the route's schedules: their namespace, their payload codec."""
+        return self.call.connection.route_client(self.route)
+
+    def handle(self) -> ScheduleHandle:
+        return self.client.get_schedule_handle(self.schedule_id)
+
+    def url(self, suffix: str = "") -> str:
+        return self.call.location(f"/schedules/{quote(self.schedule_id, safe='')}{suffix}")
+
+    def not_found(self) -> ScheduleNotFound:
+        return ScheduleNotFound.hiding(self.schedule_id, self.call.caller.id)
+
+
 def _message(route: CompiledRoute, kind: MessageKind, name: str) -> CompiledMessage:
     found = route.message(kind, name)
     if found is None:
@@ -272,3 +300,30 @@ async def on_workflow(request: Request, operation: Operation) -> Target:
     ):  # another caller's: as missing, and decided from the id alone
         raise WorkflowNotFound.hiding(workflow_id, caller.id)
     return Target(call, route, workflow_id)
+
+
+async def on_schedule(request: Request, operation: Operation) -> ScheduleTarget:
+    """The schedule at ``{schedule_id}``, checked for ``operation`` as :func:`on_workflow`
+    checks a workflow: the route its id prefix names, the caller's access to it (404 as a
+    missing schedule unless the caller may read the route or manage its schedules), the
+    route's operations (405), the grant (403), and on an owner-only route the caller's own
+    scope in the id (404 otherwise, decided from the id alone)."""
+    call = await call_of(request)
+    schedule_id = request.path_params["schedule_id"]
+    call.context.annotate(schedule_id=schedule_id)
+    route = call.routes.for_workflow_id(schedule_id)
+    await call.rate_limit(route.name if route is not None else BY_ID)
+    if route is None or not (
+        call.may(route, Access.READ) or call.may(route, ACCESS_BY_OPERATION[operation])
+    ):
+        raise ScheduleNotFound.hiding(schedule_id, call.caller.id)
+    call.context.annotate(route=route.name)
+    _check(call, route, operation)
+    caller = call.caller
+    if (
+        route.owner_only
+        and not caller.is_admin(call.settings.admin_scope)
+        and not schedule_id.startswith(route.owned_prefix(scope(caller.id)))
+    ):
+        raise ScheduleNotFound.hiding(schedule_id, caller.id)
+    return ScheduleTarget(call, route, schedule_id)

@@ -5,8 +5,8 @@ the caller once, in the wrapper it registers, before the handler runs: credentia
 operation, access and rate limits (:mod:`gateway_api.api.dispatch`). The handler names its
 operation once, in the decorator, and receives what was checked as its parameter annotated
 :class:`~gateway_api.api.dispatch.OnRoute` (a start), :class:`~gateway_api.api.dispatch.Target`
-(one workflow by id) or :class:`~gateway_api.api.dispatch.Call` (the caller's routes), as the
-row's ``addressed`` says.
+(one workflow by id), :class:`~gateway_api.api.dispatch.ScheduleTarget` (one schedule by id) or
+:class:`~gateway_api.api.dispatch.Call` (the caller's routes), as the row's ``addressed`` says.
 
 A handler that takes nothing else is registered as a function of the request alone, and the
 check is a plain call: FastAPI's resolution of each dependency and parameter costs more than
@@ -25,7 +25,16 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 
-from gateway_api.api.dispatch import Call, OnRoute, Target, call_of, on_route, on_workflow
+from gateway_api.api.dispatch import (
+    Call,
+    OnRoute,
+    ScheduleTarget,
+    Target,
+    call_of,
+    on_route,
+    on_schedule,
+    on_workflow,
+)
 from gateway_api.http.request_headers import HeaderParam
 from gateway_core.routes import OPERATIONS, Addressed, Operation
 
@@ -36,6 +45,7 @@ _CHECKED: dict[Addressed, type] = {
     Addressed.ROUTE: OnRoute,
     Addressed.WORKFLOW: Target,
     Addressed.ROUTES: Call,
+    Addressed.SCHEDULE: ScheduleTarget,
 }
 _PATH_NAME = re.compile(r"{(\w+)}")
 
@@ -58,6 +68,8 @@ def _checker(operation: Operation) -> Callable[[Request], Awaitable[Any]]:
         return functools.partial(on_route, operation=operation)
     if addressed is Addressed.WORKFLOW:
         return functools.partial(on_workflow, operation=operation)
+    if addressed is Addressed.SCHEDULE:
+        return functools.partial(on_schedule, operation=operation)
     return call_of
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from gateway_core.schedules import Moment, OverlapPolicy
 
 _RESULT_TYPE_DESCRIPTION = (
     "The protobuf message type of `result` (its proto JSON), when the workflow answered one "
@@ -184,3 +186,146 @@ class WorkflowList(BaseModel):
 
 class WorkflowCount(BaseModel):
     count: int
+
+
+# -- Schedules ---------------------------------------------------------------------------------
+
+
+class ScheduleIntervalView(BaseModel):
+    every_seconds: int
+    offset_seconds: int = 0
+
+
+class ScheduleSpecView(BaseModel):
+    """When a schedule runs, as Temporal holds it: each calendar Temporal compiled is shown as
+    a cron expression (names as numbers: `MON-FRI` is `1-5`)."""
+
+    cron_expressions: list[str] = Field(default_factory=list, examples=[["0 3 * * *"]])
+    intervals: list[ScheduleIntervalView] = Field(default_factory=list)
+    time_zone: str | None = Field(default=None, examples=["Europe/Paris"])
+    jitter_seconds: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class SchedulePolicyView(BaseModel):
+    overlap: str = Field(
+        description="Skip, BufferOne, BufferAll, CancelOther, TerminateOther or AllowAll",
+        examples=["Skip"],
+    )
+    catchup_window_seconds: int | None = None
+    pause_on_failure: bool = False
+
+
+class ScheduleRun(BaseModel):
+    """One workflow a schedule started: readable at `/workflows/{workflow_id}`."""
+
+    workflow_id: str = Field(examples=["order-3f0c….nightly-2026-12-07T03:00:00Z"])
+    run_id: str
+    scheduled_at: datetime | None = None
+    started_at: datetime | None = None
+
+
+class ScheduleDescriptionResponse(BaseModel):
+    """`GET /schedules/{id}`: the schedule as Temporal holds it; its `ETag` header is what
+    `If-Match` takes to update it."""
+
+    schedule_id: str
+    route: str = Field(description="The route whose id prefix the schedule id has")
+    workflow_type: str
+    task_queue: str
+    input: Any = Field(default=None, description="What each run starts the workflow with")
+    spec: ScheduleSpecView
+    policy: SchedulePolicyView
+    paused: bool
+    note: str | None = Field(default=None, description="Why it was last paused or unpaused")
+    next_action_times: list[datetime] = Field(default_factory=list)
+    recent_actions: list[ScheduleRun] = Field(
+        default_factory=list, description="The latest runs it started (up to ten), oldest first"
+    )
+    running_workflows: list[str] = Field(
+        default_factory=list, description="The ids of the workflows it started that still run"
+    )
+    action_count: int = Field(default=0, description="Runs started, triggers and backfills too")
+    missed_catchup_window: int = Field(
+        default=0,
+        description="Runs not started because they were due longer ago than the catch-up window",
+    )
+    overlap_skipped: int = Field(
+        default=0, description="Runs not started because the previous one still ran (Skip)"
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str | None = Field(default=None, description="The principal that created it")
+    managed_by: str | None = Field(
+        default=None,
+        description="The WorkflowSchedule resource that owns it, if any: change that instead",
+    )
+
+
+class ScheduleSummary(BaseModel):
+    schedule_id: str
+    route: str
+    workflow_type: str
+    paused: bool
+    note: str | None = None
+    spec: ScheduleSpecView
+    next_action_times: list[datetime] = Field(default_factory=list)
+    recent_actions: list[ScheduleRun] = Field(default_factory=list)
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleSummary]
+    next_page_token: str | None = Field(
+        default=None,
+        description="Pass as `page_token` for the next page; null on the last. A page may hold "
+        "fewer schedules than `page_size` (even none) before the last one",
+    )
+
+
+class ScheduleStateResponse(BaseModel):
+    schedule_id: str
+    paused: bool
+    note: str
+
+
+class ScheduleActionResponse(BaseModel):
+    schedule_id: str
+    status: str = Field(examples=["triggered", "backfilling", "deleted"])
+
+
+class ScheduleNoteRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    note: str | None = Field(
+        default=None, max_length=1000, description="Why; shown by a description"
+    )
+
+
+class ScheduleTriggerRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    overlap: OverlapPolicy | None = Field(
+        default=None, description="Unset: the schedule's own overlap policy"
+    )
+
+
+class ScheduleBackfillRequest(BaseModel):
+    """Run the actions the schedule's spec names between two times, as if it had been running
+    then (runs already started are not repeated by Temporal's catch-up)."""
+
+    model_config = {"extra": "forbid"}
+
+    start_time: Moment = Field(description="RFC 3339, with its offset")
+    end_time: Moment = Field(description="RFC 3339, with its offset; after start_time")
+    overlap: OverlapPolicy | None = Field(
+        default=None,
+        description="Unset: AllowAll, so every run of the range starts (Temporal's default for "
+        "a backfill)",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScheduleBackfillRequest:
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        return self

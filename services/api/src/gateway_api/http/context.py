@@ -21,6 +21,7 @@ class RequestContext:
     trace_id: str | None = None
     route: str | None = None
     workflow_id: str | None = None
+    schedule_id: str | None = None
     principal: str | None = None
     started: bool | None = None
     """Whether a start made a new workflow (False: an Idempotency-Key found the existing one)."""

@@ -111,6 +111,7 @@ class RequestContextMiddleware:
                     duration_ms=round(duration * 1000, 2),
                     route=context.route,
                     workflow_id=context.workflow_id,
+                    schedule_id=context.schedule_id,
                     started=context.started,
                     principal=context.principal,
                 )

@@ -37,6 +37,7 @@ def response(request: Request, exc: ApiError) -> JSONResponse:
             ("request_id", context.request_id),
             ("trace_id", context.trace_id),
             ("workflow_id", context.workflow_id),
+            ("schedule_id", context.schedule_id),
         ):
             if value:
                 body[key] = value

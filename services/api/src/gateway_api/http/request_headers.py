@@ -108,3 +108,12 @@ CALLBACK_OUTCOMES = HeaderParam(
     "timed_out. Unset: the route's default (all of them).",
     max_length=200,
 )
+IF_MATCH = HeaderParam(
+    "If-Match",
+    "RFC 9110: apply the change only while the schedule's `ETag` (from its description, "
+    "creation or last update) is one of these; 412 `precondition-failed` otherwise. Unset: "
+    "apply it to the schedule as it is.",
+    max_length=1000,
+    example='"AAAAAAAAAAM"',
+    list_valued=True,
+)

@@ -12,8 +12,11 @@ the route table:
 - the messages, once per declared name: ``/workflows/{workflow_id}/signals/<name>`` with the
   argument's schema. Two routes may declare the same name, and a path may appear once, so such
   an operation serves both and its body is either schema;
-- every by-id operation with ``workflow_id`` constrained to the id prefixes of the routes that
-  allow it; one no route allows is left out;
+- every by-id operation with ``workflow_id`` (or ``schedule_id``) constrained to the id prefixes
+  of the routes that allow it; one no route allows is left out;
+- a schedule's creation once per route that serves schedules (with the starts: a route's
+  share), its body's ``input`` the route's input schema; the other schedule operations only
+  when some route serves them;
 - errors as ``application/problem+json``, a ``security`` requirement on every operation
   (either credential; ``[]`` on the probes), ``servers`` honouring the root path.
 
@@ -42,12 +45,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response, StreamingResponse
 
 from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES
+from gateway_api.api.endpoints import schedules as schedule_endpoints
 from gateway_api.api.schemas import Problem
 from gateway_api.errors import PROBLEM_JSON, RouteNotFound
 from gateway_api.openapi import examples
 from gateway_api.route_store import RouteStore
 from gateway_core.routes import (
     EMPTY,
+    OPERATIONS,
+    Addressed,
     Arguments,
     CompiledMessage,
     CompiledRoute,
@@ -76,6 +82,11 @@ _HEALTH_TAG = {"name": "health", "description": "Probes: no credentials needed."
 _WORKFLOWS_TAG = {
     "name": "workflows",
     "description": "Operations on one workflow, by id; the id's prefix names its route.",
+}
+_SCHEDULES_TAG = {
+    "name": "schedules",
+    "description": "Schedules of the routes that serve them, by id; the id's prefix names its "
+    "route, as a workflow id's does.",
 }
 # ECMA-262 syntax characters: what `pattern` (an ECMA-262 regex) must escape. Python's re.escape
 # also escapes `-`, which a regex compiled with the `u` flag (as JSON Schema validators do)
@@ -131,6 +142,10 @@ def _build(
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     schemas: dict[str, Any] = components.setdefault("schemas", {})
     schemas["Problem"] = Problem.model_json_schema(ref_template=SCHEMAS + "{model}")
+    scheduling = any(r.allows(Operation.SCHEDULE) for r in routes)
+    if scheduling:  # the schedule bodies' models, which FastAPI does not know
+        for name, schema in schedule_endpoints.COMPONENTS.items():
+            schemas.setdefault(name, copy.deepcopy(schema))
     paths: dict[str, dict[str, Any]] = {}
     memo: dict[Any, Any] = {}
     generic = set(schemas)
@@ -168,6 +183,7 @@ def _build(
         _HEALTH_TAG,
         *({"name": _tag(r), "description": _route_description(r)} for r in routes),
         _WORKFLOWS_TAG,
+        *([_SCHEDULES_TAG] if scheduling else []),
     ]
     _prune_unused(spec, generic, referring)
     return spec
@@ -200,6 +216,8 @@ def _expand(
     if "{route_path}" in template:
         for route in serving:
             yield from _starts(template, op, operation, route, schemas)
+    elif OPERATIONS[operation].switch is Operation.SCHEDULE:
+        yield from _schedules(template, op, operation, serving, schemas, memo)
     elif "{workflow_id}" in template:
         if "{name}" not in template:
             if serving:
@@ -232,6 +250,9 @@ def _starts(
     route: CompiledRoute,
     schemas: dict[str, Any],
 ) -> Iterable[tuple[str, dict[str, Any]]]:
+    if operation is Operation.SCHEDULE:  # on a route, as the starts are: the route's share
+        yield from _schedule_create(template, op, route, schemas)
+        return
     kind = MESSAGE_KIND.get(operation)
     messages: list[CompiledMessage | None] = (
         [route.message(kind, m.name) for m in route.spec.messages(kind)] if kind else [None]
@@ -340,12 +361,16 @@ def _message_body(
 
 
 def _by_id(
-    op: dict[str, Any], routes: list[CompiledRoute], memo: dict[Any, Any] | None = None
+    op: dict[str, Any],
+    routes: list[CompiledRoute],
+    memo: dict[Any, Any] | None = None,
+    *,
+    name: str = "workflow_id",
 ) -> dict[str, Any]:
-    """``op`` with ``workflow_id`` limited to the id prefixes of ``routes``; ``memo``: the
-    parameter's pattern and description for sets of routes seen already (most by-id
-    operations are served by every route, and a pattern of 2,000 prefixes is worth making
-    once)."""
+    """``op`` with ``name`` (the workflow's id, or the schedule's) limited to the id prefixes
+    of ``routes``; ``memo``: the parameter's pattern and description for sets of routes seen
+    already (most by-id operations are served by every route, and a pattern of 2,000 prefixes
+    is worth making once)."""
     documented = copy.deepcopy(op)
     key = tuple(map(id, routes))
     found = None if memo is None else memo.get(key)
@@ -358,16 +383,84 @@ def _by_id(
         if memo is not None:
             memo[key] = found
     pattern, which, first = found
+    what = "workflow" if name == "workflow_id" else "schedule"
     for param in documented.get("parameters", []):
-        if param["name"] == "workflow_id" and param["in"] == "path":
+        if param["name"] == name and param["in"] == "path":
             param["schema"] = {"type": "string", "pattern": pattern, "maxLength": 1000}
-            param["description"] = (
-                f"The workflow's id; it starts with its route's prefix ({which})."
-            )
+            param["description"] = f"The {what}'s id; it starts with its route's prefix ({which})."
             param["example"] = first + "0123456789abcdef"
     if len(routes) == 1:
         documented["tags"] = [_tag(routes[0])]
     return documented
+
+
+def _schedule_create(
+    template: str, op: dict[str, Any], route: CompiledRoute, schemas: dict[str, Any]
+) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Creating a schedule on ``route``: its body's ``input`` the route's input schema."""
+    documented = dict(op)  # top-level keys replaced only, as for the starts
+    _drop_parameter(documented, "route_path")
+    input_schema = with_integer_bounds(route.input_schema)
+    input_ref = _component(schemas, f"{route.spec.path}.input", input_schema)
+    documented["operationId"] = f"{route.spec.path}.{op['operationId'].split('.')[-1]}"
+    documented["summary"] = f"Create a schedule that starts {route.spec.workflow_type}"
+    documented["tags"] = [_tag(route)]
+    body = _settings_body({"$ref": input_ref})
+    if (example := _settings_example(route)) is not None:
+        body["example"] = example
+    documented["requestBody"] = {**op["requestBody"], "content": {"application/json": body}}
+    yield template.replace("{route_path}", route.spec.path), documented
+
+
+def _schedules(
+    template: str,
+    op: dict[str, Any],
+    operation: Operation,
+    serving: list[CompiledRoute],
+    schemas: dict[str, Any],
+    memo: dict[Any, Any],
+) -> Iterable[tuple[str, dict[str, Any]]]:
+    """The schedule operations not on a route, documented only when some route serves them:
+    the list, and the by-id ones with ``schedule_id`` limited to the serving routes'
+    prefixes (an update's ``input`` any of their input schemas)."""
+    if not serving:
+        return
+    if OPERATIONS[operation].addressed is not Addressed.SCHEDULE:
+        yield template, op
+        return
+    documented = _by_id(op, serving, memo, name="schedule_id")
+    if operation is Operation.UPDATE_SCHEDULE:
+        refs = [
+            {"$ref": _component(schemas, f"{r.spec.path}.input",
+                                with_integer_bounds(r.input_schema))}
+            for r in serving
+        ]  # fmt: skip
+        body = _settings_body(refs[0] if len(refs) == 1 else {"anyOf": refs})
+        if (example := _settings_example(serving[0])) is not None:
+            body["example"] = example
+        documented["requestBody"] = {**op["requestBody"], "content": {"application/json": body}}
+    yield template, documented
+
+
+def _settings_example(route: CompiledRoute) -> dict[str, Any] | None:
+    """A schedule of ``route``'s workflow every night at three, when its schema yields an
+    example input."""
+    input_schema = with_integer_bounds(route.input_schema)
+    found, instance = examples.example(input_schema, lambda x: not route.validate(x))
+    if not found:
+        return None
+    return {"input": instance, "spec": {"cron_expressions": ["0 3 * * *"], "time_zone": "UTC"}}
+
+
+def _settings_body(input_schema: dict[str, Any]) -> dict[str, Any]:
+    """A schedule's settings as a request body, its ``input`` ``input_schema`` (the other
+    members refer to the settings' models among the components)."""
+    settings = copy.deepcopy(schedule_endpoints.COMPONENTS["ScheduleSettings"])
+    settings["properties"]["input"] = {
+        **input_schema,
+        "description": settings["properties"]["input"].get("description", ""),
+    }
+    return {"schema": settings}
 
 
 @functools.lru_cache(maxsize=1 << 14)

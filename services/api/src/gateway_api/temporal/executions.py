@@ -29,8 +29,6 @@ descriptor set and says what a payload it cannot read is, rather than failing.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -69,22 +67,18 @@ from gateway_api.errors import (
 from gateway_api.http.bodies import NO_BODY
 from gateway_api.temporal.codecs import already_encoded
 from gateway_api.temporal.payloads import json_protobuf
+from gateway_core import memo as memo_keys
 from gateway_core.failures import describe as describe_failure
 from gateway_core.routes import CompiledMessage, CompiledRoute
 
-MEMO_ROUTE = "gateway.route"
-MEMO_ROUTE_PATH = "gateway.route_path"
-MEMO_PRINCIPAL = "gateway.principal"
-MEMO_REQUEST_SHA256 = "gateway.request_sha256"
+MEMO_ROUTE = memo_keys.ROUTE
+MEMO_ROUTE_PATH = memo_keys.ROUTE_PATH
+MEMO_PRINCIPAL = memo_keys.PRINCIPAL
+MEMO_REQUEST_SHA256 = memo_keys.REQUEST_SHA256
+body_digest = memo_keys.body_digest
 MIN_WAIT_SECONDS = 0.5
 """Even ``wait=0`` gives Temporal this long to answer, so a finished result (of a workflow or
 an update) is returned, and an update is accepted before its 202 says where to poll."""
-
-
-def body_digest(body: Any) -> str:
-    """SHA-256 of the body's canonical JSON: equal for equal bodies, whatever key order."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

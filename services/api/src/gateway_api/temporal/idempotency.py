@@ -16,19 +16,13 @@ in flight in this process is 409 ``idempotency-key-in-flight`` with ``Retry-Afte
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 
 from gateway_api.errors import IdempotencyKeyInFlight
+from gateway_core import memo
 
-SCOPE_CHARS = 16
-"""Hex digits of SHA-256(principal): 64 bits, so two principals never share a scope by chance.
-Ids stay within Temporal's 255 characters: a prefix (≤ 100), the scope and a dot (17), a key
-(≤ 128)."""
-
-
-def scope(principal: str) -> str:
-    return hashlib.sha256(principal.encode()).hexdigest()[:SCOPE_CHARS]
+SCOPE_CHARS = memo.SCOPE_CHARS
+scope = memo.scope
 
 
 def scoped(principal: str, key: str | None) -> str | None:

@@ -5,14 +5,12 @@ against its descriptor set."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.descriptor_pool import DescriptorPool
-from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 
 from gateway_api.errors import UndecodablePayload
@@ -30,6 +28,7 @@ from gateway_core.payloads import (
     Undecodable,
     data_converter,
     decode,
+    json_protobuf_payload,
 )
 from gateway_core.routes import FieldError
 
@@ -66,9 +65,7 @@ def answer(raw: RawValue | None, what: str, descriptors: Descriptors | None = No
 def json_protobuf(body: Any, message_type: str) -> RawValue:
     """``body`` (proto JSON) as a ``json/protobuf`` payload of ``message_type``, as protobuf
     converters (Go's, Java's, TypeScript's) read a message."""
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    metadata = {"encoding": JSON_PROTOBUF.encode(), "messageType": message_type.encode()}
-    return RawValue(Payload(metadata=metadata, data=data))
+    return RawValue(json_protobuf_payload(body, message_type))
 
 
 def check_message(

@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway_api.api.endpoints import control, events, listing, messages, reads, starts, webhooks
+from gateway_api.api.endpoints import (
+    control,
+    events,
+    listing,
+    messages,
+    reads,
+    schedules,
+    starts,
+    webhooks,
+)
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    family.router for family in (starts, listing, reads, events, messages, control, webhooks)
+    family.router
+    for family in (starts, schedules, listing, reads, events, messages, control, webhooks)
 )
 """In the order they are matched. The app includes them directly: one more level of routers
 would be matched on every request too."""
