@@ -866,9 +866,13 @@ def route(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-def documented(api: ApiProcess, path: str) -> bool:
-    """The API serves the route at ``path`` (its OpenAPI document needs no credentials)."""
-    return httpx.get(f"{api.url}/workflows/{path}/openapi.json", timeout=5).status_code == 200
+def documented(api: ApiProcess, path: str, key: str) -> bool:
+    """The API serves the route at ``path``: its OpenAPI document, read with ``key`` (the
+    chart's administrator key: outside development a caller is shown its routes only)."""
+    answer = httpx.get(
+        f"{api.url}/workflows/{path}/openapi.json", headers={"X-API-Key": key}, timeout=5
+    )
+    return answer.status_code == 200
 
 
 def test_the_operator_and_the_api_follow_routes_with_the_chart_rbac_alone(
@@ -882,11 +886,12 @@ def test_the_operator_and_the_api_follow_routes_with_the_chart_rbac_alone(
     api = api_process(cluster, namespace, name, logs_dir, stack.temporal.address)
     try:
         wait_for_condition(cluster, namespace, path, "Ready", "True", timeout=120)
-        eventually(lambda: documented(api, path), timeout=30)
+        key = api_key(cluster, namespace, f"{full}-api-key")
+        eventually(lambda: documented(api, path, key), timeout=30)
         lease = cluster.get_json("lease", f"{full}-operator", "-n", namespace)
         assert lease["spec"]["holderIdentity"], "the operator leads on the chart's Lease"
         cluster.kubectl("delete", "workflowroute", path, "-n", namespace)
-        eventually(lambda: not documented(api, path), timeout=30)
+        eventually(lambda: not documented(api, path, key), timeout=30)
         for process in (operator, api):
             assert process.alive(), process.log()[-3000:]
             # kopf's APIForbiddenError, or the API server's "... is forbidden: User ..."
@@ -1079,7 +1084,7 @@ def test_api_probes_and_the_smoke_test_mean_what_they_say(
         # the smoke test starts the sample workflow and gets its result.
         cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "k8s/routes/shopping.yaml"))
         wait_for_condition(cluster, namespace, "shopping", "Ready", "True", timeout=120)
-        eventually(lambda: documented(api, "shopping"), timeout=30)
+        eventually(lambda: documented(api, "shopping", key), timeout=30)
         assert probe(cluster, namespace, name, api, "readinessProbe") == 200
         # Without the key, the workflow call is refused; with it, it completes.
         refused = smoke(helm, api.url, timeout=30, api_key="")

@@ -7,6 +7,8 @@ cluster's firewall: Debian's Chromium, driven by Playwright (``support.browser``
 - FastAPI's own pages, which load Swagger UI and ReDoc from a CDN, stay blank in the same
   browser: the canary that shows the browser really is offline (they are what ``/docs`` and
   ``/redoc`` were).
+- Per caller (the default outside development), ``/docs`` opens with no route and shows the
+  routes of the key or token given to Authorize, reading the document again when it changes.
 - "Try it out", with authentication on: a start without credentials is refused, then made with
   an API key from the Authorize dialog, then with a bearer token, and the page shows the
   workflow's answer.
@@ -41,7 +43,7 @@ from support.procs import ROOT, ApiProcess, free_port
 pytestmark = pytest.mark.e2e
 
 OUTPUT = Path(os.environ.get("DOCS_UI_OUTPUT", ROOT / ".run" / "test-output" / "docs-ui"))
-KEYS = ApiKeys({"docs": ["shopping:start", "shopping:read"]})
+KEYS = ApiKeys({"docs": ["shopping:start", "shopping:read"], "root": ["gateway:admin"]})
 SHOPPING = {"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}
 ANSWER = "Ordered 5 Apples...Ordered 3 Bananas..."
 REDOCLY_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -60,22 +62,37 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-@pytest.fixture(scope="module")
-def secured(stack, tmp_path_factory, logs_dir) -> Iterator[ApiProcess]:
-    """The API with authentication on (an API key file), on the shipped routes; ``stack``
-    brings the worker."""
-    keys = KEYS.write(tmp_path_factory.mktemp("docs-ui") / "keys.yaml")
+def secured_api(logs_dir: Path, temporal: str, keys: Path, **env: str) -> Iterator[ApiProcess]:
     api = ApiProcess(
         logs_dir,
-        temporal=stack.temporal.address,
+        temporal=temporal,
         env={"API_ENVIRONMENT": "production", "API_AUTH_DISABLED": "false",
-             "API_KEYS_FILE": str(keys)},
+             "API_KEYS_FILE": str(keys), **env},
     )  # fmt: skip
     try:
         api.wait_ready()
         yield api
     finally:
         api.stop()
+
+
+@pytest.fixture(scope="module")
+def keys_file(tmp_path_factory) -> Path:
+    return KEYS.write(tmp_path_factory.mktemp("docs-ui") / "keys.yaml")
+
+
+@pytest.fixture(scope="module")
+def secured(stack, keys_file, logs_dir) -> Iterator[ApiProcess]:
+    """The API with authentication on (an API key file), on the shipped routes, its document
+    public (``API_OPENAPI_ACCESS=public``, a platform team's choice), so both pages can show
+    every operation; ``stack`` brings the worker."""
+    yield from secured_api(logs_dir, stack.temporal.address, keys_file, API_OPENAPI_ACCESS="public")
+
+
+@pytest.fixture(scope="module")
+def per_caller(stack, keys_file, logs_dir) -> Iterator[ApiProcess]:
+    """The same API as production runs it by default: each caller is shown its routes."""
+    yield from secured_api(logs_dir, stack.temporal.address, keys_file)
 
 
 class Site:
@@ -143,8 +160,8 @@ def open_api(stack, site, logs_dir) -> Iterator[ApiProcess]:
         api.stop()
 
 
-def operations(api: ApiProcess) -> list[dict[str, str]]:
-    spec = httpx.get(api.url + "/openapi.json", timeout=10).json()
+def operations(api: ApiProcess, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
+    spec = httpx.get(api.url + "/openapi.json", headers=headers, timeout=10).json()
     return [
         {"method": method.upper(), "path": path, "id": op["operationId"]}
         for path, item in spec["paths"].items()
@@ -179,6 +196,46 @@ def test_swagger_ui_renders_every_operation_offline(browser, secured, output) ->
         assert {tuple(r) for r in rendered} == expected
         page.screenshot(path=output / "swagger-ui.png")
         assert_stayed_home(watched, secured)
+
+
+def rendered_operations(page: Page, count: int) -> set[tuple[str, str]]:
+    """The operations Swagger UI shows, once it shows ``count`` of them."""
+    expect(page.locator(".opblock")).to_have_count(count, timeout=30_000)
+    rendered = page.evaluate(
+        """[...document.querySelectorAll('.opblock')].map(o => [
+             o.querySelector('.opblock-summary-method').textContent,
+             o.querySelector('.opblock-summary-path').dataset.path])"""
+    )
+    return {tuple(r) for r in rendered}
+
+
+def test_swagger_ui_shows_each_caller_its_routes(browser, per_caller, output) -> None:
+    """Per caller (the default outside development): the page opens with no route, and shows
+    the routes of the key given to Authorize, read again when the key changes."""
+
+    def expected(key: str | None) -> set[tuple[str, str]]:
+        headers = KEYS.auth(key) if key else None
+        return {(op["method"], op["path"]) for op in operations(per_caller, headers)}
+
+    anonymous, docs, root = expected(None), expected("docs"), expected("root")
+    assert ("POST", "/workflows/shopping") in docs - anonymous
+    assert ("POST", "/workflows/orders") in root - docs
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(per_caller.url + "/docs")
+        assert rendered_operations(page, len(anonymous)) == anonymous
+        authorize(page, scheme="apiKey", credential=KEYS["docs"])
+        assert rendered_operations(page, len(docs)) == docs
+        page.screenshot(path=output / "swagger-ui-per-caller.png")
+        log_out(page, scheme="apiKey")
+        assert rendered_operations(page, len(anonymous)) == anonymous
+        authorize(page, scheme="bearer", credential=KEYS["root"])
+        assert rendered_operations(page, len(root)) == root
+        sent = [r.all_headers() for r in watched.requests if r.url.endswith("/openapi.json")]
+        assert [(h.get("x-api-key"), h.get("authorization")) for h in sent] == [
+            (None, None), (KEYS["docs"], None), (None, None), (None, f"Bearer {KEYS['root']}")
+        ]  # fmt: skip
+        assert_stayed_home(watched, per_caller)
 
 
 def test_redoc_renders_every_operation_offline(browser, secured, output) -> None:

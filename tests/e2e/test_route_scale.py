@@ -232,6 +232,9 @@ def test_worker_available_follows_the_task_queues_pollers(
     finally:
         worker.stop()
         watcher.stop()
+        # The routes first: envtest runs no namespace controller, so a deleted namespace's
+        # objects stay (and other modules list routes in every namespace).
+        plane.kubectl("delete", "wfr", "--all", "-n", "workers", "--wait=false")
         plane.kubectl("delete", "namespace", "workers", "--wait=false")
         operator.start()
         eventually(operator.leading, timeout=60, interval=0.5)

@@ -169,12 +169,16 @@ async def test_a_key_without_the_routes_scope_is_403(api) -> None:
 
 
 async def test_probes_and_docs_need_no_credentials(api) -> None:
+    """The document, too: without credentials it shows no route (tests/unit/
+    test_openapi_access.py), but the schemes, so a browser can offer Authorize."""
     health = (await api.get("/")).json()
     assert health["authentication"] == ["api-key"]
     assert health["warning"] is None
     assert (await api.get("/livez")).status_code == 200
     assert (await api.get("/readyz")).status_code == 503  # Temporal is down, not a 401
-    spec = (await api.get("/openapi.json")).json()
+    anonymous = (await api.get("/openapi.json")).json()
+    assert anonymous["components"]["securitySchemes"].keys() == {"bearer", "apiKey"}
+    spec = (await api.get("/openapi.json", headers=bearer(CI))).json()
     schemes = spec["components"]["securitySchemes"]
     assert schemes["bearer"] == {
         "type": "http", "scheme": "bearer",

@@ -205,6 +205,6 @@ def create_app(
         )
     else:
         app.add_middleware(TraceContextMiddleware)
-    openapi.install(app, store)
+    openapi.install(app, store, per_caller=settings.openapi_per_caller)
     pages.install(app)
     return app

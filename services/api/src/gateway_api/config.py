@@ -34,6 +34,7 @@ class BodyLimits:
 
 
 Environment = Literal["development", "production"]
+OpenApiAccess = Literal["public", "per-caller"]
 IPNetwork = IPv4Network | IPv6Network
 # Asymmetric algorithms only: a shared-secret (HS*) algorithm with an IdP's public key is the
 # classic algorithm-confusion attack, and "none" is no signature at all.
@@ -237,6 +238,13 @@ class ApiSettings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0)
     """``Strict-Transport-Security`` max-age; 0 (off) because TLS usually ends at the ingress,
     which knows better."""
+    openapi_access: OpenApiAccess | None = None
+    """Who reads which routes in ``/openapi.json`` and ``/workflows/<path>/openapi.json``.
+    ``per-caller`` (the default outside development): each caller gets the routes it holds
+    some grant on (all of them for an administrator); without credentials, none (the probes
+    and the credential schemes, so ``/docs`` can offer Authorize), and a route's own document
+    is ``route-not-found`` to a caller who may not use it. ``public`` (the default in
+    development): the whole table to anyone, as the API served it before."""
 
     # Completion webhooks (docs/webhooks.md): the API starts each delivery on this queue.
     callback_task_queue: str = DEFAULT_TASK_QUEUE
@@ -283,6 +291,13 @@ class ApiSettings(BaseSettings):
             max_string_length=self.max_json_string_length,
             max_items=self.max_json_items,
         )
+
+    @property
+    def openapi_per_caller(self) -> bool:
+        access = self.openapi_access
+        if access is None:
+            access = "public" if self.environment == "development" else "per-caller"
+        return access == "per-caller"
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

@@ -44,12 +44,13 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response, StreamingResponse
 
-from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES
+from gateway_api.api.deps import SECURITY, SECURITY_SCHEMES, authenticate, services
 from gateway_api.api.endpoints import schedules as schedule_endpoints
 from gateway_api.api.schemas import Problem
 from gateway_api.errors import PROBLEM_JSON, RouteNotFound
 from gateway_api.openapi import examples
 from gateway_api.route_store import RouteStore
+from gateway_api.security.principals import may_use
 from gateway_core.routes import (
     EMPTY,
     OPERATIONS,
@@ -610,6 +611,7 @@ class Documents:
         self._parts: dict[tuple[str, str], _Part] = {}
         self._full: dict[tuple[str | None, str], Document] = {}
         self._routes: OrderedDict[tuple[str, str], Document] = OrderedDict()
+        self._callers: OrderedDict[tuple[str, str], Document] = OrderedDict()
         self._generic: tuple[str, dict[str, Any]] | None = None
 
     def _servers(self, root_path: str) -> list[dict[str, Any]]:
@@ -640,9 +642,13 @@ class Documents:
             self._full[key] = found
         return found
 
-    def _assemble(self, table: RouteTable | None, root_path: str) -> Iterator[bytes]:
-        """The whole document's JSON, in pieces: what every route shares, built now, with
-        each route's cached part spliced into ``paths`` and ``components.schemas``."""
+    def _assemble(
+        self, table: RouteTable | None, root_path: str, *, whole: bool = True
+    ) -> Iterator[bytes]:
+        """The document's JSON, in pieces: what every route shares, built now, with each
+        route's cached part spliced into ``paths`` and ``components.schemas``. ``whole``: the
+        store's whole table, whose routes are the parts kept (a caller's share of it only
+        adds to them)."""
         routes = list(table.routes.values()) if table is not None else []
         starts: list[Start] = []
         parts: dict[tuple[str, str], _Part] = {}
@@ -667,7 +673,10 @@ class Documents:
         )  # fmt: skip
         for route in routes:
             part(route)
-        self._parts = parts  # the routes no longer served are forgotten
+        if whole:
+            self._parts = parts  # the routes no longer served are forgotten
+        else:
+            self._parts.update(parts)
         schemas = spec["components"]["schemas"]
         members = [(path, _member(path, item)) for path, item in spec["paths"].items()]
         extra: list[bytes] = []
@@ -691,6 +700,30 @@ class Documents:
         yield b"}" + middle + b"{"
         yield from _listed([*given, *extra])
         yield b"}" + tail
+
+    PER_CALLER = 64
+    """Caller documents kept, by the set of routes they show: callers of one team share one."""
+
+    def caller(self, visible: frozenset[str] | None, root_path: str) -> Document:
+        """The document of a caller who may use the routes at ``visible`` (paths; None: every
+        route, as :meth:`full`), the routes of the current table only."""
+        table = self._store.table
+        if visible is None or table is None:
+            return self.full(root_path)
+        shown = [route for path, route in table.routes.items() if path in visible]
+        if len(shown) == len(table.routes):
+            return self.full(root_path)
+        share = EMPTY.changed(shown)
+        key = ("caller:" + share.version, root_path)
+        found = self._callers.get(key)
+        if found is None:
+            pieces = tuple(self._assemble(share, root_path, whole=False))
+            found = Document(pieces, sum(map(len, pieces)), _etag("c", *key))
+            self._callers[key] = found
+            while len(self._callers) > self.PER_CALLER:
+                self._callers.popitem(last=False)
+        self._callers.move_to_end(key)
+        return found
 
     def route(self, path: str, root_path: str) -> Document | None:
         table = self._store.table
@@ -796,8 +829,10 @@ def _etag(*parts: str) -> str:
     return '"' + hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20] + '"'
 
 
-def _answer(request: Request, found: Document) -> Response:
+def _answer(request: Request, found: Document, *, per_caller: bool) -> Response:
     headers = {"ETag": found.etag}  # Cache-Control: the security headers' no-store, as everywhere
+    if per_caller:
+        headers["Vary"] = "Authorization, X-API-Key"  # a shared cache keeps one per caller
     asked = request.headers.get("if-none-match", "")
     if found.etag in (t.strip().removeprefix("W/") for t in asked.split(",")) or asked == "*":
         return Response(status_code=304, headers=headers)
@@ -812,26 +847,52 @@ def _answer(request: Request, found: Document) -> Response:
     return StreamingResponse(chunks(), media_type="application/json", headers=headers)
 
 
-def install(app: FastAPI, store: RouteStore) -> None:
+async def _visible(request: Request) -> frozenset[str] | None:
+    """The paths of the routes the caller may use (None: every route), when the documents
+    are per caller (``API_OPENAPI_ACCESS``).
+
+    No credentials at all: no route, so ``/docs`` still loads (and offers Authorize). Bad
+    ones: 401, as on any operation, counted against the client's address.
+    """
+    shared = services(request)
+    settings = shared.settings
+    headers = request.headers
+    if not shared.authenticator.disabled and not (
+        "authorization" in headers or headers.get("x-api-key")
+    ):
+        return frozenset()
+    principal = await authenticate(request)
+    admin = settings.admin_scope
+    table = shared.routes.table
+    if principal.is_admin(admin) or table is None:
+        return None
+    return frozenset(p for p, route in table.routes.items() if may_use(principal, route, admin))
+
+
+def install(app: FastAPI, store: RouteStore, *, per_caller: bool) -> None:
     """Serve :func:`build`'s document at ``app.openapi_url``, and each route's alone at
     ``/workflows/<path>/openapi.json`` (a team's client generator reads only its route),
-    cached per table version and root path. FastAPI's own handler is replaced: it would list
-    the root path as a server beside ours, and behind a proxy a bare ``/`` is the proxy's root,
-    not the API's."""
+    cached per table version and root path; ``per_caller``: the caller's routes only
+    (:func:`_visible`). FastAPI's own handler is replaced: it would list the root path as a
+    server beside ours, and behind a proxy a bare ``/`` is the proxy's root, not the API's."""
     documents = Documents(app, store)
 
     def root(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")
 
     async def serve(request: Request) -> Response:
-        return _answer(request, documents.full(root(request)))
+        visible = await _visible(request) if per_caller else None
+        found = documents.caller(visible, root(request))
+        return _answer(request, found, per_caller=per_caller)
 
     async def serve_route(request: Request) -> Response:
-        found = documents.route(request.path_params["route_path"], root(request))
-        if found is None:
-            path = request.path_params["route_path"]
+        path = request.path_params["route_path"]
+        visible = await _visible(request) if per_caller else None
+        found = documents.route(path, root(request))
+        if found is None or (visible is not None and path not in visible):
+            # The same answer for a route the caller may not use as for none at all.
             raise RouteNotFound(f"no workflow route is served at /workflows/{path}")
-        return _answer(request, found)
+        return _answer(request, found, per_caller=per_caller)
 
     app.openapi = lambda: documents.full_spec("")  # type: ignore[method-assign]
     url = app.openapi_url

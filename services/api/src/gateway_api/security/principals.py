@@ -20,6 +20,8 @@ from typing import Literal
 
 from gateway_core.routes import Access, CompiledRoute
 
+_ACCESSES = tuple(Access)
+
 Method = Literal["api-key", "jwt", "none"]
 
 
@@ -50,3 +52,9 @@ def allowed(principal: Principal, route: CompiledRoute, access: Access, admin_sc
         return False
     scopes, groups = grant
     return not (scopes.isdisjoint(principal.scopes) and groups.isdisjoint(principal.groups))
+
+
+def may_use(principal: Principal, route: CompiledRoute, admin_scope: str) -> bool:
+    """Whether ``principal`` may do anything at all on ``route``: whether it is shown the
+    route (the per-caller OpenAPI document)."""
+    return any(allowed(principal, route, access, admin_scope) for access in _ACCESSES)
