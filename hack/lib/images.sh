@@ -161,6 +161,11 @@ build_image() { # NAME DOCKERFILE CONTEXT REF
       --build-arg SSL_CERT_FILE="$ca_bundle" -v /etc/ssl/certs:/etc/ssl/certs:ro \
       -f "$2" -t "$4" "$3" || die "building $name failed (log: $build_logs/$name.log)"
     remember "$4" "$digest"
+    # On vfs storage every layer is a whole copy of its image: the untagged images earlier
+    # builds left (an image this one replaced, their builder stages) would fill the disk within
+    # days of builds (47 GB here in one). This build's own builder stage is kept, and with it
+    # the layers the next build reuses.
+    podman image prune -f --filter "until=$t0" >/dev/null
     t1=$(date +%s)
     log "built $4 in $((t1 - t0))s"
   fi
