@@ -154,9 +154,16 @@ def _build(
     # body always is (by the route's own schemas). So the registered operations say which of
     # FastAPI's schemas the document refers to, whatever the table's size.
     referring: list[Any] = [v for k, v in spec.items() if k not in ("components", "paths")]
+    if scheduling:  # the settings, inlined in each route's bodies, refer to their parts
+        referring.append(schedule_endpoints.COMPONENTS["ScheduleSettings"])
     for template, item in spec["paths"].items():
         for op in item.values():
-            replaced = "{route_path}" in template or "{name}" in template
+            # The bodies documented per route (a schedule update's too: its `input`).
+            replaced = (
+                "{route_path}" in template
+                or "{name}" in template
+                or op.get("x-gateway-operation") == Operation.UPDATE_SCHEDULE
+            )
             kept = op if not replaced else {
                 k: v for k, v in op.items() if k != "requestBody"
             }  # fmt: skip
