@@ -10,6 +10,7 @@ requests sent is printed (``-s``) for the record.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -34,9 +35,10 @@ CREDENTIALS = {
     "reader": {"Authorization": f"Bearer {READER}"},
     "none": {},
 }
-EXAMPLES = 60
-"""Per operation and generation mode (fewer where the inputs allow fewer). With 80 the test took
-94 to 146 s of a warm CI run on two cores, the slowest test by far."""
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+"""Per operation and generation mode (fewer where the inputs allow fewer). With 60 the test took
+87 to 103 s of a warm CI run on two cores (45 operations), the slowest test by far; a deeper
+run: ``FUZZ_EXAMPLES=200 pytest tests/e2e/test_fuzz.py``."""
 
 
 @pytest.fixture(scope="module")

@@ -73,6 +73,7 @@ def test_two_thousand_orders_routes_are_ready_and_served(plane, operator, kube_a
         return lags if len(lags) == 2000 else None
 
     lags = eventually(ready_times, timeout=180, interval=2)
+    all_ready = time.monotonic() - started  # as a client saw it, polling every 2 s
     eventually(lambda: served(kube_api, "scale-1999"), timeout=30, interval=0.2)
     ordered = sorted(lags)
     by_second = Counter(round(x) for x in lags)
@@ -85,13 +86,15 @@ def test_two_thousand_orders_routes_are_ready_and_served(plane, operator, kube_a
         f"(lastTransitionTime - creationTimestamp, 1 s resolution): "
         + ", ".join(f"{k} {v:.0f}s" for k, v in spread.items())
         + f", max {ordered[-1]:.0f}s; routes by whole seconds: {dict(sorted(by_second.items()))}; "
-        f"the last Ready {last_ready - applied_at:.0f}s after kubectl apply returned"
+        f"the last Ready {last_ready - applied_at:.0f}s after kubectl apply returned; all "
+        f"Ready as polled {all_ready:.0f}s after kubectl apply began"
     )
     root = httpx.get(kube_api.url + "/").json()
     assert root["routes_version"]
     for i in (0, 777, 1999):
         assert served(kube_api, f"scale-{i}")
-    assert max(lags) <= 30, "every route Ready within 30 s of its creation"
+    # How fast is make bench-routes' to say (a benchmark prints; a test under CI's load would
+    # only be flaky): here, that all 2,000 are accepted, Ready and served.
     plane.kubectl("delete", "workflowroutes", "-l", "scale=yes", "--wait=false")
     eventually(lambda: not served(kube_api, "scale-1999"), timeout=60, interval=0.5)
 
