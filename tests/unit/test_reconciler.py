@@ -8,11 +8,12 @@ from typing import Any
 
 from gateway_operator import handlers
 from gateway_operator.config import OperatorSettings
+from gateway_operator.kube import observed
 from gateway_operator.planner import StatusUpdate, WorkerObservation
 from gateway_operator.reconciler import Reconciler
 
 
-def body(name: str, generation: int = 1, queue: str = "q") -> dict[str, Any]:
+def body(name: str, generation: int = 1, queue: str = "q", version: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "temporal-gateway.dev/v1alpha1",
         "kind": "WorkflowRoute",
@@ -21,6 +22,7 @@ def body(name: str, generation: int = 1, queue: str = "q") -> dict[str, Any]:
             "namespace": "apps",
             "uid": f"uid-{name}",
             "generation": generation,
+            "resourceVersion": str(version),
             "creationTimestamp": "2026-01-01T00:00:00Z",
         },
         "spec": {"path": name, "workflowType": "W", "taskQueue": queue},
@@ -32,10 +34,14 @@ class FakeKube:
 
     def __init__(self) -> None:
         self.writes: list[StatusUpdate] = []
+        self.listed: list[dict[str, Any]] = []
 
-    async def patch_status(self, update: StatusUpdate) -> bool:
+    async def patch_status(self, update: StatusUpdate) -> int:
         self.writes.append(update)
-        return True
+        return 100 + len(self.writes)  # the written object's resourceVersion
+
+    async def list_routes(self, namespaces: Any) -> list[Any]:
+        return [observed(item) for item in self.listed]
 
 
 class FakeWorkers:
@@ -72,9 +78,33 @@ async def test_a_status_written_is_not_written_again_before_the_watch_echoes_it(
     assert sorted(u.name for u in kube.writes) == ["a", "b", "c"]
     await loop.reconcile()  # no MODIFIED event yet
     assert len(kube.writes) == 3
-    loop.observe("MODIFIED", body("b", generation=2))  # a new spec: judged and written again
+    # A new spec (a newer resourceVersion than the writes'): judged and written again.
+    loop.observe("MODIFIED", body("b", generation=2, version=200))
     await loop.reconcile()
     assert [(u.name, u.status["observedGeneration"]) for u in kube.writes[3:]] == [("b", 2)]
+
+
+async def test_a_late_event_or_list_never_takes_back_a_written_status() -> None:
+    """In CI, 23 of 2,000 routes showed Ready 73 s after their creation, though their first
+    status was written within 15 s: a copy older than the write replaced it in the cache, so
+    the next write (the worker check's) found no Ready condition and moved its
+    lastTransitionTime."""
+    kube = FakeKube()
+    loop = reconciler(kube)
+    loop.observe("ADDED", body("a", version=5))
+    await loop.reconcile()
+    (first,) = kube.writes
+    ready = next(c for c in first.status["conditions"] if c["type"] == "Ready")
+    loop.observe("ADDED", body("a", version=5))  # a late copy, from before the write
+    kube.listed = [body("a", version=4)]  # a list the watch had overtaken
+    await loop.resync()
+    await loop.reconcile()
+    assert kube.writes == [first], "nothing changed: nothing to write"
+    assert loop._routes["apps/a"].status == first.status
+    assert ready["status"] == "True"
+    loop.observe("MODIFIED", body("a", generation=2, version=200))  # newer: taken
+    await loop.reconcile()
+    assert [w.status["observedGeneration"] for w in kube.writes] == [1, 2]
 
 
 async def test_a_new_queue_is_asked_about_before_the_first_write() -> None:

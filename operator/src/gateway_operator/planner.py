@@ -52,6 +52,9 @@ class ObservedRoute:
     """``metadata.creationTimestamp`` (RFC 3339, so it sorts as text)."""
     body: Mapping[str, Any]
     status: Mapping[str, Any] = field(default_factory=dict)
+    version: int = 0
+    """``metadata.resourceVersion`` as a number (etcd's revision; 0 when it is not one): which
+    of two copies of the route is the newer."""
 
     @property
     def key(self) -> str:

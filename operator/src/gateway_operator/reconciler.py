@@ -106,7 +106,10 @@ class Reconciler:
         route = observed(body)
         if event == "DELETED":
             self._routes.pop(route.key, None)
-        else:
+        elif not _older(route, self._routes.get(route.key)):
+            # A late event (one a status write or a resync overtook) never takes back what is
+            # known: its status would read as never written, and a condition's
+            # lastTransitionTime would move on the next write.
             self._routes[route.key] = route
         self.trigger()
 
@@ -139,7 +142,11 @@ class Reconciler:
     async def resync(self) -> None:
         """Replace the cache with a full list (what a watch restart may have missed)."""
         routes = await self._kube.list_routes(self._settings.namespaces)
-        self._routes = {route.key: route for route in routes}
+        known = self._routes  # the watch's events may have overtaken the list meanwhile
+        self._routes = {
+            route.key: known[route.key] if _older(route, known.get(route.key)) else route
+            for route in routes
+        }
         self._listed = True
 
     async def check_workers(self) -> None:
@@ -230,13 +237,16 @@ class Reconciler:
             async with limit:
                 if not self.leading:
                     return
-                if not await self._kube.patch_status(update):
+                version = await self._kube.patch_status(update)
+                if version is None:
                     return
             key = f"{update.namespace}/{update.name}"
             cached = self._routes.get(key)
             if cached is not None and cached.generation == update.status["observedGeneration"]:
                 # What the watch will echo: a reconcile before the echo has nothing to write.
-                self._routes[key] = dataclasses.replace(cached, status=update.status)
+                self._routes[key] = dataclasses.replace(
+                    cached, status=update.status, version=max(version, cached.version)
+                )
             verdict = todo.verdicts[key]
             log.info(
                 "route status updated",
@@ -248,3 +258,8 @@ class Reconciler:
             )
 
         await asyncio.gather(*(write(u) for u in todo.status_updates))
+
+
+def _older(route: ObservedRoute, known: ObservedRoute | None) -> bool:
+    """Whether ``route`` is an older copy than the one ``known`` (both numbered)."""
+    return known is not None and 0 < route.version < known.version
