@@ -119,7 +119,11 @@ def judge(route: ObservedRoute) -> CompiledRoute | Verdict:
         )
 
 
-def _condition(
+MAX_MESSAGE = 32768
+"""A condition's ``message``, as long as Kubernetes' Condition type lets it be."""
+
+
+def condition(
     kind: str,
     ok: bool | str,
     reason: str,
@@ -135,7 +139,7 @@ def _condition(
         "type": kind,
         "status": status,
         "reason": reason,
-        "message": message,
+        "message": message[:MAX_MESSAGE],
         "observedGeneration": generation,
         "lastTransitionTime": previous.get("lastTransitionTime", now) if same else now,
     }
@@ -171,7 +175,7 @@ def _worker_condition(
         # The same answer: keep the message (and its poll time), so checking every queue every
         # half minute does not rewrite every route's status (and wake every API pod's watch).
         message = str(previous.get("message", message))
-    return _condition(WORKER_AVAILABLE, status, reason, message, route.generation, previous, now)
+    return condition(WORKER_AVAILABLE, status, reason, message, route.generation, previous, now)
 
 
 def _status(
@@ -189,9 +193,9 @@ def _status(
         else "not served: see the Accepted condition"
     )
     conditions = [
-        _condition(ACCEPTED, verdict.accepted, verdict.reason, verdict.message,
+        condition(ACCEPTED, verdict.accepted, verdict.reason, verdict.message,
                    route.generation, previous.get(ACCEPTED, {}), now),
-        _condition(READY, verdict.accepted, "Ready" if verdict.accepted else "NotAccepted",
+        condition(READY, verdict.accepted, "Ready" if verdict.accepted else "NotAccepted",
                    ready_message, route.generation, previous.get(READY, {}), now),
     ]  # fmt: skip
     namespace = route.queue[0] or default_namespace

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from gateway_core import memo
 from gateway_core.routes import CompiledRoute, Operation
 from gateway_core.schedules import WorkflowSchedule
+from gateway_operator.planner import condition
 
 FINALIZER = "temporal-gateway.dev/schedule"
 """Held on every WorkflowSchedule until its Temporal schedule is deleted."""
@@ -358,27 +359,6 @@ def _scheduled(want: Desired) -> tuple[str, bool, str, str]:
             "resource's")  # fmt: skip
 
 
-def _condition(
-    kind: str,
-    ok: bool | str,
-    reason: str,
-    message: str,
-    generation: int,
-    previous: Mapping[str, Any],
-    now: str,
-) -> dict[str, Any]:
-    status = ok if isinstance(ok, str) else ("True" if ok else "False")
-    same = previous.get("status") == status
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message[:32768],
-        "observedGeneration": generation,
-        "lastTransitionTime": previous.get("lastTransitionTime", now) if same else now,
-    }
-
-
 def status(
     obs: ObservedSchedule,
     todo: SchedulePlan,
@@ -394,12 +374,12 @@ def status(
     Unknown, and the digests kept as they were, so it is tried again)."""
     previous = {c.get("type"): c for c in obs.status.get("conditions", []) if isinstance(c, dict)}
     conditions = [
-        _condition(kind, ok, reason, message, obs.generation, previous.get(kind, {}), now)
+        condition(kind, ok, reason, message, obs.generation, previous.get(kind, {}), now)
         for kind, ok, reason, message in todo.conditions
         if not (failure is not None and kind == READY)
     ]
     if failure is not None:
-        conditions.append(_condition(READY, "Unknown", "TemporalError", failure[:1024],
+        conditions.append(condition(READY, "Unknown", "TemporalError", failure[:1024],
                                      obs.generation, previous.get(READY, {}), now))  # fmt: skip
     out: dict[str, Any] = {"observedGeneration": obs.generation, "conditions": conditions}
     want = todo.desired

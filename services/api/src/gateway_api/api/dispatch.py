@@ -278,52 +278,44 @@ async def on_route(request: Request, operation: Operation) -> OnRoute:
     return OnRoute(call, route)
 
 
-async def on_workflow(request: Request, operation: Operation) -> Target:
-    """The workflow at ``{workflow_id}``, checked for ``operation``: a plain call, as
-    :func:`on_route` is, from the handlers that take only the request."""
+async def _by_id(
+    request: Request,
+    operation: Operation,
+    name: str,
+    missing: type[WorkflowNotFound] | type[ScheduleNotFound],
+) -> tuple[Call, CompiledRoute, str]:
+    """The id at ``{name}`` (a workflow's or a schedule's), its route and the call, checked
+    for ``operation``: the route its prefix names, the caller's access to it (``missing``, as
+    for an id that does not exist, unless the caller may read the route or do the operation),
+    the route's operations (405), the grant (403), and on an owner-only route the caller's own
+    scope in the id (``missing`` otherwise, decided from the id alone)."""
     call = await call_of(request)
-    workflow_id = request.path_params["workflow_id"]
-    call.context.annotate(workflow_id=workflow_id)
-    route = call.routes.for_workflow_id(workflow_id)
+    found = request.path_params[name]
+    call.context.annotate(**{name: found})
+    route = call.routes.for_workflow_id(found)
     await call.rate_limit(route.name if route is not None else BY_ID)
     if route is None or not (
         call.may(route, Access.READ) or call.may(route, ACCESS_BY_OPERATION[operation])
     ):
-        raise WorkflowNotFound.hiding(workflow_id, call.caller.id)
+        raise missing.hiding(found, call.caller.id)
     call.context.annotate(route=route.name)
     _check(call, route, operation)
     caller = call.caller
     if (
         route.owner_only
         and not caller.is_admin(call.settings.admin_scope)
-        and not workflow_id.startswith(route.owned_prefix(scope(caller.id)))
-    ):  # another caller's: as missing, and decided from the id alone
-        raise WorkflowNotFound.hiding(workflow_id, caller.id)
-    return Target(call, route, workflow_id)
+        and not found.startswith(route.owned_prefix(scope(caller.id)))
+    ):  # another caller's: as missing
+        raise missing.hiding(found, caller.id)
+    return call, route, found
+
+
+async def on_workflow(request: Request, operation: Operation) -> Target:
+    """The workflow at ``{workflow_id}``, checked for ``operation`` (:func:`_by_id`): a plain
+    call, as :func:`on_route` is, from the handlers that take only the request."""
+    return Target(*await _by_id(request, operation, "workflow_id", WorkflowNotFound))
 
 
 async def on_schedule(request: Request, operation: Operation) -> ScheduleTarget:
-    """The schedule at ``{schedule_id}``, checked for ``operation`` as :func:`on_workflow`
-    checks a workflow: the route its id prefix names, the caller's access to it (404 as a
-    missing schedule unless the caller may read the route or manage its schedules), the
-    route's operations (405), the grant (403), and on an owner-only route the caller's own
-    scope in the id (404 otherwise, decided from the id alone)."""
-    call = await call_of(request)
-    schedule_id = request.path_params["schedule_id"]
-    call.context.annotate(schedule_id=schedule_id)
-    route = call.routes.for_workflow_id(schedule_id)
-    await call.rate_limit(route.name if route is not None else BY_ID)
-    if route is None or not (
-        call.may(route, Access.READ) or call.may(route, ACCESS_BY_OPERATION[operation])
-    ):
-        raise ScheduleNotFound.hiding(schedule_id, call.caller.id)
-    call.context.annotate(route=route.name)
-    _check(call, route, operation)
-    caller = call.caller
-    if (
-        route.owner_only
-        and not caller.is_admin(call.settings.admin_scope)
-        and not schedule_id.startswith(route.owned_prefix(scope(caller.id)))
-    ):
-        raise ScheduleNotFound.hiding(schedule_id, caller.id)
-    return ScheduleTarget(call, route, schedule_id)
+    """The schedule at ``{schedule_id}``, checked for ``operation`` as a workflow is."""
+    return ScheduleTarget(*await _by_id(request, operation, "schedule_id", ScheduleNotFound))

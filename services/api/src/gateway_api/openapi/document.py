@@ -618,7 +618,7 @@ class Documents:
         self._parts: dict[tuple[str, str], _Part] = {}
         self._full: dict[tuple[str | None, str], Document] = {}
         self._routes: OrderedDict[tuple[str, str], Document] = OrderedDict()
-        self._callers: OrderedDict[tuple[str, str], Document] = OrderedDict()
+        self._callers: OrderedDict[tuple[str, str, frozenset[str]], Document] = OrderedDict()
         self._generic: tuple[str, dict[str, Any]] | None = None
 
     def _servers(self, root_path: str) -> list[dict[str, Any]]:
@@ -717,15 +717,14 @@ class Documents:
         table = self._store.table
         if visible is None or table is None:
             return self.full(root_path)
-        shown = [route for path, route in table.routes.items() if path in visible]
-        if len(shown) == len(table.routes):
+        if len(visible) == len(table.routes) and visible == table.routes.keys():
             return self.full(root_path)
-        share = EMPTY.changed(shown)
-        key = ("caller:" + share.version, root_path)
+        key = (table.version, root_path, visible)  # a hit builds nothing
         found = self._callers.get(key)
         if found is None:
+            share = EMPTY.changed(r for path, r in table.routes.items() if path in visible)
             pieces = tuple(self._assemble(share, root_path, whole=False))
-            found = Document(pieces, sum(map(len, pieces)), _etag("c", *key))
+            found = Document(pieces, sum(map(len, pieces)), _etag("c", share.version, root_path))
             self._callers[key] = found
             while len(self._callers) > self.PER_CALLER:
                 self._callers.popitem(last=False)

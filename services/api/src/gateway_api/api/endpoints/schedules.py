@@ -532,14 +532,7 @@ async def _note(target: ScheduleTarget, verb: str) -> str:
     responses=_BY_ID_PROBLEMS,
 )
 async def pause_schedule(target: ScheduleTarget) -> ScheduleStateResponse:
-    with _counted(target.route, "pause"):
-        note = await _note(target, "paused")
-        temporal_schedules.refuse_managed(await _described(target))
-        await temporal_schedules.pause(
-            target.handle(), note, principal=target.call.caller.id,
-            rpc_timeout=target.call.rpc_timeout,
-        )  # fmt: skip
-        return ScheduleStateResponse(schedule_id=target.schedule_id, paused=True, note=note)
+    return await _set_paused(target, paused=True)
 
 
 @endpoint(
@@ -550,14 +543,22 @@ async def pause_schedule(target: ScheduleTarget) -> ScheduleStateResponse:
     responses=_BY_ID_PROBLEMS,
 )
 async def unpause_schedule(target: ScheduleTarget) -> ScheduleStateResponse:
-    with _counted(target.route, "unpause"):
-        note = await _note(target, "unpaused")
+    return await _set_paused(target, paused=False)
+
+
+async def _set_paused(target: ScheduleTarget, *, paused: bool) -> ScheduleStateResponse:
+    """Pause or unpause, with the body's note (or one naming the caller); not a schedule a
+    ``WorkflowSchedule`` resource owns."""
+    action = "pause" if paused else "unpause"
+    with _counted(target.route, action):
+        note = await _note(target, f"{action}d")
         temporal_schedules.refuse_managed(await _described(target))
-        await temporal_schedules.unpause(
+        change = temporal_schedules.pause if paused else temporal_schedules.unpause
+        await change(
             target.handle(), note, principal=target.call.caller.id,
             rpc_timeout=target.call.rpc_timeout,
         )  # fmt: skip
-        return ScheduleStateResponse(schedule_id=target.schedule_id, paused=False, note=note)
+        return ScheduleStateResponse(schedule_id=target.schedule_id, paused=paused, note=note)
 
 
 @endpoint(
