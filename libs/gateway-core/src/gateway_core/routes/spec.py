@@ -49,6 +49,20 @@ PROTO_MESSAGE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 DESCRIPTOR_SET_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,252}$"
 
 
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _shared_fields_set(model: BaseModel) -> None:
+    """Make ``model``'s set of the fields it was given the one object every model given the
+    same fields holds. A table of thousands of routes holds about fifteen models a route, and
+    pydantic gives each its own set (216 bytes or more): about 8 MiB of equal sets at 2,000
+    routes. Sharing is safe because the models are frozen, so pydantic never adds to the set
+    (a copy gets a set of its own). The sets are of field names, so there are few."""
+    given = model.__pydantic_fields_set__
+    shared = _FIELDS_SETS.setdefault(frozenset(given), given)
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+
 class _Model(BaseModel):
     """Kubernetes style: camelCase on the wire, unknown fields refused, values frozen. The
     attribute docstrings are the fields' descriptions, in the JSON Schema and so in the CRD."""
@@ -60,6 +74,9 @@ class _Model(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
     )
+
+    def model_post_init(self, context: Any, /) -> None:
+        _shared_fields_set(self)
 
 
 class IdReusePolicy(StrEnum):

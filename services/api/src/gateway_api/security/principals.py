@@ -51,7 +51,7 @@ def allowed(principal: Principal, route: CompiledRoute, access: Access, admin_sc
     if grant is None:
         return False
     scopes, groups = grant
-    return not (scopes.isdisjoint(principal.scopes) and groups.isdisjoint(principal.groups))
+    return not (principal.scopes.isdisjoint(scopes) and principal.groups.isdisjoint(groups))
 
 
 def may_use(principal: Principal, route: CompiledRoute, admin_scope: str) -> bool:
