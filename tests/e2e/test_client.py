@@ -99,6 +99,10 @@ def test_every_lifecycle_method_on_the_orders_route(client) -> None:
     with pytest.raises(UpdateRejected) as info:  # the workflow's validator: 100 lines at most
         client.update(full_order, "add_item", {"fruit": "APPLE", "amount": 1})
     assert info.value.status == 422
+    # The workflow's failure as its author raised it, as every failure is (docs/api.md).
+    assert info.value.failure_type == "OrderTooLong"
+    assert info.value.failure["message"] == "the order already has 100 lines, the most it may have"
+    assert info.value.failure["chain"][0]["type"] == "OrderTooLong"
     client.terminate(full_order)
     client.signal(order, "approve", {"approver": "bob"})
     assert client.describe(order)["route"] == "orders"

@@ -5,7 +5,8 @@ same key in process, the Go example worker with the same key, and a webhook rece
 
 What Temporal stores is read with the SDK and no codec: ``binary/encrypted`` everywhere but in
 search attributes. What the HTTP answers and webhook bodies carry is plaintext. The plaintext
-never shows in the processes' logs nor in the API's metrics. Last, the codec server is killed
+never shows in the processes' logs, the API's metrics, nor the spans the API and the worker
+export (to the same recording receiver, as OTLP/HTTP). Last, the codec server is killed
 under a steady load of careful clients: 503 ``codec-unavailable`` with ``Retry-After`` while it
 is down, a webhook attempt retried, nothing lost or started twice, service back when it is.
 """
@@ -13,6 +14,7 @@ is down, a webhook attempt retried, nothing lost or started twice, service back 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import signal
 import ssl
@@ -28,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from temporalio.client import Client
 
 from gateway_core.callbacks import delivery_workflow_id
@@ -63,6 +66,7 @@ pytestmark = pytest.mark.e2e
 
 SECRET = "plaintext-marker-e2e-4b1d"
 TOKEN = "codec-e2e-token"
+API_SERVICE, WORKER_SERVICE = "codec-test-api", "codec-test-worker"
 
 
 @dataclass
@@ -166,12 +170,18 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
     (tmp / "routes.yaml").write_text(_routes(queue, go_queue))
     receiver = _receiver()
     threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
+    # Spans go to the receiver too (``/v1/traces``), every one sampled and sent within 100 ms.
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base,
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
     address = temporal_server.address
     worker = sealed_worker(
         logs_dir, temporal=address, task_queue=queue, key_file=key_file,
         WORKER_CODECS=json.dumps(codecs), WORKER_CALLBACK_TASK_QUEUE=callback_queue,
         WORKER_CALLBACK_SECRETS_DIR=str(secrets), WORKER_GRACEFUL_SHUTDOWN_SECONDS="1",
-        WORKER_ROUTES_PATH=str(tmp / "routes.yaml"),
+        WORKER_ROUTES_PATH=str(tmp / "routes.yaml"), OTEL_SERVICE_NAME=WORKER_SERVICE, **otel,
     )  # fmt: skip
     go_worker = Process(
         f"go-codec-worker-{run}", [workers_dir() / "go" / "worker"], log_dir=logs_dir,
@@ -190,6 +200,8 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
             "API_CALLBACK_RETRY_MAX_INTERVAL_SECONDS": "1",
             "API_CALLBACK_RETRY_MAX_TOTAL_SECONDS": "120",
             "API_HEALTH_INTERVAL_SECONDS": "0.5",
+            "OTEL_SERVICE_NAME": API_SERVICE,
+            **otel,
             **codec_env(key_file),
         },
     )
@@ -217,13 +229,39 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-def assert_no_plaintext(stack: Stack) -> None:
-    """Nothing the tests sent in plaintext is in any process's log, nor in the metrics."""
+def exported_spans(receiver: Receiver) -> list[tuple[str, str]]:
+    """Every span exported so far, as (service name, the span in protobuf's text format)."""
+    spans = []
+    bodies, headers_of = (
+        receiver.bodies.get("/v1/traces", []),
+        receiver.headers.get("/v1/traces", []),
+    )
+    # A body is recorded just before its headers: one still without them is read next time.
+    for body, headers in list(zip(bodies, headers_of, strict=False)):
+        raw = gzip.decompress(body) if headers.get("content-encoding") == "gzip" else body
+        for resource in ExportTraceServiceRequest.FromString(raw).resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                spans += [(attributes["service.name"], str(span)) for span in scope.spans]
+    return spans
+
+
+def assert_no_plaintext(stack: Stack, workflow_id: str) -> None:
+    """Nothing the tests sent in plaintext is in any process's log, in the metrics, nor in a
+    span, once the API and the worker have exported spans of ``workflow_id`` (the positive
+    signal that this workflow's spans, wherever plaintext could have gone, are there)."""
     for log in stack.logs:
         assert SECRET not in log.read_text(errors="replace"), log
     metrics = httpx.get(f"http://127.0.0.1:{stack.api.metrics_port}/metrics", timeout=10).text
     assert SECRET not in metrics
     assert 'codec="aes-remote",operation="encode",result="ok"' in metrics
+
+    def traced() -> set[str]:
+        return {service for service, span in exported_spans(stack.receiver) if workflow_id in span}
+
+    eventually(lambda: traced() >= {API_SERVICE, WORKER_SERVICE}, timeout=30)
+    spans = exported_spans(stack.receiver)
+    assert not [span for _, span in spans if SECRET in span]
 
 
 async def test_every_operation_through_the_codec_server(stack: Stack, temporal_server) -> None:
@@ -249,7 +287,7 @@ async def test_every_operation_through_the_codec_server(stack: Stack, temporal_s
     ok(stack.post(f"/workflows/{local}/signals/finish"), 202)
     assert ok(stack.get(f"/workflows/{local}/result"))["result"]["label"] == SECRET
     assert payload_encodings(started_input(await history(client, local))) == [ENCRYPTED]
-    assert_no_plaintext(stack)
+    assert_no_plaintext(stack, wid)
 
 
 def test_a_codec_server_refusing_the_token_is_503(stack: Stack) -> None:
@@ -303,7 +341,7 @@ async def test_webhook_bodies_are_decoded_and_never_stored(stack: Stack, tempora
         stored = delivery.SerializeToString()
         assert b"slept 0.1s" not in stored
         assert b"out of stock" not in stored
-    assert_no_plaintext(stack)
+    assert_no_plaintext(stack, wids["done"])
 
 
 def _count(workflow_ids: list[str]) -> tuple[int, int]:

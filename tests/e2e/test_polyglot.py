@@ -224,6 +224,15 @@ def test_order_lifecycle(polyglot, lang) -> None:
         assert by_post["result"] == query["result"]
         quantity = http.post(f"/workflows/{workflow_id}/queries/quantity_of", json={"sku": "A"})
         assert _ok(quantity)["result"] == {"sku": "A", "quantity": 2}
+        missing = _problem(
+            http.post(f"/workflows/{workflow_id}/queries/quantity_of", json={"sku": "Z"}),
+            500, "query-failed",
+        )  # fmt: skip
+        # A query's failure in the one mapping. Go sends the whole failure, Java its text (the
+        # stack trace dropped, the ApplicationFailure's type read), TypeScript the message only.
+        assert missing["detail"] == "the order has no item Z"
+        assert missing["failure_type"] == (None if lang is TS else "ItemNotFound")
+        assert missing["failure"]["chain"][-1]["message"] == "the order has no item Z"
 
         added = _ok(http.post(f"/workflows/{workflow_id}/updates/add_item",
                               json={"sku": "B", "quantity": 3}))  # fmt: skip

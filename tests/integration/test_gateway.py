@@ -272,6 +272,27 @@ async def test_a_workflow_whose_task_keeps_failing_says_so(temporal_server, task
         await api.post(f"/workflows/{workflow_id}/terminate")
 
 
+async def test_a_workflow_type_no_worker_registered_says_so(temporal_server, task_queue) -> None:
+    """A route naming a type the task queue's worker does not have (a typo, a worker not yet
+    deployed): the worker fails each workflow task, the workflow shows RUNNING, and the sync
+    start's 202, status and describe say workflow_task_failing with the worker's words."""
+    typo = route("typo", "NoSuchWorkflow", task_queue, sync_wait_seconds=3)
+    async with api_client(temporal_server.address, [typo]) as api:
+        started = await api.post("/workflows/typo", json={})
+        assert started.status_code == 202, started.text
+        failing = started.json()["workflow_task_failing"]
+        assert "NoSuchWorkflow" in failing["message"]
+        assert "not registered" in failing["message"]
+        workflow_id = started.json()["workflow_id"]
+        status = (await api.get(f"/workflows/{workflow_id}/status")).json()
+        assert status["status"] == "RUNNING"
+        assert status["workflow_task_failing"]["message"] == failing["message"]
+        described = (await api.get(f"/workflows/{workflow_id}")).json()
+        assert described["workflow_task_failing"]["cause"] == failing["cause"]
+
+        await api.post(f"/workflows/{workflow_id}/terminate")
+
+
 async def test_a_healthy_workflows_status_keeps_the_seeds_four_fields(
     temporal_server, task_queue
 ) -> None:

@@ -83,10 +83,15 @@ async def test_signals_and_queries_with_and_without_arguments(api) -> None:
     assert (await state(api, wid))["notes"] == ["first", "2"]
     posted = await api.post(f"/workflows/{wid}/queries/state")
     assert posted.json()["result"]["notes"] == ["first", "2"]
-    # The workflow raising in its query handler is the query's failure, not the gateway's.
-    problem(
+    # The workflow raising in its query handler is the query's failure, not the gateway's, in
+    # the shape of every failure. The Python SDK's worker sends only the message (Go's sends
+    # the whole failure: tests/e2e/test_polyglot.py), so the type is not known here.
+    failed = problem(
         await api.post(f"/workflows/{wid}/queries/note", json={"index": 7}), 500, "query-failed"
     )
+    assert failed["failure_type"] is None
+    assert failed["detail"] == failed["failure"]["message"] == "list index out of range"
+    assert [link["message"] for link in failed["failure"]["chain"]] == ["list index out of range"]
 
     assert (await api.post(f"/workflows/{wid}/signals/finish")).status_code == 202
     result = await api.get(f"/workflows/{wid}/result")

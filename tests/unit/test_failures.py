@@ -14,8 +14,10 @@ from temporalio.api.failure.v1 import (
     Failure,
     TimeoutFailureInfo,
 )
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.converter import DataConverter, DefaultFailureConverter
 
+from gateway_api.temporal.failures import translate
 from gateway_core.failures import describe
 
 CONVERTER = DataConverter.default
@@ -104,3 +106,37 @@ def test_a_loop_of_causes_is_cut() -> None:
     second = DefaultFailureConverter().from_failure(app("b", "B"), CONVERTER.payload_converter)
     first.__cause__, second.__cause__ = second, first
     assert [link["type"] for link in describe(first)["chain"]] == ["A", "B"]
+
+
+# --- a query's failure sent as text (every worker but Go's) ----------------------------------
+
+JAVA_TRACE = (
+    "io.temporal.failure.ApplicationFailure: message='the order has no item Z', "
+    "type='ItemNotFound', nonRetryable=true\n"
+    "\tat io.temporal.failure.ApplicationFailure.newFailureWithCause(ApplicationFailure.java:87)\n"
+    "\tat example.workers.OrderWorkflow$Impl.quantityOf(OrderWorkflow.java:139)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "failure_type", "detail", "non_retryable"),
+    [
+        pytest.param(JAVA_TRACE, "ItemNotFound", "the order has no item Z", True, id="java"),
+        pytest.param(
+            "java.lang.IllegalStateException: boom\n\tat example.Impl.q(Impl.java:3)\n",
+            None, "java.lang.IllegalStateException: boom", False, id="java, another exception",
+        ),
+        pytest.param("the order has no item Z", None, "the order has no item Z", False, id="ts"),
+        pytest.param(
+            "message='x', type='T', nonRetryable=false", None,
+            "message='x', type='T', nonRetryable=false", False, id="not Java's form",
+        ),
+    ],
+)  # fmt: skip
+def test_a_query_failure_sent_as_text(text, failure_type, detail, non_retryable) -> None:
+    problem = translate(WorkflowQueryFailedError(text))
+    assert problem.code == "query-failed"
+    assert problem.failure_type == failure_type
+    assert problem.detail == problem.failure["message"] == detail
+    assert problem.failure["non_retryable"] is non_retryable
+    assert "\tat " not in str(problem.failure)  # no worker's stack trace reaches the caller

@@ -26,6 +26,20 @@ class GatewayError(Exception):
         self.code: str = str(self.problem.get("code", "unknown"))
         self.workflow_id: str | None = self.problem.get("workflow_id")
 
+    @property
+    def failure_type(self) -> str | None:
+        """The workflow author's error type (``OutOfStock``) when the problem is a workflow's
+        failure (a failed workflow, update or query, a validator's refusal); None for a
+        generic error or a problem without one."""
+        return self.problem.get("failure_type")
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        """The whole failure, for the same problems: ``type``, ``message``, ``non_retryable``,
+        ``details`` and the cause ``chain`` (docs/api.md, Failures); None for a problem
+        without one."""
+        return self.problem.get("failure")
+
 
 class InvalidRequest(GatewayError):
     """The request was refused as invalid (4xx); ``errors`` names each bad field."""
@@ -48,18 +62,7 @@ class PreconditionFailed(InvalidRequest):
 
 
 class WorkflowFailed(GatewayError):
-    """The workflow failed, timed out, or was canceled or terminated."""
-
-    @property
-    def failure_type(self) -> str | None:
-        """The workflow author's error type (``OutOfStock``), None for a generic error."""
-        return self.problem.get("failure_type")
-
-    @property
-    def failure(self) -> dict[str, Any] | None:
-        """The whole failure: ``type``, ``message``, ``non_retryable``, ``details`` and the
-        cause ``chain`` (docs/api.md, Failures)."""
-        return self.problem.get("failure")
+    """The workflow failed, timed out, or was canceled or terminated (``failure`` says how)."""
 
 
 class GatewayUnavailable(GatewayError):

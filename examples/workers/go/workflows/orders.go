@@ -13,19 +13,20 @@ import (
 // description, so Temporal's built-in __temporal_workflow_metadata query lists them (the
 // gateway can compare that list with a route's declared signals, queries and updates).
 const (
-	SignalApprove      = "approve"
-	QueryStatus        = "status"
-	QueryQuantityOf    = "quantity_of"
-	UpdateAddItem      = "add_item"
-	UpdateRemoveItem   = "remove_item"
-	UpdateSetQuantity  = "set_quantity"
-	maxItemQuantity    = 100
-	stateAwaiting      = "awaiting-approval"
-	stateCharging      = "charging"
-	stateCompleted     = "completed"
-	stateCancelled     = "cancelled"
-	errTypeInvalidItem = "InvalidItem"
-	errTypeNotOpen     = "OrderNotOpen"
+	SignalApprove       = "approve"
+	QueryStatus         = "status"
+	QueryQuantityOf     = "quantity_of"
+	UpdateAddItem       = "add_item"
+	UpdateRemoveItem    = "remove_item"
+	UpdateSetQuantity   = "set_quantity"
+	maxItemQuantity     = 100
+	stateAwaiting       = "awaiting-approval"
+	stateCharging       = "charging"
+	stateCompleted      = "completed"
+	stateCancelled      = "cancelled"
+	errTypeInvalidItem  = "InvalidItem"
+	errTypeNotOpen      = "OrderNotOpen"
+	errTypeItemNotFound = "ItemNotFound"
 )
 
 // Item is one line of an order.
@@ -122,7 +123,8 @@ func (o *order) index(sku string) int {
 // workflow, then charges it in an activity. Messages:
 //
 //   - signal approve(Approval): the first approval counts.
-//   - query status(): the OrderStatus; query quantity_of(SKUArg): one line's quantity.
+//   - query status(): the OrderStatus; query quantity_of(SKUArg): one line's quantity, or a
+//     typed failure (ItemNotFound) for a sku the order lacks.
 //   - update add_item(Item): its validator refuses a bad line or a closed order with a typed
 //     ApplicationError (InvalidItem, OrderNotOpen), so the update is rejected before it is
 //     written to the history.
@@ -146,9 +148,11 @@ func GoOrderWorkflow(ctx workflow.Context, in OrderInput) (OrderResult, error) {
 			if i := o.index(arg.SKU); i >= 0 {
 				return Quantity{SKU: arg.SKU, Quantity: o.status.Items[i].Quantity}, nil
 			}
-			return Quantity{SKU: arg.SKU}, nil
+			// A typed failure: the gateway answers 500 query-failed with this type.
+			return Quantity{}, temporal.NewApplicationError(
+				fmt.Sprintf("the order has no item %s", arg.SKU), errTypeItemNotFound)
 		},
-		workflow.QueryHandlerOptions{Description: "How many of one sku the order holds (0 if none)."},
+		workflow.QueryHandlerOptions{Description: "How many of one sku the order holds; fails (ItemNotFound) if it holds none."},
 	); err != nil {
 		return OrderResult{}, err
 	}

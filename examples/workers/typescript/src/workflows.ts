@@ -112,9 +112,12 @@ export async function TsOrderWorkflow(input: OrderInput): Promise<OrderResult> {
     quantityOf,
     ({ sku }) => {
       const i = index(sku);
-      return { sku, quantity: i >= 0 ? order.items[i].quantity : 0 };
+      if (i < 0) {
+        throw ApplicationFailure.create({ type: 'ItemNotFound', message: `the order has no item ${sku}` });
+      }
+      return { sku, quantity: order.items[i].quantity };
     },
-    { description: 'How many of one sku the order holds (0 if none).' },
+    { description: "How many of one sku the order holds; fails (ItemNotFound) if it holds none." },
   );
   setHandler(
     approve,

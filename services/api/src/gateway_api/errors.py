@@ -577,8 +577,8 @@ class UpdateFailed(FailureProblem, InternalError):
     code, title = "update-failed", "The update failed"
 
 
-class QueryFailed(InternalError):
-    """The query's handler failed in the workflow."""
+class QueryFailed(FailureProblem, InternalError):
+    """The query's handler failed in the workflow (`failure` as for `workflow-failed`)."""
 
     code, title = "query-failed", "The query failed"
 

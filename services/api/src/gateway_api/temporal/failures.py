@@ -5,17 +5,20 @@ badly (as httpx maps its transport's exceptions). Never by message text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure
+from temporalio.api.errordetails.v1 import NamespaceNotFoundFailure, QueryFailedFailure
 from temporalio.client import (
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.converter import DataConverter
 from temporalio.exceptions import (
+    ApplicationError,
     CancelledError,
     TerminatedError,
     TimeoutError,
@@ -100,6 +103,48 @@ def _update_failed(exc: WorkflowUpdateFailedError) -> ApiError:
     return UpdateFailed(failure["message"], failure=failure)
 
 
+async def query_failed(exc: WorkflowQueryFailedError, converter: DataConverter) -> ApiError:
+    """The problem for a query whose handler failed, with the failure as the workflow's author
+    raised it (the one mapping: type, message, details, chain). The SDK keeps only the message;
+    a Go worker sends its whole failure in the refusal's details (``QueryFailedFailure``),
+    encoded by its codec as a workflow's failure is, so it is decoded with the route's
+    converter. Other workers send only text (:func:`_query_failure_text`)."""
+    refusal = exc.__context__  # the SDK raises this while handling the service's refusal
+    details = refusal.grpc_status.details if isinstance(refusal, RPCError) else []
+    for detail in details:
+        found = QueryFailedFailure()
+        if detail.Unpack(found) and found.HasField("failure"):
+            failure = describe(await converter.decode_failure(found.failure))
+            return QueryFailed(failure["message"], failure=failure)
+    return _query_failure_text(exc.message)
+
+
+_JAVA_APPLICATION_FAILURE = re.compile(
+    r"io\.temporal\.failure\.ApplicationFailure: message='(?P<message>.*)', "
+    r"type='(?P<type>[^']*)', nonRetryable=(?P<non_retryable>true|false)",
+    re.DOTALL,
+)
+
+
+def _query_failure_text(text: str) -> ApiError:
+    """A query failure sent as text only. TypeScript and Python workers send the message; a
+    Java worker sends the exception with its stack trace, whose first line is kept (the
+    worker's internals are not the caller's business), and an ``ApplicationFailure``'s type
+    and message are read from the form the Java SDK gives it."""
+    first = text.split("\n\tat ", 1)[0].strip()
+    java = _JAVA_APPLICATION_FAILURE.fullmatch(first)
+    if java is not None:
+        raised = ApplicationError(
+            java["message"],
+            type=java["type"] or None,
+            non_retryable=java["non_retryable"] == "true",
+        )
+    else:
+        raised = ApplicationError(first)
+    failure = describe(raised)
+    return QueryFailed(failure["message"], failure=failure)
+
+
 def _query_rejected(exc: WorkflowQueryRejectedError) -> ApiError:
     status = exc.status.name if exc.status is not None else "UNSPECIFIED"
     return WorkflowClosed(
@@ -111,7 +156,9 @@ TRANSLATIONS: dict[type[Exception], Callable[[Any], ApiError]] = {
     WorkflowAlreadyStartedError: lambda _: WorkflowIdTaken(),
     WorkflowFailureError: workflow_failure,
     WorkflowUpdateFailedError: _update_failed,
-    WorkflowQueryFailedError: lambda exc: QueryFailed(exc.message),
+    # Without the route's converter (the handler's failure is decoded where the query is sent,
+    # :func:`query_failed`), only its text.
+    WorkflowQueryFailedError: lambda exc: _query_failure_text(exc.message),
     WorkflowQueryRejectedError: _query_rejected,
 }
 """Temporal's exceptions (other than service refusals) and the problem each becomes; a

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from gateway_api.api.dispatch import Target
@@ -36,7 +37,7 @@ from gateway_api.api.schemas import QueryResponse, SignalResponse, UpdateRespons
 from gateway_api.errors import InvalidBody
 from gateway_api.http.bodies import read_optional_json
 from gateway_api.http.request_headers import IDEMPOTENCY_KEY, PREFER
-from gateway_api.temporal import executions, idempotency
+from gateway_api.temporal import executions, failures, idempotency
 from gateway_core.routes import CompiledMessage, FieldError, MessageKind, Operation
 
 router = APIRouter(tags=["workflows"])
@@ -93,7 +94,10 @@ async def signal(target: Target) -> SignalResponse:
 async def _query(target: Target, name: str, args: list[Any]) -> QueryResponse:
     handle = await target.workflow()
     await target.call.handlers.check(handle, target.route, MessageKind.QUERY, name)
-    raw = await executions.query(handle, name, args, target.call.rpc_timeout)
+    try:
+        raw = await executions.query(handle, name, args, target.call.rpc_timeout)
+    except WorkflowQueryFailedError as exc:
+        raise await failures.query_failed(exc, target.client.data_converter) from exc
     answer = read_answer(target.call, target.route, raw, "query's answer")
     return QueryResponse(
         workflow_id=target.workflow_id,

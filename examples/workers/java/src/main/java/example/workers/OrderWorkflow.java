@@ -44,7 +44,9 @@ public interface OrderWorkflow {
   @QueryMethod(name = "status", description = "The order: state, customer, items, units, approver.")
   OrderStatus status();
 
-  @QueryMethod(name = "quantity_of", description = "How many of one sku the order holds (0 if none).")
+  @QueryMethod(
+      name = "quantity_of",
+      description = "How many of one sku the order holds; fails (ItemNotFound) if it holds none.")
   Quantity quantityOf(SkuArg arg);
 
   @UpdateMethod(
@@ -133,7 +135,10 @@ public interface OrderWorkflow {
     @Override
     public Quantity quantityOf(SkuArg arg) {
       int i = index(arg.sku());
-      return new Quantity(arg.sku(), i >= 0 ? items.get(i).quantity() : 0);
+      if (i < 0) {
+        throw ApplicationFailure.newFailure("the order has no item " + arg.sku(), "ItemNotFound");
+      }
+      return new Quantity(arg.sku(), items.get(i).quantity());
     }
 
     @Override
