@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import structlog
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 
@@ -202,3 +203,34 @@ async def test_route_in_another_namespace(temporal_server, client, task_queue) -
         wrong = await api.get("/workflows/count", params={"route": missing})
         assert wrong.status_code == 502, wrong.text
         assert wrong.json()["code"] == "temporal-namespace-not-found"
+
+
+async def test_temporals_own_words_stay_in_the_log(temporal_server, task_queue) -> None:
+    """Issue 24 #10: a query Temporal's parser refuses, or a route naming a namespace Temporal
+    does not have, answered with Temporal's own message as the problem's detail. The status and
+    code are unchanged; Temporal's words are in the API's log and nowhere in the answer."""
+    path, missing = unique("words"), unique("missing")
+    routes = [
+        route(path, "FlakyWorkflow", task_queue),
+        route(missing, "GateWorkflow", task_queue, namespace=unique("no-such-namespace")),
+    ]
+    async with api_client(temporal_server.address, routes) as api:
+        with structlog.testing.capture_logs() as logs:
+            refused = await api.get(
+                "/workflows", params={"route": path, "query": "NoSuchAttribute = 'x'"}
+            )
+            absent = await api.get("/workflows/count", params={"route": missing})
+    said = [e["error"] for e in logs if e["event"] == "temporal error"]
+    assert len(said) == 2, logs
+    for answer, status, code, detail, words in (
+        (refused, 400, "temporal-invalid-argument", "Temporal refused the request's arguments",
+         said[0]),
+        (absent, 502, "temporal-namespace-not-found",
+         "the route's Temporal namespace does not exist", said[1]),
+    ):  # fmt: skip
+        assert answer.status_code == status, answer.text
+        problem = answer.json()
+        assert problem["code"] == code
+        assert problem["detail"] == detail
+        assert words
+        assert not any(words in str(value) for value in problem.values()), problem

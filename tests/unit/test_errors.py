@@ -8,6 +8,7 @@ be (not found, unavailable) in the integration tests.
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import httpx
 import pytest
@@ -24,7 +25,8 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from gateway_api.errors import codes, problem_classes
+from gateway_api.errors import DuplicateHeader, codes, problem_classes
+from gateway_api.http.guards import SINGLE_VALUED
 from gateway_api.temporal.failures import translate
 from support.procs import ROOT
 from temporal_gateway_client.errors import PROBLEM_CODES, error_for
@@ -102,6 +104,13 @@ def test_the_docs_error_tables_are_the_codes() -> None:
     docs = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(docs)
     assert docs.stale() == [], "run make docs"
+
+
+def test_duplicate_header_names_the_headers_refused() -> None:
+    """The docs' error tables come from the docstring; it named five headers after the guard
+    refused eight (issue 24 #12)."""
+    named = re.findall(r"`([A-Za-z-]+)`", (DuplicateHeader.__doc__ or "").split("sent twice")[0])
+    assert {n.lower() for n in named} == {h.decode() for h in SINGLE_VALUED}
 
 
 @pytest.mark.parametrize("cls", list(problem_classes()), ids=lambda c: c.code)

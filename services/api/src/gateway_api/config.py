@@ -120,7 +120,10 @@ class ApiSettings(BaseSettings):
     max_waits_per_caller: int = Field(default=32, ge=1)
     """Requests of one caller waiting for an answer at once in one process (synchronous starts,
     results with ``wait``, updates): a rate limit counts requests, not requests held open, so
-    without this one caller's waits could hold every connection the API accepts (4,096)."""
+    without this one caller's waits could hold every connection the API accepts (4,096). Each
+    process counts its own (Redis does not share it), so N processes (replicas times
+    ``API_WORKERS``) allow one caller N times this in all: set it to the total a caller may
+    hold divided by N (docs/security.md, "How many waits a caller holds")."""
     events_max_streams: int = Field(default=5, ge=1)
     """Open ``/events`` streams per caller (per API process); more get 429."""
     events_heartbeat_seconds: float = Field(default=15.0, gt=0)

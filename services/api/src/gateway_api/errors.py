@@ -99,8 +99,9 @@ class MalformedRequest(BadRequest):
 
 
 class DuplicateHeader(BadRequest):
-    """`Authorization`, `X-API-Key`, `Idempotency-Key`, `Content-Type` or `Content-Encoding`
-    sent twice."""
+    """`Authorization`, `X-API-Key`, `Idempotency-Key`, `Content-Type`, `Content-Encoding`,
+    `Callback-Url`, `Callback-Outcomes` or `Last-Event-ID` sent twice (several `Prefer` fields
+    are one list, not refused)."""
 
     code, title = "duplicate-header", "A header is sent more than once"
 
