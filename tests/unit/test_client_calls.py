@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,14 @@ def test_a_positional_input_is_sent_as_the_array_of_arguments() -> None:
     with_start = _calls.update_with_start("r1", "n1", ["ann", 3], ["A", 7])
     assert with_start.json == {"input": ["ann", 3], "arg": ["A", 7]}
     assert _calls.start("r1", {"a": 1}, wait=True, idempotency_key=None).json == {"a": 1}
+
+
+@pytest.mark.parametrize("module", ["client", "aio"])
+def test_both_clients_have_a_method_for_each_operation(module) -> None:
+    # A row with a request builder but no public method would be an operation the client's
+    # users cannot call: each builder is called by a method of each client.
+    source = (Path(_calls.__file__).parent / f"{module}.py").read_text()
+    called = set(re.findall(r"_calls\.(\w+)\(", source))
+    for operation, build in _calls.BY_OPERATION.items():
+        name = getattr(build, "func", build).__name__
+        assert name in called, f"{module}.py has no method that sends {operation} ({name})"
