@@ -284,6 +284,55 @@ def test_every_profile_renders_and_the_api_server_accepts_it(helm, cluster, prof
         ), "KEDA scales the worker; the HPA only the API"
 
 
+KUSTOMIZE_RBAC = ROOT / "k8s" / "operator" / "rbac.yaml"
+OPERATOR_CLUSTER_ROLE = ("ClusterRole", "temporal-gateway-operator")  # kustomize's
+OPERATOR = "tg-temporal-gateway-operator"  # the chart's, as helm.template's release tg names it
+SCHEDULES = {"workflowschedules", "workflowschedules/status"}
+
+
+def rule_set(rules: list[dict[str, Any]]) -> list[str]:
+    """Rules compared whatever their order (and the order of their lists)."""
+    return sorted(json.dumps({k: sorted(v) for k, v in r.items()}, sort_keys=True) for r in rules)
+
+
+def on_schedules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules if SCHEDULES & set(r["resources"])]
+
+
+def test_the_operator_may_do_with_workflowschedules_what_the_kustomize_rbac_allows(helm) -> None:
+    """The chart installs the WorkflowSchedule CRD, and its operator RBAC is
+    k8s/operator/rbac.yaml's (which test_operator_has_only_the_permissions_it_needs holds to
+    what the operator needs): cluster-wide, or in each of operator.watchNamespaces only."""
+    rbac = list(yaml.safe_load_all(KUSTOMIZE_RBAC.read_text()))
+    (wanted,) = [
+        d["rules"] for d in rbac if (d["kind"], d["metadata"]["name"]) == OPERATOR_CLUSTER_ROLE
+    ]
+    assert {r for rule in on_schedules(wanted) for r in rule["resources"]} == SCHEDULES
+
+    docs = helm.template("--include-crds")
+    crd = find(docs, "CustomResourceDefinition", "workflowschedules.temporal-gateway.dev")
+    assert crd == yaml.safe_load(
+        (ROOT / "k8s" / "crds" / "workflowschedules.temporal-gateway.dev.yaml").read_text()
+    )
+    cluster_wide = find(docs, "ClusterRole", OPERATOR)["rules"]
+    assert rule_set(on_schedules(cluster_wide)) == rule_set(on_schedules(wanted))
+    assert rule_set(cluster_wide) == rule_set(wanted), "the whole ClusterRole, as kustomize's"
+    assert not [d for d in docs if d["kind"] == "Role" and on_schedules(d["rules"])]
+
+    # With operator.watchNamespaces: nothing cluster-wide, the same rules in each namespace.
+    namespaces = [ROUTES_NAMESPACE, "apps"]
+    docs = helm.template("--set", f"operator.watchNamespaces={{{','.join(namespaces)}}}")
+    cluster_wide = find(docs, "ClusterRole", OPERATOR)["rules"]
+    assert on_schedules(cluster_wide) == []
+    roles = [
+        d for d in docs if (d["kind"], d["metadata"]["name"]) == ("Role", f"{OPERATOR}-routes")
+    ]
+    assert sorted(d["metadata"]["namespace"] for d in roles) == sorted(namespaces)
+    for role in roles:
+        assert rule_set(on_schedules(role["rules"])) == rule_set(on_schedules(wanted))
+        assert rule_set([*cluster_wide, *role["rules"]]) == rule_set(wanted)
+
+
 def test_gateway_api_route_and_worker_cpu_autoscaling_are_accepted(helm, cluster) -> None:
     namespace = "profile-production"
     docs = helm.template(

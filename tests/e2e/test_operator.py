@@ -364,13 +364,22 @@ def events_of(plane, name: str) -> list[str]:
     return [event["reason"] for event in listed["items"]]
 
 
-def test_a_workflow_schedule_is_kept_in_temporal(plane, kube_api, stack) -> None:
-    """Applied, changed, drifted in Temporal and set back, run, deleted."""
+def test_a_workflow_schedule_is_kept_in_temporal(plane, operator, kube_api, stack) -> None:
+    """Applied, changed, drifted in Temporal and set back, run, deleted; the operator's
+    /metrics count what it did (its other schedules are other tests': counts grow)."""
     address = stack.temporal.address
+
+    def counted(action: str) -> float:
+        return operator.metric("temporal_gateway_operator_schedule_actions_total", action=action)
+
+    writes, deletes = counted("write"), counted("delete")
     apply(plane, [route_doc("sched-shop", operations=SCHEDULING)])
     wait_for_condition(plane, "default", "sched-shop", "Ready", "True")
     apply(plane, [schedule_doc("nightly", "sched-shop")])
     wait_for_schedule(plane, "nightly", "Ready", "True")
+    assert counted("write") >= writes + 1
+    eventually(lambda: operator.metric("temporal_gateway_operator_schedules",
+                                       reason="Scheduled") >= 1)  # fmt: skip
     found = plane.get_json("workflowschedule", "nightly")
     sid = found["status"]["scheduleId"]
     assert sid == f"sched-shop-{scope('k8s:default')}.nightly"
@@ -410,9 +419,11 @@ def test_a_workflow_schedule_is_kept_in_temporal(plane, kube_api, stack) -> None
 
         await client.get_schedule_handle(sid).update(change)
 
+    drifts = operator.metric("temporal_gateway_operator_schedule_drift_total")
     asyncio.run(by_hand())
     eventually(lambda: crons(address, sid) == ["30 4 * * 1-5"], timeout=30)
     eventually(lambda: "DriftCorrected" in events_of(plane, "nightly"))
+    assert operator.metric("temporal_gateway_operator_schedule_drift_total") >= drifts + 1
 
     # Run now through the API: its workflow is the route's, and the status says how it ended.
     assert httpx.post(f"{kube_api.url}/schedules/{sid}/trigger", timeout=10).status_code == 202
@@ -431,6 +442,7 @@ def test_a_workflow_schedule_is_kept_in_temporal(plane, kube_api, stack) -> None
     plane.kubectl("delete", "workflowschedule", "nightly", "--timeout=60s")
     assert in_temporal(address, sid) is None
     assert plane.kubectl_result("get", "workflowschedule", "nightly").returncode != 0
+    assert counted("delete") >= deletes + 1
     plane.kubectl("delete", "workflowroute", "sched-shop")
 
 

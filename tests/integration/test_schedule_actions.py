@@ -10,6 +10,7 @@ namespace and visibility store.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from gateway_api.temporal.idempotency import scope
 from gateway_core import memo
 from gateway_core.routes import DEFAULT_OPERATIONS, Access, Operation
 from gateway_core.schedules import ScheduleSettings, build, encode_action
-from support.gateway import ApiKeys, api_client, shopping_route
+from support.gateway import ApiKeys, api_client, counted, shopping_route
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -478,3 +479,59 @@ async def test_a_route_without_schedule_serves_none(temporal_server, task_queue)
         by_id = await api.get(f"/schedules/{path}-x")
         assert by_id.status_code == 405, by_id.text
         assert await listed(api) == []  # without a call to Temporal: no route serves schedules
+
+
+def schedule_actions(route: str) -> Counter[tuple[str, ...]]:
+    return counted("temporal_gateway_schedule_actions_total", "action", "outcome", route=route)
+
+
+async def test_each_action_is_counted_by_route_action_and_outcome(
+    temporal_server, task_queue, client
+) -> None:
+    """``temporal_gateway_schedule_actions_total{route, action, outcome}`` moves once for each
+    request, with the outcome docs/observability.md gives it."""
+    route = shop(task_queue)
+    path = route.spec.path
+    before = schedule_actions(route.name)
+    async with api_client(temporal_server.address, [route]) as api:
+        body = {"input": ITEMS, "spec": NIGHTLY}
+        key = {"Idempotency-Key": "counted"}
+        first = await api.post(f"/workflows/{path}/schedules", json=body, headers=key)
+        assert first.status_code == 201, first.text
+        sid, etag = first.json()["schedule_id"], first.headers["etag"]
+        again = await api.post(f"/workflows/{path}/schedules", json=body, headers=key)
+        assert again.status_code == 200, again.text
+        bad = await api.post(f"/workflows/{path}/schedules", json={**body, "spec": {}})
+        assert bad.status_code == 422, bad.text
+        assert (await api.get(f"/schedules/{sid}")).status_code == 200
+        stale = await api.put(f"/schedules/{sid}", json=body, headers={"If-Match": '"AAAA"'})
+        assert stale.status_code == 412, stale.text
+        updated = await api.put(f"/schedules/{sid}", json=body, headers={"If-Match": etag})
+        assert updated.status_code == 200, updated.text
+        assert (await api.post(f"/schedules/{sid}/pause")).status_code == 200
+        assert (await api.post(f"/schedules/{sid}/unpause")).status_code == 200
+        assert (await api.post(f"/schedules/{sid}/trigger")).status_code == 202
+        # An hour with no 03:00 in it: nothing to run.
+        hour = {"start_time": "2026-01-01T10:00:00Z", "end_time": "2026-01-01T11:00:00Z"}
+        assert (await api.post(f"/schedules/{sid}/backfill", json=hour)).status_code == 202
+        assert (await api.delete(f"/schedules/{sid}")).status_code == 200
+        # A resource's schedule: refused (409 schedule-managed), not a conflict to retry.
+        managed = f"{path}-managed"
+        await _temporal_schedule(client, route, managed, managed_by="WorkflowSchedule shop/n")
+        refused = await api.put(f"/schedules/{managed}", json=body)
+        assert refused.json()["code"] == "schedule-managed", refused.text
+        await client.get_schedule_handle(managed).delete()
+    assert schedule_actions(route.name) - before == {
+        ("create", "ok"): 1,
+        ("create", "existing"): 1,
+        ("create", "rejected"): 1,
+        ("describe", "ok"): 1,
+        ("update", "conflict"): 1,
+        ("update", "ok"): 1,
+        ("update", "rejected"): 1,
+        ("pause", "ok"): 1,
+        ("unpause", "ok"): 1,
+        ("trigger", "ok"): 1,
+        ("backfill", "ok"): 1,
+        ("delete", "ok"): 1,
+    }

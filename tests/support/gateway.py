@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
+from prometheus_client import REGISTRY
 from temporalio.envconfig import ClientConnectConfig
 
 from gateway_api.app import create_app
@@ -112,6 +114,19 @@ def lifecycle_route(path: str, task_queue: str, **spec: Any) -> CompiledRoute:
         **spec,
     }
     return route(path, "LifecycleWorkflow", task_queue, **fields)
+
+
+def counted(metric: str, *by: str, **labels: str) -> Counter[tuple[str, ...]]:
+    """This process's counter ``metric`` (its exposed name, ``..._total``) by the values of the
+    labels ``by``, summed over the samples that carry ``labels``. The counters are the
+    process's (every in-process API adds to them, other tests' routes may share a name): two
+    readings subtract to what happened in between."""
+    found: Counter[tuple[str, ...]] = Counter()
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()):
+                found[tuple(sample.labels[k] for k in by)] += sample.value
+    return found
 
 
 def _compile(name: str, spec: WorkflowRouteSpec) -> CompiledRoute:

@@ -332,6 +332,55 @@ async def test_documents_are_cached_with_an_etag_and_one_per_route() -> None:
         assert missing.json()["code"] == "route-not-found"
 
 
+SCHEDULE_BY_ID = {
+    ("GET", "/schedules/{schedule_id}"), ("PUT", "/schedules/{schedule_id}"),
+    ("DELETE", "/schedules/{schedule_id}"), ("POST", "/schedules/{schedule_id}/pause"),
+    ("POST", "/schedules/{schedule_id}/unpause"), ("POST", "/schedules/{schedule_id}/trigger"),
+    ("POST", "/schedules/{schedule_id}/backfill"),
+}  # fmt: skip
+
+
+def unresolved(spec: dict[str, Any]) -> set[str]:
+    """The ``$ref``s of ``spec`` that name no schema of its components."""
+    refs = set(re.findall(r'"\$ref": "([^"]*)"', json.dumps(spec)))
+    return {r for r in refs if r.removeprefix("#/components/schemas/")
+            not in spec["components"]["schemas"]}  # fmt: skip
+
+
+async def test_a_routes_document_has_its_schedule_operations_when_it_lists_schedule() -> None:
+    """``/workflows/<path>/openapi.json``: a route listing ``schedule`` has every schedule
+    operation, with its own prefix and input only (another route serves schedules too); a
+    route that does not list it has none."""
+    nightly = route("nightly", "W", "q", operations=["start", "schedule"], input_schema=ARG)
+    table = build_table([*SHIPPED.routes.values(), nightly])
+    assert not table.routes["shopping"].allows(Operation.SCHEDULE)
+    app = create_app(dev_settings(), routes=table)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        orders = (await client.get("/workflows/orders/openapi.json")).json()
+        shopping = (await client.get("/workflows/shopping/openapi.json")).json()
+
+    ops = operations(orders)
+    assert {k for k in ops if "schedule" in k[1]} == {
+        ("POST", "/workflows/orders/schedules"), ("GET", "/schedules"), *SCHEDULE_BY_ID,
+    }  # fmt: skip
+    assert "schedules" in {t["name"] for t in orders["tags"]}
+    for key in SCHEDULE_BY_ID:
+        (schedule_id,) = [p for p in ops[key]["parameters"] if p["name"] == "schedule_id"]
+        pattern = schedule_id["schema"]["pattern"]
+        assert re.search(pattern, "order-nightly"), key
+        assert not re.search(pattern, "nightly-x"), key
+    for key in (("POST", "/workflows/orders/schedules"), ("PUT", "/schedules/{schedule_id}")):
+        body = ops[key]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["input"]["$ref"] == "#/components/schemas/orders.input", key
+    assert "nightly.input" not in orders["components"]["schemas"]
+    assert unresolved(orders) == set()
+
+    assert not [k for k in operations(shopping) if "schedule" in k[1]]
+    assert "schedules" not in {t["name"] for t in shopping["tags"]}
+    assert unresolved(shopping) == set()
+
+
 def test_prefix_index_finds_overlaps_both_ways() -> None:
     from gateway_core.routes import PrefixIndex
 

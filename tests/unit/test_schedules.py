@@ -38,7 +38,7 @@ from gateway_core.schedules import (
     spec_of,
     starts_route_workflow,
 )
-from support.gateway import dev_settings, route
+from support.gateway import counted, dev_settings, route
 from support.procs import free_port
 
 SHOP = route("shop", "ShoppingWorkflow", "q", operations=["start", "schedule"])
@@ -326,3 +326,15 @@ async def test_schedule_calls_are_refused_before_temporal_is_asked() -> None:
         assert listed.status_code == 405, listed.text
         wrong = await api.get("/schedules", params={"page_size": "0"})
         assert wrong.status_code == 400, wrong.text
+
+
+async def test_a_schedule_call_temporal_does_not_answer_is_counted_as_an_error() -> None:
+    before = counted("temporal_gateway_schedule_actions_total", "action", "outcome", route="shop")
+    async with offline_api(SHOP) as api:
+        body = {"input": {"a": 1}, "spec": {"cron_expressions": ["0 3 * * *"]}}
+        create = await api.post("/workflows/shop/schedules", json=body)
+        assert create.status_code == 503, create.text
+        describe = await api.get("/schedules/shop-x")
+        assert describe.status_code == 503, describe.text
+    after = counted("temporal_gateway_schedule_actions_total", "action", "outcome", route="shop")
+    assert after - before == {("create", "error"): 1, ("describe", "error"): 1}

@@ -34,7 +34,8 @@ ROUTES = Gauge(
 )
 SCHEDULE_RECONCILES = Counter(
     "temporal_gateway_operator_schedule_reconciles_total",
-    "WorkflowSchedules reconciled, by result: changed, unchanged or error",
+    "WorkflowSchedules reconciled, by result: changed (something written, to Temporal or to "
+    "the resource), unchanged or error",
     ["result"],
 )
 SCHEDULE_RECONCILE_SECONDS = Histogram(

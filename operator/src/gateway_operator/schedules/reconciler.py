@@ -188,7 +188,8 @@ class ScheduleReconciler:
         return (self._routes or {}).get(f"{namespace}/{name}")
 
     async def _one(self, obs: ObservedSchedule) -> str:
-        """Reconcile one schedule; ``changed`` or ``unchanged``."""
+        """Reconcile one schedule; ``changed`` (something written, to Temporal or to the
+        resource) or ``unchanged``."""
         judged = planner.judge(obs, self._route, self._temporal.codec_problem)
         failure: str | None = None
         route = judged[1] if not isinstance(judged, Refusal) else None
@@ -209,7 +210,7 @@ class ScheduleReconciler:
             return await self._finish(obs, todo, None, written=False, failure=failure)
         todo = planner.plan(obs, judged, in_temporal,
                             default_namespace=self._temporal.default_namespace)  # fmt: skip
-        written = False
+        written = acted = False
         for act in todo.actions:
             try:
                 match act:
@@ -244,6 +245,7 @@ class ScheduleReconciler:
             except Exception as exc:
                 failure = self._failed(exc)
                 break
+            acted = True
         for event in todo.events if failure is None else ():
             if "Drift" in event.reason or "Recreated" in event.reason:
                 metrics.SCHEDULE_DRIFT.inc()
@@ -254,7 +256,9 @@ class ScheduleReconciler:
                             exc_info=True)  # fmt: skip
             log.info("schedule event", schedule=obs.key, reason=event.reason,
                      message=event.message)  # fmt: skip
-        return await self._finish(obs, todo, in_temporal, written=written, failure=failure)
+        return await self._finish(
+            obs, todo, in_temporal, written=written, failure=failure, acted=acted
+        )
 
     async def _state(
         self, obs: ObservedSchedule, todo: planner.SchedulePlan, act: Act, where: tuple[Any, Any]
@@ -281,16 +285,20 @@ class ScheduleReconciler:
         *,
         written: bool,
         failure: str | None,
+        acted: bool = False,
     ) -> str:
+        """Write the status when it differs; ``changed`` when it was written or ``acted`` (an
+        action was carried out: a drift set back leaves the status as it was)."""
         if failure is not None:
             self._dirty.add(obs.key)
         status: dict[str, Any] = dict.fromkeys(self.STATUS_FIELDS)
         status.update(planner.status(obs, todo, in_temporal, _now(), written=written,
                                      failure=failure))  # fmt: skip
+        unchanged = "changed" if acted else "unchanged"
         if _same(status, obs.status):
-            return "unchanged"
+            return unchanged
         if not await self._kube.patch_schedule_status(obs, status):
-            return "unchanged"
+            return unchanged
         kept = {k: v for k, v in status.items() if v is not None}
         # What the watch will echo: a round before the echo writes nothing again.
         self._schedules[obs.key] = dataclasses.replace(obs, status=kept)

@@ -42,7 +42,7 @@ SCHEDULE_ACTIONS = Counter(
     "temporal_gateway_schedule_actions_total",
     "Schedule requests by route, action (create, describe, update, pause, unpause, trigger, "
     "backfill, delete) and outcome: ok, existing (an idempotent repeat of a create), rejected "
-    "(bad input, a resource's schedule), conflict (409, 412), error",
+    "(bad input, a resource's schedule), conflict (the id taken, a stale If-Match), error",
     ["route", "action", "outcome"],
 )
 SYNC_WAIT = Histogram(

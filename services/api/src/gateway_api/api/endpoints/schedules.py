@@ -53,6 +53,7 @@ from gateway_api.errors import (
     OperationNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
+    ScheduleManaged,
 )
 from gateway_api.http.bodies import NO_BODY, read_json, read_optional_json
 from gateway_api.http.request_headers import IDEMPOTENCY_KEY, IF_MATCH
@@ -125,14 +126,18 @@ _BY_ID_PROBLEMS = problems(400, 401, 403, 404, 405, 409, 415, 422, 429, 503, 504
 @contextlib.contextmanager
 def _counted(route: CompiledRoute, action: str) -> Iterator[list[str]]:
     """Count the action by its outcome: the yielded list's one item, ``ok`` unless the block
-    sets another; a problem is rejected (4xx), conflict (409, 412) or error."""
+    sets another; a problem is rejected (4xx, and a resource's schedule: no retry changes it),
+    conflict (another 409, a 412) or error."""
     outcome = ["ok"]
     try:
         yield outcome
     except ApiError as exc:
         kind = (
-            "conflict" if exc.status in (409, 412) else "rejected" if exc.status < 500 else "error"
-        )
+            "rejected" if isinstance(exc, ScheduleManaged)
+            else "conflict" if exc.status in (409, 412)
+            else "rejected" if exc.status < 500
+            else "error"
+        )  # fmt: skip
         metrics.SCHEDULE_ACTIONS.labels(route=route.name, action=action, outcome=kind).inc()
         raise
     except Exception:
