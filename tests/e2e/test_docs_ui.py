@@ -11,7 +11,8 @@ cluster's firewall: Debian's Chromium, driven by Playwright (``support.browser``
   routes of the key or token given to Authorize, reading the document again when it changes.
 - "Try it out", with authentication on: a start without credentials is refused, then made with
   an API key from the Authorize dialog, then with a bearer token, and the page shows the
-  workflow's answer.
+  workflow's answer. With OIDC as the only authentication, the bearer is a JWT signed by a
+  local identity provider (``support.oidc``), which the API verifies against its JWKS.
 - A page on another origin uses the API through CORS as a browser application would: a start
   with an ``Idempotency-Key``, a result with ``Prefer`` (reading ``Location``, ``Retry-After``,
   ``Preference-Applied`` and ``RateLimit-*``), a signal, and an ``EventSource`` on ``/events``
@@ -38,6 +39,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from support.browser import Watched, is_loopback, offline_chromium, watch
 from support.gateway import ApiKeys
+from support.oidc import AUDIENCE, Provider, SigningKey
 from support.procs import ROOT, ApiProcess, free_port
 
 pytestmark = pytest.mark.e2e
@@ -62,13 +64,13 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-def secured_api(logs_dir: Path, temporal: str, keys: Path, **env: str) -> Iterator[ApiProcess]:
+def secured_api(logs_dir: Path, temporal: str, **env: str) -> Iterator[ApiProcess]:
+    """The API as production runs it; ``env`` names its authentication."""
     api = ApiProcess(
         logs_dir,
         temporal=temporal,
-        env={"API_ENVIRONMENT": "production", "API_AUTH_DISABLED": "false",
-             "API_KEYS_FILE": str(keys), **env},
-    )  # fmt: skip
+        env={"API_ENVIRONMENT": "production", "API_AUTH_DISABLED": "false", **env},
+    )
     try:
         api.wait_ready()
         yield api
@@ -86,13 +88,37 @@ def secured(stack, keys_file, logs_dir) -> Iterator[ApiProcess]:
     """The API with authentication on (an API key file), on the shipped routes, its document
     public (``API_OPENAPI_ACCESS=public``, a platform team's choice), so both pages can show
     every operation; ``stack`` brings the worker."""
-    yield from secured_api(logs_dir, stack.temporal.address, keys_file, API_OPENAPI_ACCESS="public")
+    yield from secured_api(
+        logs_dir, stack.temporal.address, API_KEYS_FILE=str(keys_file), API_OPENAPI_ACCESS="public"
+    )
 
 
 @pytest.fixture(scope="module")
 def per_caller(stack, keys_file, logs_dir) -> Iterator[ApiProcess]:
     """The same API as production runs it by default: each caller is shown its routes."""
-    yield from secured_api(logs_dir, stack.temporal.address, keys_file)
+    yield from secured_api(logs_dir, stack.temporal.address, API_KEYS_FILE=str(keys_file))
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    """A local OIDC provider (discovery and JWKS on a free port) with one RS256 key."""
+    provider = Provider(keys=[SigningKey.new("RS256")])
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture(scope="module")
+def with_oidc(stack, provider, logs_dir) -> Iterator[ApiProcess]:
+    """The API with OIDC as its only authentication (no key file), its document public."""
+    yield from secured_api(
+        logs_dir,
+        stack.temporal.address,
+        API_JWT_ISSUER=provider.issuer,
+        API_JWT_AUDIENCE=AUDIENCE,
+        API_OPENAPI_ACCESS="public",
+    )
 
 
 class Site:
@@ -298,6 +324,16 @@ def log_out(page: Page, *, scheme: str) -> None:
     page.locator(".dialog-ux .close-modal").click()
 
 
+def try_it_out(page: Page, method: str, path: str) -> Locator:
+    """Expand the operation and press its "Try it out"; its block."""
+    block = page.locator(f".opblock.opblock-{method}").filter(
+        has=page.locator(f'.opblock-summary-path[data-path="{path}"]')
+    )
+    block.locator(".opblock-summary").click(timeout=30_000)
+    block.get_by_role("button", name="Try it out").click()
+    return block
+
+
 def execute(
     page: Page, block: Locator, body: dict[str, Any], *, screenshot: Path | None = None
 ) -> tuple[int, str]:
@@ -320,11 +356,7 @@ def test_try_it_out_with_an_api_key_and_a_bearer_token(browser, secured, output)
     with watch(browser) as watched:
         page = watched.page
         page.goto(secured.url + "/docs")
-        block = page.locator(".opblock.opblock-post").filter(
-            has=page.locator('.opblock-summary-path[data-path="/workflows/shopping"]')
-        )
-        block.locator(".opblock-summary").click(timeout=30_000)
-        block.get_by_role("button", name="Try it out").click()
+        block = try_it_out(page, "post", "/workflows/shopping")
 
         status, text = execute(page, block, SHOPPING)
         assert status == 401, text
@@ -349,6 +381,38 @@ def test_try_it_out_with_an_api_key_and_a_bearer_token(browser, secured, output)
             (False, False), (True, False), (False, True)
         ]  # fmt: skip
         assert_stayed_home(watched, secured)
+
+
+def test_try_it_out_with_a_jwt_from_the_identity_provider(
+    browser, with_oidc, provider, output
+) -> None:
+    """OIDC on and no key file: the JWT a provider issued, pasted into Authorize's bearer
+    field, is what the page sends, and the API verifies it against the provider's keys."""
+    token = provider.token(scope="shopping:start shopping:read", sub="docs-reader")
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(with_oidc.url + "/docs")
+        block = try_it_out(page, "post", "/workflows/shopping")
+
+        status, text = execute(page, block, SHOPPING)
+        assert status == 401, text
+        assert json.loads(text)["code"] == "unauthenticated"
+        assert provider.jwks_fetches == 0
+
+        authorize(page, scheme="bearer", credential=token)
+        status, text = execute(
+            page, block, SHOPPING, screenshot=output / "swagger-ui-try-it-out-jwt.png"
+        )
+        assert status == 200, text
+        answer = json.loads(text)
+        assert answer["status"] == "completed"
+        assert answer["result"] == ANSWER
+        sent = [r.all_headers() for r in watched.requests if r.method == "POST"]
+        assert [(h.get("authorization"), h.get("x-api-key")) for h in sent] == [
+            (None, None), (f"Bearer {token}", None)
+        ]  # fmt: skip
+        assert provider.jwks_fetches >= 1
+        assert_stayed_home(watched, with_oidc)
 
 
 EVENTS_PAGE = """<!doctype html>

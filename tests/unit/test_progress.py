@@ -1,14 +1,18 @@
 """``hack/lib/progress.sh``: a long first run says what it does while it does it.
 
 Each case runs the bash functions with a beat every few tenths of a second instead of every
-minute, and its own durations file (never the shared cache's).
+minute, and its own durations file (never the shared cache's). The last cases run
+``hack/step.sh`` itself, as the Makefile's installs do, its cache in a home of its own.
 """
 
 from __future__ import annotations
 
+import queue
 import re
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ import pytest
 from support.procs import ROOT
 
 LIB = ROOT / "hack" / "lib" / "progress.sh"
+STEP = ROOT / "hack" / "step.sh"
 
 
 def bash(script: str, tmp_path: Path, *, interval: float = 0.3, timeout: float = 20) -> tuple:
@@ -172,3 +177,118 @@ def test_durations_read_as_a_person_would_say_them(tmp_path, seconds, human) -> 
         check=True,
     )
     assert done.stdout == human
+
+
+class StepScript:
+    """``hack/step.sh ARGS`` running, its stderr read line by line as it comes; its home (so
+    its durations cache) is ``tmp_path``. Its command's stdin is the test's to write."""
+
+    def __init__(self, args: list[str], tmp_path: Path, *, interval: float = 0.2) -> None:
+        self.proc = subprocess.Popen(
+            [str(STEP), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                 "PROGRESS_INTERVAL": str(interval)},
+        )  # fmt: skip
+        self.said: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def _next(self, deadline: float) -> str | None:
+        try:
+            return self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"step.sh said no more within the time: {self.said}") from None
+
+    def until(self, said_enough: Callable[[list[str]], bool], timeout: float = 10) -> None:
+        """Read its lines until ``said_enough`` of them."""
+        deadline = time.monotonic() + timeout
+        while not said_enough(self.said):
+            line = self._next(deadline)
+            assert line is not None, f"step.sh ended first: {self.said}"
+            self.said.append(line)
+
+    def finish(self, stdin: str = "", timeout: float = 10) -> tuple[int, str]:
+        """Give its command ``stdin``, then read all it says; its status and stdout."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(stdin)
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while (line := self._next(deadline)) is not None:
+            self.said.append(line)
+        return code, self.proc.stdout.read()
+
+    def __enter__(self) -> StepScript:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Kill it if it still runs (a failed test), and close its pipes once read."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join(timeout=10)
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_step_sh_says_what_it_installs_while_its_output_goes_to_the_log(tmp_path) -> None:
+    """As ``make install`` runs it: the command (here: one that waits for the test to let it
+    finish, so it runs until two beats are out) writes only to its log."""
+    log = tmp_path / "logs" / "uv.log"
+    with StepScript(
+        ["-t", "install", "-l", str(log), "install", "uv 0.9.30", "20",
+         "bash", "-c", "echo resolving; read -r go; echo \"installed: $go\"; echo warn >&2"],
+        tmp_path,
+    ) as step:  # fmt: skip
+        step.until(lambda said: sum("still" in line for line in said) >= 2)
+        code, stdout = step.finish("uv==0.9.30\n")
+    assert code == 0, step.said
+    assert stdout == ""
+    assert step.said[0] == "[install] installing uv 0.9.30 (first time here: about 20s)"
+    beats = step.said[1:-1]
+    assert len(beats) >= 2, step.said
+    for beat in beats:
+        assert re.fullmatch(r"\[install\] still installing uv 0\.9\.30: \d+s of ~20s", beat), beat
+    assert re.fullmatch(r"\[install\] installed uv 0\.9\.30 in \d+s", step.said[-1]), step.said
+    assert log.read_text().splitlines() == ["resolving", "installed: uv==0.9.30", "warn"]
+    # The next run's first line comes from the cache under the caller's home.
+    durations = tmp_path / ".cache" / "temporal-gateway" / "durations.tsv"
+    took = re.search(r" in (\d+)s$", step.said[-1])
+    assert took is not None
+    assert durations.read_text().split("\t")[:2] == ["install uv 0.9.30", took.group(1)]
+
+
+def test_step_sh_prints_the_log_of_a_failed_install_and_fails(tmp_path) -> None:
+    log = tmp_path / "logs" / "uv-sync.log"
+    with StepScript(
+        ["-t", "install", "-l", str(log), "install", "the Python packages", "90",
+         "bash", "-c", "echo 'Resolved 212 packages'; echo 'error: no such wheel' >&2; exit 7"],
+        tmp_path,
+    ) as step:  # fmt: skip
+        code, stdout = step.finish()
+    assert code == 7, step.said
+    assert stdout == ""
+    assert step.said[:4] == [
+        "[install] installing the Python packages (first time here: about 2m)",
+        "Resolved 212 packages",
+        "error: no such wheel",
+        f"(the whole log: {log})",
+    ]
+    assert re.fullmatch(
+        r"\[install\] installing the Python packages FAILED after \d+s", step.said[4]
+    ), step.said
+    assert len(step.said) == 5, step.said
+    assert not (tmp_path / ".cache" / "temporal-gateway" / "durations.tsv").exists()
