@@ -23,7 +23,7 @@ LIB = ROOT / "hack" / "lib" / "progress.sh"
 STEP = ROOT / "hack" / "step.sh"
 
 
-def bash(script: str, tmp_path: Path, *, interval: float = 0.3, timeout: float = 20) -> tuple:
+def bash(script: str, tmp_path: Path, *, interval: float = 0.3, timeout: float = 60) -> tuple:
     done = subprocess.run(
         ["bash", "-c", f"set -euo pipefail; source {LIB}; {script}"],
         capture_output=True,
