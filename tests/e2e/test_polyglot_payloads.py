@@ -176,8 +176,10 @@ def test_a_go_workflows_own_protobuf_message_is_its_proto_json(workers, path) ->
         assert _receipt(again) == RECEIPT_JSON
 
 
-@pytest.mark.parametrize("path", ["go-pb-structs", "go-bin-structs"])
+@pytest.mark.parametrize("path", ["go-pb-structs", "go-bin-structs", "java-pb-structs"])
 def test_a_google_protobuf_struct_is_its_json(workers, path) -> None:
+    """Go's and Java's default converters both send the Struct as json/protobuf (Go's
+    --binary-protobuf worker as binary/protobuf): one answer whoever wrote it."""
     with workers.http() as http:
         answer = ok(http.post(f"/workflows/{path}", json=ORDER))
         assert answer["result"] == {"order_id": "o-1", "customer": "Zoë", "total": 3 * 2**40,

@@ -37,7 +37,8 @@ public final class Worker {
         OrderWorkflow.Impl.class,
         FailureWorkflow.Impl.class,
         ShipWorkflow.Impl.class,
-        IntegerWorkflow.Impl.class);
+        IntegerWorkflow.Impl.class,
+        StructWorkflow.Impl.class);
     worker.registerActivitiesImplementations(new ShopActivities.Impl());
 
     // SIGTERM and SIGINT run this: stop polling, let running tasks finish, then exit.
