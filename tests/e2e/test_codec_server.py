@@ -1,7 +1,7 @@
-"""One AES-GCM codec in four implementations, shown byte-compatible by real round trips: the
+"""One AES-GCM codec in five implementations, shown byte-compatible by real round trips: the
 Python module (``examples/codec/python``) against the Go codec server's ``/encode`` and
 ``/decode`` (Temporal's codec server protocol), and a Python Temporal client with the Python
-codec against the Go and TypeScript workers running with the same key.
+codec against the Go, TypeScript and Java workers running with the same key.
 
 The gateway itself is not involved: whether it decodes such payloads is its own tests' business.
 """
@@ -160,16 +160,18 @@ def test_cors_for_the_temporal_ui(codec_server) -> None:
 
 @pytest.fixture(scope="module")
 def encrypted_workers(temporal_server, key_file, logs_dir) -> Iterator[dict[str, str]]:
-    """The Go and TypeScript workers with the codec on, each on its own task queue."""
+    """The Go, TypeScript and Java workers with the codec on, each on its own task queue."""
     built = workers_dir()
     run = uuid.uuid4().hex[:8]
-    queues = {"go": f"go-codec-{run}", "ts": f"ts-codec-{run}"}
+    queues = {lang: f"{lang}-codec-{run}" for lang in ("go", "ts", "java")}
     env = {"TEMPORAL_ADDRESS": temporal_server.address, "CODEC_KEY_FILE": str(key_file)}
     procs = [
         Process(f"go-codec-worker-{run}", [built / "go" / "worker"], log_dir=logs_dir,
                 env={**env, "WORKER_TASK_QUEUE": queues["go"]}),
         Process(f"ts-codec-worker-{run}", ["node", built / "typescript" / "lib" / "worker.js"],
                 log_dir=logs_dir, env={**env, "WORKER_TASK_QUEUE": queues["ts"]}),
+        Process(f"java-codec-worker-{run}", ["java", "-jar", built / "java" / "worker.jar"],
+                log_dir=logs_dir, env={**env, "WORKER_TASK_QUEUE": queues["java"]}),
     ]  # fmt: skip
     try:
         for proc, queue in zip(procs, queues.values(), strict=True):
@@ -183,7 +185,7 @@ def encrypted_workers(temporal_server, key_file, logs_dir) -> Iterator[dict[str,
             proc.stop()
 
 
-@pytest.mark.parametrize(("lang", "prefix"), [("go", "Go"), ("ts", "Ts")])
+@pytest.mark.parametrize(("lang", "prefix"), [("go", "Go"), ("ts", "Ts"), ("java", "Java")])
 async def test_workers_and_a_python_client_share_the_codec(
     temporal_server, encrypted_workers, key_file, monkeypatch, lang, prefix
 ) -> None:

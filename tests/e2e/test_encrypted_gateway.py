@@ -1,7 +1,8 @@
 """Payload codecs end to end, every process real: the API (``python -m gateway_api``) with named
 codecs, the example Go codec server (AES-GCM, its key from a file; TLS from a test CA, a bearer
 token from a file), a Python worker (the worker service) whose own client encrypts with the
-same key in process, the Go example worker with the same key, and a webhook receiver.
+same key in process, the Go and Java example workers with the same key (each SDK's codec), and
+a webhook receiver.
 
 What Temporal stores is read with the SDK and no codec: ``binary/encrypted`` everywhere but in
 search attributes. What the HTTP answers and webhook bodies carry is plaintext. The plaintext
@@ -106,7 +107,7 @@ def _receiver() -> Receiver:
 class Stack:
     api: ApiProcess
     worker: WorkerProcess
-    go_worker: Process
+    example_workers: dict[str, Process]
     codec_server: GoCodecServer
     receiver: Receiver
     key_file: Path
@@ -122,7 +123,17 @@ class Stack:
         return httpx.get(f"{self.api.url}{path}", timeout=60)
 
 
-def _routes(queue: str, go_queue: str) -> str:
+EXAMPLE_WORKERS = {"go": ("Go", "aes-remote"), "java": ("Java", "aes")}
+"""The example workers run with the codec: their workflow types' prefix and the codec their
+routes name (the Go codec server for Go's, the Python codec in the API for Java's)."""
+
+
+def _example_command(lang: str, built: Path) -> list[str | Path]:
+    return {"go": [built / "go" / "worker"],
+            "java": ["java", "-jar", built / "java" / "worker.jar"]}[lang]  # fmt: skip
+
+
+def _routes(queue: str, example_queues: dict[str, str]) -> str:
     hooks = {"allowedDestinations": ["http://127.0.0.1:*"], "allowPrivateNetworks": True,
              "signingSecret": "hooks"}  # fmt: skip
     routes = [
@@ -133,9 +144,13 @@ def _routes(queue: str, go_queue: str) -> str:
         route("wrong-token", "SlowWorkflow", queue, codec="aes-wrong-token"),
         route("brief", "BriefWorkflow", queue, codec="outage"),
         route("outage-hooked", "SlowWorkflow", queue, codec="outage", callbacks=hooks),
-        route("go-integers", "GoIntegerWorkflow", go_queue, codec="aes-remote"),
-        route("go-failures", "GoFailureWorkflow", go_queue, codec="aes-remote"),
     ]
+    for lang, (prefix, codec) in EXAMPLE_WORKERS.items():
+        for family in ("integer", "failure"):
+            workflow_type = f"{prefix}{family.title()}Workflow"
+            routes.append(
+                route(f"{lang}-{family}s", workflow_type, example_queues[lang], codec=codec)
+            )
     return dump_table(build_table(routes))
 
 
@@ -143,7 +158,8 @@ def _routes(queue: str, go_queue: str) -> str:
 def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("codecs")
     run = uuid.uuid4().hex[:8]
-    queue, go_queue, callback_queue = f"codec-{run}", f"go-codec-{run}", f"codec-{run}-hooks"
+    queue, callback_queue = f"codec-{run}", f"codec-{run}-hooks"
+    example_queues = {lang: f"{lang}-codec-{run}" for lang in EXAMPLE_WORKERS}
     key_file = write_key(tmp)
     token = tmp / "token"
     token.write_text(TOKEN + "\n")
@@ -167,7 +183,7 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
     secrets.mkdir()
     signing_secret = new_secret()
     (secrets / "hooks").write_text(signing_secret + "\n")
-    (tmp / "routes.yaml").write_text(_routes(queue, go_queue))
+    (tmp / "routes.yaml").write_text(_routes(queue, example_queues))
     receiver = _receiver()
     threading.Thread(target=receiver.server.serve_forever, daemon=True).start()
     # Spans go to the receiver too (``/v1/traces``), every one sampled and sent within 100 ms.
@@ -183,11 +199,14 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
         WORKER_CALLBACK_SECRETS_DIR=str(secrets), WORKER_GRACEFUL_SHUTDOWN_SECONDS="1",
         WORKER_ROUTES_PATH=str(tmp / "routes.yaml"), OTEL_SERVICE_NAME=WORKER_SERVICE, **otel,
     )  # fmt: skip
-    go_worker = Process(
-        f"go-codec-worker-{run}", [workers_dir() / "go" / "worker"], log_dir=logs_dir,
-        env={"TEMPORAL_ADDRESS": address, "CODEC_KEY_FILE": str(key_file),
-             "WORKER_TASK_QUEUE": go_queue},
-    )  # fmt: skip
+    example_workers = {
+        lang: Process(
+            f"{lang}-codec-worker-{run}", _example_command(lang, workers_dir()), log_dir=logs_dir,
+            env={"TEMPORAL_ADDRESS": address, "CODEC_KEY_FILE": str(key_file),
+                 "WORKER_TASK_QUEUE": example_queues[lang]},
+        )
+        for lang in EXAMPLE_WORKERS
+    }  # fmt: skip
     api = ApiProcess(
         logs_dir,
         temporal=address,
@@ -206,19 +225,26 @@ def stack(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Stack]:
         },
     )
     stack = Stack(
-        api, worker, go_worker, codec_server, receiver, key_file, signing_secret, outage_port,
-        queue, [api.log_path, worker.log_path, go_worker.log_path, codec_server.log_path],
+        api, worker, example_workers, codec_server, receiver, key_file, signing_secret,
+        outage_port, queue,
+        [api.log_path, worker.log_path, codec_server.log_path,
+         *(w.log_path for w in example_workers.values())],
     )  # fmt: skip
     try:
         codec_server.wait_ready(verify=ssl.create_default_context(cafile=authority.cert))
         api.wait_ready()
-        eventually(lambda: go_worker.alive() and polled(address, go_queue), timeout=60)
+        for lang, example in example_workers.items():
+            eventually(
+                lambda w=example, q=example_queues[lang]: w.alive() and polled(address, q),
+                timeout=60,
+            )
         eventually(lambda: worker.alive() and polled(address, queue), timeout=60)
         yield stack
     finally:
         api.stop()
         worker.stop()
-        go_worker.stop()
+        for example in example_workers.values():
+            example.stop()
         stack.codec_server.stop()
         receiver.server.shutdown()
         receiver.server.server_close()
@@ -299,17 +325,24 @@ def test_a_codec_server_refusing_the_token_is_503(stack: Stack) -> None:
     assert refused.headers["retry-after"] == "5"
 
 
-async def test_the_go_worker_through_the_gateway(stack: Stack, temporal_server) -> None:
+@pytest.mark.parametrize("lang", list(EXAMPLE_WORKERS))
+async def test_another_languages_worker_through_the_gateway(
+    stack: Stack, temporal_server, lang: str
+) -> None:
     """Another language's worker, the same key: its payloads and failure messages, sealed by
-    the Go SDK's codec, are answered in plaintext."""
-    answer = ok(stack.post("/workflows/go-integers", {"value": 41}))
+    that SDK's codec (Go's converter.PayloadCodec, Java's PayloadCodec in a
+    CodecDataConverter), are stored sealed and answered in plaintext."""
+    client = await Client.connect(temporal_server.address)
+    answer = ok(stack.post(f"/workflows/{lang}-integers", {"value": 41}))
     assert (answer["result"]["value"], answer["result"]["next"]) == (41, 42)
-    failed = stack.post("/workflows/go-failures", {"kind": "declined"})
+    stored = await history(client, answer["workflow_id"])
+    result = stored.events[-1].workflow_execution_completed_event_attributes.result.payloads
+    assert payload_encodings([*started_input(stored), *result]) == [ENCRYPTED, ENCRYPTED]
+    failed = stack.post(f"/workflows/{lang}-failures", {"kind": "declined"})
     problem = failed.json()
     assert (failed.status_code, problem["code"]) == (500, "workflow-failed"), failed.text
     assert problem["failure_type"] == "PaymentDeclined"
     assert problem["detail"].endswith("payment declined")
-    client = await Client.connect(temporal_server.address)
     stored = await history(client, problem["workflow_id"])
     failure = stored.events[-1].workflow_execution_failed_event_attributes.failure
     assert failure.message == "Encoded failure"

@@ -5,7 +5,8 @@ The Go worker runs three times: with its default converter (proto messages as
 ``json/protobuf``), with ``--binary-protobuf``, and with the AES-GCM codec (an API without that
 codec gets ``binary/encrypted`` payloads). The descriptor set its routes name is made from the
 descriptors compiled into the worker's module (``cmd/descriptor-set``), as a user makes one
-with ``buf build``, and put in ``API_DESCRIPTOR_SETS_DIR``.
+with ``buf build``, and put in ``API_DESCRIPTOR_SETS_DIR``. Java's default converter and
+TypeScript's protobuf payload converter send their messages as ``json/protobuf`` too.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ ORDER = {"order_id": "o-1", "customer": "Zoë", "units": 3, "unit_cents": 2**40}
 
 
 def _receipt(answer: dict[str, Any]) -> dict[str, Any]:
-    """The Receipt Go's workflow makes of ORDER, in proto JSON (issuedAt is workflow.Now)."""
+    """The Receipt Go's and TypeScript's workflows make of ORDER, in proto JSON (issuedAt is
+    the workflow's clock)."""
     assert answer["result_type"] == RECEIPT
     result = dict(answer["result"])
     assert result.pop("issuedAt").endswith("Z")
@@ -165,10 +167,11 @@ RECEIPT_JSON = {
 }
 
 
-@pytest.mark.parametrize("path", ["go-receipts", "go-bin-receipts"])
-def test_a_go_workflows_own_protobuf_message_is_its_proto_json(workers, path) -> None:
+@pytest.mark.parametrize("path", ["go-receipts", "go-bin-receipts", "ts-receipts"])
+def test_a_workflows_own_protobuf_message_is_its_proto_json(workers, path) -> None:
     """json/protobuf needs no descriptor; binary/protobuf is decoded with the route's descriptor
-    set, to the same proto JSON."""
+    set, to the same proto JSON. TypeScript defines the same message by reflection (no generated
+    code) and writes the same proto JSON."""
     with workers.http() as http:
         answer = ok(http.post(f"/workflows/{path}", json=ORDER))
         assert _receipt(answer) == RECEIPT_JSON
@@ -176,13 +179,30 @@ def test_a_go_workflows_own_protobuf_message_is_its_proto_json(workers, path) ->
         assert _receipt(again) == RECEIPT_JSON
 
 
-@pytest.mark.parametrize("path", ["go-pb-structs", "go-bin-structs"])
+@pytest.mark.parametrize(
+    "path", ["go-pb-structs", "go-bin-structs", "java-pb-structs", "ts-pb-structs"]
+)
 def test_a_google_protobuf_struct_is_its_json(workers, path) -> None:
+    """Go's and Java's default converters and TypeScript's protobuf payload converter all send
+    the Struct as json/protobuf (Go's --binary-protobuf worker as binary/protobuf): one answer
+    whoever wrote it."""
     with workers.http() as http:
         answer = ok(http.post(f"/workflows/{path}", json=ORDER))
         assert answer["result"] == {"order_id": "o-1", "customer": "Zoë", "total": 3 * 2**40,
                                     "tags": ["struct", "protobuf"], "paid": True}  # fmt: skip
         assert answer["result_type"] == "google.protobuf.Struct"
+
+
+@pytest.mark.parametrize("path", ["go-receipts", "ts-receipts"])
+def test_an_int64_field_beyond_2_53_is_exact(workers, path) -> None:
+    """An int64 is a string in proto JSON: TypeScript's (a Long, multiplied as a BigInt) is
+    exact where a JavaScript number would round."""
+    order = {**ORDER, "units": 3, "unit_cents": 2**53 - 1}
+    with workers.http() as http:
+        answer = ok(http.post(f"/workflows/{path}", json=order))
+        # 27021597764222973: odd and above 2^53, so no double holds it.
+        assert answer["result"]["totalCents"] == str(3 * (2**53 - 1))
+        assert answer["result"]["lines"][0]["unitCents"] == str(2**53 - 1)
 
 
 def test_binary_protobuf_without_a_descriptor_set_is_502_naming_it(workers) -> None:

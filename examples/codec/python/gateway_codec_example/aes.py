@@ -1,10 +1,11 @@
 """AES-256-GCM payload codec, byte-compatible with the example workers' codec (Go:
-``examples/workers/go/codec``, TypeScript: ``examples/workers/typescript/src/codec.ts``).
+``examples/workers/go/codec``, TypeScript: ``examples/workers/typescript/src/codec.ts``, Java:
+``examples/workers/java/src/main/java/example/workers/AesGcmCodec.java``).
 
 An encoded payload has the metadata ``{"encoding": "binary/encrypted", "encryption-key-id":
 <key id>}`` and the data ``nonce (12 random bytes) || AES-256-GCM(serialized original
 Payload)``, without associated data. The original payload is serialized deterministically
-(metadata sorted by key), as the Go and TypeScript codecs do, so one payload always has one
+(metadata sorted by key), as the Go, TypeScript and Java codecs do, so one payload always has one
 plaintext. The key id is the first 16 hex characters of SHA-256(key). Decoding passes other
 encodings through unchanged, so data written before the codec was turned on stays readable.
 

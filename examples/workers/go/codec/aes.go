@@ -1,6 +1,7 @@
 // Package codec is the AES-256-GCM payload codec shared by the Go worker, the codec server,
-// the TypeScript worker and the Python module in examples/codec: all four must produce and
-// accept the same bytes, so the format is fixed here and nowhere else is it negotiated.
+// the TypeScript and Java workers and the Python module in examples/codec: all five must
+// produce and accept the same bytes, so the format is fixed here and nowhere else is it
+// negotiated.
 //
 // Format of an encoded payload:
 //

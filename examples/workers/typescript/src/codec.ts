@@ -1,6 +1,6 @@
-// The AES-256-GCM payload codec shared with the Go worker, the Go codec server and the Python
-// module in examples/codec (see examples/workers/go/codec/aes.go for the format): a payload
-// sealed by any of them opens with any other.
+// The AES-256-GCM payload codec shared with the Go worker, the Go codec server, the Java worker
+// and the Python module in examples/codec (see examples/workers/go/codec/aes.go for the
+// format): a payload sealed by any of them opens with any other.
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Payload, PayloadCodec } from '@temporalio/common';

@@ -25,9 +25,12 @@ async function main(): Promise<void> {
     workflowBundle: {
       codePath: require.resolve(codec ? './workflow-bundle-encoded-failures.js' : './workflow-bundle.js'),
     },
-    dataConverter: codec
-      ? { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') }
-      : undefined,
+    // The payload converter the bundles have too: protobuf messages as json/protobuf, for the
+    // activities' values.
+    dataConverter: {
+      payloadConverterPath: require.resolve('./payload-converter'),
+      ...(codec ? { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') } : {}),
+    },
   });
   console.log(
     `polling task queue ${JSON.stringify(taskQueue)} in namespace ${JSON.stringify(namespace)} at ${address}` +

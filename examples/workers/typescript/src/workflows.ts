@@ -1,7 +1,8 @@
 // The TypeScript example worker's workflows. This file runs in the SDK's deterministic
-// sandbox, so it imports only @temporalio/workflow and the activities' types. Every message
-// is registered by name with a description (defineSignal/defineQuery/defineUpdate, then
-// setHandler), so the built-in __temporal_workflow_metadata query lists them.
+// sandbox, so it imports only @temporalio/workflow, the activities' types and the protobuf
+// messages (./protos, which imports protobufjs alone). Every message is registered by name
+// with a description (defineSignal/defineQuery/defineUpdate, then setHandler), so the
+// built-in __temporal_workflow_metadata query lists them.
 import {
   ApplicationFailure,
   condition,
@@ -11,7 +12,9 @@ import {
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
+import type { Message } from 'protobufjs';
 import type * as activities from './activities';
+import { Receipt, Struct } from './protos';
 
 const { tsChargeOrder, tsReserveStock } = proxyActivities<typeof activities>({
   startToCloseTimeout: '10 seconds',
@@ -279,4 +282,46 @@ export async function TsIntegerWorkflow(input: { value: number }): Promise<Integ
     next: input.value + 1,
     safe: Number.isSafeInteger(input.value),
   };
+}
+
+// --- protobuf -----------------------------------------------------------------------------
+
+/** TsReceiptWorkflow's and TsStructWorkflow's argument (plain JSON). */
+export interface ReceiptRequest {
+  order_id: string;
+  customer: string;
+  units: number;
+  unit_cents: number;
+}
+
+/**
+ * Returns gateway.examples.v1.Receipt, the Go worker's message defined again in ./protos: the
+ * payload converter (payload-converter.ts) sends it as json/protobuf, proto JSON with metadata
+ * messageType "gateway.examples.v1.Receipt", the proto JSON Go's default converter writes.
+ */
+export async function TsReceiptWorkflow(input: ReceiptRequest): Promise<Message> {
+  // Date.now() is the workflow's clock in the sandbox: the same value on replay.
+  const now = Date.now();
+  return Receipt.fromObject({
+    order_id: input.order_id,
+    customer: input.customer,
+    lines: [{ sku: 'APPLE-1', quantity: input.units, unit_cents: input.unit_cents }],
+    // An int64, exact beyond 2^53 as a decimal string (a JavaScript number would round).
+    total_cents: (BigInt(input.units) * BigInt(input.unit_cents)).toString(),
+    status: 'STATUS_PAID',
+    issued_at: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1_000_000 },
+  });
+}
+
+/** Returns a google.protobuf.Struct (json/protobuf, messageType "google.protobuf.Struct"). */
+export async function TsStructWorkflow(input: ReceiptRequest): Promise<Message> {
+  return Struct.fromObject({
+    fields: {
+      order_id: { stringValue: input.order_id },
+      customer: { stringValue: input.customer },
+      total: { numberValue: input.units * input.unit_cents },
+      tags: { listValue: { values: [{ stringValue: 'struct' }, { stringValue: 'protobuf' }] } },
+      paid: { boolValue: true },
+    },
+  });
 }

@@ -50,4 +50,11 @@ public final class Types {
 
   public record IntegerResult(
       long value, String text, long next, @JsonProperty("next_text") String nextText) {}
+
+  /** StructWorkflow's argument: one line of units at unit_cents each. */
+  public record ReceiptRequest(
+      @JsonProperty("order_id") String orderId,
+      String customer,
+      int units,
+      @JsonProperty("unit_cents") long unitCents) {}
 }
