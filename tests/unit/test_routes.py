@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import inspect
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -535,3 +537,70 @@ def test_a_schema_is_compiled_on_its_first_use_and_once(orders) -> None:
     assert approve.validator._validator is None
     route.validate({})
     assert route.validator._validator is built
+
+
+# --- a route's schema never makes the gateway fetch a URL ------------------------------------
+
+
+@pytest.fixture
+def url_server():
+    """A server on loopback that answers any GET with a schema, and records each path."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"type": "integer"}')
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_ref_to_a_url_is_refused_and_never_fetched(url_server) -> None:
+    # jsonschema fetches a remote $ref by default: a route's author could make every API pod
+    # call any address, at every validation.
+    url, hits = url_server
+    text = doc(extra=f"  inputSchema: {{properties: {{n: {{$ref: '{url}/x'}}}}}}")
+    with pytest.raises(RouteConfigError) as refused:
+        parse_documents(text, source="r.yaml")
+    assert refused.value.field == "spec.inputSchema.properties.n.$ref"
+    assert "fetches no URL" in str(refused.value)
+    # A validator made without the check (the API trusts the operator's) does not fetch either:
+    # the lookup happens, and is refused.
+    check = compiled.SchemaCheck({"$ref": f"{url}/y"})
+    with pytest.raises(Exception, match="Unresolvable"):
+        list(check.iter_errors(1))
+    assert hits == []
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ("{$ref: '#/$defs/missing'}", "spec.inputSchema.$ref"),
+        ("{items: {$ref: 'other.json'}}", "spec.inputSchema.items.$ref"),
+        ("{$defs: {a: {$dynamicRef: '#nowhere'}}}", "spec.inputSchema.$defs.a.$dynamicRef"),
+    ],
+)
+def test_a_ref_that_does_not_resolve_is_refused_naming_it(schema, field) -> None:
+    with pytest.raises(RouteConfigError) as refused:
+        parse_documents(doc(extra=f"  inputSchema: {schema}"), source="r.yaml")
+    assert refused.value.field == field
+
+
+def test_refs_within_the_schema_resolve() -> None:
+    schema = ("{$defs: {sku: {type: string, maxLength: 8}}, type: object,"
+              " properties: {a: {$ref: '#/$defs/sku'}, b: {$ref: '#'}}}")  # fmt: skip
+    route = build_table(parse_documents(doc(extra=f"  inputSchema: {schema}"), source="r.yaml"))
+    validated = route.get("r")
+    assert validated is not None
+    assert validated.validate({"a": "ABC"}) == []
+    assert [e.field for e in validated.validate({"a": "TOO-LONG-SKU"})] == ["a"]

@@ -28,6 +28,9 @@ from jsonschema.protocols import Validator
 
 # jsonschema's own registry of the specifications' meta-schemas (its dependency).
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS  # type: ignore[import-untyped]
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from gateway_core.errors import GatewayError, RouteConfigError
 from gateway_core.routes.operations import OPERATIONS, Access, MessageKind, Operation
@@ -239,6 +242,50 @@ class WorkflowIdError(GatewayError):
         self.errors = errors
 
 
+def _never_retrieve(uri: str) -> Resource[Any]:
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
+
+
+LOCAL_ONLY: Registry[Any] = Registry(retrieve=_never_retrieve)  # type: ignore[call-arg]
+"""What a route's ``$ref`` may name: its own schema and the specifications' meta-schemas. A
+route never makes the gateway fetch a URL (jsonschema's default would, with a warning: a
+route's author could make every API pod call any address, at every validation)."""
+
+
+def unresolvable_refs(schema: Any) -> Iterator[tuple[str, str]]:
+    """Each ``$ref`` and ``$dynamicRef`` in ``schema`` that does not resolve within it (the
+    URL it would take fetching included), as (its path in the schema, the reference)."""
+    if not isinstance(schema, dict):
+        return
+    registry = SPECIFICATIONS.combine(LOCAL_ONLY)
+    root = registry.resolver_with_root(DRAFT202012.create_resource(schema))
+    stack: list[tuple[Any, Any, str]] = [(schema, root, "")]
+    while stack:
+        node, resolver, path = stack.pop()
+        if isinstance(node, list):
+            stack += [(item, resolver, f"{path}[{i}]") for i, item in enumerate(node)]
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node is not schema and isinstance(node.get("$id"), str):
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if isinstance(ref, str):
+                try:
+                    resolver.lookup(ref)
+                except Unresolvable:
+                    yield (f"{path}.{keyword}" if path else keyword), ref
+        for key, value in node.items():
+            if key in _DATA_KEYWORDS:
+                continue
+            where = f"{path}.{key}" if path else key
+            if key in _SCHEMA_MAPS and isinstance(value, dict):
+                stack += [(sub, resolver, f"{where}.{name}") for name, sub in value.items()]
+            elif isinstance(value, dict | list):
+                stack.append((value, resolver, where))
+
+
 class SchemaCheck:
     """A route's JSON Schema, compiled into a validator on its first use. A platform's table
     holds thousands of routes, most of which a given API pod never validates a body for, and
@@ -254,7 +301,7 @@ class SchemaCheck:
     def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
         validator = self._validator
         if validator is None:  # two threads may both build one: equal, and one is kept
-            validator = self._validator = StrictValidator(self.schema)
+            validator = self._validator = StrictValidator(self.schema, registry=LOCAL_ONLY)
         return validator.iter_errors(instance)
 
 
@@ -476,6 +523,12 @@ def _compile_schema(
             raise RouteConfigError(
                 exc.message, source=source, field=where + (f".{inner}" if inner else "")
             ) from exc
+        for path, ref in unresolvable_refs(schema):
+            raise RouteConfigError(
+                f"{ref!r} does not resolve within the route's schema: a schema is "
+                "self-contained (its $defs), the gateway fetches no URL",
+                source=source, field=f"{where}.{path}",
+            )  # fmt: skip
     if arguments is Arguments.POSITIONAL:
         schema = _positional(schema, source=source, where=where)
     return SchemaCheck(schema)
