@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,8 +26,39 @@ EXTRA_NAMESPACE = "gateway-extra"
 """A second namespace on the session's dev server, for routes with ``spec.namespace``."""
 
 
+_LOWEST, _NODE_PORTS = 20000, 30000
+"""Ports are drawn from 20000 up to the ephemeral range, and below Kubernetes' NodePort range
+(30000-32767), which the node test's kube-proxy may route on this host's addresses."""
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_start() -> int:
+    """Where the system's own port choices start (``bind`` to port 0, outgoing connections)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port nothing listens on, that the system will not hand to anyone by itself: below its
+    ephemeral range, from which ``bind`` to port 0 and outgoing connections draw. A port drawn
+    from that range is free only until something else draws it: a dev server started between
+    the draw and the port's user once took it (``address already in use``). Never the same port
+    twice in this process."""
+    below = min(_ephemeral_start(), _NODE_PORTS)
+    for _ in range(500 if below > _LOWEST + 1000 else 0):
+        port = random.randrange(_LOWEST, below)
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))  # no address may hold it
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no range below: the system's
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
