@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -14,8 +15,10 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
+from gateway_api.api.endpoints import events
 from gateway_core.routes import SWITCHES, Operation
 from support.gateway import ApiKeys, api_client, api_server, route, write_keys_file
+from support.oidc import AUDIENCE, Provider, SigningKey
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -299,3 +302,44 @@ async def test_a_stream_ends_when_its_key_is_revoked(temporal_server, task_queue
         assert refused.status_code == 401
         described = await http.get(f"{url}/workflows/{workflow_id}", headers=keys.auth("keeper"))
         assert described.json()["status"] == "RUNNING"
+
+
+async def test_a_stream_ends_when_its_token_expires(
+    temporal_server, task_queue, http, monkeypatch
+) -> None:
+    """Issue 24 #11, the periodic half: a bearer token that expires while its stream is open.
+    No reload announces it; the stream asks again every RECHECK_SECONDS (30 s, made short
+    here) and ends once the token (with the verifier's leeway) no longer holds."""
+    monkeypatch.setattr(events, "RECHECK_SECONDS", 0.5)
+    provider = Provider(keys=[SigningKey.new("ES256", kid="es")])
+    grants = {a: {"scopes": [f"gate:{a}"]} for a in ("start", "read", "signal")}
+    scope = "gate:start gate:read gate:signal"
+    settings = {"auth_disabled": False, "environment": "production",
+                "jwt_issuer": provider.issuer, "jwt_audience": AUDIENCE,
+                "jwt_algorithms": "ES256", "jwt_leeway_seconds": 0}  # fmt: skip
+    try:
+        async with api_server(
+            temporal_server.address, [gate(task_queue, authorization=grants)], **settings
+        ) as url:
+            lasting = {"Authorization": f"Bearer {provider.token(scope=scope)}"}
+            started = await http.post(f"{url}/workflows/gate/async", json={}, headers=lasting)
+            workflow_id = started.json()["workflow_id"]
+            expires = time.time() + 3
+            brief = {"Authorization": f"Bearer {provider.token(scope=scope, exp=int(expires))}"}
+            events_url = f"{url}/workflows/{workflow_id}/events"
+            async with connect(http, events_url, headers=brief) as source:
+                await read(source, until=lambda m: m.event == "status")  # open and flowing
+                rest = await read(source)  # to the stream's end: it closes
+            closed = time.time()
+            assert not [m for m in rest if m.event == "end"], "it ended for the token, not the run"
+            assert closed >= int(expires), "it held while the token did"
+            assert closed - int(expires) < 10, "and closed within a few rechecks of its expiry"
+            refused = await http.get(f"{url}/workflows/{workflow_id}", headers=brief)
+            assert refused.status_code == 401
+            described = await http.get(f"{url}/workflows/{workflow_id}", headers=lasting)
+            assert described.json()["status"] == "RUNNING"
+            done = await http.post(f"{events_url[: -len('/events')]}/signals/finish",
+                                   json="done", headers=lasting)  # fmt: skip
+            assert done.status_code == 202, done.text
+    finally:
+        provider.stop()
