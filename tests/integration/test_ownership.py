@@ -128,3 +128,36 @@ async def test_an_owner_only_route_keeps_each_callers_workflows_to_itself(
 
 async def _has(found, wanted: set[str]) -> bool:
     return wanted <= await found
+
+
+async def test_the_type_is_checked_without_an_extra_temporal_call(
+    relay, client: Client, task_queue
+) -> None:
+    """Issue 24 #2's cost: the type check adds no Temporal call to the hot path. A workflow this
+    process started is known; one started elsewhere costs one describe the first time, which a
+    describe by id then answers from, and nothing after."""
+    route = lifecycle_route("life", task_queue)
+    async with api_client(relay.address, [route]) as api:
+        calls = relay.workflow_calls
+
+        async def asked(method: str, path: str) -> list[str]:
+            before = len(calls())
+            answer = await api.request(method, path)
+            assert answer.status_code == 200, answer.text
+            return calls()[before:]
+
+        own = (await api.post("/workflows/life/async", json={})).json()["workflow_id"]
+        # The first query of a type also asks the worker's handlers (the route-worker-mismatch
+        # check, cached per workflow type); after it, a query is the query alone.
+        first_query = await asked("GET", f"/workflows/{own}/queries/state")
+        assert first_query == ["QueryWorkflow", "QueryWorkflow"]
+        assert await asked("GET", f"/workflows/{own}/queries/state") == ["QueryWorkflow"]
+        assert await asked("GET", f"/workflows/{own}/status") == ["DescribeWorkflowExecution"]
+        elsewhere = await client.start_workflow(
+            "LifecycleWorkflow", {}, id=f"life-{uuid.uuid4().hex}", task_queue=task_queue
+        )
+        first = await asked("GET", f"/workflows/{elsewhere.id}")
+        assert first == ["DescribeWorkflowExecution"], "the check's describe is the answer's"
+        assert await asked("GET", f"/workflows/{elsewhere.id}/queries/state") == ["QueryWorkflow"]
+        await elsewhere.terminate("done")
+        await client.get_workflow_handle(own).terminate("done")
