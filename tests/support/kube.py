@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import ssl
 import subprocess
 import time
@@ -142,32 +143,40 @@ class ControlPlane:
             timeout=30,
         )
         loopback = self.address.startswith("127.")
+        self._apiserver_args: list[str | os.PathLike[str]] = [
+            self.assets / "kube-apiserver",
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
+            # A loopback advertise address needs the endpoint reconciler off.
+            f"--endpoint-reconciler-type={'none' if loopback else 'lease'}",
+            f"--secure-port={self.port}",
+            f"--cert-dir={self.workdir / 'serving'}",
+            f"--client-ca-file={pki / 'client-ca.crt'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            f"--service-account-issuer={self.url}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            # Without a node no pod runs, and no pod needs a token.
+            *(
+                ["--disable-admission-plugins=ServiceAccount"]
+                if loopback
+                # Reach the kubelet (logs, exec) at its node's IP, without asking any DNS.
+                else ["--kubelet-preferred-address-types=InternalIP"]
+            ),
+        ]
+        self.start_apiserver()
+        self._write_kubeconfig(
+            self.kubeconfig,
+            {"client-certificate": str(pki / "admin.crt"), "client-key": str(pki / "admin.key")},
+        )
+
+    def start_apiserver(self) -> None:
+        """kube-apiserver (again, after :meth:`stop_apiserver`: the same port, certificates
+        and etcd, so its clients reconnect to what they knew), once it answers ready."""
         apiserver = Process(
-            f"kube-apiserver-{self.port}",
-            [
-                self.assets / "kube-apiserver",
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                f"--bind-address={self.address}",
-                f"--advertise-address={self.address}",
-                # A loopback advertise address needs the endpoint reconciler off.
-                f"--endpoint-reconciler-type={'none' if loopback else 'lease'}",
-                f"--secure-port={self.port}",
-                f"--cert-dir={self.workdir / 'serving'}",
-                f"--client-ca-file={pki / 'client-ca.crt'}",
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                f"--service-account-issuer={self.url}",
-                f"--service-account-key-file={pki / 'sa.pub'}",
-                f"--service-account-signing-key-file={pki / 'sa.key'}",
-                # Without a node no pod runs, and no pod needs a token.
-                *(
-                    ["--disable-admission-plugins=ServiceAccount"]
-                    if loopback
-                    # Reach the kubelet (logs, exec) at its node's IP, without asking any DNS.
-                    else ["--kubelet-preferred-address-types=InternalIP"]
-                ),
-            ],
-            log_dir=self.log_dir,
+            f"kube-apiserver-{self.port}", self._apiserver_args, log_dir=self.log_dir
         )
         self._procs.append(apiserver)
         serving = self.workdir / "serving" / "apiserver.crt"
@@ -181,10 +190,14 @@ class ControlPlane:
             )
 
         eventually(ready, timeout=60, interval=0.2)
-        self._write_kubeconfig(
-            self.kubeconfig,
-            {"client-certificate": str(pki / "admin.crt"), "client-key": str(pki / "admin.key")},
-        )
+
+    def stop_apiserver(self) -> None:
+        """Kill kube-apiserver (etcd keeps running), as a crash would: its open watches break
+        and new connections are refused. (SIGTERM would first drain for tens of seconds.)"""
+        (apiserver,) = [p for p in self._procs if p.name.startswith("kube-apiserver-")]
+        self._procs.remove(apiserver)
+        apiserver.signal(signal.SIGKILL)
+        apiserver.popen.wait(30)
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.workdir / "serving" / "apiserver.crt")

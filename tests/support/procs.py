@@ -188,8 +188,10 @@ class TemporalDevServer(Process):
         port: int | None = None,
         db: Path | None = None,
         namespaces: Sequence[str] = (),
+        dynamic_config: Mapping[str, str] | None = None,
     ) -> None:
-        """``namespaces``: created at start, besides ``default``."""
+        """``namespaces``: created at start, besides ``default``. ``dynamic_config``: the
+        server's dynamic config values (``--dynamic-config-value``; each value is YAML)."""
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.namespaces = tuple(namespaces)
@@ -203,6 +205,8 @@ class TemporalDevServer(Process):
             args += ["--db-filename", db]
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
+        for key, value in (dynamic_config or {}).items():
+            args += ["--dynamic-config-value", f"{key}={value}"]
         super().__init__(f"temporal-{self.port}", args, log_dir=log_dir)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
