@@ -1,8 +1,8 @@
 """Payload codecs end to end, every process real: the API (``python -m gateway_api``) with named
 codecs, the example Go codec server (AES-GCM, its key from a file; TLS from a test CA, a bearer
 token from a file), a Python worker (the worker service) whose own client encrypts with the
-same key in process, the Go and Java example workers with the same key (each SDK's codec), and
-a webhook receiver.
+same key in process, the Go, TypeScript and Java example workers with the same key (each SDK's
+codec), and a webhook receiver.
 
 What Temporal stores is read with the SDK and no codec: ``binary/encrypted`` everywhere but in
 search attributes. What the HTTP answers and webhook bodies carry is plaintext. The plaintext
@@ -123,13 +123,15 @@ class Stack:
         return httpx.get(f"{self.api.url}{path}", timeout=60)
 
 
-EXAMPLE_WORKERS = {"go": ("Go", "aes-remote"), "java": ("Java", "aes")}
+EXAMPLE_WORKERS = {"go": ("Go", "aes-remote"), "ts": ("Ts", "aes-remote"), "java": ("Java", "aes")}
 """The example workers run with the codec: their workflow types' prefix and the codec their
-routes name (the Go codec server for Go's, the Python codec in the API for Java's)."""
+routes name (the Go codec server for Go's and TypeScript's, the Python codec in the API for
+Java's)."""
 
 
 def _example_command(lang: str, built: Path) -> list[str | Path]:
     return {"go": [built / "go" / "worker"],
+            "ts": ["node", built / "typescript" / "lib" / "worker.js"],
             "java": ["java", "-jar", built / "java" / "worker.jar"]}[lang]  # fmt: skip
 
 
@@ -151,6 +153,12 @@ def _routes(queue: str, example_queues: dict[str, str]) -> str:
             routes.append(
                 route(f"{lang}-{family}s", workflow_type, example_queues[lang], codec=codec)
             )
+        quantity_of = {
+            "name": "quantity_of",
+            "inputSchema": {"type": "object", "properties": {"sku": {"type": "string"}}},
+        }
+        routes.append(route(f"{lang}-orders", f"{prefix}OrderWorkflow", example_queues[lang],
+                            codec=codec, queries=[quantity_of]))  # fmt: skip
     return dump_table(build_table(routes))
 
 
@@ -330,8 +338,9 @@ async def test_another_languages_worker_through_the_gateway(
     stack: Stack, temporal_server, lang: str
 ) -> None:
     """Another language's worker, the same key: its payloads and failure messages, sealed by
-    that SDK's codec (Go's converter.PayloadCodec, Java's PayloadCodec in a
-    CodecDataConverter), are stored sealed and answered in plaintext."""
+    that SDK's codec (Go's converter.PayloadCodec, TypeScript's PayloadCodec with a failure
+    converter that encodes common attributes, Java's PayloadCodec in a CodecDataConverter), are
+    stored sealed and answered in plaintext."""
     client = await Client.connect(temporal_server.address)
     answer = ok(stack.post(f"/workflows/{lang}-integers", {"value": 41}))
     assert (answer["result"]["value"], answer["result"]["next"]) == (41, 42)
@@ -346,6 +355,23 @@ async def test_another_languages_worker_through_the_gateway(
     stored = await history(client, problem["workflow_id"])
     failure = stored.events[-1].workflow_execution_failed_event_attributes.failure
     assert failure.message == "Encoded failure"
+    # A query's failure, sealed by the worker's codec on its way back, answered in the one
+    # failure mapping. TypeScript's SDK sends a query's message only, and with its failures
+    # encoded that message is Temporal's placeholder: the answer says so.
+    order = ok(stack.post(f"/workflows/{lang}-orders/async",
+                          {"customer": "ann", "items": [{"sku": "A", "quantity": 2}]}))  # fmt: skip
+    asked = f"/workflows/{order['workflow_id']}/queries/quantity_of"
+    assert ok(stack.post(asked, {"sku": "A"}))["result"] == {"sku": "A", "quantity": 2}
+    missing = stack.post(asked, {"sku": "Z"})
+    problem = missing.json()
+    assert (missing.status_code, problem["code"]) == (500, "query-failed"), missing.text
+    if lang == "ts":
+        assert problem["failure_type"] is None
+        assert "codec sealed its message" in problem["detail"], problem
+    else:
+        assert problem["detail"] == "the order has no item Z"
+        assert problem["failure_type"] == "ItemNotFound"
+    await client.get_workflow_handle(order["workflow_id"]).terminate("done")
 
 
 async def test_webhook_bodies_are_decoded_and_never_stored(stack: Stack, temporal_server) -> None:

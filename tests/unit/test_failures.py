@@ -140,3 +140,14 @@ def test_a_query_failure_sent_as_text(text, failure_type, detail, non_retryable)
     assert problem.detail == problem.failure["message"] == detail
     assert problem.failure["non_retryable"] is non_retryable
     assert "\tat " not in str(problem.failure)  # no worker's stack trace reaches the caller
+
+
+def test_a_query_failure_sealed_by_the_workers_codec_says_so() -> None:
+    """A TypeScript worker that encodes failures sends a query's failure as Temporal's
+    placeholder only: the answer says why there is no message, not that the message is it."""
+    problem = translate(WorkflowQueryFailedError("Encoded failure"))
+    assert problem.code == "query-failed"
+    assert problem.failure_type is None
+    assert problem.failure["message"] == "Encoded failure"
+    assert "codec sealed its message" in problem.detail
+    assert "'Encoded failure'" in problem.detail

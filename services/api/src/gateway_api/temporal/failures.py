@@ -126,12 +126,26 @@ _JAVA_APPLICATION_FAILURE = re.compile(
 )
 
 
+ENCODED_PLACEHOLDER = "Encoded failure"
+"""The message Temporal's SDKs put in a failure whose message a codec sealed (in its encoded
+attributes)."""
+_SEALED_QUERY_FAILURE = (
+    "the query failed, and the worker's codec sealed its message: the worker's SDK sent only "
+    f"the placeholder {ENCODED_PLACEHOLDER!r}, with nothing the route's codec could open"
+)
+
+
 def _query_failure_text(text: str) -> ApiError:
     """A query failure sent as text only. TypeScript and Python workers send the message; a
     Java worker sends the exception with its stack trace, whose first line is kept (the
     worker's internals are not the caller's business), and an ``ApplicationFailure``'s type
-    and message are read from the form the Java SDK gives it."""
+    and message are read from the form the Java SDK gives it. A worker whose codec encodes
+    failures (TypeScript's with ``encodeCommonAttributes``) sends only Temporal's placeholder:
+    the answer says so rather than pass the placeholder off as the message."""
     first = text.split("\n\tat ", 1)[0].strip()
+    if first == ENCODED_PLACEHOLDER:
+        failure = describe(ApplicationError(first))
+        return QueryFailed(_SEALED_QUERY_FAILURE, failure=failure)
     java = _JAVA_APPLICATION_FAILURE.fullmatch(first)
     if java is not None:
         raised = ApplicationError(
