@@ -472,6 +472,30 @@ def test_route_files_for_a_cluster_without_the_operator(helm, cluster) -> None:
     assert not [d for d in docs if d["metadata"]["name"].endswith("-operator")]
 
 
+def test_descriptor_sets_from_a_configmap_reach_the_api(helm, cluster) -> None:
+    """``api.descriptorSets.configMap``: every key a file in the directory the API reads its
+    protobuf descriptor sets from (``API_DESCRIPTOR_SETS_DIR``), edits reaching the pods."""
+    namespace = "profile-minimal"
+    docs = helm.template(
+        "--set", "api.descriptorSets.configMap=gateway-descriptors",
+        values=PROFILES["minimal"], release="protos", namespace=namespace,
+    )  # fmt: skip
+    server_dry_run(cluster, docs, namespace)
+    api = find(docs, "Deployment", "protos-temporal-gateway-api")
+    pod = api["spec"]["template"]["spec"]
+    env = env_of(container(api))
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "descriptor-sets"]
+    assert volume["configMap"] == {"name": "gateway-descriptors", "optional": True}
+    (mount,) = [m for m in container(api)["volumeMounts"] if m["name"] == "descriptor-sets"]
+    assert mount["mountPath"] == env["API_DESCRIPTOR_SETS_DIR"]
+    assert mount["readOnly"] is True
+    assert "subPath" not in mount, "edits reach the pods"
+    plain = env_of(container(find(helm.template(values=PROFILES["minimal"], release="protos",
+                                                namespace=namespace), "Deployment",
+                                  "protos-temporal-gateway-api")))  # fmt: skip
+    assert "API_DESCRIPTOR_SETS_DIR" not in plain, "none unless asked for"
+
+
 def test_temporal_cloud_values_wire_tls_and_the_api_key_from_secrets(helm) -> None:
     docs = helm.template(
         "--set", "temporal-dev.enabled=false",
