@@ -12,6 +12,7 @@ TypeScript's protobuf payload converter send their messages as ``json/protobuf``
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import uuid
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from temporalio.client import Client
 
 from support.procs import ROOT, ApiProcess, Process, eventually, polled
 from support.tools import workers_dir
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = ROOT / "examples" / "workers"
 RECEIPT = "gateway.examples.v1.Receipt"
 DESCRIPTOR_SET = "gateway.examples.v1.binpb"
+ZLIB_CODEC = "gateway_core.zlib_codec:always_encoded"
 LANGS = {"go": ("go", ("./go/worker",)),
          "ts": ("typescript", ("node", "./typescript/lib/worker.js")),
          "java": ("java", ("java", "-jar", "./java/worker.jar"))}  # fmt: skip
@@ -56,7 +59,7 @@ def _docs(folder: str, queue: str) -> list[dict[str, Any]]:
 def _copies(go_docs: list[dict[str, Any]], queues: dict[str, str]) -> list[dict[str, Any]]:
     """go-receipts and go-pb-structs again, served by the --binary-protobuf worker, and
     go-receipts once more without its descriptor set; go-integers served by the worker with a
-    codec."""
+    codec the API lacks, and by the --zlib worker with the API's zlib codec."""
     by_name = {doc["metadata"]["name"]: doc for doc in go_docs}
     copies = []
     for source, path, prefix, keep_set, queue in (
@@ -65,12 +68,15 @@ def _copies(go_docs: list[dict[str, Any]], queues: dict[str, str]) -> list[dict[
         ("go-pb-structs", "go-bin-structs", "go-binstruct-", False, queues["gobin"]),
         ("go-integers", "go-enc-integers", "go-encint-", False, queues["gocodec"]),
         ("go-failures", "go-enc-failures", "go-encfail-", False, queues["gocodec"]),
+        ("go-integers", "go-zlib-integers", "go-zlibint-", False, queues["gozlib"]),
     ):
         doc = copy.deepcopy(by_name[source])
         doc["metadata"]["name"] = path
         doc["spec"].update(path=path, taskQueue=queue, workflowId={"prefix": prefix})
         if not keep_set:
             doc["spec"].pop("descriptorSet", None)
+        if queue == queues["gozlib"]:
+            doc["spec"]["codec"] = "zlib"
         copies.append(doc)
     return copies
 
@@ -92,7 +98,7 @@ def workers(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Workers]:
     tmp = tmp_path_factory.mktemp("polyglot-payloads")
     _descriptor_set(tmp / "descriptors")
     run = uuid.uuid4().hex[:8]
-    queues = {name: f"{name}-payloads-{run}" for name in (*LANGS, "gobin", "gocodec")}
+    queues = {name: f"{name}-payloads-{run}" for name in (*LANGS, "gobin", "gocodec", "gozlib")}
     docs = [doc for name, (folder, _) in LANGS.items() for doc in _docs(folder, queues[name])]
     docs += _copies(_docs("go", queues["go"]), queues)
     (tmp / "key.hex").write_text(os.urandom(32).hex())
@@ -103,7 +109,8 @@ def workers(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Workers]:
         polling: dict[str, Process] = {}
         commands = {name: command for name, (_, command) in LANGS.items()}
         extras = {"gobin": {"BINARY_PROTOBUF": "true"},
-                  "gocodec": {"CODEC_KEY_FILE": str(tmp / "key.hex")}}  # fmt: skip
+                  "gocodec": {"CODEC_KEY_FILE": str(tmp / "key.hex")},
+                  "gozlib": {"ZLIB_CODEC": "true"}}  # fmt: skip
         for name, command in (*commands.items(), *((n, commands["go"]) for n in extras)):
             args = [built / a[2:] if a.startswith("./") else a for a in command]
             extra = extras.get(name, {})
@@ -118,6 +125,7 @@ def workers(temporal_server, logs_dir, tmp_path_factory) -> Iterator[Workers]:
             env={
                 "API_ROUTES_PATH": str(tmp / "routes.yaml"),
                 "API_DESCRIPTOR_SETS_DIR": str(tmp / "descriptors"),
+                "API_CODECS": json.dumps({"zlib": {"import": ZLIB_CODEC}}),
             },
         )
         procs.append(api)
@@ -229,6 +237,25 @@ def test_an_encrypted_answer_without_the_codec_is_502_naming_its_encoding(worker
         assert failed["workflow_id"].startswith("go-encfail-")
         assert failed["failure_type"] == "PaymentDeclined"
         assert "Encoded failure" in failed["detail"]
+
+
+async def test_the_go_sdks_zlib_codec_is_read_with_the_shipped_one(workers, temporal_server):
+    """Issue 26's first reproduction: a Go worker whose client uses the SDK's zlib codec. The
+    route names the API's codec of that format (gateway_core.zlib_codec, every payload
+    compressed): the input goes in compressed and the Go worker reads it, its answer comes back
+    plain, and Temporal stores binary/zlib both ways."""
+    with workers.http() as http:
+        answer = ok(http.post("/workflows/go-zlib-integers", json={"value": 2**53 + 1}))
+        assert (answer["result"]["value"], answer["result"]["text"]) == (2**53 + 1, str(2**53 + 1))
+        again = ok(http.get(f"/workflows/{answer['workflow_id']}/result"))
+        assert again["result"] == answer["result"]
+    client = await Client.connect(temporal_server.address)
+    events = [
+        e async for e in client.get_workflow_handle(answer["workflow_id"]).fetch_history_events()
+    ]
+    started = events[0].workflow_execution_started_event_attributes.input.payloads
+    completed = events[-1].workflow_execution_completed_event_attributes.result.payloads
+    assert [p.metadata["encoding"] for p in (*started, *completed)] == [b"binary/zlib"] * 2
 
 
 def test_a_protobuf_input_reaches_the_go_workflow_as_its_message(workers) -> None:

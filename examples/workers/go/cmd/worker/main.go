@@ -5,6 +5,7 @@
 //	worker --task-queue go-workers                       # the default data converter
 //	worker --codec-key-file key.hex                      # payloads and failures AES-GCM encrypted
 //	worker --binary-protobuf                             # proto messages as binary/protobuf
+//	worker --zlib                                        # payloads compressed (the SDK's zlib codec)
 package main
 
 import (
@@ -31,12 +32,17 @@ func env(name, fallback string) string {
 
 func main() {
 	binaryDefault, _ := strconv.ParseBool(env("BINARY_PROTOBUF", "false"))
+	zlibDefault, _ := strconv.ParseBool(env("ZLIB_CODEC", "false"))
 	address := flag.String("address", env("TEMPORAL_ADDRESS", "localhost:7233"), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
 	namespace := flag.String("namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	taskQueue := flag.String("task-queue", env("WORKER_TASK_QUEUE", "go-workers"), "task queue to poll (WORKER_TASK_QUEUE)")
 	keyFile := flag.String("codec-key-file", env("CODEC_KEY_FILE", ""), "AES-256 key, 64 hex characters: encrypt payloads and failures (CODEC_KEY_FILE)")
 	binaryProto := flag.Bool("binary-protobuf", binaryDefault, "send proto messages as binary/protobuf rather than json/protobuf (BINARY_PROTOBUF)")
+	zlibCodec := flag.Bool("zlib", zlibDefault, "compress every payload with the SDK's zlib codec, binary/zlib (ZLIB_CODEC)")
 	flag.Parse()
+	if *zlibCodec && *keyFile != "" {
+		log.Fatalln("--zlib and --codec-key-file: choose one")
+	}
 
 	options := client.Options{HostPort: *address, Namespace: *namespace}
 	dataConverter := converter.GetDefaultDataConverter()
@@ -65,6 +71,13 @@ func main() {
 			EncodeCommonAttributes: true,
 		})
 		log.Printf("payloads encrypted with key id %s", aes.KeyID())
+	}
+	if *zlibCodec {
+		// The Go SDK's own codec, as teams turn it on: the gateway reads it with
+		// gateway_core.zlib_codec:ZlibCodec (docs/codecs.md). AlwaysEncode: even small payloads.
+		dataConverter = converter.NewCodecDataConverter(dataConverter,
+			converter.NewZlibCodec(converter.ZlibCodecOptions{AlwaysEncode: true}))
+		log.Printf("payloads compressed with zlib")
 	}
 	options.DataConverter = dataConverter
 
