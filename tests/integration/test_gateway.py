@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from gateway_api.temporal.executions import MEMO_ROUTE
 from gateway_api.temporal.idempotency import scope
@@ -291,6 +294,76 @@ async def test_a_workflow_type_no_worker_registered_says_so(temporal_server, tas
         assert described["workflow_task_failing"]["cause"] == failing["cause"]
 
         await api.post(f"/workflows/{workflow_id}/terminate")
+
+
+SHIFTING = {"timer_first": True}
+"""The code ShiftingWorkflow replays with: flipped by the test, as a deploy would change it."""
+
+
+@workflow.defn(name="ShiftingWorkflow", sandboxed=False)
+class ShiftingWorkflow:
+    """Its first step is a timer, until the code "changes" to make it an activity: a workflow
+    that started on the old code and is replayed on the new one no longer matches its history
+    (a non-determinism error, the worker's to fail, never the workflow's)."""
+
+    def __init__(self) -> None:
+        self.finished = False
+
+    @workflow.run
+    async def run(self) -> str:
+        if SHIFTING["timer_first"]:
+            await workflow.sleep(0.01)
+        else:
+            await workflow.execute_activity(
+                "not_registered", start_to_close_timeout=timedelta(seconds=5)
+            )
+        await workflow.wait_condition(lambda: self.finished)
+        return "finished"
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
+
+async def test_a_non_determinism_error_says_so(temporal_server, task_queue, client) -> None:
+    """A workflow started on one version of its code and replayed on an incompatible one: its
+    workflow task fails for ever and it shows RUNNING. Status and describe say
+    workflow_task_failing, with the SDK's non-determinism message."""
+    queue = f"{task_queue}-shifting"
+    shifting = route("shifting", "ShiftingWorkflow", queue, signals=[{"name": "finish"}])
+    SHIFTING["timer_first"] = True
+    # No cache: every workflow task replays the history from its start, with the code as it is.
+    worker = Worker(
+        client,
+        task_queue=queue,
+        workflows=[ShiftingWorkflow],
+        max_cached_workflows=0,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    async with worker, api_client(temporal_server.address, [shifting]) as api:
+        workflow_id = (await api.post("/workflows/shifting/async", json={})).json()["workflow_id"]
+        handle = client.get_workflow_handle(workflow_id)
+
+        async def timer_fired() -> bool:
+            history = await handle.fetch_history()
+            return any(e.HasField("timer_fired_event_attributes") for e in history.events)
+
+        await assert_eventually(timer_fired)  # the old code has run its first step
+        SHIFTING["timer_first"] = False  # the deploy
+        sent = await api.post(f"/workflows/{workflow_id}/signals/finish")
+        assert sent.status_code == 202, sent.text
+
+        async def failing() -> dict | None:
+            status = (await api.get(f"/workflows/{workflow_id}/status")).json()
+            return status.get("workflow_task_failing")
+
+        found = await assert_eventually(failing, timeout=30)
+        assert "nondetermin" in found["message"].lower(), found
+        status = (await api.get(f"/workflows/{workflow_id}/status")).json()
+        assert status["status"] == "RUNNING"
+        described = (await api.get(f"/workflows/{workflow_id}")).json()
+        assert described["workflow_task_failing"]["message"] == found["message"]
+        await handle.terminate("done")
 
 
 async def test_a_healthy_workflows_status_keeps_the_seeds_four_fields(
