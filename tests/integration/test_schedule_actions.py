@@ -23,7 +23,7 @@ from gateway_api.temporal.idempotency import scope
 from gateway_core import memo
 from gateway_core.routes import DEFAULT_OPERATIONS, Access, Operation
 from gateway_core.schedules import ScheduleSettings, build, encode_action
-from support.gateway import ApiKeys, api_client, counted, shopping_route
+from support.gateway import ApiKeys, api_client, counted, route, shopping_route
 from support.procs import assert_eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
@@ -535,3 +535,33 @@ async def test_each_action_is_counted_by_route_action_and_outcome(
         ("backfill", "ok"): 1,
         ("delete", "ok"): 1,
     }
+
+
+async def test_pause_on_failure_pauses_after_a_run_that_failed(temporal_server, task_queue) -> None:
+    """``policy.pause_on_failure``: a run that fails (FailingWorkflow raises an application
+    error) pauses the schedule in Temporal, and describe says so, with Temporal's note. Its
+    twin without the policy, whose run failed as well, is still running once the first has
+    paused (the positive signal that a pause would have happened by then)."""
+    path = unique("failing")
+    failing = route(path, "FailingWorkflow", task_queue, workflow_id={"prefix": f"{path}-"},
+                    operations=SCHEDULING)  # fmt: skip
+    async with api_client(temporal_server.address, [failing]) as api:
+        hourly = {"input": {}, "spec": {"intervals": [{"every_seconds": 3600}]}}
+        careful = await created(api, path, {**hourly, "policy": {"pause_on_failure": True}})
+        plain = await created(api, path, hourly)
+        for sid in (careful["schedule_id"], plain["schedule_id"]):
+            assert (await api.post(f"/schedules/{sid}/trigger")).status_code == 202
+
+        async def failed(sid: str) -> int:
+            query = f"WorkflowId STARTS_WITH '{sid}-' AND ExecutionStatus = 'Failed'"
+            return await workflow_count(api, query)
+
+        async def paused(sid: str) -> dict | None:
+            described = (await api.get(f"/schedules/{sid}")).json()
+            return described if described["paused"] else None
+
+        for sid in (careful["schedule_id"], plain["schedule_id"]):
+            await assert_eventually(lambda sid=sid: failed(sid), timeout=30)
+        described = await assert_eventually(lambda: paused(careful["schedule_id"]), timeout=30)
+        assert described["note"].startswith("paused due to workflow failure"), described
+        assert await paused(plain["schedule_id"]) is None
