@@ -17,6 +17,8 @@ cluster's firewall: Debian's Chromium, driven by Playwright (``support.browser``
   with an ``Idempotency-Key``, a result with ``Prefer`` (reading ``Location``, ``Retry-After``,
   ``Preference-Applied`` and ``RateLimit-*``), a signal, and an ``EventSource`` on ``/events``
   that the API cuts after two seconds, so it reconnects with ``Last-Event-ID``, until ``end``.
+  With authentication on, another page reads a stream with ``fetch`` and an API key in its
+  header (which ``EventSource`` cannot send), as docs/api.md advises.
 
 Screenshots of each page go to ``.run/test-output/docs-ui/`` (``DOCS_UI_OUTPUT``).
 """
@@ -158,6 +160,7 @@ def site(secured) -> Iterator[Site]:
     site = Site(
         {
             "/events.html": EVENTS_PAGE,
+            "/fetch-events.html": FETCH_EVENTS_PAGE,
             # FastAPI's own pages, as /docs and /redoc were: their scripts from cdn.jsdelivr.net.
             "/cdn-docs.html": get_swagger_ui_html(openapi_url=openapi, title="CDN").body.decode(),
             "/cdn-redoc.html": get_redoc_html(openapi_url=openapi, title="CDN").body.decode(),
@@ -184,6 +187,13 @@ def open_api(stack, site, logs_dir) -> Iterator[ApiProcess]:
         yield api
     finally:
         api.stop()
+
+
+@pytest.fixture(scope="module")
+def secured_cors(stack, keys_file, site, logs_dir) -> Iterator[ApiProcess]:
+    """The API with authentication on (the key file) and CORS for the site's origin."""
+    yield from secured_api(logs_dir, stack.temporal.address, API_KEYS_FILE=str(keys_file),
+                           API_CORS_ORIGINS=site.origin)  # fmt: skip
 
 
 def operations(api: ApiProcess, headers: dict[str, str] | None = None) -> list[dict[str, str]]:
@@ -529,5 +539,84 @@ def test_a_page_on_another_origin_follows_an_order_with_event_source(
     assert out["approved"] == 202, report
     assert out["result"]["status"] == 200, report
     assert out["result"]["applied"] == "wait=10", report
+    assert violations == [], report
+    assert not watched.errors, report
+
+
+FETCH_EVENTS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A stream with a key</title></head>
+<body><h1>A stream read with fetch and an API key, from another origin</h1><pre id="log"></pre>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const api = params.get("api"), key = params.get("key");
+const out = {events: []};
+const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
+
+async function main() {
+  const started = await fetch(`${api}/workflows/shopping/async`, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "X-API-Key": key},
+    body: JSON.stringify({items: [{fruit: "APPLE", amount: 1}]}),
+  });
+  const id = encodeURIComponent((await started.json()).workflow_id);
+  out.without = (await fetch(`${api}/workflows/${id}/events`)).status;
+  const response = await fetch(`${api}/workflows/${id}/events`, {headers: {"X-API-Key": key}});
+  out.status = response.status;
+  out.type = response.headers.get("Content-Type");
+  // What EventSource does by itself: split the body into messages and read their fields.
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) return;
+    buffer = (buffer + value).replace(/\\r\\n/g, "\\n");
+    let cut;
+    while ((cut = buffer.indexOf("\\n\\n")) >= 0) {
+      const fields = {};
+      for (const line of buffer.slice(0, cut).split("\\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
+      }
+      buffer = buffer.slice(cut + 2);
+      if (!fields.event) continue;
+      out.events.push(fields.event);
+      log(`${fields.id || ""} ${fields.event}`);
+      if (fields.event === "end") {
+        out.end = JSON.parse(fields.data);
+        await reader.cancel();
+        return;
+      }
+    }
+  }
+}
+
+main().then(() => { window.done = out; },
+            (e) => { out.failure = String(e); window.done = out; });
+</script></body></html>
+"""
+
+
+def test_a_page_on_another_origin_reads_a_stream_with_fetch_and_a_key(
+    browser, site, secured_cors, output
+) -> None:
+    """docs/api.md's second way for a browser with authentication on: ``fetch`` with the key in
+    a header (which ``EventSource`` cannot send), through CORS, parsing the stream itself."""
+    key = quote(KEYS["docs"])
+    with watch(browser) as watched:
+        page = watched.page
+        page.goto(f"{site.origin}/fetch-events.html?api={quote(secured_cors.url)}&key={key}")
+        page.wait_for_function("window.done !== undefined", timeout=60_000)
+        out = page.evaluate("window.done")
+        page.screenshot(path=output / "fetch-events-with-a-key.png", full_page=True)
+        report = f"{out}\n{watched.report()}"
+        violations = watched.violations()
+    assert "failure" not in out, report
+    assert out["without"] == 401, report
+    assert out["status"] == 200, report
+    assert out["type"].startswith("text/event-stream"), report
+    assert "history" in out["events"], report
+    assert out["events"][-1] == "end", report
+    assert out["end"] == {"status": "COMPLETED"}, report
     assert violations == [], report
     assert not watched.errors, report
