@@ -105,8 +105,10 @@ images: install ## build the api, worker, operator and dev Temporal images with 
 ASSETS = vars="$$(hack/assets.sh)" && eval "$$vars" &&
 
 # skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
+# Two pytest-xdist workers: the end-to-end suite, in order, on one, and the others beside it on
+# the other (tests/conftest.py groups them); the end-to-end suite is the long pole either way.
 test: lint ## lint, then every test (unit, workflows, integration, e2e, the chart on a real node)
-	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold"
+	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" -n 2 --dist loadgroup
 
 unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit

@@ -45,10 +45,19 @@ def free_port() -> int:
     ephemeral range, from which ``bind`` to port 0 and outgoing connections draw. A port drawn
     from that range is free only until something else draws it: a dev server started between
     the draw and the port's user once took it (``address already in use``). Never the same port
-    twice in this process."""
-    below = min(_ephemeral_start(), _NODE_PORTS)
-    for _ in range(500 if below > _LOWEST + 1000 else 0):
-        port = random.randrange(_LOWEST, below)
+    twice in this process, and, under pytest-xdist, from this worker's own share of the range:
+    the other workers' draws never meet its own."""
+    lowest, below = _LOWEST, min(_ephemeral_start(), _NODE_PORTS)
+    worker, workers = (
+        os.environ.get("PYTEST_XDIST_WORKER"),
+        os.environ.get("PYTEST_XDIST_WORKER_COUNT"),
+    )
+    if worker and workers:
+        share = (below - lowest) // int(workers)
+        lowest += share * int(worker.removeprefix("gw"))
+        below = lowest + share
+    for _ in range(500 if below > lowest + 1000 else 0):
+        port = random.randrange(lowest, below)
         if port in _GIVEN:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
