@@ -106,9 +106,9 @@ ASSETS = vars="$$(hack/assets.sh)" && eval "$$vars" &&
 
 # skaffold's tests (and its build, about 11 minutes the first time) are make cluster-test's.
 # Two pytest-xdist workers: the end-to-end suite, in order, on one, and the others beside it on
-# the other (tests/conftest.py groups them); the end-to-end suite is the long pole either way.
+# the other (tests/conftest.py schedules them so); the end-to-end suite is the long pole.
 test: lint ## lint, then every test (unit, workflows, integration, e2e, the chart on a real node)
-	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" -n 2 --dist loadgroup
+	$(ASSETS) $(VENV)/bin/pytest -m "not skaffold" -n 2
 
 unit: install ## only the unit tests (no network)
 	$(VENV)/bin/pytest tests/unit
