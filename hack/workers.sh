@@ -55,7 +55,7 @@ have_java() { [[ -f "$src/java/pom.xml" ]]; }
 
 fingerprint() {
   {
-    sha256sum "$here/workers.sh"
+    sha256sum < "$here/workers.sh"  # its content, not its path: a clone elsewhere is the same build
     (cd "$src" && sources | xargs -d '\n' sha256sum)
     "$GO" version
     node --version
