@@ -10,10 +10,6 @@ import pytest
 
 from support.procs import EXTRA_NAMESPACE, TemporalDevServer
 
-BESIDE_THE_E2E_SUITE = ("tests/e2e/test_fuzz.py",)
-"""End-to-end modules that need nothing the suite's others set up (no control plane, no node)
-and run on the other worker, which the unit, workflow and integration suites leave idle."""
-
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under pytest-xdist (``make test`` runs two workers), the end-to-end suite runs on one
@@ -24,8 +20,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class BySuite(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            beside = nodeid.startswith(BESIDE_THE_E2E_SUITE)
-            return "e2e" if nodeid.startswith("tests/e2e/") and not beside else "others"
+            return "e2e" if nodeid.startswith("tests/e2e/") else "others"
 
     return BySuite(config, log)
 
