@@ -494,15 +494,23 @@ main().then(() => { window.done = out; },
 """
 
 
+def run_to_done(watched: Watched, url: str, screenshot: Path) -> dict[str, Any]:
+    """Open one of the site's pages, wait for its script to set ``window.done``, keep a
+    screenshot, and return what the script recorded."""
+    page = watched.page
+    page.goto(url)
+    page.wait_for_function("window.done !== undefined", timeout=60_000)
+    out: dict[str, Any] = page.evaluate("window.done")
+    page.screenshot(path=screenshot, full_page=True)
+    return out
+
+
 def test_a_page_on_another_origin_follows_an_order_with_event_source(
     browser, site, open_api, output
 ) -> None:
     with watch(browser) as watched:
-        page = watched.page
-        page.goto(f"{site.origin}/events.html?api={quote(open_api.url)}")
-        page.wait_for_function("window.done !== undefined", timeout=60_000)
-        out = page.evaluate("window.done")
-        page.screenshot(path=output / "events-from-another-origin.png", full_page=True)
+        out = run_to_done(watched, f"{site.origin}/events.html?api={quote(open_api.url)}",
+                          output / "events-from-another-origin.png")  # fmt: skip
         resumed = [
             r.url
             for r in watched.requests
@@ -604,11 +612,8 @@ def test_a_page_on_another_origin_reads_a_stream_with_fetch_and_a_key(
     a header (which ``EventSource`` cannot send), through CORS, parsing the stream itself."""
     key = quote(KEYS["docs"])
     with watch(browser) as watched:
-        page = watched.page
-        page.goto(f"{site.origin}/fetch-events.html?api={quote(secured_cors.url)}&key={key}")
-        page.wait_for_function("window.done !== undefined", timeout=60_000)
-        out = page.evaluate("window.done")
-        page.screenshot(path=output / "fetch-events-with-a-key.png", full_page=True)
+        out = run_to_done(watched, f"{site.origin}/fetch-events.html?api={quote(secured_cors.url)}"
+                          f"&key={key}", output / "fetch-events-with-a-key.png")  # fmt: skip
         report = f"{out}\n{watched.report()}"
         violations = watched.violations()
     assert "failure" not in out, report
